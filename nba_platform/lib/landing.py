@@ -1,0 +1,244 @@
+"""Reading landed files exactly as they arrived, and recognising which source shape they are.
+
+Raw rows keep every value as the source text (no type inference, no NA guessing); only the
+column *names* are upper-cased, so files of the same shape but different header case stack.
+Every row carries its lineage: `_source_file` (landing-relative name, `archive!member` for
+archives) and `_source_row` (1-based data row within that file or member).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id
+
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+LINEAGE = [SOURCE_FILE, SOURCE_ROW]
+
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".parquet", ".tar.gz", ".tgz")
+
+
+class LandingError(ValueError):
+    """A landed file that cannot be read or placed; the message names the file, row and rule."""
+
+
+@dataclass(frozen=True)
+class SourceShape:
+    name: str
+    entity: str  # team_game | player_game | player
+    signature: frozenset[str]  # upper-case columns that identify the shape
+    description: str
+
+
+# Ordered most specific first: the first shape whose signature the header contains wins.
+SHAPES: tuple[SourceShape, ...] = (
+    SourceShape(
+        "team_game_logs",
+        "team_game",
+        frozenset({"SEASON_YEAR", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "FGM", "PTS", "PLUS_MINUS"}),
+        "nba_api TeamGameLogs (box score + league ranks), e.g. playoff team totals 2010-24",
+    ),
+    SourceShape(
+        "league_game_log_slim",
+        "team_game",
+        frozenset({"SEASON_ID", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "PTS", "SEASON", "WON"}),
+        "slim LeagueGameLog (points and plus-minus only), 2016-24",
+    ),
+    SourceShape(
+        "team_game_log",
+        "team_game",
+        frozenset({"TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "W", "L", "W_PCT", "FGM", "PTS"}),
+        "nba_api TeamGameLog (per team; W/L/W_PCT are post-game records)",
+    ),
+    SourceShape(
+        "league_game_log",
+        "team_game",
+        frozenset({"SEASON_ID", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "FGM", "FGA", "PTS"}),
+        "nba_api LeagueGameLog (team), the 29-column schema",
+    ),
+    SourceShape(
+        "kaggle_games",
+        "team_game",
+        frozenset({"GAME_DATE_EST", "GAME_ID", "HOME_TEAM_ID", "VISITOR_TEAM_ID", "PTS_HOME", "PTS_AWAY"}),
+        "Kaggle nba-games games.csv: one row per game, both teams on the row",
+    ),
+    SourceShape(
+        "box_score_traditional",
+        "player_game",
+        frozenset({"GAME_ID", "TEAM_ID", "PLAYER_ID", "PLAYER_NAME", "MIN", "PTS"}),
+        "nba_api BoxScoreTraditionalV2 player table",
+    ),
+    SourceShape(
+        "player_bios",
+        "player",
+        frozenset({"PERSON_ID", "FULL_NAME", "BIRTH_DATE", "SEASON", "TEAM_ID"}),
+        "season rosters with bios (one row per player-season-team)",
+    ),
+)
+SHAPES_BY_NAME = {s.name: s for s in SHAPES}
+
+
+def detect_shape(columns, file_name: str) -> SourceShape:
+    cols = {str(c).strip().upper() for c in columns}
+    for shape in SHAPES:
+        if shape.signature <= cols:
+            return shape
+    known = "; ".join(f"{s.name}: needs {sorted(s.signature)}" for s in SHAPES)
+    raise LandingError(f"{file_name}: unrecognised source shape (columns {sorted(cols)}). Known shapes: {known}")
+
+
+def _with_lineage(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise LandingError(f"{file_name}: duplicate columns after upper-casing: {dupes}")
+    frame = frame.astype("string[pyarrow]")
+    frame[SOURCE_FILE] = file_name
+    frame[SOURCE_ROW] = pd.RangeIndex(1, len(frame) + 1).astype("int64")
+    return frame
+
+
+def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
+    if not data.strip():
+        raise LandingError(f"{file_name}: empty file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.ParserError as exc:
+        raise LandingError(f"{file_name}: malformed CSV: {exc}") from None
+
+
+def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
+    try:
+        text = data.decode("utf-8-sig")
+        if lines:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            records = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LandingError(f"{file_name}: malformed JSON: {exc}") from None
+    # stats.nba.com responses: {"resultSets": [{"headers": [...], "rowSet": [[...], ...]}]}
+    if isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
+        sets = records.get("resultSets") or records.get("resultSet")
+        first = sets[0] if isinstance(sets, list) else sets
+        frame = pd.DataFrame(first["rowSet"], columns=first["headers"])
+    elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
+        frame = pd.DataFrame.from_records(records)
+    else:
+        raise LandingError(f"{file_name}: JSON must be a list of records or a stats.nba.com resultSets object")
+    # Text as it would have appeared in a CSV: no float reformatting of integers.
+    return frame.map(lambda v: "" if v is None else str(v))
+
+
+def _read_tar_csvs(data: bytes, file_name: str) -> pd.DataFrame:
+    """An archive of per-game CSVs of one shape (e.g. one box score per game).
+
+    Members sharing a header are parsed as one CSV (one parser call instead of ~1,300),
+    with lineage rebuilt from each member's row count."""
+    headers: list[bytes] = []
+    bodies: list[bytes] = []
+    names: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".csv")), key=lambda m: m.name)
+        if not members:
+            raise LandingError(f"{file_name}: archive holds no .csv members")
+        for member in members:
+            raw = tar.extractfile(member).read().replace(b"\r\n", b"\n")
+            header, _, body = raw.partition(b"\n")
+            if body and not body.endswith(b"\n"):
+                body += b"\n"
+            headers.append(header)
+            bodies.append(body)
+            names.append(f"{file_name}!{member.name}")
+    # Parse members sharing a header as one CSV; keep archive order for lineage.
+    parts = []
+    for header in dict.fromkeys(headers):
+        idx = [i for i, h in enumerate(headers) if h == header]
+        group_bodies = [bodies[i] for i in idx]
+        frame = _read_csv_text(header + b"\n" + b"".join(group_bodies), file_name)
+        counts = [b.count(b"\n") for b in group_bodies]
+        if sum(counts) != len(frame):  # quoted newlines: parse these members one by one
+            frame = pd.concat([_with_lineage(_read_csv_text(header + b"\n" + bodies[i], names[i]), names[i]) for i in idx])
+        else:
+            frame = _with_lineage(frame, file_name)
+            frame[SOURCE_FILE] = pd.Series([names[i] for i in idx], dtype="string[pyarrow]").repeat(counts).to_numpy()
+            frame[SOURCE_ROW] = pd.Series([r for c in counts for r in range(1, c + 1)], dtype="int64").to_numpy()
+        parts.append(frame)
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values([SOURCE_FILE, SOURCE_ROW], kind="stable", ignore_index=True)
+
+
+def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
+    """Rows of a landed file as text, plus lineage. `file_name` decides the format."""
+    name = file_name.lower()
+    if name.endswith((".tar.gz", ".tgz")):
+        return _read_tar_csvs(data, file_name)
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise LandingError(f"{file_name}: corrupt gzip: {exc}") from None
+        name = name[:-3]
+    if name.endswith(".csv"):
+        frame = _read_csv_text(data, file_name)
+    elif name.endswith(".jsonl"):
+        frame = _read_json(data, file_name, lines=True)
+    elif name.endswith(".json"):
+        frame = _read_json(data, file_name, lines=False)
+    elif name.endswith(".parquet"):
+        try:
+            table = pq.read_table(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise LandingError(f"{file_name}: unreadable Parquet: {exc}") from None
+        frame = table.to_pandas().astype("string[pyarrow]").fillna("")
+    else:
+        raise LandingError(f"{file_name}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    if frame.columns.empty:
+        raise LandingError(f"{file_name}: no header")
+    return _with_lineage(frame, file_name)
+
+
+def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
+    """The season partition each raw row belongs to: from the game id, else the game date,
+    else (player bios) the SEASON column."""
+    if shape.entity == "player":
+        return frame["SEASON"].str.strip().astype("string[pyarrow]").where(
+            frame["SEASON"].str.fullmatch(r"\d{4}-\d{2}").fillna(False)
+        )
+    season = season_from_game_id(normalise_game_id(frame["GAME_ID"]))
+    date_col = "GAME_DATE_EST" if "GAME_DATE_EST" in frame.columns else "GAME_DATE" if "GAME_DATE" in frame.columns else None
+    if date_col is not None and season.isna().any():
+        from nba_platform.lib.normalise import parse_dates
+
+        season = season.fillna(season_from_date(parse_dates(frame[date_col])))
+    return season
+
+
+def split_by_season(frame: pd.DataFrame, shape: SourceShape) -> dict[str, pd.DataFrame]:
+    """Raw rows grouped by season partition; rows that cannot be placed fail the whole file."""
+    seasons = row_seasons(frame, shape)
+    unplaced = frame[seasons.isna()]
+    if len(unplaced):
+        sample = ", ".join(f"{f} row {r}" for f, r in unplaced[LINEAGE].head(5).itertuples(index=False))
+        raise LandingError(
+            f"{len(unplaced)} row(s) have no usable game id, date or season, so no season partition "
+            f"can hold them (rule: season_derivable): {sample}"
+        )
+    return {str(s): part.reset_index(drop=True) for s, part in frame.groupby(seasons, sort=True)}
+
+
+def landing_name(path: str) -> str:
+    return PurePosixPath(path).name

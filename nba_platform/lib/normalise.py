@@ -1,0 +1,286 @@
+"""Source shapes -> canonical entity rows.
+
+Every quirk of the shipped sources is handled here, explicitly:
+- header case (`Team_ID`, lower-case nba_api exports): raw upper-cases names;
+- game ids as integers without the leading '00' (Kaggle): `normalise_game_id`;
+- dates as ISO, ISO timestamps and 'APR 10, 2019': `parse_dates` tries each known format;
+- player minutes as '41:05' (or ISO 'PT41M05.00S'): `parse_minutes`;
+- team minutes as 240 player-minutes or 48 game minutes: both become game minutes;
+- counts written as floats ('6.0'); `TO` vs `TOV`;
+- W/L/W_PCT post-game season records (TeamGameLog): never mapped, they leak results;
+- WL / WON / HOME_TEAM_WINS: kept only as `_check_*` columns so validation can test them
+  against the points, then dropped;
+- float PLUS_MINUS: kept as the source's value for a consistency check; the deduplicated
+  table recomputes the margin from both teams' points.
+Values that are present but do not parse are never coerced to NA silently: their column
+names are listed in `_parse_errors` and validation quarantines the row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW
+from nba_platform.lib.schema import PLAYER_GAME_BOX, TEAM_GAME_BOX, TEAM_GAME_PCT
+from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id, season_type_from_game_id
+
+NULL_TEXT = {"", "nan", "NaN", "NAN", "none", "None", "NONE", "null", "NULL", "NA", "N/A", "<NA>"}
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%m/%d/%Y", "%Y%m%d")
+PARSE_ERRORS = "_parse_errors"
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    s = values.astype("string[pyarrow]").str.strip()
+    return s.isna() | s.isin(NULL_TEXT)
+
+
+class _Parser:
+    """Collects, per row, the columns whose text was present but unparseable."""
+
+    def __init__(self, raw: pd.DataFrame):
+        self.raw = raw
+        self.errors = pd.Series("", index=raw.index, dtype="string[pyarrow]")
+
+    def _flag(self, bad: pd.Series, column: str) -> None:
+        self.errors = self.errors.mask(bad, self.errors + column + ";")
+
+    def text(self, column: str) -> pd.Series:
+        if column not in self.raw:
+            return pd.Series(pd.NA, index=self.raw.index, dtype="string[pyarrow]")
+        s = self.raw[column].astype("string[pyarrow]").str.strip()
+        return s.mask(_blank(s))
+
+    def number(self, column: str, integer: bool = False) -> pd.Series:
+        if column not in self.raw:
+            return pd.Series(pd.NA, index=self.raw.index, dtype="Int64" if integer else "Float64")
+        text = self.text(column)
+        values = pd.to_numeric(text, errors="coerce").astype("Float64")
+        bad = text.notna() & values.isna()
+        if integer:
+            fractional = values.notna() & (values != values.round())
+            bad |= fractional.fillna(False)
+            values = values.mask(fractional)
+        self._flag(bad.fillna(False), column)
+        return values.round().astype("Int64") if integer else values
+
+    def date(self, column: str) -> pd.Series:
+        text = self.text(column)
+        values = parse_dates(text)
+        self._flag((text.notna() & values.isna()).fillna(False), column)
+        return values
+
+    def game_id(self, column: str = "GAME_ID") -> pd.Series:
+        text = self.text(column)
+        values = normalise_game_id(text)
+        self._flag((text.notna() & values.isna()).fillna(False), column)
+        return values
+
+    def minutes(self, column: str = "MIN") -> pd.Series:
+        text = self.text(column)
+        values = parse_minutes(text)
+        self._flag((text.notna() & values.isna()).fillna(False), column)
+        return values
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates in any of the known source formats; NaT where none matches."""
+    text = values.astype("string[pyarrow]").str.strip()
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for fmt in DATE_FORMATS:
+        todo = out.isna() & text.notna()
+        if not todo.any():
+            break
+        out.loc[todo] = pd.to_datetime(text[todo].str.title() if "%b" in fmt else text[todo], format=fmt, errors="coerce")
+    return out.dt.normalize()
+
+
+def parse_minutes(values: pd.Series) -> pd.Series:
+    """'41:05' -> 41.083, '41' -> 41.0, 'PT41M05.00S' -> 41.083; NA where it does not parse."""
+    text = values.astype("string[pyarrow]").str.strip()
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    mmss = text.str.extract(r"^(\d{1,3}):(\d{1,2})$")
+    m = mmss[0].notna()
+    out[m] = mmss.loc[m, 0].astype(float) + mmss.loc[m, 1].astype(float) / 60.0
+    iso = text.str.extract(r"^PT(\d+)M(\d+(?:\.\d+)?)S$")
+    i = iso[0].notna()
+    out[i] = iso.loc[i, 0].astype(float) + iso.loc[i, 1].astype(float) / 60.0
+    plain = pd.to_numeric(text.where(~(m | i)), errors="coerce")
+    out = out.fillna(plain)
+    return out.round(3).astype("Float64")
+
+
+def _common(p: _Parser, source: str) -> dict[str, pd.Series]:
+    game_id = p.game_id()
+    season = season_from_game_id(game_id)
+    return {
+        "game_id": game_id,
+        "season": season,
+        "season_type": season_type_from_game_id(game_id),
+        "source": pd.Series(source, index=p.raw.index, dtype="string[pyarrow]"),
+        "source_file": p.raw[SOURCE_FILE].astype("string[pyarrow]"),
+        "source_row": p.raw[SOURCE_ROW].astype("int64"),
+    }
+
+
+def _team_game_per_team(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The four nba_api-style shapes with one row per team per game."""
+    p = _Parser(raw)
+    cols = _common(p, source)
+    matchup = p.text("MATCHUP")
+    is_home = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    is_home = is_home.mask(matchup.str.contains(" vs. ", regex=False).fillna(False), True)
+    is_home = is_home.mask(matchup.str.contains(" @ ", regex=False).fillna(False), False)
+    minutes = p.number("MIN")
+    # LeagueGameLog/TeamGameLog report 240 player-minutes; TeamGameLogs reports 48 game minutes.
+    game_minutes = minutes.where(minutes < 150, minutes / 5)
+    turnover_col = "TOV" if "TOV" in raw else "TO"
+    out = pd.DataFrame(
+        {
+            **cols,
+            "game_date": p.date("GAME_DATE"),
+            "team_id": p.number("TEAM_ID", integer=True),
+            "is_home": is_home,
+            "team_abbreviation": p.text("TEAM_ABBREVIATION"),
+            "pts": p.number("PTS", integer=True),
+            "game_minutes": game_minutes,
+            **{c: p.number(turnover_col if c == "tov" else c.upper(), integer=True) for c in TEAM_GAME_BOX},
+            **{c: p.number(c.upper()) for c in TEAM_GAME_PCT},
+            "plus_minus": p.number("PLUS_MINUS"),
+            "_check_wl": p.text("WL").str.upper(),
+            "_check_won": p.number("WON", integer=True),
+            "_matchup": matchup,
+        }
+    )
+    if matchup.notna().any() and (matchup.notna() & is_home.isna()).any():
+        p._flag((matchup.notna() & is_home.isna()).fillna(False), "MATCHUP")
+    out[PARSE_ERRORS] = p.errors
+    return _pair_opponents(out)
+
+
+def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
+    """opponent_id / opp_pts from the other team's row of the same game in the same source."""
+    distinct = frame.dropna(subset=["game_id", "team_id"]).drop_duplicates(["game_id", "team_id"])
+    teams_per_game = distinct.groupby("game_id")["team_id"].nunique()
+    two = distinct[distinct["game_id"].map(teams_per_game) == 2]
+    other = two[["game_id", "team_id", "pts"]].rename(columns={"team_id": "opponent_id", "pts": "opp_pts"})
+    pairs = two[["game_id", "team_id"]].merge(other, on="game_id")
+    pairs = pairs[pairs["team_id"] != pairs["opponent_id"]]
+    frame = frame.merge(pairs, on=["game_id", "team_id"], how="left")
+    frame["opponent_id"] = frame["opponent_id"].astype("Int64")
+    frame["opp_pts"] = frame["opp_pts"].astype("Int64")
+    return frame
+
+
+def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """One row per game -> a home row and an away row (both keep the source row number)."""
+    p = _Parser(raw)
+    cols = _common(p, source)
+    date = p.date("GAME_DATE_EST")
+    home_id, away_id = p.number("HOME_TEAM_ID", integer=True), p.number("VISITOR_TEAM_ID", integer=True)
+    # TEAM_ID_home/away repeat HOME/VISITOR_TEAM_ID; a disagreement is a defect, flagged below.
+    dup_home, dup_away = p.number("TEAM_ID_HOME", integer=True), p.number("TEAM_ID_AWAY", integer=True)
+    home_wins = p.number("HOME_TEAM_WINS", integer=True)
+    side_values = {}
+    for side in ("HOME", "AWAY"):
+        side_values[side] = {
+            "pts": p.number(f"PTS_{side}", integer=True),
+            "fg_pct": p.number(f"FG_PCT_{side}"),
+            "ft_pct": p.number(f"FT_PCT_{side}"),
+            "fg3_pct": p.number(f"FG3_PCT_{side}"),
+            "ast": p.number(f"AST_{side}", integer=True),
+            "reb": p.number(f"REB_{side}", integer=True),
+        }
+    mismatch = ((dup_home.notna() & (dup_home != home_id)) | (dup_away.notna() & (dup_away != away_id))).fillna(False)
+    p._flag(mismatch, "TEAM_ID_HOME/TEAM_ID_AWAY")
+    rows = []
+    for side, team, opp, is_home in (("HOME", home_id, away_id, True), ("AWAY", away_id, home_id, False)):
+        mine, theirs = side_values[side], side_values["AWAY" if side == "HOME" else "HOME"]
+        won = home_wins if is_home else (1 - home_wins)
+        rows.append(
+            pd.DataFrame(
+                {
+                    **cols,
+                    "game_date": date,
+                    "team_id": team,
+                    "opponent_id": opp,
+                    "is_home": pd.Series(is_home, index=raw.index, dtype="boolean"),
+                    "opp_pts": theirs["pts"],
+                    **mine,
+                    "_check_won": won,
+                    PARSE_ERRORS: p.errors,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def normalise_team_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    if source == "kaggle_games":
+        return _kaggle_games(raw, source)
+    return _team_game_per_team(raw, source)
+
+
+def normalise_player_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    p = _Parser(raw)
+    cols = _common(p, source)
+    minutes = p.minutes("MIN")
+    comment = p.text("COMMENT")
+    turnover_col = "TOV" if "TOV" in raw else "TO"
+    out = pd.DataFrame(
+        {
+            **cols,
+            "team_id": p.number("TEAM_ID", integer=True),
+            "player_id": p.number("PLAYER_ID", integer=True),
+            "player_name": p.text("PLAYER_NAME"),
+            "start_position": p.text("START_POSITION").fillna(""),
+            "comment": comment,
+            "did_play": minutes.notna(),
+            "minutes": minutes,
+            **{c: p.number(turnover_col if c == "tov" else c.upper(), integer=True) for c in PLAYER_GAME_BOX},
+            "plus_minus": p.number("PLUS_MINUS"),
+        }
+    )
+    out[PARSE_ERRORS] = p.errors
+    return out
+
+
+def _height_inches(text: pd.Series) -> pd.Series:
+    parts = text.str.extract(r"^(\d)-(\d{1,2})$").astype("Float64")
+    return parts[0] * 12 + parts[1]
+
+
+def normalise_player_seasons(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    p = _Parser(raw)
+    height = p.number("HEIGHT_INCHES") if "HEIGHT_INCHES" in raw else pd.Series(pd.NA, index=raw.index, dtype="Float64")
+    height = height.fillna(_height_inches(p.text("HEIGHT")))
+    experience = p.text("EXPERIENCE").replace({"R": "0"})
+    season = p.text("SEASON")
+    out = pd.DataFrame(
+        {
+            "player_id": p.number("PERSON_ID", integer=True),
+            "season": season.where(season.str.fullmatch(r"\d{4}-\d{2}").fillna(False)),
+            "team_id": p.number("TEAM_ID", integer=True),
+            "full_name": p.text("FULL_NAME"),
+            "position": p.text("POSITION"),
+            "height_inches": height,
+            "weight_lbs": p.number("WEIGHT"),
+            "birth_date": p.date("BIRTH_DATE"),
+            "experience_years": pd.to_numeric(experience, errors="coerce").astype("Int64"),
+            "school": p.text("SCHOOL"),
+            "source": pd.Series(source, index=raw.index, dtype="string[pyarrow]"),
+            "source_file": raw[SOURCE_FILE].astype("string[pyarrow]"),
+            "source_row": raw[SOURCE_ROW].astype("int64"),
+        }
+    )
+    bad_exp = experience.notna() & out["experience_years"].isna()
+    p._flag(bad_exp.fillna(False), "EXPERIENCE")
+    out[PARSE_ERRORS] = p.errors
+    return out
+
+
+def fill_season_from_date(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a malformed game id still need a season for their partition."""
+    if "game_date" in frame:
+        frame["season"] = frame["season"].fillna(season_from_date(frame["game_date"]))
+    return frame

@@ -1,0 +1,337 @@
+"""Row rules that split normalised rows into accepted and quarantined, and the
+Great Expectations suites that gate the resulting tables.
+
+Two executors on purpose: the pandas rules decide, row by row, what is quarantined (fast,
+with the reason on every row); the GX suites are the independent contract the blocking
+asset checks enforce on what was accepted. If a rule has a bug, the gate still blocks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from nba_platform.lib.normalise import PARSE_ERRORS
+from nba_platform.lib.schema import (
+    PLAYER_GAME_BOX,
+    QUARANTINE_COLUMNS,
+    TEAM_GAME_BOX,
+    TEAM_GAME_PCT,
+    TEAM_ID_MAX,
+    TEAM_ID_MIN,
+    conform,
+)
+from nba_platform.lib.seasons import GAME_ID_RE, season_window
+
+MAX_TEAM_PTS = 200  # the NBA record is 186
+MAX_PLAYER_PTS = 100
+SEASON_TYPES = ["preseason", "regular", "all_star", "playoffs", "play_in"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    fails: Callable[[pd.DataFrame], pd.Series]  # True where the row breaks the rule
+
+
+def _na(s: pd.Series) -> pd.Series:
+    return s.isna()
+
+
+def _gt(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a > b).fillna(False).astype(bool)
+
+
+def _outside(s: pd.Series, lo: float, hi: float) -> pd.Series:
+    return ((s < lo) | (s > hi)).fillna(False).astype(bool)
+
+
+def _date_outside_season(frame: pd.DataFrame) -> pd.Series:
+    bad = pd.Series(False, index=frame.index)
+    for season, idx in frame.groupby("season", dropna=True).groups.items():
+        lo, hi = season_window(str(season))
+        d = frame.loc[idx, "game_date"]
+        bad.loc[idx] = ((d < lo) | (d > hi)).fillna(False)
+    return bad
+
+
+def _team_id_invalid(s: pd.Series) -> pd.Series:
+    return (s.isna() | (s < TEAM_ID_MIN) | (s > TEAM_ID_MAX)).fillna(True).astype(bool)
+
+
+def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
+    bad = pd.Series(False, index=frame.index)
+    for c in counts:
+        if c in frame:
+            bad |= (frame[c] < 0).fillna(False)
+    for made, att in (("fgm", "fga"), ("fg3m", "fg3a"), ("ftm", "fta"), ("fg3m", "fgm")):
+        bad |= _gt(frame[made], frame[att])
+    for c in TEAM_GAME_PCT:
+        if c in frame:
+            bad |= _outside(frame[c], 0, 1)
+    bad |= (frame["oreb"] + frame["dreb"] != frame["reb"]).fillna(False)
+    return bad
+
+
+def _pair_broken(frame: pd.DataFrame) -> pd.Series:
+    """Within one source, a game needs exactly two distinct teams, one home and one away."""
+    bad = frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
+    distinct = frame.drop_duplicates(["source", "game_id", "team_id"])
+    distinct = distinct.assign(_home=distinct["is_home"].fillna(False).astype(int))
+    g = distinct.groupby(["source", "game_id"])
+    ok = (g["_home"].sum() == 1) & (g["team_id"].size() == 2)
+    key = pd.MultiIndex.from_frame(frame[["source", "game_id"]])
+    return (bad | ~pd.Series(ok.reindex(key).fillna(False).to_numpy(), index=frame.index)).astype(bool)
+
+
+def _result_inconsistent(frame: pd.DataFrame) -> pd.Series:
+    won = frame["pts"] > frame["opp_pts"]
+    bad = (frame["pts"] == frame["opp_pts"]).fillna(False)  # no ties in the NBA
+    if "_check_wl" in frame:
+        wl = frame["_check_wl"]
+        bad |= (wl.notna() & ~wl.isin(["W", "L"])).fillna(False)
+        bad |= ((wl == "W") != won).where(wl.isin(["W", "L"]) & won.notna()).fillna(False).astype(bool)
+    if "_check_won" in frame:
+        w = frame["_check_won"]
+        bad |= ((w == 1) != won).where(w.notna() & won.notna()).fillna(False).astype(bool)
+    return bad.astype(bool)
+
+
+TEAM_GAME_RULES: tuple[Rule, ...] = (
+    Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
+    Rule("game_id_valid", "game id is a 10-char '00TYYNNNNN' string", lambda f: _na(f["game_id"])),
+    Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
+    Rule("game_date_valid", "game date present and parseable", lambda f: _na(f["game_date"])),
+    Rule("game_date_in_season", "game date within the season (1 Sep .. 31 Oct next year)", _date_outside_season),
+    Rule("pts_present", "points present", lambda f: _na(f["pts"])),
+    Rule("pts_range", f"0 <= points <= {MAX_TEAM_PTS}", lambda f: _outside(f["pts"], 0, MAX_TEAM_PTS)),
+    Rule("box_consistent", "counts >= 0, made <= attempted, pct in [0,1], oreb+dreb = reb",
+         lambda f: _box_inconsistent(f, TEAM_GAME_BOX)),
+    Rule("game_minutes_range", "48 <= game minutes <= 100", lambda f: _outside(f["game_minutes"], 48, 100)),
+    Rule("game_pair", "the game has exactly two teams in this source, one home, one away", _pair_broken),
+    Rule("result_consistent", "no tie; W/L, WON and HOME_TEAM_WINS agree with the points", _result_inconsistent),
+)
+
+
+def _player_pts_inconsistent(f: pd.DataFrame) -> pd.Series:
+    return (f["pts"] != 2 * f["fgm"] + f["fg3m"] + f["ftm"]).fillna(False).astype(bool)
+
+
+def _dnp_with_stats(f: pd.DataFrame) -> pd.Series:
+    return (~f["did_play"] & f["pts"].notna()).fillna(False).astype(bool)
+
+
+PLAYER_GAME_RULES: tuple[Rule, ...] = (
+    Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
+    Rule("game_id_valid", "game id is a 10-char '00TYYNNNNN' string", lambda f: _na(f["game_id"])),
+    Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
+    Rule("player_id_valid", "player id present and positive", lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool)),
+    Rule("box_consistent", "counts >= 0, made <= attempted, oreb+dreb = reb",
+         lambda f: _box_inconsistent(f, PLAYER_GAME_BOX)),
+    Rule("pts_range", f"0 <= points <= {MAX_PLAYER_PTS}", lambda f: _outside(f["pts"], 0, MAX_PLAYER_PTS)),
+    Rule("pts_consistent", "points = 2*FGM + FG3M + FTM", _player_pts_inconsistent),
+    Rule("minutes_range", "0 <= minutes <= 70", lambda f: _outside(f["minutes"], 0, 70)),
+    Rule("dnp_consistent", "a player who did not play has no stats", _dnp_with_stats),
+)
+
+PLAYER_SEASON_RULES: tuple[Rule, ...] = (
+    Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
+    Rule("player_id_valid", "player id present and positive", lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool)),
+    Rule("season_valid", "season is 'YYYY-YY'", lambda f: _na(f["season"])),
+    Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
+    Rule("birth_date_valid", "birth date present, 1950..2010",
+         lambda f: (f["birth_date"].isna() | _outside(f["birth_date"].dt.year, 1950, 2010)).astype(bool)),
+    Rule("height_range", "60 <= height (in) <= 96", lambda f: _outside(f["height_inches"], 60, 96)),
+    Rule("weight_range", "130 <= weight (lb) <= 400", lambda f: _outside(f["weight_lbs"], 130, 400)),
+)
+
+RULES_BY_ENTITY = {"team_game": TEAM_GAME_RULES, "player_game": PLAYER_GAME_RULES, "player": PLAYER_SEASON_RULES}
+
+
+@dataclass
+class Split:
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame
+    counts_by_rule: dict[str, int] = field(default_factory=dict)
+
+
+def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schema: dict[str, str]) -> Split:
+    """Every input row ends up in exactly one of accepted / quarantined."""
+    frame = frame.reset_index(drop=True)
+    failed = pd.DataFrame({r.name: r.fails(frame).reindex(frame.index).fillna(True).astype(bool) for r in rules})
+    any_failed = failed.any(axis=1)
+    accepted = conform(frame[~any_failed], schema)
+    bad = frame[any_failed]
+    flags = failed[any_failed]
+    failed_rules = flags.apply(lambda row: ",".join(row.index[row.to_numpy()]), axis=1) if len(bad) else pd.Series(dtype="string[pyarrow]")
+    first_rule = failed_rules.str.split(",").str[0] if len(bad) else pd.Series(dtype="string[pyarrow]")
+    descriptions = {r.name: r.description for r in rules}
+    reasons = first_rule.map(descriptions)
+    if PARSE_ERRORS in bad and len(bad):
+        unparsed = bad[PARSE_ERRORS].str.rstrip(";")
+        reasons = reasons.mask(first_rule == "value_unparseable", "unparseable value in: " + unparsed)
+    quarantined = quarantine_frame(bad, schema, entity, "validation", first_rule, failed_rules, reasons)
+    counts = {r.name: int(failed[r.name].sum()) for r in rules if failed[r.name].any()}
+    return Split(accepted, quarantined, counts)
+
+
+def quarantine_frame(rows, schema, entity, stage, rule, failed_rules, reasons) -> pd.DataFrame:
+    canonical = conform(rows, schema)
+    records = canonical.astype(object).where(canonical.notna(), None)
+    record_json = [json.dumps(r, default=str, ensure_ascii=False) for r in records.to_dict(orient="records")]
+    out = pd.DataFrame(
+        {
+            "entity": entity,
+            "stage": stage,
+            "rule": list(rule),
+            "failed_rules": list(failed_rules),
+            "reason": list(reasons),
+            "season": canonical["season"].to_numpy() if "season" in canonical else pd.NA,
+            "source": canonical["source"].to_numpy(),
+            "source_file": canonical["source_file"].to_numpy(),
+            "source_row": canonical["source_row"].to_numpy(),
+            "record": record_json,
+        }
+    )
+    return conform(out, QUARANTINE_COLUMNS)
+
+
+# ---------------------------------------------------------------- Great Expectations suites
+
+
+def team_game_pair_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The deduplicated team-game table plus per-game integrity columns GX can test."""
+    view = frame.copy()
+    g = view.groupby("game_id")
+    view["_rows_in_game"] = g["team_id"].transform("size")
+    view["_home_rows_in_game"] = view["is_home"].fillna(False).astype(int).groupby(view["game_id"]).transform("sum")
+    other = view[["game_id", "team_id", "pts"]].rename(columns={"team_id": "opponent_id", "pts": "_opponent_reported_pts"})
+    view = view.merge(other, on=["game_id", "opponent_id"], how="left")
+    return view
+
+
+def team_game_expectations(deduplicated: bool) -> list:
+    import great_expectations as gx
+
+    E = gx.expectations
+    cols = ["game_id", "season", "season_type", "game_date", "team_id", "opponent_id", "is_home", "pts"]
+    exps = [
+        *[E.ExpectColumnToExist(column=c) for c in cols],
+        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
+        E.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
+        E.ExpectColumnValuesToBeInSet(column="season_type", value_set=SEASON_TYPES),
+        E.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
+        E.ExpectColumnValuesToBeBetween(column="opponent_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
+        E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_TEAM_PTS),
+        E.ExpectColumnValuesToBeBetween(column="game_minutes", min_value=48, max_value=100, mostly=1.0),
+        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in TEAM_GAME_PCT],
+        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in TEAM_GAME_BOX],
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fga", column_B="fgm", or_equal=True, ignore_row_if="either_value_is_missing"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fta", column_B="ftm", or_equal=True, ignore_row_if="either_value_is_missing"),
+        E.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=425),
+    ]
+    if deduplicated:
+        exps += [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "team_id"]),
+            E.ExpectColumnValuesToBeBetween(column="_rows_in_game", min_value=2, max_value=2),
+            E.ExpectColumnValuesToBeBetween(column="_home_rows_in_game", min_value=1, max_value=1),
+            E.ExpectColumnPairValuesToBeEqual(column_A="opp_pts", column_B="_opponent_reported_pts"),
+            E.ExpectColumnValuesToNotBeNull(column="opp_pts"),
+        ]
+    return exps
+
+
+def player_game_expectations(deduplicated: bool) -> list:
+    import great_expectations as gx
+
+    E = gx.expectations
+    cols = ["game_id", "season", "season_type", "team_id", "player_id", "did_play"]
+    exps = [
+        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
+        E.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
+        E.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
+        E.ExpectColumnValuesToBeBetween(column="minutes", min_value=0, max_value=70),
+        E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_PLAYER_PTS),
+        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in PLAYER_GAME_BOX],
+    ]
+    if deduplicated:
+        exps += [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "player_id"]),
+            E.ExpectColumnValuesToNotBeNull(column="game_date"),
+        ]
+    return exps
+
+
+def player_expectations(table: str) -> list:
+    import great_expectations as gx
+
+    E = gx.expectations
+    key = ["player_id"] if table == "players" else ["player_id", "season", "team_id"]
+    return [
+        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
+        E.ExpectCompoundColumnsToBeUnique(column_list=key) if len(key) > 1 else E.ExpectColumnValuesToBeUnique(column="player_id"),
+        E.ExpectColumnValuesToBeBetween(column="height_inches", min_value=60, max_value=96),
+        E.ExpectColumnValuesToBeBetween(column="weight_lbs", min_value=130, max_value=400),
+    ]
+
+
+@dataclass
+class SuiteResult:
+    success: bool
+    evaluated: int
+    failures: list[dict]
+
+    def markdown(self) -> str:
+        if not self.failures:
+            return f"All {self.evaluated} expectations passed."
+        lines = ["| expectation | column | unexpected | sample |", "|---|---|---|---|"]
+        for f in self.failures:
+            lines.append(f"| {f['expectation']} | {f['column']} | {f['unexpected_count']} | {f['sample']} |")
+        return "\n".join(lines)
+
+
+def run_suite(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteResult:
+    """Validate a DataFrame with an ephemeral GX context (no files written)."""
+    import great_expectations as gx
+
+    frame = frame.copy()
+    if "game_date" in frame and "season" in frame:
+        # GX has no 'date within season' expectation: expose the offset from the season's start.
+        starts = pd.to_datetime(frame["season"].str.slice(0, 4) + "-09-01", errors="coerce")
+        frame["_game_date_offset_days"] = (frame["game_date"] - starts).dt.days
+    # GX's pandas engine works best on numpy-backed columns.
+    for c in frame.columns:
+        if str(frame[c].dtype) in ("Int64", "Float64"):
+            frame[c] = frame[c].astype("float64")
+        elif str(frame[c].dtype) in ("string", "boolean"):
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    context = gx.get_context(mode="ephemeral")
+    batch_def = (
+        context.data_sources.add_pandas(f"{suite_name}_source")
+        .add_dataframe_asset(name=suite_name)
+        .add_batch_definition_whole_dataframe(f"{suite_name}_batch")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+    for e in expectations:
+        suite.add_expectation(e)
+    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 3})
+    failures = []
+    for r in result.results:
+        if not r.success:
+            cfg = r.expectation_config
+            kwargs = cfg.kwargs
+            res = r.result or {}
+            failures.append(
+                {
+                    "expectation": cfg.type,
+                    "column": kwargs.get("column") or kwargs.get("column_list") or f"{kwargs.get('column_A')}/{kwargs.get('column_B')}",
+                    "unexpected_count": res.get("unexpected_count", res.get("observed_value")),
+                    "sample": res.get("partial_unexpected_list", [])[:3],
+                }
+            )
+    return SuiteResult(bool(result.success), len(result.results), failures)

@@ -1,0 +1,68 @@
+"""Season labels and stats.nba.com game-id rules, shared by every source."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+SEASON_RE = re.compile(r"^(\d{4})-(\d{2})$")
+GAME_ID_RE = r"^00[1-5]\d{7}$"
+
+# Character 3 of a GAME_ID (0-based index 2) is the game type.
+SEASON_TYPES = {"1": "preseason", "2": "regular", "3": "all_star", "4": "playoffs", "5": "play_in"}
+
+
+def season_label(start_year: int) -> str:
+    """2021 -> '2021-22'."""
+    return f"{start_year}-{(start_year + 1) % 100:02d}"
+
+
+def season_start_year(label: str) -> int:
+    m = SEASON_RE.match(label)
+    if not m:
+        raise ValueError(f"not a season label (want 'YYYY-YY'): {label!r}")
+    start = int(m.group(1))
+    if (start + 1) % 100 != int(m.group(2)):
+        raise ValueError(f"season label years are not consecutive: {label!r}")
+    return start
+
+
+def normalise_game_id(values: pd.Series) -> pd.Series:
+    """Game ids as 10-char strings; Kaggle drops the leading '00' and may carry '.0'."""
+    s = values.astype("string[pyarrow]").str.strip()
+    s = s.str.replace(r"\.0+$", "", regex=True)
+    digits = s.str.fullmatch(r"\d{1,10}").fillna(False)
+    out = s.where(digits).str.zfill(10)
+    return out.where(out.str.fullmatch(GAME_ID_RE).fillna(False))
+
+
+def _labels_from_start_years(start: pd.Series) -> pd.Series:
+    start = start.astype("Int64")
+    nxt = ((start + 1) % 100).astype("string[pyarrow]").str.zfill(2)
+    return (start.astype("string[pyarrow]") + "-" + nxt).astype("string[pyarrow]")
+
+
+def season_from_game_id(game_ids: pd.Series) -> pd.Series:
+    """Season label from a normalised game id ('0022100001' -> '2021-22'); NA when malformed."""
+    yy = pd.to_numeric(game_ids.astype("string[pyarrow]").str.slice(3, 5), errors="coerce").astype("float64")
+    start = pd.Series(np.where(yy >= 46, 1900 + yy, 2000 + yy), index=game_ids.index)
+    return _labels_from_start_years(start)
+
+
+def season_type_from_game_id(game_ids: pd.Series) -> pd.Series:
+    return game_ids.str.slice(2, 3).map(SEASON_TYPES).astype("string[pyarrow]")
+
+
+def season_from_date(dates: pd.Series) -> pd.Series:
+    """Fallback when a row has no usable game id: seasons start in the autumn."""
+    year = dates.dt.year
+    return _labels_from_start_years(year.where(dates.dt.month >= 9, year - 1))
+
+
+def season_window(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Dates a season's games may fall on: 1 Sep .. 31 Oct of the next year (the 2020 bubble
+    finals ended 11 Oct 2020; the 2011 lockout season started on 25 Dec)."""
+    start = season_start_year(label)
+    return pd.Timestamp(start, 9, 1), pd.Timestamp(start + 1, 10, 31)
