@@ -77,7 +77,9 @@ def mov_multiplier(margin, winner_elo_diff, params: EloParams = EloParams()):
     return float(m) if m.ndim == 0 else m
 
 
-def elo_shift(home_elo: float, away_elo: float, home_pts: float, away_pts: float, params: EloParams = EloParams()) -> float:
+def elo_shift(
+    home_elo: float, away_elo: float, home_pts: float, away_pts: float, params: EloParams = EloParams()
+) -> float:
     """Points the home team gains from a result (the away team loses the same)."""
     home_edge = home_elo + params.home_advantage - away_elo
     expected_home = 1.0 / (1.0 + 10.0 ** (-home_edge / 400.0))
@@ -139,6 +141,7 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
     home_pts, away_pts = home_pts.tolist(), away_pts.tolist()
 
     n_teams = int(team_codes.max()) + 1 if n else 0
+    keep, mean = params.season_carryover, params.season_mean
     rating = [params.initial_rating] * n_teams
     rated_season = [-1] * n_teams  # season of the team's latest game; -1 = never seen
     home_pre = [math.nan] * n
@@ -153,7 +156,7 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
             for team in (home_code[i], away_code[i]):
                 if rated_season[team] != season_code[i]:
                     if rated_season[team] != -1:
-                        rating[team] = params.season_carryover * rating[team] + (1 - params.season_carryover) * params.season_mean
+                        rating[team] = keep * rating[team] + (1 - keep) * mean
                     rated_season[team] = season_code[i]
             home_pre[i] = rating[home_code[i]]
             away_pre[i] = rating[away_code[i]]
@@ -167,7 +170,8 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
     out = games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id"]].copy()
     out["home_elo_pre"] = np.asarray(home_pre, dtype="float64")
     out["away_elo_pre"] = np.asarray(away_pre, dtype="float64")
-    out["elo_p_home_win"] = elo_win_probability(out["home_elo_pre"].to_numpy() + params.home_advantage - out["away_elo_pre"].to_numpy())
+    home_edge = out["home_elo_pre"].to_numpy() + params.home_advantage - out["away_elo_pre"].to_numpy()
+    out["elo_p_home_win"] = elo_win_probability(home_edge)
     return out[ELO_GAME_COLUMNS]
 
 

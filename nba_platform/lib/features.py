@@ -93,8 +93,11 @@ FEATURE_COLUMNS = game_feature_columns(DEFAULT_TEAM_WINDOWS)
 # ---------------------------------------------------------------------------
 
 
-def _featured(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.loc[frame["season_type"].isin(list(FEATURED_SEASON_TYPES))]
+def _featured(frame: pd.DataFrame, columns: list[str], sort_by: list[str]) -> pd.DataFrame:
+    """Featured game types only, just the columns used (absent optional ones skipped), sorted."""
+    rows = frame["season_type"].isin(list(FEATURED_SEASON_TYPES)).to_numpy()
+    present = [c for c in columns if c in frame.columns]
+    return frame.loc[rows, present].sort_values(sort_by, kind="mergesort").reset_index(drop=True)
 
 
 def _float_col(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -143,19 +146,31 @@ def _take(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rolling(events: pd.DataFrame, group: str, cols: list[str], window: int, how: str) -> pd.DataFrame:
-    """Trailing `window`-event mean/sum per group, NaN-skipping, over events including the current one.
-    Callers read it at the *previous* event, which makes it strictly prior."""
-    rolling = events.groupby(group, sort=False)[cols].rolling(window, min_periods=1)
-    result = rolling.mean() if how == "mean" else rolling.sum()
-    return result.droplevel(0).reindex(events.index)
+def _running_totals(
+    events: pd.DataFrame, group: str, cols: list[str], window: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per group (events sorted by group then date): NaN-skipping sums and non-NA counts of `cols`
+    over the trailing `window` events, or all events so far when `window` is None, the current
+    event included. Callers read them at the *previous* event, which makes them strictly prior.
+
+    Cumulative sums are taken per group, never across the frame, so a group's numbers are
+    bit-identical whatever other teams/players or later games the frame holds; a window is
+    the difference of two cumulative sums (pandas' groupby-rolling loops per group in Python).
+    """
+    by = events[group]
+    sums = events[cols].fillna(0.0).groupby(by, sort=False).cumsum().to_numpy(dtype="float64")
+    counts = events[cols].notna().astype("int64").groupby(by, sort=False).cumsum().to_numpy(dtype="float64")
+    if window is not None:
+        position_in_group = events.groupby(group, sort=False).cumcount().to_numpy()
+        full = np.flatnonzero(position_in_group >= window)  # rows whose window drops older events
+        sums[full] = sums[full] - sums[full - window]
+        counts[full] = counts[full] - counts[full - window]
+    return pd.DataFrame(sums, columns=cols), pd.DataFrame(counts, columns=cols)
 
 
-def _expanding(events: pd.DataFrame, group: str, cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Running sums and running non-NA counts per group, over events including the current one."""
-    grouped_values = events[cols].fillna(0.0).groupby(events[group], sort=False)
-    grouped_counts = events[cols].notna().astype("int64").groupby(events[group], sort=False)
-    return grouped_values.cumsum(), grouped_counts.cumsum()
+def _prior_ratio(num: pd.Series, den: pd.Series, prior: np.ndarray) -> np.ndarray:
+    """num / den read at each row's prior event; NaN without a prior event or with den 0."""
+    return _ratio(_take(num.to_numpy(), prior), _take(den.to_numpy(), prior))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -179,7 +194,8 @@ def _team_game_metrics(tg: pd.DataFrame) -> pd.DataFrame:
     pts, opp_pts = _float_col(tg, "pts"), _float_col(tg, "opp_pts")
     played = ~np.isnan(pts) & ~np.isnan(opp_pts)
     fga, fgm, fg3m = _float_col(tg, "fga"), _float_col(tg, "fgm"), _float_col(tg, "fg3m")
-    possessions = fga - _float_col(tg, "oreb") + _float_col(tg, "tov") + FREE_THROW_POSSESSION_WEIGHT * _float_col(tg, "fta")
+    fta, oreb, tov = _float_col(tg, "fta"), _float_col(tg, "oreb"), _float_col(tg, "tov")
+    possessions = fga - oreb + tov + FREE_THROW_POSSESSION_WEIGHT * fta
     shooting = pd.DataFrame(
         {
             "game_id": tg["game_id"].to_numpy(),
@@ -189,9 +205,8 @@ def _team_game_metrics(tg: pd.DataFrame) -> pd.DataFrame:
         }
     )
     # The opponent's possessions / eFG% come from the other row of the same game.
-    opponent = pd.DataFrame({"game_id": shooting["game_id"], "team_id": tg["opponent_id"].to_numpy(dtype="int64")}).merge(
-        shooting, on=["game_id", "team_id"], how="left", validate="many_to_one"
-    )
+    opponent_keys = pd.DataFrame({"game_id": shooting["game_id"], "team_id": tg["opponent_id"].to_numpy(dtype="int64")})
+    opponent = opponent_keys.merge(shooting, on=["game_id", "team_id"], how="left", validate="many_to_one")
     metrics = pd.DataFrame(
         {
             "margin": pts - opp_pts,
@@ -220,7 +235,8 @@ def team_game_features(
     Columns: TEAM_KEY_COLUMNS + team_feature_columns(windows). `elo` is `pregame_elo` output;
     computed here (with `elo_params`) when not given.
     """
-    tg = _featured(team_games).sort_values(["team_id", "game_date", "game_id"], kind="mergesort").reset_index(drop=True)
+    used = TEAM_KEY_COLUMNS + ["pts", "opp_pts", "fga", "fgm", "fg3m", "oreb", "tov", "fta"]
+    tg = _featured(team_games, used, ["team_id", "game_date", "game_id"])
     team = tg["team_id"].to_numpy(dtype="int64")
     day = _day_number(tg["game_date"])
     _require_one_game_per_date(team, day, "team_id")
@@ -229,7 +245,8 @@ def team_game_features(
 
     metrics = _team_game_metrics(tg)
     played = metrics.pop("played").to_numpy()
-    events = metrics.loc[played].assign(team=team_code[played], team_season=team_season_code[played]).reset_index(drop=True)
+    events = metrics.loc[played].assign(team=team_code[played], team_season=team_season_code[played])
+    events = events.reset_index(drop=True)
     prior = _prior_event_position(team_code, played)
     prior_in_season = _prior_event_position(team_season_code, played)
 
@@ -240,13 +257,12 @@ def team_game_features(
 
     metric_cols = list(TEAM_ROLLING_METRICS)
     for window in windows:
-        rolled = _rolling(events, "team", metric_cols, window, "mean")
+        sums, counts = _running_totals(events, "team", metric_cols, window)
         for metric in metric_cols:
-            out[f"{metric}_last{window}"] = _take(rolled[metric].to_numpy(), prior)
+            out[f"{metric}_last{window}"] = _prior_ratio(sums[metric], counts[metric], prior)
 
-    season_sums, _ = _expanding(events, "team_season", ["win_pct", "margin"])
-    season_games = events.groupby("team_season").cumcount().to_numpy() + 1
-    games_played = np.nan_to_num(_take(season_games, prior_in_season)).astype("int64")
+    season_sums, season_counts = _running_totals(events, "team_season", ["win_pct", "margin"])
+    games_played = np.nan_to_num(_take(season_counts["win_pct"].to_numpy(), prior_in_season)).astype("int64")
     wins = np.nan_to_num(_take(season_sums["win_pct"].to_numpy(), prior_in_season)).astype("int64")
     out["season_games_played"] = games_played
     out["season_wins"] = wins
@@ -274,7 +290,8 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     (FEATURE_COLUMNS for the default windows)."""
     feature_cols = [c for c in team_features.columns if c not in TEAM_KEY_COLUMNS]
     is_home = team_features["is_home"].astype(bool).to_numpy()
-    home = team_features.loc[is_home, ["game_id", "game_date", "season", "season_type", "team_id", "opponent_id", *feature_cols]]
+    home_cols = ["game_id", "game_date", "season", "season_type", "team_id", "opponent_id", *feature_cols]
+    home = team_features.loc[is_home, home_cols]
     away = team_features.loc[~is_home, ["game_id", "team_id", *feature_cols]]
     games = home.merge(away, on="game_id", how="inner", suffixes=("_home", "_away"), validate="one_to_one")
     if len(games) != team_features["game_id"].nunique() or not (games["opponent_id"] == games["team_id_away"]).all():
@@ -295,7 +312,8 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     matched = frame["elo_home_team_id"].isna() | (frame["elo_home_team_id"] == frame["home_team_id"])
     if not matched.all():
         raise ValueError("elo and team_features disagree on the home team of some games")
-    return frame.drop(columns="elo_home_team_id").sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
+    frame = frame.drop(columns="elo_home_team_id")
+    return frame.sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
 
 
 def game_outcomes(team_games: pd.DataFrame) -> pd.DataFrame:
@@ -329,7 +347,8 @@ def player_game_features(player_games: pd.DataFrame, windows=DEFAULT_PLAYER_WIND
     appearance (capped); prev_game_started (started the previous appearance).
     Columns: PLAYER_KEY_COLUMNS + player_feature_columns(windows).
     """
-    pg = _featured(player_games).sort_values(["player_id", "game_date", "game_id"], kind="mergesort").reset_index(drop=True)
+    used = PLAYER_KEY_COLUMNS + ["did_play", "start_position", "minutes", "pts", "reb", "ast", "fga", "fta", "tov"]
+    pg = _featured(player_games, used, ["player_id", "game_date", "game_id"])
     player = pg["player_id"].to_numpy(dtype="int64")
     day = _day_number(pg["game_date"])
     _require_one_game_per_date(player, day, "player_id")
@@ -340,7 +359,8 @@ def player_game_features(player_games: pd.DataFrame, windows=DEFAULT_PLAYER_WIND
     minutes = _float_col(pg, "minutes")
     usage_actions = _float_col(pg, "fga") + FREE_THROW_POSSESSION_WEIGHT * _float_col(pg, "fta") + _float_col(pg, "tov")
     usage_known = ~np.isnan(usage_actions) & (minutes > 0)
-    started = pg["start_position"].astype("string").fillna("").str.strip().ne("").to_numpy(dtype=bool)
+    position_code, positions = pd.factorize(pg["start_position"])  # a handful of distinct values; NA -> -1
+    started = np.array([str(p).strip() != "" for p in positions] + [False], dtype=bool)[position_code]
     events = pd.DataFrame(
         {
             "pts": _float_col(pg, "pts"),
@@ -368,25 +388,16 @@ def player_game_features(player_games: pd.DataFrame, windows=DEFAULT_PLAYER_WIND
     averaged = ["pts", "minutes", "reb", "ast"]
     summed = ["usage_actions", "usage_minutes"]
     for window in windows:
-        means = _rolling(events, "player", averaged, window, "mean")
-        sums = _rolling(events, "player", summed, window, "sum")
+        sums, counts = _running_totals(events, "player", averaged + summed, window)
         for metric in averaged:
-            out[f"{metric}_last{window}"] = _take(means[metric].to_numpy(), prior)
-        out[f"usage_last{window}"] = _ratio(
-            _take(sums["usage_actions"].to_numpy(), prior), _take(sums["usage_minutes"].to_numpy(), prior)
-        )
+            out[f"{metric}_last{window}"] = _prior_ratio(sums[metric], counts[metric], prior)
+        out[f"usage_last{window}"] = _prior_ratio(sums["usage_actions"], sums["usage_minutes"], prior)
 
-    season_sums, season_counts = _expanding(events, "player_season", averaged + summed)
+    sums, counts = _running_totals(events, "player_season", averaged + summed + ["day"])
     for metric in averaged:
-        out[f"season_{metric}_avg"] = _ratio(
-            _take(season_sums[metric].to_numpy(), prior_in_season), _take(season_counts[metric].to_numpy(), prior_in_season)
-        )
-    out["season_usage_avg"] = _ratio(
-        _take(season_sums["usage_actions"].to_numpy(), prior_in_season),
-        _take(season_sums["usage_minutes"].to_numpy(), prior_in_season),
-    )
-    season_appearances = events.groupby("player_season").cumcount().to_numpy() + 1
-    out["season_games_played"] = np.nan_to_num(_take(season_appearances, prior_in_season)).astype("int64")
+        out[f"season_{metric}_avg"] = _prior_ratio(sums[metric], counts[metric], prior_in_season)
+    out["season_usage_avg"] = _prior_ratio(sums["usage_actions"], sums["usage_minutes"], prior_in_season)
+    out["season_games_played"] = np.nan_to_num(_take(counts["day"].to_numpy(), prior_in_season)).astype("int64")
     out["rest_days"] = np.minimum(day - _take(events["day"].to_numpy(), prior), PLAYER_REST_CAP_DAYS)
     out["prev_game_started"] = _take(events["started"].to_numpy(), prior)
 

@@ -37,6 +37,7 @@ class SourceShape:
     entity: str  # team_game | player_game | player
     signature: frozenset[str]  # upper-case columns that identify the shape
     description: str
+    canonical_rows_per_row: int = 1  # Kaggle games: one landed row -> a home and an away row
 
 
 # Ordered most specific first: the first shape whose signature the header contains wins.
@@ -70,6 +71,7 @@ SHAPES: tuple[SourceShape, ...] = (
         "team_game",
         frozenset({"GAME_DATE_EST", "GAME_ID", "HOME_TEAM_ID", "VISITOR_TEAM_ID", "PTS_HOME", "PTS_AWAY"}),
         "Kaggle nba-games games.csv: one row per game, both teams on the row",
+        canonical_rows_per_row=2,
     ),
     SourceShape(
         "box_score_traditional",

@@ -162,6 +162,9 @@ class Split:
 def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schema: dict[str, str]) -> Split:
     """Every input row ends up in exactly one of accepted / quarantined."""
     frame = frame.reset_index(drop=True)
+    for col, dtype in schema.items():  # a source without some columns still gets every rule
+        if col not in frame:
+            frame[col] = pd.Series(pd.NA, index=frame.index).astype(dtype)
     failed = pd.DataFrame({r.name: r.fails(frame).reindex(frame.index).fillna(True).astype(bool) for r in rules})
     any_failed = failed.any(axis=1)
     accepted = conform(frame[~any_failed], schema)

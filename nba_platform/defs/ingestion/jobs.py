@@ -1,0 +1,18 @@
+import dagster as dg
+
+# Everything a season partition feeds, from raw to deduplicated tables (what the landing
+# sensor and `nba-platform ingest` run for each season a file touches).
+season_tables_job = dg.define_asset_job(
+    name="season_tables",
+    selection=dg.AssetSelection.groups("ingestion", "tables") - dg.AssetSelection.keys(
+        dg.AssetKey(["tables", "players"]), dg.AssetKey(["quarantine", "players_dedup"])
+    ),
+    description="Raw -> validated -> deduplicated tables for the season partition(s) of the run.",
+)
+
+# The whole graph over a range of seasons in one run (README command 1, `nba-platform build`).
+build_all_job = dg.define_asset_job(
+    name="build_all",
+    selection=dg.AssetSelection.all(),
+    description="Every asset, every season: a cold build in one in-process run.",
+)

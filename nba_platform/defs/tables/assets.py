@@ -1,0 +1,210 @@
+"""Validated tables (canonical schema, bad rows quarantined with their rule) and
+deduplicated tables (one row per natural key across sources). Logic lives in `lib/`."""
+
+
+import dagster as dg
+import pandas as pd
+
+from nba_platform.defs.ingestion.partitions import season_partitions, single_run
+from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_players, dedup_team_games
+from nba_platform.lib.landing import SHAPES
+from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
+from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
+from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
+from nba_platform.lib.schema import (
+    PLAYER_GAME_SCHEMA,
+    PLAYER_SEASON_SCHEMA,
+    QUARANTINE_COLUMNS,
+    TEAM_GAME_SCHEMA,
+    empty_frame,
+)
+
+OWNERS = ["team:data-engineering"]
+NORMALISERS = {"team_game": normalise_team_games, "player_game": normalise_player_games, "player": normalise_player_seasons}
+SCHEMAS = {"team_game": TEAM_GAME_SCHEMA, "player_game": PLAYER_GAME_SCHEMA, "player": PLAYER_SEASON_SCHEMA}
+
+
+def shapes_of(entity: str) -> list[str]:
+    return [s.name for s in SHAPES if s.entity == entity]
+
+
+def validate_season(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame]):
+    """Normalise every source of one season and split it into accepted and quarantined rows."""
+    normalised = [
+        NORMALISERS[entity](raw, shape).assign(season=season)  # raw is partitioned by this season
+        for shape, raw in raw_by_shape.items()
+        if len(raw)
+    ]
+    if not normalised:
+        return empty_frame(SCHEMAS[entity]), empty_frame(QUARANTINE_COLUMNS), {}, 0
+    frame = pd.concat(normalised, ignore_index=True)
+    split = apply_rules(frame, RULES_BY_ENTITY[entity], entity, SCHEMAS[entity])
+    return split.accepted, split.quarantined, split.counts_by_rule, len(frame)
+
+
+def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
+    shapes = shapes_of(entity)
+
+    @dg.multi_asset(
+        name=f"{table}_validated",
+        outs={
+            "validated": dg.AssetOut(
+                key=["tables", f"{table}_validated"],
+                description=f"Every source's {entity} rows in the canonical schema, minus rows that failed a rule.",
+                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "validated", "entity": entity},
+            ),
+            "quarantine": dg.AssetOut(
+                key=["quarantine", table],
+                description=f"{entity} rows that failed validation: the failing rule, reason, source file and row, and the row itself.",
+                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "quarantine", "entity": entity},
+            ),
+        },
+        ins={shape: dg.AssetIn(key=["raw", shape]) for shape in shapes},
+        partitions_def=season_partitions,
+        backfill_policy=single_run,
+        group_name="tables",
+        can_subset=False,
+    )
+    def validated_asset(context: dg.AssetExecutionContext, **raw: dict[str, pd.DataFrame]):
+        accepted, quarantined, by_rule, rows_in = {}, {}, {}, 0
+        for season in context.partition_keys:
+            ok, bad, counts, n = validate_season(entity, season, {shape: raw[shape][season] for shape in shapes})
+            accepted[season], quarantined[season] = ok, bad
+            rows_in += n
+            for rule, c in counts.items():
+                by_rule[rule] = by_rule.get(rule, 0) + c
+        n_ok, n_bad = sum(map(len, accepted.values())), sum(map(len, quarantined.values()))
+        q_rules = pd.concat(quarantined.values())["rule"].value_counts().to_dict() if n_bad else {}
+        yield dg.Output(
+            accepted, output_name="validated",
+            metadata={
+                "rows_in": rows_in, "rows_accepted": n_ok, "rows_quarantined": n_bad,
+                "failures_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
+                "seasons_covered": seasons_covered(accepted),
+                "preview": dg.MetadataValue.md(markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))),
+            },
+        )
+        yield dg.Output(
+            quarantined, output_name="quarantine",
+            metadata={
+                "rows": n_bad,
+                "quarantined_by_rule": dg.MetadataValue.md(counts_markdown({str(k): int(v) for k, v in q_rules.items()})),
+                "preview": dg.MetadataValue.md(markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))),
+            },
+        )
+
+    return validated_asset
+
+
+team_games_validated = build_validated_asset("team_game", "team_games")
+player_games_validated = build_validated_asset("player_game", "player_games")
+player_seasons_validated = build_validated_asset("player", "player_seasons")
+
+
+def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: pd.DataFrame | dict) -> dict:
+    results = results if isinstance(results, dict) else {"all": results}
+    by_rule: dict[str, int] = {}
+    repaired: dict[str, int] = {}
+    for r in results.values():
+        for k, v in r.quarantined_by_rule.items():
+            by_rule[k] = by_rule.get(k, 0) + v
+        for k, v in r.repaired.items():
+            repaired[k] = repaired.get(k, 0) + v
+    frames = table if isinstance(table, dict) else {"all": table}
+    return {
+        "rows_in": sum(r.rows_in for r in results.values()),
+        "rows_out": sum(len(f) for f in frames.values()),
+        "exact_duplicates_collapsed": sum(r.exact_duplicates for r in results.values()),
+        "rows_merged_across_sources": sum(r.merged_across_sources for r in results.values()),
+        "duplicates_removed": sum(r.duplicates_removed for r in results.values()),
+        "rows_quarantined": sum(len(r.quarantined) for r in results.values()),
+        "quarantined_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
+        "repairs": dg.MetadataValue.json(repaired),
+        "seasons_covered": seasons_covered(frames),
+        "preview": dg.MetadataValue.md(markdown_table(next((f for f in frames.values() if len(f)), pd.DataFrame()))),
+    }
+
+
+@dg.multi_asset(
+    outs={
+        "team_games": dg.AssetOut(
+            key=["tables", "team_games"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "deduplicated", "entity": "team_game"},
+            description="One row per (game_id, team_id) across all sources: most complete source wins field by field, "
+            "margins recomputed from points, every game exactly two rows (home and away).",
+        ),
+        "team_games_conflicts": dg.AssetOut(
+            key=["quarantine", "team_games_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "quarantine", "entity": "team_game"},
+            description="Team-game rows set aside at dedup: sources disagreeing on a result, or games left without both teams.",
+        ),
+    },
+    ins={"validated": dg.AssetIn(key=["tables", "team_games_validated"])},
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="tables",
+    can_subset=False,
+)
+def team_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
+    results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
+    tables = {s: r.table for s, r in results.items()}
+    yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
+    yield dg.Output({s: r.quarantined for s, r in results.items()}, output_name="team_games_conflicts",
+                    metadata={"rows": sum(len(r.quarantined) for r in results.values())})
+
+
+@dg.multi_asset(
+    outs={
+        "player_games": dg.AssetOut(
+            key=["tables", "player_games"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "deduplicated", "entity": "player_game"},
+            description="One row per (game_id, player_id), with the game's date, opponent and venue from team_games.",
+        ),
+        "player_games_conflicts": dg.AssetOut(
+            key=["quarantine", "player_games_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "quarantine", "entity": "player_game"},
+            description="Player-game rows set aside at dedup: conflicting copies, or no accepted team-game for the game.",
+        ),
+    },
+    ins={
+        "validated": dg.AssetIn(key=["tables", "player_games_validated"]),
+        "games": dg.AssetIn(key=["tables", "team_games"]),
+    },
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="tables",
+    can_subset=False,
+)
+def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame], games: dict[str, pd.DataFrame]):
+    results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
+    tables = {s: r.table for s, r in results.items()}
+    yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
+    yield dg.Output({s: r.quarantined for s, r in results.items()}, output_name="player_games_conflicts",
+                    metadata={"rows": sum(len(r.quarantined) for r in results.values())})
+
+
+@dg.multi_asset(
+    outs={
+        "players": dg.AssetOut(
+            key=["tables", "players"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "deduplicated", "entity": "player"},
+            description="One row per player_id: latest season's attributes, first/last season on record.",
+        ),
+        "players_conflicts": dg.AssetOut(
+            key=["quarantine", "players_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            tags={"layer": "quarantine", "entity": "player"},
+            description="Player rows set aside at dedup (identity conflicts such as differing birth dates).",
+        ),
+    },
+    ins={"validated": dg.AssetIn(key=["tables", "player_seasons_validated"])},
+    group_name="tables",
+    can_subset=False,
+)
+def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
+    frames = [f for f in validated.values() if len(f)]
+    seasons = pd.concat(frames, ignore_index=True) if frames else empty_frame(PLAYER_SEASON_SCHEMA)
+    result = dedup_players(seasons)
+    meta = _dedup_metadata(result, result.table)
+    meta["seasons_covered"] = seasons_covered({s: f for s, f in validated.items()})
+    yield dg.Output(result.table, output_name="players", metadata=meta)
+    yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})

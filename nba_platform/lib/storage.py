@@ -1,0 +1,97 @@
+"""One storage API over local disk and S3 (pyarrow.fs), so the lake and the landing zone run
+the same code in both environments.
+
+Atomicity: on local disk a write goes to a hidden temp file in the same directory and is
+renamed into place (rename is atomic on POSIX); on S3 an object only becomes visible when its
+upload completes, so a failed write never leaves a readable partial object either way.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str  # relative to the store root, '/'-separated
+    size: int
+    mtime_ns: int
+
+
+class Store:
+    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
+        self.uri = uri.rstrip("/")
+        if self.uri.startswith("s3://"):
+            bucket_prefix = self.uri[len("s3://"):]
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                endpoint_override=endpoint_url, region=region or "us-east-1",
+                scheme="http" if endpoint_url and endpoint_url.startswith("http://") else "https",
+                allow_bucket_creation=False,
+            )
+            self.root = bucket_prefix
+            self.is_local = False
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.root = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
+            self.is_local = True
+
+    def _full(self, rel: str) -> str:
+        return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self._full(rel)).type == pafs.FileType.File
+
+    def list(self, prefix: str = "") -> list[FileInfo]:
+        base = self._full(prefix)
+        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            return []
+        out = []
+        for info in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+            if info.type != pafs.FileType.File:
+                continue
+            rel = info.path[len(self.root) + 1:]
+            if any(part.startswith(".") for part in rel.split("/")):  # temp and hidden files
+                continue
+            mtime = info.mtime_ns or 0
+            out.append(FileInfo(rel, info.size or 0, mtime))
+        return sorted(out, key=lambda f: f.path)
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open_input_stream(self._full(rel), compression=None) as f:
+            return f.read()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        full = self._full(rel)
+        parent = full.rsplit("/", 1)[0]
+        if self.is_local:
+            self.fs.create_dir(parent, recursive=True)
+            tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{full.rsplit('/', 1)[1]}"
+            try:
+                with self.fs.open_output_stream(tmp, compression=None) as f:
+                    f.write(data)
+                self.fs.move(tmp, full)
+            finally:
+                if self.fs.get_file_info(tmp).type == pafs.FileType.File:
+                    self.fs.delete_file(tmp)
+        else:
+            with self.fs.open_output_stream(full, compression=None) as f:
+                f.write(data)
+
+    def write_table(self, rel: str, table: pa.Table) -> None:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        self.write_bytes(rel, buf.getvalue())
+
+    def read_table(self, rel: str) -> pa.Table:
+        with self.fs.open_input_file(self._full(rel)) as f:
+            return pq.read_table(f)
+
+    def delete(self, rel: str) -> None:
+        if self.exists(rel):
+            self.fs.delete_file(self._full(rel))

@@ -1,0 +1,57 @@
+"""Launching the platform's jobs in-process against the configured Dagster instance
+(used by the CLI; the UI and daemon launch the same jobs)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import dagster as dg
+
+from nba_platform.settings import load_settings
+
+SEASON_PARTITIONS = "season"
+
+
+def get_instance() -> dg.DagsterInstance:
+    settings = load_settings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.get()
+
+
+def register_seasons(instance: dg.DagsterInstance, seasons) -> list[str]:
+    """Add season partitions that do not exist yet; keeps chronological order for new ones."""
+    existing = set(instance.get_dynamic_partitions(SEASON_PARTITIONS))
+    new = sorted(set(seasons) - existing)
+    if new:
+        instance.add_dynamic_partitions(SEASON_PARTITIONS, new)
+    return new
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    seasons: list[str]
+
+
+def run_job(job_name: str, seasons: list[str], instance: dg.DagsterInstance | None = None, tags: dict | None = None) -> RunOutcome:
+    """One in-process run covering `seasons` (a contiguous range in partition order)."""
+    from nba_platform.definitions import defs
+
+    instance = instance or get_instance()
+    order = instance.get_dynamic_partitions(SEASON_PARTITIONS)
+    positions = sorted(order.index(s) for s in seasons)
+    run_tags = {
+        "dagster/asset_partition_range_start": order[positions[0]],
+        "dagster/asset_partition_range_end": order[positions[-1]],
+        **(tags or {}),
+    }
+    job = defs().resolve_job_def(job_name)
+    result = job.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False)
+    covered = order[positions[0]: positions[-1] + 1]
+    return RunOutcome(result.run_id, result.success, covered)

@@ -1,0 +1,1 @@
+"""Resources bound per environment in `resources/environment.py`."""
