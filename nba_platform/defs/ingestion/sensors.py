@@ -1,0 +1,62 @@
+"""The landing sensor: new or changed files in the landing zone become season partitions
+and runs of `season_tables` for every season they touch."""
+
+import json
+
+import dagster as dg
+
+from nba_platform.defs.ingestion.jobs import season_tables_job
+from nba_platform.defs.ingestion.partitions import season_partitions
+from nba_platform.lib.landing import LandingError
+from nba_platform.resources.landing import LandingZone
+
+
+@dg.sensor(
+    name="landing_zone_sensor",
+    job=season_tables_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the landing zone (local dir or S3 prefix). A new or changed file is read, its shape "
+    "detected and its rows split by season; unknown seasons become partitions and each touched season gets a "
+    "`season_tables` run. Unreadable files are reported once per version, never half-ingested.",
+)
+def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+    # Cursor: landed file -> fingerprint (size:mtime) already handled, so one file version
+    # triggers its runs exactly once.
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    seasons_by_file: dict[str, set[str]] = {}
+    rejected: list[str] = []
+    for f in landing.list_files(include_sample=False):
+        if seen.get(f.name) == f.fingerprint:
+            continue
+        seen[f.name] = f.fingerprint
+        try:
+            shape, by_season = landing.read_rows(f.name)
+        except LandingError as exc:
+            rejected.append(str(exc))
+            context.log.error(f"landing file rejected: {exc}")
+            continue
+        context.log.info(f"{f.name}: {shape.name}, seasons {sorted(by_season)}")
+        seasons_by_file[f"{f.name}@{f.fingerprint}"] = set(by_season)
+
+    touched = sorted(set().union(*seasons_by_file.values())) if seasons_by_file else []
+    existing = set(context.instance.get_dynamic_partitions(season_partitions.name))
+    new = [s for s in touched if s not in existing]
+    run_requests = []
+    for season in touched:
+        files = sorted(k for k, v in seasons_by_file.items() if season in v)
+        run_requests.append(
+            dg.RunRequest(
+                run_key=f"{season}:{'|'.join(files)}",
+                partition_key=season,
+                tags={"nba/trigger": "landing_sensor", "nba/landed_files": ", ".join(k.split("@")[0] for k in files)[:250]},
+            )
+        )
+    if not run_requests and not rejected:
+        return dg.SensorResult(skip_reason="no new or changed files in the landing zone", cursor=json.dumps(seen))
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[season_partitions.build_add_request(new)] if new else [],
+        cursor=json.dumps(seen, sort_keys=True),
+        skip_reason=None if run_requests else f"rejected: {'; '.join(rejected)[:500]}",
+    )
