@@ -1,0 +1,80 @@
+# The Dagster UI has no authentication of its own, so it is never served without the ALB's OIDC
+# authentication: the HTTPS listener authenticates first (order 1) and only then forwards
+# (order 2); the HTTP listener only redirects to HTTPS. There are no other listeners or rules.
+
+resource "aws_lb" "webserver" {
+  name                       = "${local.name}-ui"
+  load_balancer_type         = "application"
+  internal                   = var.alb_internal
+  security_groups            = [aws_security_group.alb.id]
+  subnets                    = var.public_subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.alb_deletion_protection
+  idle_timeout               = 120
+}
+
+resource "aws_lb_target_group" "webserver" {
+  name                 = "${local.name}-webserver"
+  port                 = 3000
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    path                = "/server_info"
+    matcher             = "200"
+    interval            = 30
+    timeout             = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 5
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.webserver.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type  = "authenticate-oidc"
+    order = 1
+
+    authenticate_oidc {
+      issuer                     = var.oidc_issuer
+      authorization_endpoint     = var.oidc_authorization_endpoint
+      token_endpoint             = var.oidc_token_endpoint
+      user_info_endpoint         = var.oidc_user_info_endpoint
+      client_id                  = var.oidc_client_id
+      client_secret              = var.oidc_client_secret
+      scope                      = var.oidc_scope
+      session_cookie_name        = "${local.name}-auth"
+      session_timeout            = var.oidc_session_timeout_seconds
+      on_unauthenticated_request = "authenticate"
+    }
+  }
+
+  default_action {
+    type             = "forward"
+    order            = 2
+    target_group_arn = aws_lb_target_group.webserver.arn
+  }
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  load_balancer_arn = aws_lb.webserver.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
