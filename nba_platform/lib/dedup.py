@@ -118,8 +118,13 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
     # Field-by-field coalesce in priority order.
     kept = kept.assign(_priority=kept["source"].map(SOURCE_PRIORITY).fillna(99))
     kept = kept.sort_values([*TEAM_GAME_KEY, "_priority"])
-    # Contributing sources as a bitmask per key, spelled out once per distinct mask.
-    bit = kept["_priority"].astype(int).rpow(2)
+    # Contributing sources as a bitmask per key, spelled out once per distinct mask (a re-run on
+    # an already merged table keeps the sources recorded in its `sources` column).
+    recorded = kept["sources"].fillna(kept["source"]) if "sources" in kept else kept["source"]
+    bits = {name: 1 << p for name, p in SOURCE_PRIORITY.items()}
+    bit_by_value = {v: sum(bits.get(n, 0) for n in str(v).split(",")) for v in recorded.unique()}
+    bit = recorded.map(bit_by_value).astype("int64")
+    # One row per (source, key) after collapsing, so the bits of a key are distinct: sum == OR.
     mask = bit.groupby([kept[k] for k in TEAM_GAME_KEY]).sum()
     names = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.get)
     spelled = {m: ",".join(n for n in names if m & (1 << SOURCE_PRIORITY[n])) for m in mask.unique()}
@@ -180,6 +185,7 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
                                        "the same player-game appears with different values"))
         by_rule["source_conflict"] = len(conflicting)
     context = team_games[["game_id", "team_id", *PLAYER_GAME_CONTEXT]]
+    kept = kept.drop(columns=[c for c in PLAYER_GAME_CONTEXT if c in kept])  # re-run on its own output
     joined = kept.merge(context, on=["game_id", "team_id"], how="left")
     orphan = joined["game_date"].isna()
     if orphan.any():

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -117,8 +118,14 @@ def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LandingError(f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+    if not text.strip():
+        raise LandingError(f"{file_name}: empty file")
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        # index_col=False: a trailing delimiter must not turn the first column into an index
+        # (which would shift every value one column to the left).
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise LandingError(f"{file_name}: empty file") from None
     except pd.errors.ParserError as exc:
         raise LandingError(f"{file_name}: malformed CSV: {exc}") from None
 
@@ -135,10 +142,13 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
     # stats.nba.com responses: {"resultSets": [{"headers": [...], "rowSet": [[...], ...]}]}
     if isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
         sets = records.get("resultSets") or records.get("resultSet")
-        first = sets[0] if isinstance(sets, list) else sets
-        frame = pd.DataFrame(first["rowSet"], columns=first["headers"])
+        first = sets[0] if isinstance(sets, list) and sets else sets
+        if not isinstance(first, dict) or "headers" not in first or "rowSet" not in first:
+            raise LandingError(f"{file_name}: resultSets holds no result set with headers and rowSet")
+        # dtype=object: no float conversion of integer columns that contain nulls
+        frame = pd.DataFrame(first["rowSet"], columns=first["headers"], dtype=object)
     elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
-        frame = pd.DataFrame.from_records(records)
+        frame = pd.DataFrame(records, dtype=object)
     else:
         raise LandingError(f"{file_name}: JSON must be a list of records or a stats.nba.com resultSets object")
     # Text as it would have appeared in a CSV: no float reformatting of integers.
@@ -146,6 +156,13 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
 
 
 def _read_tar_csvs(data: bytes, file_name: str) -> pd.DataFrame:
+    try:
+        return _read_tar_csvs_unchecked(data, file_name)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise LandingError(f"{file_name}: corrupt or truncated archive: {exc}") from None
+
+
+def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
     """An archive of per-game CSVs of one shape (e.g. one box score per game).
 
     Members sharing a header are parsed as one CSV (one parser call instead of ~1,300),
@@ -191,7 +208,7 @@ def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
     if name.endswith(".gz"):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise LandingError(f"{file_name}: corrupt gzip: {exc}") from None
         name = name[:-3]
     if name.endswith(".csv"):
@@ -210,6 +227,8 @@ def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
         raise LandingError(f"{file_name}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
     if frame.columns.empty:
         raise LandingError(f"{file_name}: no header")
+    if frame.empty:
+        raise LandingError(f"{file_name}: header only, no data rows")
     return _with_lineage(frame, file_name)
 
 

@@ -4,7 +4,7 @@ Every quirk of the shipped sources is handled here, explicitly:
 - header case (`Team_ID`, lower-case nba_api exports): raw upper-cases names;
 - game ids as integers without the leading '00' (Kaggle): `normalise_game_id`;
 - dates as ISO, ISO timestamps and 'APR 10, 2019': `parse_dates` tries each known format;
-- player minutes as '41:05' (or ISO 'PT41M05.00S'): `parse_minutes`;
+- player minutes as '41:05' (or ISO 'PT41M05.00S'; '15:60' rounding artefacts = 16:00): `parse_minutes`;
 - team minutes as 240 player-minutes or 48 game minutes: both become game minutes;
 - counts written as floats ('6.0'); `TO` vs `TOV`;
 - W/L/W_PCT post-game season records (TeamGameLog): never mapped, they leak results;
@@ -99,13 +99,15 @@ def parse_minutes(values: pd.Series) -> pd.Series:
     """'41:05' -> 41.083, '41' -> 41.0, 'PT41M05.00S' -> 41.083; NA where it does not parse."""
     text = values.astype("string[pyarrow]").str.strip()
     out = pd.Series(np.nan, index=values.index, dtype="float64")
-    mmss = text.str.extract(r"^(\d{1,3}):(\d{1,2})$")
+    # stats.nba.com rounds seconds up to ':60' (e.g. '15:60' = 16:00, 57 rows in 2020-21): accepted;
+    # anything above 60 is corrupt and stays unparsed (quarantined).
+    mmss = text.str.extract(r"^(\d{1,3}):([0-5]?\d|60)$")
     m = mmss[0].notna()
     out[m] = mmss.loc[m, 0].astype(float) + mmss.loc[m, 1].astype(float) / 60.0
-    iso = text.str.extract(r"^PT(\d+)M(\d+(?:\.\d+)?)S$")
+    iso = text.str.extract(r"^PT(\d+)M([0-5]?\d(?:\.\d+)?)S$")
     i = iso[0].notna()
     out[i] = iso.loc[i, 0].astype(float) + iso.loc[i, 1].astype(float) / 60.0
-    plain = pd.to_numeric(text.where(~(m | i)), errors="coerce")
+    plain = pd.to_numeric(text.where(~(m | i) & ~text.str.contains(":", regex=False).fillna(False)), errors="coerce")
     out = out.fillna(plain)
     return out.round(3).astype("Float64")
 

@@ -236,7 +236,8 @@ def team_game_expectations(deduplicated: bool) -> list:
         *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in TEAM_GAME_BOX],
         E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fga", column_B="fgm", or_equal=True, ignore_row_if="either_value_is_missing"),
         E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fta", column_B="ftm", or_equal=True, ignore_row_if="either_value_is_missing"),
-        E.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=425),
+        # 1 Sep .. 31 Oct next year: 426 days when the window spans 29 February.
+        E.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=426),
     ]
     if deduplicated:
         exps += [

@@ -1,0 +1,121 @@
+"""Publishing serving tables to a SQL database: Postgres (RDS) in prod, SQLite embedded locally.
+
+Same contract for both: one transaction per publish; rows go to a staging table first (bulk
+`COPY` on Postgres), then an upsert on the primary key into the target, so a publish is atomic
+and re-publishing the same rows is idempotent. Tables carry the primary keys and indexes a
+dashboard's queries need (latest predictions by date, by team).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ServingTable:
+    name: str
+    columns: dict[str, str]  # column -> SQL type (portable subset: TEXT, DATE, BIGINT, DOUBLE PRECISION, BOOLEAN)
+    primary_key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def create_sql(self, dialect: str) -> list[str]:
+        cols = ", ".join(f"{c} {_type(t, dialect)}" for c, t in self.columns.items())
+        stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)}))"]
+        for idx in self.indexes:
+            stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{'_'.join(idx)} ON {self.name} ({', '.join(idx)})")
+        return stmts
+
+    def upsert_sql(self, staging: str) -> str:
+        cols = list(self.columns)
+        updates = [c for c in cols if c not in self.primary_key]
+        # "WHERE true": SQLite needs it to parse ON CONFLICT after INSERT ... SELECT.
+        set_clause = ", ".join(f"{c} = excluded.{c}" for c in updates)
+        return (
+            f"INSERT INTO {self.name} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {staging} WHERE true "
+            f"ON CONFLICT ({', '.join(self.primary_key)}) DO UPDATE SET {set_clause}"
+        )
+
+
+def _type(sql_type: str, dialect: str) -> str:
+    if dialect == "sqlite":
+        return {"DOUBLE PRECISION": "REAL", "BIGINT": "INTEGER", "BOOLEAN": "INTEGER", "DATE": "TEXT", "TIMESTAMP": "TEXT"}.get(sql_type, sql_type)
+    return sql_type
+
+
+GAMES = ServingTable(
+    "games",
+    {"game_id": "TEXT", "season": "TEXT", "season_type": "TEXT", "game_date": "DATE", "home_team_id": "BIGINT",
+     "away_team_id": "BIGINT", "home_pts": "BIGINT", "away_pts": "BIGINT"},
+    ("game_id",),
+    (("game_date",), ("home_team_id",), ("away_team_id",)),
+)
+GAME_PREDICTIONS = ServingTable(
+    "game_predictions",
+    {"game_id": "TEXT", "season": "TEXT", "game_date": "DATE", "home_team_id": "BIGINT", "away_team_id": "BIGINT",
+     "p_home_win": "DOUBLE PRECISION", "elo_p_home_win": "DOUBLE PRECISION", "model_version": "TEXT",
+     "published_at": "TIMESTAMP"},
+    ("game_id", "model_version"),
+    (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date"), ("season",)),
+)
+SERVING_TABLES = {t.name: t for t in (GAMES, GAME_PREDICTIONS)}
+
+
+def _rows(frame: pd.DataFrame, table: ServingTable) -> list[tuple]:
+    missing = [c for c in table.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table.name}: frame lacks columns {missing}")
+    out = frame[list(table.columns)].copy()
+    for c, t in table.columns.items():
+        if t == "DATE":
+            out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%d")
+        elif t == "TIMESTAMP":
+            out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    out = out.astype(object).where(out.notna(), None)
+    return [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in out.itertuples(index=False, name=None)]
+
+
+def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
+    rows = _rows(frame, table)
+    con = sqlite3.connect(path)
+    try:
+        with con:  # one transaction
+            for stmt in table.create_sql("sqlite"):
+                con.execute(stmt)
+            staging = f"stage_{table.name}"
+            con.execute(f"CREATE TEMP TABLE {staging} AS SELECT * FROM {table.name} WHERE 0")
+            con.executemany(f"INSERT INTO {staging} VALUES ({', '.join('?' * len(table.columns))})", rows)
+            con.execute(table.upsert_sql(staging))
+            con.execute(f"DROP TABLE {staging}")
+    finally:
+        con.close()
+    return len(rows)
+
+
+def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
+    import psycopg
+
+    rows = _rows(frame, table)
+    with psycopg.connect(conninfo, password=password) as con:  # commits on success, rolls back on error
+        with con.cursor() as cur:
+            for stmt in table.create_sql("postgres"):
+                cur.execute(stmt)
+            staging = f"stage_{table.name}"
+            cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+            with cur.copy(f"COPY {staging} ({', '.join(table.columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(table.upsert_sql(staging))
+    return len(rows)
+
+
+def query_sqlite(path: str, sql: str, params: Iterable = ()) -> pd.DataFrame:
+    con = sqlite3.connect(path)
+    try:
+        return pd.read_sql_query(sql, con, params=tuple(params))
+    finally:
+        con.close()

@@ -1,0 +1,56 @@
+"""Publishing to the serving database: real Postgres (COPY + upsert) and the embedded SQLite."""
+
+import pandas as pd
+import psycopg
+import pytest
+
+from nba_platform.resources.secrets import Secrets
+from nba_platform.resources.serving_db import ServingDatabase
+
+pytestmark = pytest.mark.integration
+
+
+def predictions(p=0.6, version="nba_game_outcome/v1"):
+    return pd.DataFrame({
+        "game_id": ["0022300001", "0022300002"], "season": ["2023-24"] * 2,
+        "game_date": pd.to_datetime(["2023-10-24", "2023-10-24"]), "home_team_id": [1610612743, 1610612744],
+        "away_team_id": [1610612747, 1610612756], "p_home_win": [p, 0.4], "elo_p_home_win": [0.55, 0.45],
+        "model_version": [version] * 2, "published_at": pd.to_datetime(["2026-11-25T10:00:00"] * 2),
+    })
+
+
+def test_postgres_publish_twice_is_idempotent_and_upserts(postgres_db):
+    db = ServingDatabase(url=postgres_db["url"], secrets=Secrets(source="env"))
+    assert db.publish("game_predictions", predictions()) == 2
+    assert db.publish("game_predictions", predictions()) == 2
+    rows = db.query("SELECT game_id, p_home_win, model_version FROM game_predictions ORDER BY game_id")
+    assert len(rows) == 2 and rows["p_home_win"].tolist() == [0.6, 0.4]
+    db.publish("game_predictions", predictions(p=0.7))  # same key, new value -> updated in place
+    assert db.query("SELECT p_home_win FROM game_predictions WHERE game_id = '0022300001'")["p_home_win"].item() == 0.7
+    db.publish("game_predictions", predictions(version="nba_game_outcome/v2"))  # another model version -> new rows
+    assert db.query("SELECT count(*) AS n FROM game_predictions")["n"].item() == 4
+    with psycopg.connect(postgres_db["dsn"]) as con:
+        pk = con.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                         "WHERE i.indrelid = 'game_predictions'::regclass AND i.indisprimary ORDER BY a.attname").fetchall()
+        indexes = {r[0] for r in con.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'game_predictions'").fetchall()}
+    assert [r[0] for r in pk] == ["game_id", "model_version"]
+    assert {"ix_game_predictions_game_date", "ix_game_predictions_home_team_id_game_date"} <= indexes
+
+
+def test_postgres_publish_is_atomic_on_bad_rows(postgres_db):
+    db = ServingDatabase(url=postgres_db["url"], secrets=Secrets(source="env"))
+    db.publish("game_predictions", predictions())
+    bad = predictions(p=0.9)
+    bad.loc[1, "p_home_win"] = "not a number"
+    with pytest.raises(psycopg.Error):
+        db.publish("game_predictions", bad)
+    # nothing of the failed publish is visible
+    assert db.query("SELECT p_home_win FROM game_predictions ORDER BY game_id")["p_home_win"].tolist() == [0.6, 0.4]
+
+
+def test_sqlite_publish_same_contract(tmp_path):
+    db = ServingDatabase(url=f"sqlite:///{tmp_path}/serving.db", secrets=Secrets(source="env"))
+    db.publish("game_predictions", predictions())
+    db.publish("game_predictions", predictions(p=0.7))
+    rows = db.query("SELECT game_id, p_home_win FROM game_predictions ORDER BY game_id")
+    assert rows["p_home_win"].tolist() == [0.7, 0.4]
