@@ -2,6 +2,7 @@
 
   nba-platform build              every asset, every season found in the landing zone
   nba-platform ingest PATH...     land file(s) and build the season partitions they touch
+  nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
   nba-platform seasons            the season partitions the instance knows
 """
 
@@ -79,6 +80,60 @@ def cmd_ingest(args) -> int:
     return 0 if outcome.success else 1
 
 
+def cmd_predict_season(args) -> int:
+    import pandas as pd
+
+    from nba_platform.lib.landing import LandingError
+    from nba_platform.lib.seasons import season_start_year
+    from nba_platform.lib.storage import Store
+    from nba_platform.ops_runner import get_instance, register_seasons, run_job
+    from nba_platform.resources.environment import build_resources
+
+    try:
+        season_start_year(args.season)
+    except ValueError as exc:
+        _print(f"error: {exc}")
+        return 2
+    resources = build_resources()
+    landing, lake = resources["landing"], Store(resources["io_manager"].root, resources["io_manager"].endpoint_url, resources["io_manager"].region)
+    if not lake.exists("models/game_outcome_model.parquet"):
+        _print("error: no trained model in the lake yet: run `nba-platform build` first")
+        return 2
+    path = Path(args.gamelog)
+    if not path.is_file():
+        _print(f"error: {path}: no such file")
+        return 2
+    data = path.read_bytes()
+    try:
+        shape, by_season = landing.read_rows(path.name, data)
+        if shape.entity != "team_game":
+            raise LandingError(f"{path.name}: a {shape.name} file holds {shape.entity} rows; predict-season needs a team game log")
+        if set(by_season) != {args.season}:
+            raise LandingError(f"{path.name}: holds seasons {sorted(by_season)}, not only {args.season} (rule: season_matches)")
+        name = landing.accept(path.name, data, replace=args.replace)
+    except LandingError as exc:
+        _print(f"error: {exc}")
+        return 2
+    instance = get_instance()
+    register_seasons(instance, [args.season])
+    _print(f"landed {name}: {shape.name}, {len(by_season[args.season])} rows; building {args.season} tables, features, predictions ...")
+    outcome = run_job("predict_season", [args.season], instance, tags={"nba/trigger": "cli-predict-season"})
+    if not outcome.success:
+        _print(f"run {outcome.run_id}: FAILED; see the run in the Dagster UI")
+        return 1
+    preds = lake.read_table(f"serving/game_predictions/{args.season}.parquet").to_pandas()
+    quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
+    conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
+    out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
+    out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
+    out.to_csv(args.out, index=False, float_format="%.6f")
+    _print(f"run {outcome.run_id}: SUCCESS; wrote {len(out)} predictions to {args.out} (model {out['model_version'].iloc[0] if len(out) else '-'})")
+    if quarantined or conflicts:
+        _print(f"note: {quarantined} row(s) failed validation and {conflicts} were set aside at dedup for {args.season}: "
+               "see quarantine/team_games and quarantine/team_games_dedup")
+    return 0
+
+
 def cmd_seasons(args) -> int:
     from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance
 
@@ -98,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     i.add_argument("--no-run", action="store_true", help="land and register partitions only")
     i.set_defaults(fn=cmd_ingest)
+    p = sub.add_parser("predict-season", help="land a LeagueGameLog export for one season and write walk-forward predictions")
+    p.add_argument("--gamelog", required=True, help="nba_api LeagueGameLog (team) export: CSV/JSON/Parquet, any header case")
+    p.add_argument("--season", required=True, help="e.g. 2024-25")
+    p.add_argument("--out", required=True, help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version")
+    p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
+    p.set_defaults(fn=cmd_predict_season)
     s = sub.add_parser("seasons", help="list season partitions")
     s.set_defaults(fn=cmd_seasons)
     args = parser.parse_args(argv)

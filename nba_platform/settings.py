@@ -35,6 +35,11 @@ class Settings:
     include_sample: bool
     aws_region: str
     aws_endpoint_url: str | None
+    mlflow_tracking_uri: str
+    mlflow_artifact_uri: str | None
+    serving_db_url: str
+    serving_db_password_key: str | None
+    secrets_id: str | None
 
     @property
     def dagster_home(self) -> Path:
@@ -61,4 +66,11 @@ def load_settings() -> Settings:
         include_sample=os.environ.get("NBA_INCLUDE_SAMPLE", "true").lower() in ("1", "true", "yes"),
         aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        # MLflow 3.17 refuses file stores: SQLite locally, Postgres in prod.
+        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
+        mlflow_artifact_uri=os.environ.get("MLFLOW_ARTIFACT_URI", str(home / "mlflow" / "artifacts") if env == "local" else None),
+        # The serving database URL never holds a password: that comes from the secrets resource.
+        serving_db_url=os.environ.get("NBA_SERVING_DB_URL", f"sqlite:///{home / 'serving' / 'serving.db'}"),
+        serving_db_password_key=os.environ.get("NBA_SERVING_DB_PASSWORD_KEY", "rds_password" if env == "prod" else None),
+        secrets_id=os.environ.get("NBA_SECRETS_ID"),
     )

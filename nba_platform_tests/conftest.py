@@ -6,6 +6,22 @@ import pytest
 
 from nba_platform.resources.lake import ParquetLakeIOManager
 from nba_platform.resources.landing import LandingZone, sample_root
+from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.secrets import Secrets
+from nba_platform.resources.serving_db import ServingDatabase
+
+
+def embedded_resources(root: Path, include_sample: bool) -> dict:
+    """The embedded default under `root`: Parquet lake, landing dir, MLflow on SQLite, SQLite serving DB."""
+    (root / "landing").mkdir(parents=True, exist_ok=True)
+    secrets = Secrets(source="env")
+    return {
+        "io_manager": ParquetLakeIOManager(root=str(root / "lake")),
+        "landing": LandingZone(uri=str(root / "landing"), include_sample=include_sample),
+        "mlflow": MlflowTracking(tracking_uri=f"sqlite:///{root}/mlflow/mlflow.db", artifact_location=str(root / "mlflow" / "artifacts")),
+        "secrets": secrets,
+        "serving_db": ServingDatabase(url=f"sqlite:///{root}/serving/serving.db", secrets=secrets),
+    }
 
 SAMPLE = Path(sample_root())
 
@@ -33,10 +49,7 @@ def landing_dir(tmp_path) -> Path:
 def local_resources(tmp_path, landing_dir):
     """Embedded-default resources on a temp dir; the shipped sample is NOT included, so a
     test controls exactly what is landed."""
-    return {
-        "io_manager": ParquetLakeIOManager(root=str(tmp_path / "lake")),
-        "landing": LandingZone(uri=str(landing_dir), include_sample=False),
-    }
+    return embedded_resources(tmp_path, include_sample=False)
 
 
 @pytest.fixture

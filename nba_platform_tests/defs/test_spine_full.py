@@ -9,8 +9,7 @@ import pytest
 
 from nba_platform.definitions import defs
 from nba_platform.lib.landing import SHAPES
-from nba_platform.resources.lake import ParquetLakeIOManager
-from nba_platform.resources.landing import LandingZone
+from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons, season_run_tags
 
 ALL_SEASONS = [f"{y}-{(y + 1) % 100:02d}" for y in range(2003, 2024)]
@@ -19,11 +18,7 @@ ALL_SEASONS = [f"{y}-{(y + 1) % 100:02d}" for y in range(2003, 2024)]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("spine")
-    (root / "landing").mkdir()
-    resources = {
-        "io_manager": ParquetLakeIOManager(root=str(root / "lake")),
-        "landing": LandingZone(uri=str(root / "landing"), include_sample=True),
-    }
+    resources = embedded_resources(root, include_sample=True)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("season", ALL_SEASONS)
         d = defs()
@@ -117,3 +112,35 @@ def test_rematerializing_a_partition_is_idempotent(built):
     assert result.success
     after = read(root, "tables", "team_games", season="2022-23")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_model_beats_elo_on_the_last_season_and_is_registered(built):
+    meta = next(e.materialization.metadata for e in built["result"].get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "models/game_model_evaluation")
+    assert meta["eval_season"].value == "2023-24"
+    assert meta["model_brier"].value < meta["elo_brier"].value < 0.25
+    assert meta["calibration_plot"].value.startswith("![calibration](data:image/png;base64,")
+    evaluation = read(built["root"], "models", "game_model_evaluation")
+    assert set(evaluation["method"]) == {"model", "elo", "home_base_rate", "coin_flip"}
+    assert evaluation["n"].nunique() == 1  # every method scored on the same games
+    card = read(built["root"], "models", "game_outcome_model").iloc[0]
+    versions = built["resources"]["mlflow"].model_versions()
+    assert card["model_version"] in {str(v.version) for v in versions}
+    registered = next(v for v in versions if str(v.version) == card["model_version"])
+    assert registered.tags["purpose"] == "evaluation" and registered.tags["eval_season"] == "2023-24"
+
+
+def test_walk_forward_predictions_are_published_with_their_model_version(built):
+    preds = read(built["root"], "serving", "game_predictions", season="2023-24")
+    assert len(preds) == 1312 and preds["p_home_win"].between(0, 1).all()
+    assert preds["model_version"].nunique() == 1
+    version = preds["model_version"].iloc[0].split("/v")[1]
+    tags = {str(v.version): v.tags for v in built["resources"]["mlflow"].model_versions()}[version]
+    assert tags["predicts_season"] == "2023-24" and tags["purpose"] == "walk_forward"
+    # too little history before 2004-05: an empty partition, not a guess
+    assert len(read(built["root"], "serving", "game_predictions", season="2003-04")) == 0
+    db = built["resources"]["serving_db"]
+    published = db.query("SELECT count(*) AS n, count(DISTINCT model_version) AS v FROM game_predictions WHERE season = '2023-24'")
+    assert published["n"].item() == 1312 and published["v"].item() == 1
+    games = db.query("SELECT count(*) AS n FROM games WHERE season = '2023-24'")
+    assert games["n"].item() == 1312

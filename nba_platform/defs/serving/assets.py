@@ -1,0 +1,105 @@
+"""Walk-forward predictions: season S is predicted by a model trained only on seasons before S,
+from features that only use games before each game's date."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from nba_platform.defs.ingestion.partitions import season_partitions, single_run
+from nba_platform.defs.models.assets import GameModelConfig, played_seasons
+from nba_platform.lib import metrics as M
+from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.serving_db import ServingDatabase
+
+PREDICTION_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id",
+                      "p_home_win", "elo_p_home_win", "model_version"]
+
+
+def empty_predictions() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS})
+
+
+@dg.asset(
+    key=["serving", "game_predictions"],
+    ins={"features": dg.AssetIn(key=["features", "game_features"]), "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
+         "card": dg.AssetIn(key=["models", "game_outcome_model"])},
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="serving", kinds={"parquet", "scikitlearn", "mlflow"}, owners=["team:ml"],
+    description="Pre-game home-win probability for every game of the season, walk-forward: the model kind chosen by "
+    "models/game_outcome_model is refit on every season before this one (and registered in MLflow); each game's "
+    "features use only earlier games, including earlier games of the same season.",
+)
+def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig, mlflow: MlflowTracking,
+                     features: pd.DataFrame, outcomes: pd.DataFrame, card: pd.DataFrame) -> dg.Output:
+    from nba_platform.lib.models import train_kind, training_frame, walk_forward_train_seasons
+
+    kind = card["kind"].iloc[0]
+    params = config.params(candidates=[kind])
+    out, briefs = {}, {}
+    for season in context.partition_keys:
+        season_games = features[features["season"] == season]
+        train = walk_forward_train_seasons(played_seasons(outcomes, features), season)
+        if len(season_games) == 0 or len(train) < params.min_train_seasons:
+            out[season] = empty_predictions()
+            briefs[season] = f"not predicted: {len(train)} earlier season(s) with games (need {params.min_train_seasons})"
+            continue
+        trained = train_kind(features, outcomes, train, kind, params)
+        X = season_games[trained.feature_columns]
+        logged = mlflow.log_sklearn_model(
+            trained.estimator, X.head(200),
+            params={**trained.params, "kind": kind, "train_seasons": f"{train[0]}..{train[-1]}"},
+            metrics={"n_train_rows": trained.n_train_rows},
+            tags={"purpose": "walk_forward", "predicts_season": season, "kind": kind},
+            artifacts={"feature_columns.json": json.dumps(trained.feature_columns)},
+            run_name=f"walk-forward {season}",
+        )
+        preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
+        preds["p_home_win"] = trained.predict_proba_home(season_games)
+        preds["model_version"] = logged.label
+        out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
+        Xp, y, keys = training_frame(features, outcomes, [season], params.season_types)
+        if len(y):
+            scored = keys[["game_id"]].assign(y=y).merge(out[season][["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
+            cmp = M.compare_methods(scored["y"].to_numpy(), {"model": scored["p_home_win"].to_numpy(), "elo": scored["elo_p_home_win"].to_numpy()})
+            by = cmp.set_index("method") if "method" in cmp.columns else cmp
+            briefs[season] = (f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); played {len(y)}: "
+                              f"Brier model {by.loc['model', 'brier']:.4f} vs Elo {by.loc['elo', 'brier']:.4f}")
+        else:
+            briefs[season] = f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); none played yet"
+        context.log.info(f"{season}: {briefs[season]}")
+    return dg.Output(out, metadata={
+        "games": sum(len(f) for f in out.values()),
+        "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
+    })
+
+
+@dg.asset(
+    key=["serving", "published_predictions"],
+    ins={"predictions": dg.AssetIn(key=["serving", "game_predictions"]), "games": dg.AssetIn(key=["tables", "team_games"])},
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="serving", kinds={"postgres", "sqlite"}, owners=["team:ml"],
+    description="The season's games and predictions (with the model version that made them) upserted into the serving "
+    "database: RDS Postgres in prod (COPY into staging, then upsert on the primary key), embedded SQLite locally.",
+)
+def published_predictions(context: dg.AssetExecutionContext, serving_db: ServingDatabase, predictions: dict, games: dict) -> dg.MaterializeResult:
+    published = {"games": 0, "game_predictions": 0}
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    for season in context.partition_keys:
+        tg = games[season]
+        home = tg[tg["is_home"] == True]  # noqa: E712 (nullable boolean)
+        game_rows = pd.DataFrame({
+            "game_id": home["game_id"], "season": home["season"], "season_type": home["season_type"],
+            "game_date": home["game_date"], "home_team_id": home["team_id"], "away_team_id": home["opponent_id"],
+            "home_pts": home["pts"], "away_pts": home["opp_pts"],
+        })
+        published["games"] += serving_db.publish("games", game_rows)
+        preds = predictions[season]
+        if len(preds):
+            published["game_predictions"] += serving_db.publish("game_predictions", preds.assign(published_at=now))
+    return dg.MaterializeResult(metadata={
+        "database": serving_db.describe(), "games_upserted": published["games"],
+        "predictions_upserted": published["game_predictions"],
+    })

@@ -1,0 +1,122 @@
+"""MLflow tracking and registry for the model assets.
+
+Why not dagster-mlflow's `mlflow_tracking` resource: it is function-style and run-scoped (it
+opens one MLflow run when the resource initialises and relies on the
+`end_mlflow_on_run_finished` hook to close it), which suits one-op jobs. Our assets log several
+MLflow runs per Dagster run (one per walk-forward season) and register versions, which
+`MlflowClient` and `mlflow.start_run` do directly. This resource is that thin layer; MLflow is
+imported lazily so loading the definitions stays cheap.
+"""
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import dagster as dg
+
+GAME_MODEL_NAME = "nba_game_outcome"
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    run_id: str
+    version: str
+    model_uri: str  # models:/<name>/<version>
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/v{self.version}"
+
+
+def _model_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")]
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    tracking_uri: str
+    artifact_location: Optional[str] = None  # where new experiments store artifacts (dir or s3://)
+    experiment_name: str = "nba_platform"
+
+    @contextlib.contextmanager
+    def _mlflow(self):
+        os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # runs make no calls home
+        import mlflow
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(self.tracking_uri[len("sqlite:///"):]) or ".", exist_ok=True)
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield mlflow
+        finally:
+            mlflow.set_tracking_uri(previous)
+
+    def _experiment_id(self, mlflow) -> str:
+        client = mlflow.MlflowClient()
+        exp = client.get_experiment_by_name(self.experiment_name)
+        if exp is not None:
+            return exp.experiment_id
+        return client.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
+
+    def log_sklearn_model(
+        self,
+        model: Any,
+        input_example,
+        params: dict,
+        metrics: dict,
+        tags: dict,
+        registered_name: str = GAME_MODEL_NAME,
+        artifacts: Optional[dict[str, str]] = None,  # name -> text content
+        run_name: Optional[str] = None,
+    ) -> LoggedModel:
+        """One MLflow run: params, metrics, tags, the model with its signature, registered as a new version."""
+        with self._mlflow() as mlflow:
+            import mlflow.sklearn
+            from mlflow.models import infer_signature
+
+            experiment_id = self._experiment_id(mlflow)
+            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+                mlflow.set_tags(tags)
+                for name, text in (artifacts or {}).items():
+                    mlflow.log_text(text, name)
+                signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    signature=signature,
+                    input_example=input_example.head(3),
+                    registered_model_name=registered_name,
+                    serialization_format="cloudpickle",
+                    # Given, not inferred: inference spawns a Python subprocess (~4 s a model).
+                    pip_requirements=_model_requirements(),
+                )
+            version = str(info.registered_model_version)
+            client = mlflow.MlflowClient()
+            for k, v in tags.items():
+                client.set_model_version_tag(registered_name, version, k, str(v))
+            return LoggedModel(run.info.run_id, version, f"models:/{registered_name}/{version}", registered_name)
+
+    def log_metrics(self, run_id: str, metrics: dict) -> None:
+        with self._mlflow() as mlflow:
+            client = mlflow.MlflowClient()
+            for k, v in metrics.items():
+                client.log_metric(run_id, k, float(v))
+
+    def load_sklearn_model(self, model_uri: str):
+        with self._mlflow() as mlflow:
+            import mlflow.sklearn
+
+            return mlflow.sklearn.load_model(model_uri)
+
+    def model_versions(self, name: str = GAME_MODEL_NAME) -> list:
+        with self._mlflow() as mlflow:
+            client = mlflow.MlflowClient()
+            return list(client.search_model_versions(f"name = '{name}'"))
