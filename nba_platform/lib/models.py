@@ -54,7 +54,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from nba_platform.lib.features import FEATURE_COLUMNS, GAME_KEY_COLUMNS
 from nba_platform.lib.metrics import accuracy, brier_score, log_loss
@@ -77,6 +77,7 @@ class GameModelParams:
     min_train_seasons: int = 2
     season_types: tuple[str, ...] = ("regular", "playoffs", "play_in")
     random_state: int = 0
+    min_feature_coverage: float = 0.2  # drop features observed in fewer training rows than this share
 
     def __post_init__(self):
         unknown = [c for c in self.candidates if c not in MODEL_KINDS]
@@ -91,12 +92,20 @@ class GameModelParams:
 
 
 class DropAllMissingColumns(TransformerMixin, BaseEstimator):
-    """Drops the columns that hold no observed value in the rows it was fitted on."""
+    """Drops the columns that hold no observed value in the rows it was fitted on, or (with
+    `min_coverage`) fewer observed values than that share of the rows. Why: before 2018-19 box
+    scores exist only for playoff games, so box-score features are ~5% observed in those
+    training seasons; a model that learns them from so few rows extrapolates wildly on a season
+    where they are common (2011-12 walk-forward predictions reached p = 1e-9 before this)."""
+
+    def __init__(self, min_coverage: float = 0.0):
+        self.min_coverage = min_coverage
 
     def fit(self, X, y=None):
         values = np.asarray(X, dtype="float64")
         self.n_features_in_ = values.shape[1]
-        self.keep_ = ~np.isnan(values).all(axis=0)
+        observed = (~np.isnan(values)).mean(axis=0) if len(values) else np.zeros(values.shape[1])
+        self.keep_ = (observed > 0) & (observed >= self.min_coverage)
         return self
 
     def transform(self, X):
@@ -189,15 +198,18 @@ def build_estimator(kind: str, params: GameModelParams = GameModelParams(), seas
     if kind == "logistic":
         base = Pipeline(
             [
+                ("drop_sparse", DropAllMissingColumns(params.min_feature_coverage)),
                 ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
                 ("scale", StandardScaler()),
+                # A value far outside the training range must not dominate a linear score.
+                ("clip", FunctionTransformer(np.clip, kw_args={"a_min": -8.0, "a_max": 8.0})),
                 ("model", LogisticRegression(C=params.logistic_c, solver="newton-cholesky", max_iter=200)),
             ]
         )
     elif kind == "hist_gradient_boosting":
         base = Pipeline(
             [
-                ("drop_empty", DropAllMissingColumns()),
+                ("drop_empty", DropAllMissingColumns(params.min_feature_coverage)),
                 (
                     "model",
                     HistGradientBoostingClassifier(

@@ -135,7 +135,8 @@ def test_build_estimator_kinds():
 
     logistic = build_estimator("logistic", GameModelParams(calibration="none", logistic_c=0.3))
     assert isinstance(logistic, Pipeline) and isinstance(logistic[-1], LogisticRegression)
-    assert logistic[-1].C == 0.3 and logistic[0].add_indicator and logistic[0].keep_empty_features
+    assert logistic[-1].C == 0.3 and logistic["impute"].add_indicator and logistic["impute"].keep_empty_features
+    assert logistic["drop_sparse"].min_coverage == 0.2
     hgb = build_estimator("hist_gradient_boosting", GameModelParams(calibration="none"))
     assert isinstance(hgb[-1], HistGradientBoostingClassifier) and hgb[-1].early_stopping is False
     calibrated = build_estimator("logistic", GameModelParams(calibration="isotonic"))
@@ -323,3 +324,17 @@ def test_real_data_model_beats_elo_beats_coin_flip_on_2023_24():
     brier = table.set_index("method")["brier"]
     assert brier["model"] < brier["elo"] < brier["coin_flip"] == 0.25
     assert brier["home_base_rate"] < brier["coin_flip"]
+
+
+def test_sparse_features_are_dropped_so_they_cannot_explode_predictions():
+    """A feature observed in 5% of training rows (box scores before 2018-19 exist only for
+    playoff games) must not be learned: when it is suddenly common, predictions stay sane."""
+    from nba_platform.lib.models import DropAllMissingColumns
+
+    X = np.full((100, 2), np.nan)
+    X[:, 0] = np.arange(100)
+    X[:5, 1] = 1.0
+    drop = DropAllMissingColumns(min_coverage=0.2).fit(X)
+    assert drop.keep_.tolist() == [True, False]
+    assert drop.transform(X).shape == (100, 1)
+    assert DropAllMissingColumns().fit(X).keep_.tolist() == [True, True]  # default: only all-missing columns go
