@@ -44,12 +44,19 @@ class Store:
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
 
+    def _check_bucket(self) -> None:
+        if not self.is_local:
+            bucket = self.root.split("/", 1)[0]
+            if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+                raise FileNotFoundError(f"S3 bucket {bucket!r} does not exist (store {self.uri}); create it first")
+
     def exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self._full(rel)).type == pafs.FileType.File
 
     def list(self, prefix: str = "") -> list[FileInfo]:
         base = self._full(prefix)
         if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            self._check_bucket()  # a missing bucket is a configuration error, not an empty store
             return []
         out = []
         for info in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
@@ -80,8 +87,14 @@ class Store:
                 if self.fs.get_file_info(tmp).type == pafs.FileType.File:
                     self.fs.delete_file(tmp)
         else:
-            with self.fs.open_output_stream(full, compression=None) as f:
-                f.write(data)
+            # The whole payload is in memory and written in one call: S3 only shows the object
+            # once the upload completes, and a failed upload is never completed.
+            try:
+                with self.fs.open_output_stream(full, compression=None) as f:
+                    f.write(data)
+            except OSError:
+                self._check_bucket()
+                raise
 
     def write_table(self, rel: str, table: pa.Table) -> None:
         buf = io.BytesIO()

@@ -43,11 +43,32 @@ def postgres_db(postgres_admin_dsn):
         con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="module")
+def make_postgres_db(postgres_admin_dsn):
+    """Factory for fresh databases (same dict shape as postgres_db), usable by module-scoped
+    fixtures; all dropped when the module's tests are done."""
+    names = []
+
+    def _make() -> dict:
+        name = f"nba_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name}")
+        names.append(name)
+        return {"name": name, "url": f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}", "dsn": f"host={PG_HOST} port={PG_PORT} user=postgres dbname={name}"}
+
+    yield _make
+    with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:
+        for name in names:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory):
     """moto_server on a free loopback port, as a separate process (a real HTTP endpoint)."""
     port = free_port()
-    exe = Path(sys.executable).parent / "moto_server"
+    exe = Path(sys.executable).parent / "moto_server"  # the venv's console script (pip install -e '.[dev]')
+    if not exe.is_file():
+        pytest.fail(f"moto_server not found next to {sys.executable}; install the dev extras: pip install -e '.[dev]'")
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT)
