@@ -7,8 +7,7 @@ import pytest
 
 from nba_platform.defs.tables import checks
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA, PLAYER_GAME_SCHEMA, PLAYER_SCHEMA, PLAYER_SEASON_SCHEMA, conform
-from nba_platform.resources.lake import ParquetLakeIOManager
-from nba_platform.resources.landing import LandingZone
+from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
 
 
@@ -94,8 +93,8 @@ def test_player_and_players_contracts_fail_on_bad_frames():
 def test_failing_blocking_check_stops_downstream(tmp_path, instance):
     """A bad validated partition (as if written by a buggy earlier run) is caught by the
     blocking contract; tables/team_games is not materialized from it."""
-    lake = ParquetLakeIOManager(root=str(tmp_path / "lake"))
-    resources = {"io_manager": lake, "landing": LandingZone(uri=str(tmp_path / "landing"), include_sample=False)}
+    resources = embedded_resources(tmp_path, include_sample=False)
+    lake = resources["io_manager"]
     bad = good_game()
     bad.loc[0, "team_id"] = 42  # not an NBA franchise
     from nba_platform.lib.storage import Store
