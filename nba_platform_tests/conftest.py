@@ -1,29 +1,36 @@
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from nba_platform.resources.lake import ParquetLakeIOManager
-from nba_platform.resources.landing import LandingZone, sample_root
-from nba_platform.resources.mlflow import MlflowTracking
-from nba_platform.resources.secrets import Secrets
-from nba_platform.resources.serving_db import ServingDatabase
+from nba_platform.resources.landing import sample_root
+
+SAMPLE = Path(sample_root())
 
 
 def embedded_resources(root: Path, include_sample: bool) -> dict:
-    """The embedded default under `root`: Parquet lake, landing dir, MLflow on SQLite, SQLite serving DB."""
-    (root / "landing").mkdir(parents=True, exist_ok=True)
-    secrets = Secrets(source="env")
-    return {
-        "io_manager": ParquetLakeIOManager(root=str(root / "lake")),
-        "landing": LandingZone(uri=str(root / "landing"), include_sample=include_sample),
-        "mlflow": MlflowTracking(tracking_uri=f"sqlite:///{root}/mlflow/mlflow.db", artifact_location=str(root / "mlflow" / "artifacts")),
-        "secrets": secrets,
-        "serving_db": ServingDatabase(url=f"sqlite:///{root}/serving/serving.db", secrets=secrets),
-    }
+    """The embedded default under `root`, built by the platform's own environment binding
+    (settings.py -> resources/environment.py), so tests bind exactly what a user's run binds."""
+    from nba_platform.resources.environment import build_resources
+    from nba_platform.settings import load_settings
 
-SAMPLE = Path(sample_root())
+    (root / "landing").mkdir(parents=True, exist_ok=True)
+    overrides = {"NBA_PLATFORM_ENV": "local", "NBA_HOME": str(root), "NBA_INCLUDE_SAMPLE": str(include_sample).lower()}
+    cleared = [k for k in os.environ if k.startswith(("NBA_", "MLFLOW_")) and k not in overrides]
+    saved = {k: os.environ.get(k) for k in [*overrides, *cleared]}
+    try:
+        for k in cleared:
+            del os.environ[k]
+        os.environ.update(overrides)
+        return build_resources(load_settings())
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture
