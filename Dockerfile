@@ -25,6 +25,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DAGSTER_HOME=/opt/dagster/dagster_home
 
+# pg_dump / pg_restore (PostgreSQL 15 client, bookworm) for the restore-verified backups.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
+
 # Unprivileged runtime user (fixed uid/gid so volume permissions and k8s securityContext match).
 RUN groupadd --system --gid 10001 dagster \
     && useradd --system --uid 10001 --gid dagster --home-dir /opt/dagster/home --no-create-home \

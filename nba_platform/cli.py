@@ -4,6 +4,8 @@
   nba-platform ingest PATH...     land file(s) and build the season partitions they touch
   nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
   nba-platform seasons            the season partitions the instance knows
+  nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
+  nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
 """
 
 from __future__ import annotations
@@ -142,6 +144,49 @@ def cmd_seasons(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from nba_platform.defs.ops.backups import run_backup_now
+    from nba_platform.ops_runner import get_instance
+
+    _print("backing up the serving and Dagster databases and the lake manifest; every dump is restored into a scratch database and compared ...")
+    ok, run_id, meta, error = run_backup_now(get_instance(), tags={"nba/trigger": "cli-backup"})
+    if not ok or meta is None:
+        _print(f"run {run_id}: FAILED: {error or 'see the run in the Dagster UI'}")
+        return 1
+    for url, size in sorted(meta["bytes_written"].items()):
+        _print(f"  {url}  {size} bytes")
+    rows = ", ".join(f"{db} {v['tables']} tables / {v['rows']} rows" for db, v in meta["rows_verified"].items())
+    _print(f"run {run_id}: SUCCESS; backup {meta['backup_date']} verified ({rows}); lake {meta['lake_objects']} objects; "
+           f"retention deleted {', '.join(meta['retention_deleted']) or 'nothing'}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import datetime as dt
+
+    from nba_platform.backup_runner import BackupError, restore_backup
+    from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.secrets import SecretNotFound
+
+    try:
+        day = dt.date.fromisoformat(args.date)
+    except ValueError:
+        _print(f"error: --date must be YYYY-MM-DD, got {args.date!r}")
+        return 2
+    resources = build_resources()
+    backups = resources["backups"]
+    try:
+        password = resources["secrets"].get(args.password_key) if args.password_key else None
+        result = restore_backup(backups.store(), day, args.target_db, database=args.database, password=password)
+    except (BackupError, SecretNotFound) as exc:
+        _print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+        return 1
+    rows = sum(s.rows for s in result.stats.values())
+    _print(f"restored {result.url} (sha256 ok) into the target: {len(result.stats)} tables, {rows} rows, "
+           "row counts and row digests equal to the backup's manifest")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nba-platform", description="NBA data platform (Dagster) command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_predict_season)
     s = sub.add_parser("seasons", help="list season partitions")
     s.set_defaults(fn=cmd_seasons)
+    bk = sub.add_parser("backup", help="one verified backup now (what the daily_database_backup schedule runs)")
+    bk.set_defaults(fn=cmd_backup)
+    r = sub.add_parser("restore", help="restore a dated backup into a new (or empty) database; verifies checksum and row counts")
+    r.add_argument("--date", required=True, help="backup date, YYYY-MM-DD (a daily/<date>/ prefix under NBA_BACKUP_URI)")
+    r.add_argument("--target-db", required=True, help="postgresql://user@host:port/db (created if missing, must hold no tables; "
+                   "password from PGPASSWORD/.pgpass or --password-key) or sqlite:///path for embedded backups")
+    r.add_argument("--database", choices=("serving", "dagster"), default="serving", help="which database of the backup (default: serving)")
+    r.add_argument("--password-key", help="read the target's password from the secrets resource under this key (e.g. rds_password)")
+    r.set_defaults(fn=cmd_restore)
     args = parser.parse_args(argv)
     return args.fn(args)
 

@@ -40,10 +40,42 @@ class Settings:
     serving_db_url: str
     serving_db_password_key: str | None
     secrets_id: str | None
+    # Alerting (resources/alerts.py). Email is off unless a host and recipients are set; the SMTP
+    # password and the webhook URL are secrets (nba_alert_smtp_password, nba_alert_webhook_url).
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 587
+    alert_smtp_starttls: bool = True
+    alert_smtp_ca_file: str | None = None
+    alert_smtp_username: str | None = None
+    alert_email_from: str = "nba-platform@localhost"
+    alert_email_to: tuple[str, ...] = ()
+    ui_base_url: str = "http://127.0.0.1:3000"
+    # Backups (backup_runner.py, defs/ops/backups.py). URLs hold no passwords: the *_password_key
+    # names are looked up in the secrets resource at run time.
+    backup_uri: str = ""
+    dagster_db_url: str = ""
+    dagster_db_password_key: str | None = None
+    backup_scratch_db_url: str | None = None
+    backup_scratch_password_key: str | None = None
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 4
 
     @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+
+def _dagster_db_url(env: str, home: Path) -> str:
+    """The Dagster storage database: the SQLite files under DAGSTER_HOME embedded; in prod the
+    Postgres database infra/dagster/dagster.yaml points at (DAGSTER_PG_*), without its password."""
+    if env == "local":
+        return f"sqlite:///{os.environ.get('DAGSTER_HOME') or home / 'dagster'}"
+    host, db, user = (os.environ.get(f"DAGSTER_PG_{k}") for k in ("HOST", "DB", "USER"))
+    if not (host and db and user):
+        return ""
+    from urllib.parse import quote
+
+    return f"postgresql://{quote(user, safe='')}@{host}:{os.environ.get('DAGSTER_PG_PORT') or 5432}/{quote(db, safe='')}"
 
 
 def load_settings() -> Settings:
@@ -73,4 +105,19 @@ def load_settings() -> Settings:
         serving_db_url=os.environ.get("NBA_SERVING_DB_URL", f"sqlite:///{home / 'serving' / 'serving.db'}"),
         serving_db_password_key=os.environ.get("NBA_SERVING_DB_PASSWORD_KEY", "rds_password" if env == "prod" else None),
         secrets_id=os.environ.get("NBA_SECRETS_ID"),
+        alert_smtp_host=os.environ.get("NBA_ALERT_SMTP_HOST") or None,
+        alert_smtp_port=int(os.environ.get("NBA_ALERT_SMTP_PORT") or 587),
+        alert_smtp_starttls=os.environ.get("NBA_ALERT_SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
+        alert_smtp_ca_file=os.environ.get("NBA_ALERT_SMTP_CA_FILE") or None,
+        alert_smtp_username=os.environ.get("NBA_ALERT_SMTP_USERNAME") or None,
+        alert_email_from=os.environ.get("NBA_ALERT_EMAIL_FROM") or "nba-platform@localhost",
+        alert_email_to=tuple(a.strip() for a in os.environ.get("NBA_ALERT_EMAIL_TO", "").split(",") if a.strip()),
+        ui_base_url=os.environ.get("NBA_UI_BASE_URL") or "http://127.0.0.1:3000",
+        backup_uri=os.environ.get("NBA_BACKUP_URI", str(home / "backups") if env == "local" else ""),
+        dagster_db_url=os.environ.get("NBA_DAGSTER_DB_URL") or _dagster_db_url(env, home),
+        dagster_db_password_key=os.environ.get("NBA_DAGSTER_DB_PASSWORD_KEY", "dagster_pg_password" if env == "prod" else None),
+        backup_scratch_db_url=os.environ.get("NBA_BACKUP_SCRATCH_DB_URL") or None,
+        backup_scratch_password_key=os.environ.get("NBA_BACKUP_SCRATCH_PASSWORD_KEY") or None,
+        backup_keep_daily=int(os.environ.get("NBA_BACKUP_KEEP_DAILY") or 7),
+        backup_keep_weekly=int(os.environ.get("NBA_BACKUP_KEEP_WEEKLY") or 4),
     )

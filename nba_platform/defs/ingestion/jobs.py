@@ -11,9 +11,10 @@ season_tables_job = dg.define_asset_job(
     description="Raw -> validated -> deduplicated tables for the season partition(s) of the run.",
 )
 
-# The whole graph over a range of seasons in one run (README command 1, `nba-platform build`).
+# The whole data/ML graph over a range of seasons in one run (README command 1,
+# `nba-platform build`). Operational assets (backups) run on their own schedule.
 build_all_job = dg.define_asset_job(
     name="build_all",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ops"),
     description="Every asset, every season: a cold build in one in-process run.",
 )
