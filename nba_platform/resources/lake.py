@@ -74,5 +74,13 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return store.read_table(path).to_pandas()
 
 
+def concat_partitions(partitions: "dict[str, pd.DataFrame] | pd.DataFrame") -> pd.DataFrame:
+    """All partitions of a loaded input as one frame (an unpartitioned frame passes through)."""
+    if isinstance(partitions, pd.DataFrame):
+        return partitions
+    frames = [f for f in partitions.values() if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)

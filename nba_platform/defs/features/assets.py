@@ -10,15 +10,11 @@ import pandas as pd
 from nba_platform.lib import features as F
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
+from nba_platform.resources.lake import concat_partitions
 
 OWNERS = ["team:ml"]
 # Refresh when the deduplicated tables change (e.g. a landed game day), under the daemon.
 EAGER = dg.AutomationCondition.eager()
-
-
-def _all(partitions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in partitions.values() if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 @dg.asset(
@@ -28,7 +24,7 @@ def _all(partitions: dict[str, pd.DataFrame]) -> pd.DataFrame:
     "margin-of-victory multiplier, 25% regression to 1505 between seasons).",
 )
 def elo_ratings(team_games: dict) -> dg.Output:
-    elo = pregame_elo(_all(team_games))
+    elo = pregame_elo(concat_partitions(team_games))
     last = elo.sort_values("game_date").tail(1)
     return dg.Output(elo, metadata={
         "games": len(elo), "seasons": int(elo["season"].nunique()),
@@ -45,7 +41,7 @@ def elo_ratings(team_games: dict) -> dg.Output:
     "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, pre-game Elo.",
 )
 def team_game_features(team_games: dict, elo: pd.DataFrame) -> dg.Output:
-    feats = F.team_game_features(_all(team_games), elo=elo)
+    feats = F.team_game_features(concat_partitions(team_games), elo=elo)
     return dg.Output(feats, metadata={"rows": len(feats), "columns": len(feats.columns),
                                       "preview": dg.MetadataValue.md(markdown_table(feats.tail(5)))})
 
@@ -69,7 +65,7 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> dg.Output:
     description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features.",
 )
 def game_outcomes(team_games: dict) -> dg.Output:
-    outcomes = F.game_outcomes(_all(team_games))
+    outcomes = F.game_outcomes(concat_partitions(team_games))
     played = outcomes["home_win"].notna()
     return dg.Output(outcomes, metadata={"games": len(outcomes), "played": int(played.sum()),
                                          "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean())})
@@ -82,7 +78,7 @@ def game_outcomes(team_games: dict) -> dg.Output:
     "assists, season averages, rest days, previous game started.",
 )
 def player_game_features(player_games: dict) -> dg.Output:
-    pg = _all(player_games)
+    pg = concat_partitions(player_games)
     feats = F.player_game_features(pg) if len(pg) else pd.DataFrame()
     return dg.Output(feats, metadata={"rows": len(feats), "players": int(feats["player_id"].nunique()) if len(feats) else 0,
                                       "preview": dg.MetadataValue.md(markdown_table(feats.tail(5)))})

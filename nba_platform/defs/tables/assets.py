@@ -11,6 +11,7 @@ from nba_platform.lib.landing import SHAPES
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
 from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
+from nba_platform.resources.lake import concat_partitions
 from nba_platform.lib.schema import (
     PLAYER_GAME_SCHEMA,
     PLAYER_SEASON_SCHEMA,
@@ -201,8 +202,9 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.Data
     can_subset=False,
 )
 def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
-    frames = [f for f in validated.values() if len(f)]
-    seasons = pd.concat(frames, ignore_index=True) if frames else empty_frame(PLAYER_SEASON_SCHEMA)
+    seasons = concat_partitions(validated)
+    if seasons.empty:
+        seasons = empty_frame(PLAYER_SEASON_SCHEMA)
     result = dedup_players(seasons)
     meta = _dedup_metadata(result, result.table)
     meta["seasons_covered"] = seasons_covered({s: f for s, f in validated.items()})

@@ -10,6 +10,7 @@ import pandas as pd
 
 from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
+from nba_platform.resources.lake import concat_partitions
 from nba_platform.lib.quality import (
     SuiteResult,
     player_expectations,
@@ -18,13 +19,6 @@ from nba_platform.lib.quality import (
     team_game_expectations,
     team_game_pair_view,
 )
-
-
-def _concat(frames: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(frames, pd.DataFrame):
-        return frames
-    parts = [f for f in frames.values() if len(f)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _suite_result(result: SuiteResult, rows: int) -> dg.AssetCheckResult:
@@ -47,19 +41,19 @@ def gx_contract(table: pd.DataFrame, suite: str, expectations) -> dg.AssetCheckR
 @dg.asset_check(asset=dg.AssetKey(["tables", "team_games_validated"]), blocking=True,
                 description="GX suite: schema, non-null keys, id formats, value ranges, dates within the season.")
 def team_games_validated_contract(team_games_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(_concat(team_games_validated), "team_games_validated", team_game_expectations(deduplicated=False))
+    return gx_contract(concat_partitions(team_games_validated), "team_games_validated", team_game_expectations(deduplicated=False))
 
 
 @dg.asset_check(asset=dg.AssetKey(["tables", "player_games_validated"]), blocking=True,
                 description="GX suite: non-null keys, id formats, minutes and counts in range.")
 def player_games_validated_contract(player_games_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(_concat(player_games_validated), "player_games_validated", player_game_expectations(deduplicated=False))
+    return gx_contract(concat_partitions(player_games_validated), "player_games_validated", player_game_expectations(deduplicated=False))
 
 
 @dg.asset_check(asset=dg.AssetKey(["tables", "player_seasons_validated"]), blocking=True,
                 description="GX suite: keys unique and non-null, birth date present, height/weight in range.")
 def player_seasons_validated_contract(player_seasons_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(_concat(player_seasons_validated), "player_seasons_validated", player_expectations("player_seasons"))
+    return gx_contract(concat_partitions(player_seasons_validated), "player_seasons_validated", player_expectations("player_seasons"))
 
 
 def nothing_lost(raw: dict[str, pd.DataFrame], accepted: pd.DataFrame, quarantined: pd.DataFrame) -> dg.AssetCheckResult:
@@ -101,7 +95,7 @@ def team_games_nothing_lost(team_games_validated: dict, quarantine: dict, team_g
                             team_game_log: dict, league_game_log: dict, kaggle_games: dict) -> dg.AssetCheckResult:
     raw = {"team_game_logs": team_game_logs, "league_game_log_slim": league_game_log_slim, "team_game_log": team_game_log,
            "league_game_log": league_game_log, "kaggle_games": kaggle_games}
-    return nothing_lost({k: _concat(v) for k, v in raw.items()}, _concat(team_games_validated), _concat(quarantine))
+    return nothing_lost({k: concat_partitions(v) for k, v in raw.items()}, concat_partitions(team_games_validated), concat_partitions(quarantine))
 
 
 @dg.asset_check(
@@ -110,8 +104,8 @@ def team_games_nothing_lost(team_games_validated: dict, quarantine: dict, team_g
                     "box_score_traditional": dg.AssetIn(key=["raw", "box_score_traditional"])},
 )
 def player_games_nothing_lost(player_games_validated: dict, quarantine: dict, box_score_traditional: dict) -> dg.AssetCheckResult:
-    return nothing_lost({"box_score_traditional": _concat(box_score_traditional)}, _concat(player_games_validated),
-                        _concat(quarantine))
+    return nothing_lost({"box_score_traditional": concat_partitions(box_score_traditional)}, concat_partitions(player_games_validated),
+                        concat_partitions(quarantine))
 
 
 @dg.asset_check(
@@ -120,7 +114,7 @@ def player_games_nothing_lost(player_games_validated: dict, quarantine: dict, bo
                     "player_bios": dg.AssetIn(key=["raw", "player_bios"])},
 )
 def player_seasons_nothing_lost(player_seasons_validated: dict, quarantine: dict, player_bios: dict) -> dg.AssetCheckResult:
-    return nothing_lost({"player_bios": _concat(player_bios)}, _concat(player_seasons_validated), _concat(quarantine))
+    return nothing_lost({"player_bios": concat_partitions(player_bios)}, concat_partitions(player_seasons_validated), concat_partitions(quarantine))
 
 
 # ---------------------------------------------------------------- deduplicated tables
@@ -130,7 +124,7 @@ def player_seasons_nothing_lost(player_seasons_validated: dict, quarantine: dict
                 description="GX suite: (game_id, team_id) unique, exactly two rows per game (one home), "
                 "opp_pts equals the opponent row's points, plus the validated-table contract.")
 def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
-    table = _concat(team_games)
+    table = concat_partitions(team_games)
     if table.empty:
         return gx_contract(table, "team_games", [])
     return gx_contract(team_game_pair_view(table), "team_games", team_game_expectations(deduplicated=True))
@@ -139,7 +133,7 @@ def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
 @dg.asset_check(asset=dg.AssetKey(["tables", "player_games"]), blocking=True,
                 description="GX suite: (game_id, player_id) unique, game date attached, counts in range.")
 def player_games_contract(player_games: dict) -> dg.AssetCheckResult:
-    return gx_contract(_concat(player_games), "player_games", player_game_expectations(deduplicated=True))
+    return gx_contract(concat_partitions(player_games), "player_games", player_game_expectations(deduplicated=True))
 
 
 @dg.asset_check(asset=dg.AssetKey(["tables", "players"]), blocking=True,
@@ -179,7 +173,7 @@ def build_keys_check(table: str, validated_key: list[str], quarantine_key: str, 
         additional_ins={"validated": dg.AssetIn(key=validated_key), "quarantined": dg.AssetIn(key=["quarantine", quarantine_key])},
     )
     def check(deduplicated, validated, quarantined) -> dg.AssetCheckResult:
-        return keys_accounted(_concat(validated), _concat(deduplicated), _concat(quarantined), key)
+        return keys_accounted(concat_partitions(validated), concat_partitions(deduplicated), concat_partitions(quarantined), key)
 
     return check
 
