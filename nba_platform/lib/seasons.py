@@ -66,3 +66,24 @@ def season_window(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     finals ended 11 Oct 2020; the 2011 lockout season started on 25 Dec)."""
     start = season_start_year(label)
     return pd.Timestamp(start, 9, 1), pd.Timestamp(start + 1, 10, 31)
+
+
+def complete_seasons(team_games) -> list[str]:
+    """Seasons that are over: every game has its points, there were playoff games, and either a
+    later season has games or the season's last game was played in June..September (the Finals
+    end in June; the 2020 bubble ran into October, but 2020-21 games then exist)."""
+    import pandas as pd
+
+    if team_games is None or len(team_games) == 0:
+        return []
+    tg = team_games[["season", "season_type", "game_date", "pts"]]
+    dates = pd.to_datetime(tg["game_date"])
+    seasons = sorted(tg["season"].astype(str).unique())
+    done = []
+    for i, season in enumerate(seasons):
+        rows = (tg["season"].astype(str) == season).to_numpy()
+        if not (tg.loc[rows, "season_type"] == "playoffs").any() or tg.loc[rows, "pts"].isna().any():
+            continue
+        if i + 1 < len(seasons) or 6 <= dates[rows].max().month <= 9:
+            done.append(season)
+    return done

@@ -30,6 +30,22 @@ class LoggedModel:
         return f"{self.name}/v{self.version}"
 
 
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str
+    tags: dict
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/v{self.version}"
+
+
 def _model_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -87,7 +103,9 @@ class MlflowTracking(dg.ConfigurableResource):
                 mlflow.set_tags(tags)
                 for name, text in (artifacts or {}).items():
                     mlflow.log_text(text, name)
-                signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+                # Classifiers are logged with their positive-class probability as output, regressors with predict().
+                output = model.predict_proba(input_example)[:, 1] if hasattr(model, "predict_proba") else model.predict(input_example)
+                signature = infer_signature(input_example, output)
                 info = mlflow.sklearn.log_model(
                     model,
                     name="model",
@@ -120,3 +138,48 @@ class MlflowTracking(dg.ConfigurableResource):
         with self._mlflow() as mlflow:
             client = mlflow.MlflowClient()
             return list(client.search_model_versions(f"name = '{name}'"))
+
+    # -- registry aliases: `champion` serves, `challenger` is scored in shadow ------------------
+    def version_by_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> Optional[RegisteredVersion]:
+        """The version an alias points at, or None (no such alias / model yet)."""
+        with self._mlflow() as mlflow:
+            from mlflow.exceptions import MlflowException
+
+            client = mlflow.MlflowClient()
+            try:
+                mv = client.get_model_version_by_alias(name, alias)
+            except MlflowException:
+                return None
+            return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+
+    def version(self, version: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion:
+        with self._mlflow() as mlflow:
+            mv = mlflow.MlflowClient().get_model_version(name, str(version))
+            return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+
+    def set_alias(self, alias: str, version: str, name: str = GAME_MODEL_NAME) -> None:
+        with self._mlflow() as mlflow:
+            mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+    def delete_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> None:
+        with self._mlflow() as mlflow:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mlflow.MlflowClient().delete_registered_model_alias(name, alias)
+            except MlflowException:
+                pass  # already absent
+
+    def set_version_tags(self, version: str, tags: dict, name: str = GAME_MODEL_NAME) -> None:
+        with self._mlflow() as mlflow:
+            client = mlflow.MlflowClient()
+            for k, v in tags.items():
+                client.set_model_version_tag(name, str(version), k, str(v))
+
+    def model_tags(self, name: str = GAME_MODEL_NAME) -> dict:
+        with self._mlflow() as mlflow:
+            return dict(mlflow.MlflowClient().get_registered_model(name).tags or {})
+
+    def set_model_tag(self, key: str, value: str, name: str = GAME_MODEL_NAME) -> None:
+        with self._mlflow() as mlflow:
+            mlflow.MlflowClient().set_registered_model_tag(name, key, value)

@@ -10,6 +10,7 @@ import pandas as pd
 from nba_platform.lib import features as F
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
+from nba_platform.lib.seasons import complete_seasons
 from nba_platform.resources.lake import concat_partitions
 
 OWNERS = ["team:ml"]
@@ -65,10 +66,13 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> dg.Output:
     description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features.",
 )
 def game_outcomes(team_games: dict) -> dg.Output:
-    outcomes = F.game_outcomes(concat_partitions(team_games))
+    all_games = concat_partitions(team_games)
+    outcomes = F.game_outcomes(all_games)
     played = outcomes["home_win"].notna()
     return dg.Output(outcomes, metadata={"games": len(outcomes), "played": int(played.sum()),
-                                         "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean())})
+                                         "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean()),
+                                         # the retraining sensor retrains when a new season completes
+                                         "complete_seasons": dg.MetadataValue.json(complete_seasons(all_games))})
 
 
 @dg.asset(

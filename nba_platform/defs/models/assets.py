@@ -10,6 +10,7 @@ import pandas as pd
 
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
 from nba_platform.lib import metrics as M
+from nba_platform.model_registry import register_trained_version
 from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking
 
 OWNERS = ["team:ml"]
@@ -79,11 +80,16 @@ def game_outcome_model(context: dg.AssetExecutionContext, config: GameModelConfi
         params={**trained.params, "kind": trained.kind, "train_seasons": f"{train[0]}..{train[-1]}", "eval_season": eval_season},
         metrics={"validation_brier": chosen["brier"], "validation_log_loss": chosen["log_loss"],
                  "validation_accuracy": chosen["accuracy"], "n_train_rows": trained.n_train_rows},
-        tags={"purpose": "evaluation", "eval_season": eval_season, "kind": trained.kind},
+        # The drift asset, shadow scoring and the retraining sensor read these tags off the champion.
+        tags={"purpose": "evaluation", "eval_season": eval_season, "kind": trained.kind,
+              "train_first_season": train[0], "train_last_season": train[-1],
+              "validation_brier": f"{chosen['brier']:.6f}"},
         artifacts={"feature_columns.json": json.dumps(trained.feature_columns, indent=1),
                    "validation.md": M.markdown_comparison(trained.validation.rename(columns={"candidate": "method"}).set_index("method"))},
         run_name=f"game_outcome_model eval {eval_season}",
     )
+    alias = register_trained_version(mlflow, logged.version)
+    context.log.info(f"{logged.label} registered as {alias}")
     card = pd.DataFrame([{
         "model_name": logged.name, "model_version": logged.version, "model_uri": logged.model_uri, "run_id": logged.run_id,
         "kind": trained.kind, "eval_season": eval_season, "train_first_season": train[0], "train_last_season": train[-1],
@@ -91,7 +97,7 @@ def game_outcome_model(context: dg.AssetExecutionContext, config: GameModelConfi
         "params": json.dumps(trained.params, default=str),
     }])
     return dg.Output(card, metadata={
-        "model": logged.label, "kind": trained.kind, "mlflow_run_id": logged.run_id,
+        "model": logged.label, "alias": alias, "kind": trained.kind, "mlflow_run_id": logged.run_id,
         "train_seasons": f"{train[0]} .. {train[-1]}", "eval_season": eval_season, "n_train_rows": trained.n_train_rows,
         "validation (last training season)": dg.MetadataValue.md(
             M.markdown_comparison(trained.validation.rename(columns={"candidate": "method"}).set_index("method"))),

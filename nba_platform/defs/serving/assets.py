@@ -9,11 +9,21 @@ import pandas as pd
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics as M
+from nba_platform.model_registry import CHAMPION
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.serving_db import ServingDatabase
 
 PREDICTION_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id",
                       "p_home_win", "elo_p_home_win", "model_version"]
+
+
+def predict_home_win(model, game_features: pd.DataFrame):
+    """P(home win) from a loaded sklearn classifier, with the columns it was fitted on."""
+    from nba_platform.lib.features import FEATURE_COLUMNS
+
+    columns = list(getattr(model, "feature_names_in_", FEATURE_COLUMNS))
+    X = game_features[columns].astype("float64").reset_index(drop=True)
+    return model.predict_proba(X)[:, list(model.classes_).index(1)]
 
 
 def empty_predictions() -> pd.DataFrame:
@@ -27,9 +37,10 @@ def empty_predictions() -> pd.DataFrame:
     partitions_def=season_partitions,
     backfill_policy=single_run,
     group_name="serving", kinds={"parquet", "scikitlearn", "mlflow"}, owners=["team:ml"],
-    description="Pre-game home-win probability for every game of the season, walk-forward: the model kind chosen by "
-    "models/game_outcome_model is refit on every season before this one (and registered in MLflow); each game's "
-    "features use only earlier games, including earlier games of the same season.",
+    description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
+    "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
+    "models/game_outcome_model refit on every season before that one, registered in MLflow). Each game's features "
+    "use only earlier games, including earlier games of the same season.",
 )
 def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig, mlflow: MlflowTracking,
                      features: pd.DataFrame, outcomes: pd.DataFrame, card: pd.DataFrame) -> dg.Output:
@@ -37,10 +48,22 @@ def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig,
 
     kind = card["kind"].iloc[0]
     params = config.params(candidates=[kind])
+    champion = mlflow.version_by_alias(CHAMPION)
+    champion_model = None
     out, briefs = {}, {}
     for season in context.partition_keys:
         season_games = features[features["season"] == season]
         train = walk_forward_train_seasons(played_seasons(outcomes, features), season)
+        if len(season_games) and champion is not None and champion.tags.get("train_last_season", "9999") < season:
+            # The live case: the champion never saw this season, so it serves it as is.
+            champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
+            preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
+            preds["p_home_win"] = predict_home_win(champion_model, season_games)
+            preds["model_version"] = champion.label
+            out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
+            briefs[season] = f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
+            context.log.info(f"{season}: {briefs[season]}")
+            continue
         if len(season_games) == 0 or len(train) < params.min_train_seasons:
             out[season] = empty_predictions()
             briefs[season] = f"not predicted: {len(train)} earlier season(s) with games (need {params.min_train_seasons})"

@@ -1,0 +1,65 @@
+"""Shadow scoring: the challenger predicts the same games as the champion, on the side.
+
+Nothing here is published: `serving/published_predictions` only reads `serving/game_predictions`.
+Only games of seasons that neither model was trained on are scored, so the comparison the
+promotion asset makes is fair by construction.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from nba_platform.defs.ingestion.partitions import season_partitions, single_run
+from nba_platform.defs.serving.assets import predict_home_win
+from nba_platform.model_registry import CHALLENGER, CHAMPION
+from nba_platform.resources.mlflow import MlflowTracking
+
+SHADOW_COLUMNS = ["game_id", "game_date", "season", "season_type", "p_champion", "champion_version",
+                  "p_challenger", "challenger_version"]
+
+
+def empty_shadow() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p_") else "object") for c in SHADOW_COLUMNS})
+
+
+@dg.asset(
+    key=["serving", "shadow_predictions"],
+    ins={"features": dg.AssetIn(key=["features", "game_features"])},
+    # a new registered model (new challenger) re-scores the seasons, as do new games
+    deps=[dg.AssetKey(["models", "game_outcome_model"])],
+    automation_condition=dg.AutomationCondition.eager(),
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="serving", kinds={"parquet", "mlflow"}, owners=["team:ml"],
+    description="Champion and challenger (MLflow aliases) side by side on every game of the season that neither was "
+    "trained on. Never published; feeds monitoring/live_skill and models/champion_promotion.",
+)
+def shadow_predictions(context: dg.AssetExecutionContext, mlflow: MlflowTracking, features: pd.DataFrame) -> dg.Output:
+    champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
+    models = {}
+    out, briefs = {}, {}
+    for season in context.partition_keys:
+        if champion is None:
+            out[season], briefs[season] = empty_shadow(), "no champion registered yet"
+            continue
+        scorers = [("champion", champion)] + ([("challenger", challenger)] if challenger is not None else [])
+        seen = [v.label for _, v in scorers if v.tags.get("train_last_season", "9999") >= season]
+        games = features[features["season"] == season]
+        if seen or len(games) == 0:
+            out[season] = empty_shadow()
+            briefs[season] = f"not scored: trained on this season ({', '.join(seen)})" if seen else "no games"
+            continue
+        frame = games[["game_id", "game_date", "season", "season_type"]].copy()
+        frame["p_challenger"], frame["challenger_version"] = float("nan"), None
+        for role, version in scorers:
+            models[version.version] = models.get(version.version) or mlflow.load_sklearn_model(version.model_uri)
+            frame[f"p_{role}"] = predict_home_win(models[version.version], games)
+            frame[f"{role}_version"] = version.label
+        out[season] = frame[SHADOW_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
+        briefs[season] = f"{len(frame)} games: {' vs '.join(v.label for _, v in scorers)}"
+        context.log.info(f"{season}: {briefs[season]}")
+    return dg.Output(out, metadata={
+        "games": sum(len(f) for f in out.values()),
+        "champion": champion.label if champion else "none",
+        "challenger": challenger.label if challenger else "none",
+        "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
+    })
