@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 import dagster as dg
 
+from nba_platform.resources.secrets import Secrets
+
 GAME_MODEL_NAME = "nba_game_outcome"
 
 
@@ -52,22 +54,45 @@ def _model_requirements() -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")]
 
 
+def _with_password(uri: str, password: str) -> str:
+    """postgresql+psycopg2://user@host/db -> ...://user:<password>@host/db (URL-quoted)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if not parts.username:
+        raise ValueError("MLflow tracking URI names no user to attach the password to")
+    netloc = f"{quote(parts.username, safe='')}:{quote(password, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class MlflowTracking(dg.ConfigurableResource):
+    # sqlite:///... locally; postgresql+psycopg2://user@host:port/db in prod (no password: it
+    # comes from the secrets resource at use and is never stored in config or logged).
     tracking_uri: str
     artifact_location: Optional[str] = None  # where new experiments store artifacts (dir or s3://)
     experiment_name: str = "nba_platform"
+    secrets: Optional[Secrets] = None
+    password_key: Optional[str] = None
+    s3_endpoint_url: Optional[str] = None  # S3-compatible endpoint for the artifact store (tests: moto_server)
 
     @contextlib.contextmanager
     def _mlflow(self):
         os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # runs make no calls home
+        if self.s3_endpoint_url:
+            os.environ["MLFLOW_S3_ENDPOINT_URL"] = self.s3_endpoint_url
         import mlflow
 
-        if self.tracking_uri.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(self.tracking_uri[len("sqlite:///"):]) or ".", exist_ok=True)
+        uri = self.tracking_uri
+        if uri.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
+        if self.password_key:
+            if self.secrets is None:
+                raise ValueError("MlflowTracking.password_key is set but no secrets resource is given")
+            uri = _with_password(uri, self.secrets.get(self.password_key))
         previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
         try:
             yield mlflow
         finally:

@@ -89,7 +89,7 @@ def live_skill(context: dg.AssetExecutionContext, config: LiveSkillConfig, mlflo
         "champion_brier_last_n": champion_last_n,
         "champion_brier_season_to_date": float(table.loc["champion", "brier_season_to_date"]),
         "champion_validation_brier": validation_brier if validation_brier is not None else float("nan"),
-        "skill": dg.MetadataValue.md(M.markdown_comparison(table)),
+        "skill": dg.MetadataValue.md(M.markdown_comparison(table.reset_index())),
         "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
         "rolling_brier_plot": dg.MetadataValue.md(png_markdown(rolling_brier_png(scored, config.last_n, validation_brier), "rolling Brier")),
         "latest_games": dg.MetadataValue.md(markdown_table(scored.tail(5))),
