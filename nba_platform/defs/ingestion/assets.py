@@ -1,21 +1,145 @@
-"""Raw assets: one per source shape, one partition per season, rows exactly as landed."""
+"""Raw assets: one per source shape, one partition per season, rows exactly as landed.
 
+Three shapes can instead come straight from stats.nba.com (`RawSourceConfig.source =
+"stats_api"`): league_game_log (LeagueGameLog, team rows), box_score_traditional
+(BoxScoreTraditionalV2 for every game of the season's league game log) and player_bios
+(CommonPlayerInfo for every player in the season's box scores). API rows go through the same
+parser as landed files, so everything downstream is the same either way."""
+
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
-from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape
+from nba_platform.lib import stats_api as api
+from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape, split_by_season
 from nba_platform.lib.metadata import markdown_table, seasons_covered
 from nba_platform.resources.landing import LandingZone
+from nba_platform.resources.stats_api import StatsApi
+
+API_SHAPES = ("league_game_log", "box_score_traditional", "player_bios")
+
+# Step retries for API-backed assets, on top of the client's own per-request retries: the
+# first delay outlasts the default circuit-breaker cooldown (60 s), so a retried step starts
+# with a half-open probe instead of failing fast again.
+API_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=90, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+class RawSourceConfig(dg.Config):
+    source: Literal["landing", "stats_api"] = Field(
+        "landing", description="Where the rows come from: landed files (default) or the stats.nba.com API."
+    )
+    season_types: list[str] = Field(
+        default_factory=lambda: ["Regular Season", "Playoffs"],
+        description="stats_api only: the SeasonType values fetched (league game log, and the games whose box scores are fetched).",
+    )
+    player_ids: list[int] = Field(
+        default_factory=list,
+        description="stats_api, player_bios only: fetch bios for just these players (default: everyone in the season's box scores).",
+    )
 
 
 def _empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]" if c == LINEAGE[0] else "int64") for c in LINEAGE})
 
 
-def build_raw_asset(shape: SourceShape) -> dg.AssetsDefinition:
-    @dg.asset(
+def _output(out: dict[str, pd.DataFrame], metadata: dict) -> dg.Output:
+    sample = next((f for f in out.values() if len(f)), _empty_raw())
+    return dg.Output(
+        out,
+        metadata={
+            "rows": sum(len(f) for f in out.values()),
+            "rows_by_season": dg.MetadataValue.json({s: len(f) for s, f in sorted(out.items())}),
+            "seasons_covered": seasons_covered(out),
+            **metadata,
+            "preview": dg.MetadataValue.md(markdown_table(sample)),
+        },
+    )
+
+
+def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape: SourceShape) -> dg.Output:
+    wanted = set(context.partition_keys)
+    parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
+    files_read, unrecognised = [], []
+    for f in landing.list_files():
+        data = landing.read_bytes(f.name)
+        try:
+            if landing.shape_of(f.name, data).name != shape.name:
+                continue
+            _, by_season = landing.read_rows(f.name, data)
+        except LandingError as exc:
+            # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden.
+            unrecognised.append(str(exc))
+            context.log.warning(str(exc))
+            continue
+        files_read.append(f.name)
+        for season, rows in by_season.items():
+            if season in parts:
+                parts[season].append(rows)
+    out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
+    return _output(out, {"files": dg.MetadataValue.json(files_read), "unreadable_files": dg.MetadataValue.json(unrecognised)})
+
+
+def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig) -> tuple[pd.DataFrame | None, dict]:
+    """One season's raw rows of `shape` from the API, plus what was fetched."""
+    if shape.name == "league_game_log":
+        return api.league_game_log_rows(client, season, config.season_types), {}
+    game_ids = api.season_game_ids(client, season, config.season_types)
+    box_scores = api.box_score_rows(client, game_ids)
+    if shape.name == "box_score_traditional":
+        return box_scores, {"games": len(game_ids)}
+    teams = api.player_teams(box_scores)
+    if config.player_ids:
+        teams = teams[teams["PLAYER_ID"].isin([str(p) for p in config.player_ids])]
+    bios, unknown = api.player_bio_rows(client, season, teams)
+    return bios, {"games": len(game_ids), "players": int(teams["PLAYER_ID"].nunique()), "players_unknown_to_api": unknown}
+
+
+def api_rows(context: dg.AssetExecutionContext, stats_api: StatsApi, shape: SourceShape, config: RawSourceConfig) -> dg.Output:
+    client = stats_api.client()
+    client.log = context.log.warning
+    before = client.stats.snapshot()
+    out, fetched = {}, {}
+    try:
+        for season in sorted(context.partition_keys):
+            rows, fetched[season] = fetch_season(client, shape, season, config)
+            if rows is None:
+                out[season] = _empty_raw()
+                continue
+            by_season = split_by_season(rows, shape)
+            stray = sorted(set(by_season) - {season})
+            if stray:
+                raise LandingError(f"the API returned rows of season(s) {stray} when asked for {season}")
+            out[season] = by_season[season]
+    except (api.StatsApiError, LandingError, ValueError) as exc:
+        if isinstance(exc, api.StatsApiError) and exc.retryable:
+            raise  # the retry policy tries the step again later
+        raise dg.Failure(description=f"{shape.name} from stats.nba.com: {exc}", allow_retries=False) from exc
+    finally:
+        client.log = None
+    done = client.stats.since(before)
+    return _output(
+        out,
+        {
+            "source": "stats_api",
+            "base_url": stats_api.base_url,
+            "api_calls": done["calls"],
+            "http_requests": done["requests"],
+            "cache_hits": done["cache_hits"],
+            "retries": done["retries"],
+            "retry_wait_seconds": done["retry_wait_s"],
+            "rate_limit_wait_seconds": done["rate_limit_wait_s"],
+            "failed_attempts": dg.MetadataValue.json(done["failures"]),
+            "fetched": dg.MetadataValue.json(fetched),
+        },
+    )
+
+
+def build_raw_asset(shape: SourceShape, retry_policy: dg.RetryPolicy | None = API_RETRY_POLICY) -> dg.AssetsDefinition:
+    """The raw asset of `shape`; API-capable shapes get a source config and `retry_policy`."""
+    spec = dict(
         key=["raw", shape.name],
         partitions_def=season_partitions,
         backfill_policy=single_run,
@@ -29,40 +153,23 @@ def build_raw_asset(shape: SourceShape) -> dg.AssetsDefinition:
             "`_source_row` lineage on every row."
         ),
     )
-    def raw_asset(context: dg.AssetExecutionContext, landing: LandingZone):
-        wanted = set(context.partition_keys)
-        parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
-        files_read, unrecognised = [], []
-        for f in landing.list_files():
-            data = landing.read_bytes(f.name)
-            try:
-                if landing.shape_of(f.name, data).name != shape.name:
-                    continue
-                _, by_season = landing.read_rows(f.name, data)
-            except LandingError as exc:
-                # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden.
-                unrecognised.append(str(exc))
-                context.log.warning(str(exc))
-                continue
-            files_read.append(f.name)
-            for season, rows in by_season.items():
-                if season in parts:
-                    parts[season].append(rows)
-        out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
-        sample = next((f for f in out.values() if len(f)), _empty_raw())
-        return dg.Output(
-            out,
-            metadata={
-                "rows": sum(len(f) for f in out.values()),
-                "rows_by_season": dg.MetadataValue.json({s: len(f) for s, f in sorted(out.items())}),
-                "files": dg.MetadataValue.json(files_read),
-                "seasons_covered": seasons_covered(out),
-                "unreadable_files": dg.MetadataValue.json(unrecognised),
-                "preview": dg.MetadataValue.md(markdown_table(sample)),
-            },
-        )
+    if shape.name not in API_SHAPES:
 
-    return raw_asset
+        @dg.asset(**spec)
+        def raw_asset(context: dg.AssetExecutionContext, landing: LandingZone):
+            return landing_rows(context, landing, shape)
+
+        return raw_asset
+
+    spec["description"] += " With config `source: stats_api`, fetched from stats.nba.com instead (same shape, `_source_file` names the request)."
+
+    @dg.asset(**spec, retry_policy=retry_policy)
+    def raw_api_asset(context: dg.AssetExecutionContext, config: RawSourceConfig, landing: LandingZone, stats_api: StatsApi):
+        if config.source == "landing":
+            return landing_rows(context, landing, shape)
+        return api_rows(context, stats_api, shape, config)
+
+    return raw_api_asset
 
 
 raw_assets = [build_raw_asset(shape) for shape in SHAPES]
