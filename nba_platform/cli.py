@@ -12,12 +12,61 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 
 def _print(msg: str) -> None:
     print(msg, flush=True)
+
+
+# Tag that lets the progress thread find the run this invocation launches.
+INVOCATION_TAG = "nba/cli_invocation"
+
+
+@contextmanager
+def step_progress(instance, tags: dict, interval: float = 1.0):
+    """One line per step started, finished or failed while a run executes in this process. A thread
+    reads the run's step events back from the instance (found by its invocation tag), so the lines
+    are the same whatever the Dagster log level."""
+    import dagster as dg
+
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    wanted = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+
+    def poll() -> None:
+        run_id, cursor = None, None
+        while True:
+            stopping = stop.wait(interval)
+            if run_id is None:
+                found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: tags[INVOCATION_TAG]}), limit=1)
+                run_id = found[0].dagster_run.run_id if found else None
+            if run_id is not None:
+                page = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
+                cursor = page.cursor
+                for record in page.records:
+                    event = record.event_log_entry.dagster_event
+                    at = f"  [{time.perf_counter() - t0:6.1f}s]"
+                    if event.event_type == dg.DagsterEventType.STEP_START:
+                        _print(f"{at} started  {event.step_key}")
+                    elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                        _print(f"{at} finished {event.step_key} ({event.event_specific_data.duration_ms / 1000:.1f}s)")
+                    else:
+                        _print(f"{at} FAILED   {event.step_key}")
+            if stopping:
+                return
+
+    thread = threading.Thread(target=poll, name="nba-step-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def cmd_build(args) -> int:
@@ -41,7 +90,9 @@ def cmd_build(args) -> int:
     _print(f"{len(seasons)} season partition(s) ({len(added)} new): {min(seasons)} .. {max(seasons)}")
     t0 = time.perf_counter()
     _print("materializing every asset in one in-process run ...")
-    outcome = run_job("build_all", sorted(seasons), instance)
+    tags = {"nba/trigger": "cli-build", INVOCATION_TAG: uuid.uuid4().hex}
+    with step_progress(instance, tags):
+        outcome = run_job("build_all", sorted(seasons), instance, tags=tags)
     _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s")
     _print(f"lake: {build_resources()['io_manager'].root}   Dagster home: {instance.root_directory}")
     return 0 if outcome.success else 1
@@ -77,7 +128,9 @@ def cmd_ingest(args) -> int:
     if args.no_run:
         return 0
     _print(f"building season partition(s) {', '.join(sorted(touched))} ...")
-    outcome = run_job("season_tables", sorted(touched), instance, tags={"nba/trigger": "cli-ingest"})
+    tags = {"nba/trigger": "cli-ingest", INVOCATION_TAG: uuid.uuid4().hex}
+    with step_progress(instance, tags):
+        outcome = run_job("season_tables", sorted(touched), instance, tags=tags)
     _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} (covered {', '.join(outcome.seasons)})")
     return 0 if outcome.success else 1
 
@@ -187,34 +240,80 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_rollback_champion(args) -> int:
+    from nba_platform.model_registry import rollback
+    from nba_platform.resources.environment import build_resources
+
+    mlflow = build_resources()["mlflow"]
+    try:
+        replaced, restored = rollback(mlflow, to_version=args.to_version)
+    except RuntimeError as exc:
+        _print(f"error: {exc}")
+        return 1
+    _print(f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
+           f"(trained {restored.tags.get('train_first_season', '?')}..{restored.tags.get('train_last_season', '?')})")
+    return 0
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps each command's help on one line: argparse sizes the help column without the extra
+    indent of subcommands, so a long name (predict-season) would push its help to the next line."""
+
+    def add_argument(self, action):
+        super().add_argument(action)
+        if action.nargs == argparse.PARSER:
+            widest = max(len(name) for name in action.choices) + 2 * self._indent_increment
+            self._action_max_length = max(self._action_max_length, widest)
+
+
+EXAMPLES = """examples:
+  nba-platform build                 every season found in the landing zone
+  nba-platform ingest gamelog.csv    land a file, build the seasons it holds
+  nba-platform predict-season --gamelog log.csv --season 2024-25 --out preds.csv
+  nba-platform restore --date 2024-06-01 --target-db sqlite:///restored.db
+
+Run `nba-platform COMMAND --help` for a command's options."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nba-platform", description="NBA data platform (Dagster) command line")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="nba-platform", description="NBA data platform (Dagster) command line: what is quicker outside the UI.",
+        epilog=EXAMPLES, formatter_class=HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     b = sub.add_parser("build", help="materialize every asset for every landed season")
     b.add_argument("--season", action="append", help="limit to this season (repeatable)")
     b.set_defaults(fn=cmd_build)
-    i = sub.add_parser("ingest", help="land file(s) (CSV, JSON, Parquet, tar.gz of CSVs) and build their seasons")
+    i = sub.add_parser("ingest", help="land file(s) and build the seasons they touch",
+                       description="Land file(s) (CSV, JSON, Parquet, tar.gz of CSVs) and build the season partitions they touch.")
     i.add_argument("paths", nargs="+")
     i.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     i.add_argument("--no-run", action="store_true", help="land and register partitions only")
     i.set_defaults(fn=cmd_ingest)
-    p = sub.add_parser("predict-season", help="land a LeagueGameLog export for one season and write walk-forward predictions")
+    p = sub.add_parser("predict-season", help="walk-forward predictions for one season's game log",
+                       description="Land a LeagueGameLog export for one season and write walk-forward predictions to a CSV.")
     p.add_argument("--gamelog", required=True, help="nba_api LeagueGameLog (team) export: CSV/JSON/Parquet, any header case")
     p.add_argument("--season", required=True, help="e.g. 2024-25")
     p.add_argument("--out", required=True, help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version")
     p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     p.set_defaults(fn=cmd_predict_season)
-    s = sub.add_parser("seasons", help="list season partitions")
+    s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
-    bk = sub.add_parser("backup", help="one verified backup now (what the daily_database_backup schedule runs)")
+    bk = sub.add_parser("backup", help="one verified backup of the databases and lake now",
+                        description="One verified backup now: what the daily_database_backup schedule runs.")
     bk.set_defaults(fn=cmd_backup)
-    r = sub.add_parser("restore", help="restore a dated backup into a new (or empty) database; verifies checksum and row counts")
+    r = sub.add_parser("restore", help="restore a dated backup into a new, empty database",
+                       description="Restore a dated backup into a new (or empty) database; verifies checksum and row counts.")
     r.add_argument("--date", required=True, help="backup date, YYYY-MM-DD (a daily/<date>/ prefix under NBA_BACKUP_URI)")
     r.add_argument("--target-db", required=True, help="postgresql://user@host:port/db (created if missing, must hold no tables; "
                    "password from PGPASSWORD/.pgpass or --password-key) or sqlite:///path for embedded backups")
     r.add_argument("--database", choices=("serving", "dagster"), default="serving", help="which database of the backup (default: serving)")
     r.add_argument("--password-key", help="read the target's password from the secrets resource under this key (e.g. rds_password)")
     r.set_defaults(fn=cmd_restore)
+    rb = sub.add_parser("rollback-champion", help="restore the previous champion game model",
+                        description="Restore the previous champion of the game model (or --to-version N, an earlier champion).")
+    rb.add_argument("--to-version", help="an earlier champion's version (default: the one before the current)")
+    rb.set_defaults(fn=cmd_rollback_champion)
     args = parser.parse_args(argv)
     return args.fn(args)
 

@@ -1,15 +1,50 @@
 """Code location: every definition under `defs/`, plus the resources of the chosen environment."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
 
-from nba_platform.resources.environment import build_resources
+from nba_platform.resources.environment import build_executor, build_resources
+from nba_platform.settings import load_settings
+
+# Owners per domain folder (= asset group), for assets that name none of their own.
+DOMAIN_OWNERS = {
+    "ingestion": "team:data-engineering",
+    "tables": "team:data-engineering",
+    "features": "team:ml",
+    "models": "team:ml",
+    "monitoring": "team:ml",
+    "serving": "team:ml",
+    "ops": "team:platform",
+}
+
+
+def apply_asset_policy(loaded: dg.Definitions) -> dg.Definitions:
+    """Operator-facing defaults in one place: owners by domain where missing, and the daily
+    ingest's freshness policy on every asset its job (season_tables) materializes."""
+    from nba_platform.defs.ingestion.jobs import SEASON_TABLES_SELECTION
+    from nba_platform.defs.ingestion.schedules import SEASON_TABLES_FRESHNESS
+
+    fed_daily = SEASON_TABLES_SELECTION.resolve(loaded.resolve_asset_graph())
+
+    def policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+        changes = {}
+        if not spec.owners and spec.group_name in DOMAIN_OWNERS:
+            changes["owners"] = [DOMAIN_OWNERS[spec.group_name]]
+        if spec.key in fed_daily and spec.freshness_policy is None:
+            changes["freshness_policy"] = SEASON_TABLES_FRESHNESS
+        return spec.replace_attributes(**changes) if changes else spec
+
+    with warnings.catch_warnings():  # map_resolved_asset_specs is marked preview in Dagster 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return loaded.map_resolved_asset_specs(func=policy)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions.merge(
+    settings = load_settings()
+    return apply_asset_policy(dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
-    )
+        dg.Definitions(resources=build_resources(settings), executor=build_executor(settings)),
+    ))

@@ -8,10 +8,12 @@ Postgres for Dagster storage and serving tables. Assets never look at this; reso
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 
 
 def _load_dotenv(path: Path) -> None:
@@ -59,6 +61,33 @@ class Settings:
     backup_scratch_password_key: str | None = None
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 4
+    # stats.nba.com as a raw source (resources/stats_api.py; raw assets use it with config
+    # `source: stats_api`). Empty cache URI = no response cache.
+    stats_api_base_url: str = "https://stats.nba.com/stats"
+    stats_api_timeout_seconds: float = 30.0
+    stats_api_requests_per_second: float = 1.0
+    stats_api_endpoint_rates: tuple[tuple[str, float], ...] = ()
+    stats_api_max_attempts: int = 5
+    stats_api_retry_after_cap_seconds: float = 120.0
+    stats_api_breaker_failures: int = 5
+    stats_api_breaker_cooldown_seconds: float = 60.0
+    stats_api_cache_uri: str = ""
+    stats_api_cache_ttl_seconds: float = 86400.0
+    # Glue Data Catalog database the lake's tables are registered in (prod, S3 lake only). Terraform
+    # creates it and sets NBA_GLUE_DATABASE on the ECS tasks; unset means no registration.
+    glue_database: str | None = None
+    mlflow_password_key: str | None = None
+    # Retraining sensor (defs/models/sensors.py)
+    retrain_drift_share: float = 0.3
+    retrain_skill_margin: float = 0.01
+    retrain_min_live_games: int = 100
+    # Step executor (resources/environment.py::build_executor). celery: steps go to workers
+    # (`celery -A nba_platform.celery_app worker`) through the broker; the broker URL may hold
+    # a password, so it is only handed to Celery, never to run config or metadata.
+    executor: str = "in_process"
+    celery_broker: str = field(default="pyamqp://guest@127.0.0.1:5672//", repr=False)
+    celery_backend: str = field(default="rpc://", repr=False)
+    celery_queue: str = "dagster"
 
     @property
     def dagster_home(self) -> Path:
@@ -78,6 +107,17 @@ def _dagster_db_url(env: str, home: Path) -> str:
     return f"postgresql://{quote(user, safe='')}@{host}:{os.environ.get('DAGSTER_PG_PORT') or 5432}/{quote(db, safe='')}"
 
 
+def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
+    """'boxscoretraditionalv2=0.5,commonplayerinfo=2' -> per-endpoint requests per second."""
+    pairs = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, _, rate = item.partition("=")
+        if not name.strip() or not re.fullmatch(r"\d+(\.\d*)?", rate.strip()):
+            raise ValueError(f"NBA_STATS_API_ENDPOINT_RATES wants endpoint=rate pairs separated by commas, got {item!r}")
+        pairs.append((name.strip(), float(rate)))
+    return tuple(pairs)
+
+
 def load_settings() -> Settings:
     _load_dotenv(Path.cwd() / ".env")
     env = os.environ.get("NBA_PLATFORM_ENV", "local").strip().lower()
@@ -88,6 +128,9 @@ def load_settings() -> Settings:
     default_landing = str(home / "landing") if env == "local" else ""
     lake = os.environ.get("NBA_LAKE_URI", default_lake)
     landing = os.environ.get("NBA_LANDING_URI", default_landing)
+    executor = os.environ.get("NBA_EXECUTOR", "in_process").strip().lower().replace("-", "_")
+    if executor not in EXECUTORS:
+        raise ValueError(f"NBA_EXECUTOR must be one of {EXECUTORS}, got {executor!r}")
     if env == "prod" and not (lake and landing):
         raise ValueError("NBA_PLATFORM_ENV=prod needs NBA_LAKE_URI and NBA_LANDING_URI (s3://bucket/prefix)")
     return Settings(
@@ -100,6 +143,9 @@ def load_settings() -> Settings:
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         # MLflow 3.17 refuses file stores: SQLite locally, Postgres in prod.
         mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
+        # only a server database takes a password (prod: Postgres, from the secret's mlflow_db_password)
+        mlflow_password_key=(os.environ.get("NBA_MLFLOW_DB_PASSWORD_KEY", "mlflow_db_password" if env == "prod" else "") or None)
+        if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("postgresql") else None,
         mlflow_artifact_uri=os.environ.get("MLFLOW_ARTIFACT_URI", str(home / "mlflow" / "artifacts") if env == "local" else None),
         # The serving database URL never holds a password: that comes from the secrets resource.
         serving_db_url=os.environ.get("NBA_SERVING_DB_URL", f"sqlite:///{home / 'serving' / 'serving.db'}"),
@@ -120,4 +166,23 @@ def load_settings() -> Settings:
         backup_scratch_password_key=os.environ.get("NBA_BACKUP_SCRATCH_PASSWORD_KEY") or None,
         backup_keep_daily=int(os.environ.get("NBA_BACKUP_KEEP_DAILY") or 7),
         backup_keep_weekly=int(os.environ.get("NBA_BACKUP_KEEP_WEEKLY") or 4),
+        stats_api_base_url=os.environ.get("NBA_STATS_API_BASE_URL") or "https://stats.nba.com/stats",
+        stats_api_timeout_seconds=float(os.environ.get("NBA_STATS_API_TIMEOUT_SECONDS") or 30),
+        stats_api_requests_per_second=float(os.environ.get("NBA_STATS_API_REQUESTS_PER_SECOND") or 1.0),
+        stats_api_endpoint_rates=_endpoint_rates(os.environ.get("NBA_STATS_API_ENDPOINT_RATES", "")),
+        stats_api_max_attempts=int(os.environ.get("NBA_STATS_API_MAX_ATTEMPTS") or 5),
+        stats_api_retry_after_cap_seconds=float(os.environ.get("NBA_STATS_API_RETRY_AFTER_CAP_SECONDS") or 120),
+        stats_api_breaker_failures=int(os.environ.get("NBA_STATS_API_BREAKER_FAILURES") or 5),
+        stats_api_breaker_cooldown_seconds=float(os.environ.get("NBA_STATS_API_BREAKER_COOLDOWN_SECONDS") or 60),
+        # Locally under NBA_HOME; in prod only when set (e.g. s3://bucket/stats_api_cache).
+        stats_api_cache_uri=os.environ.get("NBA_STATS_API_CACHE_URI", str(home / "stats_api_cache") if env == "local" else ""),
+        stats_api_cache_ttl_seconds=float(os.environ.get("NBA_STATS_API_CACHE_TTL_SECONDS") or 86400),
+        glue_database=os.environ.get("NBA_GLUE_DATABASE") or None,
+        retrain_drift_share=float(os.environ.get("NBA_RETRAIN_DRIFT_SHARE") or 0.3),
+        retrain_skill_margin=float(os.environ.get("NBA_RETRAIN_SKILL_MARGIN") or 0.01),
+        retrain_min_live_games=int(os.environ.get("NBA_RETRAIN_MIN_LIVE_GAMES") or 100),
+        executor=executor,
+        celery_broker=os.environ.get("NBA_CELERY_BROKER") or "pyamqp://guest@127.0.0.1:5672//",
+        celery_backend=os.environ.get("NBA_CELERY_BACKEND") or "rpc://",
+        celery_queue=os.environ.get("NBA_CELERY_QUEUE") or "dagster",
     )

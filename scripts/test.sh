@@ -12,6 +12,20 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
   for _ in $(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
+# Celery brokers for the scale-out test: RabbitMQ (default NBA_CELERY_BROKER) and Redis.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if command -v rabbitmq-server >/dev/null 2>&1 && ! port_open 5672; then
+  service rabbitmq-server start || rabbitmq-server -detached
+  for _ in $(seq 60); do port_open 5672 && break; sleep 1; done
+fi
+if command -v redis-server >/dev/null 2>&1 && ! port_open 6379; then
+  service redis-server start || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes
+  for _ in $(seq 30); do port_open 6379 && break; sleep 1; done
+fi
+# The UI browser test drives Debian's chromium through Playwright (never `playwright install`).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 
 export NBA_PLATFORM_ENV=local
 unset DAGSTER_HOME NBA_HOME

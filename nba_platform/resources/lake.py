@@ -6,6 +6,9 @@ every partition of the run (one run may cover a range: single-run backfills), an
 partitioned input is loaded as the same kind of dict, so multi-season runs need no special
 case. Each partition is one file written atomically: a failed run never exposes half a
 partition, and re-running a partition replaces it whole (idempotent).
+
+With `glue_database` set (S3 lakes only), every write also creates or updates the asset's table
+in that Glue Data Catalog database so Athena can query it (`resources/catalog.py`).
 """
 
 
@@ -16,15 +19,25 @@ import pandas as pd
 import pyarrow as pa
 
 from nba_platform.lib.storage import Store
+from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
     root: str
     endpoint_url: Optional[str] = None
     region: Optional[str] = None
+    # Glue database (created by Terraform) to register every written asset's table in; S3 only.
+    glue_database: Optional[str] = None
 
     def _store(self) -> Store:
         return Store(self.root, self.endpoint_url, self.region)
+
+    def _catalog(self) -> Optional[GlueCatalog]:
+        if not self.glue_database:
+            return None
+        if not self.root.startswith("s3://"):
+            raise ValueError(f"glue_database={self.glue_database!r} needs an s3:// lake root, not {self.root!r}")
+        return GlueCatalog(self.glue_database, self.endpoint_url, self.region)
 
     @staticmethod
     def _asset_path(key: dg.AssetKey) -> str:
@@ -39,6 +52,9 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             return
         store = self._store()
         key = context.asset_key
+        catalog = self._catalog()
+        if catalog is not None:
+            catalog.require_database()  # before writing: data that cannot be registered is a config error
         if context.has_asset_partitions:
             if not isinstance(obj, dict):
                 raise TypeError(f"{key.to_user_string()}: a partitioned asset must return {{partition: DataFrame}}")
@@ -52,16 +68,27 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         else:
             store.write_table(self.partition_path(key, None), _to_arrow(obj))
             rows = len(obj)
-        context.add_output_metadata({"lake_path": dg.MetadataValue.path(f"{self.root}/{self._asset_path(key)}"), "rows_written": rows})
+        metadata = {"lake_path": dg.MetadataValue.path(f"{self.root}/{self._asset_path(key)}"), "rows_written": rows}
+        if catalog is not None:
+            single_file = None if context.has_asset_partitions else self.partition_path(key, None)
+            table = register_lake_asset(store, catalog, key.path, single_file)
+            metadata["glue_table"] = dg.MetadataValue.text(table.qualified_name)
+            metadata["glue_table_change"] = dg.MetadataValue.text(table.change)
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext):
         store = self._store()
         key = context.asset_key
         if context.has_asset_partitions:
             out = {}
+            # An input declared with metadata {"allow_missing_partitions": True} (as in UPathIOManager)
+            # gets the partitions that exist; by default a missing partition is an error.
+            allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
             for partition in context.asset_partition_keys:
                 path = self.partition_path(key, partition)
                 if not store.exists(path):
+                    if allow_missing:
+                        continue
                     raise FileNotFoundError(
                         f"{key.to_user_string()} partition {partition!r} is not in the lake ({self.root}/{path}); "
                         "materialize it first"

@@ -19,7 +19,8 @@ class PromotionConfig(dg.Config):
 
 @dg.asset(
     key=["models", "champion_promotion"],
-    ins={"shadow": dg.AssetIn(key=["serving", "shadow_predictions"]), "outcomes": dg.AssetIn(key=["features", "game_outcomes"])},
+    ins={"shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}), "outcomes": dg.AssetIn(key=["features", "game_outcomes"])},
+    deps=[dg.AssetKey(["monitoring", "live_skill"])],  # live skill reports on the champion that scored, before any promotion
     group_name="models", kinds={"mlflow"}, owners=["team:ml"],
     automation_condition=dg.AutomationCondition.eager(),
     description="Promotes the MLflow `challenger` to `champion` only if it has the lower Brier on the same played games "

@@ -48,7 +48,7 @@ def rolling_brier_png(scored: pd.DataFrame, last_n: int, validation_brier: float
 
 @dg.asset(
     key=["monitoring", "live_skill"],
-    ins={"shadow": dg.AssetIn(key=["serving", "shadow_predictions"]), "outcomes": dg.AssetIn(key=["features", "game_outcomes"])},
+    ins={"shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}), "outcomes": dg.AssetIn(key=["features", "game_outcomes"])},
     group_name="monitoring", kinds={"pandas", "mlflow"}, owners=["team:ml"],
     automation_condition=dg.AutomationCondition.eager(),
     description="Live skill of the champion (and the shadow challenger) on played games neither was trained on: "
