@@ -1,0 +1,126 @@
+"""`monitoring/feature_drift` materialized through the real definitions on embedded resources:
+real game features in the lake, a real champion in MLflow (SQLite), Evidently reports on disk."""
+
+import math
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from nba_platform.defs.models.sensors import retraining_causes
+from nba_platform.lib.features import FEATURE_COLUMNS
+from nba_platform.lib.storage import Store
+from nba_platform.model_registry import CHAMPION
+from nba_platform.resources.retraining import RetrainingPolicy
+from nba_platform_tests.conftest import embedded_resources
+from nba_platform_tests.defs.helpers import materialize_seasons
+from nba_platform_tests.real_features import SHIFTED, real_game_features, real_game_outcomes, scoring_jump
+
+DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
+TRAIN_FIRST, TRAIN_LAST = "2019-20", "2022-23"
+
+
+def lake_features() -> pd.DataFrame:
+    """Real seasons 2019-20..2023-24, plus two made from 2023-24: '2024-25', the whole season
+    with a league-wide scoring jump, and '2025-26', its first 20 games (a season just begun)."""
+    real = real_game_features()
+    real = real[real["season"] >= TRAIN_FIRST]
+    last = real[real["season"] == "2023-24"]
+    jump = scoring_jump(last).assign(season="2024-25", game_id="x" + last["game_id"], game_date=last["game_date"] + pd.DateOffset(years=1))
+    opening = last.sort_values("game_date").head(20)
+    opening = opening.assign(season="2025-26", game_id="y" + opening["game_id"], game_date=opening["game_date"] + pd.DateOffset(years=2))
+    return pd.concat([real, jump, opening], ignore_index=True)
+
+
+def register_champion(mlflow) -> str:
+    """A small real model (logistic regression on Elo) trained on the tagged seasons, aliased champion."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, outcomes = real_game_features(), real_game_outcomes()
+    train = features[features["season"].between(TRAIN_FIRST, TRAIN_LAST)].merge(outcomes, on="game_id")
+    train = train[train["home_win"].notna()]
+    X, y = train[["diff_elo_pre", "elo_p_home_win"]], train["home_win"].astype(int)
+    model = LogisticRegression().fit(X, y)
+    brier = float(((model.predict_proba(X)[:, 1] - y) ** 2).mean())
+    tags = {"train_first_season": TRAIN_FIRST, "train_last_season": TRAIN_LAST, "eval_season": "2023-24",
+            "kind": "logistic", "validation_brier": f"{brier:.4f}"}
+    logged = mlflow.log_sklearn_model(model, X.head(50), params={"C": 1.0}, metrics={"validation_brier": brier}, tags=tags)
+    mlflow.set_alias(CHAMPION, logged.version)
+    return logged.label
+
+
+def partition_metadata(instance, partition: str) -> dict:
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=DRIFT, asset_partitions=[partition]), limit=1
+    ).records
+    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
+@pytest.fixture
+def setup(tmp_path, instance):
+    resources = embedded_resources(tmp_path, include_sample=False)
+    io = resources["io_manager"]
+    table = pa.Table.from_pandas(lake_features(), preserve_index=False)
+    Store(io.root).write_table(io.partition_path(dg.AssetKey(["features", "game_features"]), None), table)
+    return resources, instance
+
+
+def test_feature_drift_per_season_against_the_champion(setup):
+    resources, instance = setup
+    reports, lake = resources["reports"], Store(resources["io_manager"].root)
+
+    # No champion yet: the season still materializes, saying so, with no result and no report.
+    result = materialize_seasons(["2023-24"], resources, instance, selection=[DRIFT])
+    assert result.success
+    meta = partition_metadata(instance, "2023-24")
+    assert meta["status"] == "no champion model yet: nothing to compare with"
+    assert math.isnan(meta["drift_share"]) and meta["champion_version"] == "none"
+    assert lake.read_table("monitoring/feature_drift/2023-24.parquet").num_rows == 0
+    assert not reports.exists("drift/2023-24.html")
+
+    label = register_champion(resources["mlflow"])
+    # One run over three seasons (a single-run backfill): a real season, the scoring jump, a season's first days.
+    seasons = ["2023-24", "2024-25", "2025-26"]
+    result = materialize_seasons(seasons, resources, instance, selection=[DRIFT])
+    assert result.success
+    real, jump, opening = (partition_metadata(instance, s) for s in seasons)
+
+    for meta in (real, jump):
+        assert meta["status"] == "ok" and meta["champion_version"] == label
+        assert meta["reference_seasons"] == "2020-21, 2021-22, 2022-23"  # the champion's latest 3 training seasons
+        assert meta["features_compared"] == 97 and meta["current_games"] == 1230
+        assert meta["drifted_features"] == round(meta["drift_share"] * 97)
+        assert meta["stattest"] == "ks (threshold 0.05)" and meta["dropped_features"] == {}
+    assert 0 < real["drift_share"] < jump["drift_share"] <= 1
+    assert jump["drift_share"] >= len(SHIFTED) / 97
+    listed = [line.split("|")[1].strip() for line in jump["top_drifted"].splitlines()[2:]]
+    assert len(listed) == 10 and set(listed) <= set(SHIFTED)  # the most drifted features are the shifted ones
+
+    # the Evidently report of each computed season, at the path the metadata links
+    for season, meta in (("2023-24", real), ("2024-25", jump)):
+        path = meta["report"]
+        assert path == f"{reports.root}/drift/{season}.html"
+        html = open(path, encoding="utf-8").read()
+        assert html.lstrip().startswith("<!DOCTYPE html>") and "Dataset Drift" in html
+        assert f"({meta['drifted_features']} out of 97)" in html and "Value Drift for column diff_elo_pre" in html
+
+    # per-feature results in the lake: every shifted feature drifted in the jump season
+    table = lake.read_table("monitoring/feature_drift/2024-25.parquet").to_pandas()
+    assert len(table) == 97 and set(table["season"]) == {"2024-25"} and set(table["feature"]) == set(FEATURE_COLUMNS)
+    assert set(SHIFTED) <= set(table.loc[table["drifted"], "feature"])
+
+    # too few games: refused with the reason, the run still succeeds
+    assert opening["status"] == "not computed: only 20 current games; drift needs at least 50 " \
+                                "(too early in the season to tell drift from noise)"
+    assert math.isnan(opening["drift_share"]) and opening["champion_version"] == label
+    assert not reports.exists("drift/2025-26.html")
+    assert lake.read_table("monitoring/feature_drift/2025-26.parquet").num_rows == 0
+
+    # run-level summary on every partition of the run
+    assert jump["drift_share_max"] == jump["drift_share"]
+    assert jump["drift_share_by_season"] == {"2023-24": real["drift_share"], "2024-25": jump["drift_share"], "2025-26": None}
+
+    # what the retraining sensor reads: drift_share and champion_version per partition
+    causes, _ = retraining_causes(instance, {}, RetrainingPolicy(drift_share_threshold=0.99 * jump["drift_share"]))
+    assert [c["id"] for c in causes] == [f"drift:{label}:2024-25"]
