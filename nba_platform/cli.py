@@ -100,6 +100,7 @@ def cmd_build(args) -> int:
 
 def cmd_ingest(args) -> int:
     from nba_platform.lib.landing import LandingError
+    from nba_platform.defs.ingestion.jobs import job_for_new_data
     from nba_platform.ops_runner import get_instance, register_seasons, run_job
     from nba_platform.resources.environment import build_resources
 
@@ -130,7 +131,7 @@ def cmd_ingest(args) -> int:
     _print(f"building season partition(s) {', '.join(sorted(touched))} ...")
     tags = {"nba/trigger": "cli-ingest", INVOCATION_TAG: uuid.uuid4().hex}
     with step_progress(instance, tags):
-        outcome = run_job("season_tables", sorted(touched), instance, tags=tags)
+        outcome = run_job(job_for_new_data(instance), sorted(touched), instance, tags=tags)
     _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} (covered {', '.join(outcome.seasons)})")
     return 0 if outcome.success else 1
 

@@ -78,7 +78,7 @@ class Settings:
     glue_database: str | None = None
     mlflow_password_key: str | None = None
     # Retraining sensor (defs/models/sensors.py)
-    retrain_drift_share: float = 0.3
+    retrain_drift_share: float = 0.75
     retrain_skill_margin: float = 0.01
     retrain_min_live_games: int = 100
     # Step executor (resources/environment.py::build_executor). celery: steps go to workers
@@ -178,7 +178,7 @@ def load_settings() -> Settings:
         stats_api_cache_uri=os.environ.get("NBA_STATS_API_CACHE_URI", str(home / "stats_api_cache") if env == "local" else ""),
         stats_api_cache_ttl_seconds=float(os.environ.get("NBA_STATS_API_CACHE_TTL_SECONDS") or 86400),
         glue_database=os.environ.get("NBA_GLUE_DATABASE") or None,
-        retrain_drift_share=float(os.environ.get("NBA_RETRAIN_DRIFT_SHARE") or 0.3),
+        retrain_drift_share=float(os.environ.get("NBA_RETRAIN_DRIFT_SHARE") or 0.75),
         retrain_skill_margin=float(os.environ.get("NBA_RETRAIN_SKILL_MARGIN") or 0.01),
         retrain_min_live_games=int(os.environ.get("NBA_RETRAIN_MIN_LIVE_GAMES") or 100),
         executor=executor,

@@ -26,6 +26,8 @@ class ServingTable:
     def create_sql(self, dialect: str) -> list[str]:
         cols = ", ".join(f"{c} {_type(t, dialect)}" for c, t in self.columns.items())
         stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)}))"]
+        if dialect == "postgres":  # columns added since a table was created (SQLite: see _add_missing_columns_sqlite)
+            stmts += [f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {c} {_type(t, dialect)}" for c, t in self.columns.items()]
         for idx in self.indexes:
             stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{'_'.join(idx)} ON {self.name} ({', '.join(idx)})")
         return stmts
@@ -58,7 +60,7 @@ GAME_PREDICTIONS = ServingTable(
     "game_predictions",
     {"game_id": "TEXT", "season": "TEXT", "game_date": "DATE", "home_team_id": "BIGINT", "away_team_id": "BIGINT",
      "p_home_win": "DOUBLE PRECISION", "elo_p_home_win": "DOUBLE PRECISION", "model_version": "TEXT",
-     "published_at": "TIMESTAMP"},
+     "published_at": "TIMESTAMP", "top_factors": "TEXT"},  # top_factors: JSON [{feature, value, shap}] (SHAP, log-odds)
     ("game_id", "model_version"),
     (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date"), ("season",)),
 )
@@ -86,6 +88,10 @@ def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
         with con:  # one transaction
             for stmt in table.create_sql("sqlite"):
                 con.execute(stmt)
+            existing = {r[1] for r in con.execute(f"PRAGMA table_info({table.name})")}
+            for c, t in table.columns.items():
+                if c not in existing:  # a column added since the table was created (appended, as in the dict)
+                    con.execute(f"ALTER TABLE {table.name} ADD COLUMN {c} {_type(t, 'sqlite')}")
             staging = f"stage_{table.name}"
             con.execute(f"CREATE TEMP TABLE {staging} AS SELECT * FROM {table.name} WHERE 0")
             con.executemany(f"INSERT INTO {staging} VALUES ({', '.join('?' * len(table.columns))})", rows)

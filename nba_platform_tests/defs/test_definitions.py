@@ -48,6 +48,9 @@ def test_dg_check_defs_passes():
 
 def test_jobs_and_sensor_are_registered():
     d = defs()
-    assert {"build_all", "season_tables"} <= {j.name for j in d.jobs}
-    assert d.resolve_sensor_def("landing_zone_sensor").job_name == "season_tables"
+    assert {"build_all", "season_tables", "season_update", "retrain_game_model"} <= {j.name for j in d.jobs}
+    assert {t.job_name for t in d.resolve_sensor_def("landing_zone_sensor").targets} == {"season_tables", "season_update"}
+    assert d.resolve_sensor_def("retraining_sensor").job_name == "retrain_game_model"
+    # a cold build leaves per-partition drift reports to new data
+    assert dg.AssetKey(["monitoring", "feature_drift"]) not in d.resolve_job_def("build_all").asset_layer.selected_asset_keys
     assert isinstance(d.resolve_job_def("season_tables"), dg.JobDefinition)

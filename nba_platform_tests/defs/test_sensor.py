@@ -52,3 +52,15 @@ def test_unreadable_file_is_rejected_once_and_reported(instance, local_resources
     assert "unrecognised source shape" in result.skip_reason.skip_message
     assert "notes.csv" in json.loads(result.cursor)
     assert evaluate(instance, local_resources["landing"], cursor=result.cursor).run_requests in (None, [])
+
+
+def test_new_data_runs_season_update_once_a_model_exists(instance, local_resources, sample_path, landing_dir):
+    data = sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz").read_bytes()
+    (landing_dir / "gamelog-2022-23.csv.gz").write_bytes(data)
+    before = evaluate(instance, local_resources["landing"])
+    assert {r.job_name for r in before.run_requests} == {"season_tables"}  # no model to predict with yet
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=["models", "game_outcome_model"]))
+    (landing_dir / "gamelog-2022-23-again.csv.gz").write_bytes(data)
+    after = evaluate(instance, local_resources["landing"], cursor=before.cursor)
+    assert {r.job_name for r in after.run_requests} == {"season_update"}
+    assert [r.partition_key for r in after.run_requests] == ["2022-23"]

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nba_platform.definitions import defs
+from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
 from nba_platform.lib.landing import SHAPES
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons, season_run_tags
@@ -23,7 +24,8 @@ def built(tmp_path_factory):
         instance.add_dynamic_partitions("season", ALL_SEASONS)
         d = defs()
         result = dg.materialize(
-            [*d.assets, *d.asset_checks], resources=resources, instance=instance, tags=season_run_tags(ALL_SEASONS)
+            [*d.assets, *d.asset_checks], resources=resources, instance=instance, tags=season_run_tags(ALL_SEASONS),
+            selection=BUILD_ALL_SELECTION,
         )
         yield {"root": root, "result": result, "instance": instance, "resources": resources}
 
@@ -120,6 +122,8 @@ def test_model_beats_elo_on_the_last_season_and_is_registered(built):
     assert meta["eval_season"].value == "2023-24"
     assert meta["model_brier"].value < meta["elo_brier"].value < 0.25
     assert meta["calibration_plot"].value.startswith("![calibration](data:image/png;base64,")
+    assert meta["shap_summary_plot"].value.startswith("![SHAP summary](data:image/png;base64,")
+    assert "mean_abs_shap" in meta["shap_top_features"].value
     evaluation = read(built["root"], "models", "game_model_evaluation")
     assert set(evaluation["method"]) == {"model", "elo", "home_base_rate", "coin_flip"}
     assert evaluation["n"].nunique() == 1  # every method scored on the same games
@@ -130,17 +134,33 @@ def test_model_beats_elo_on_the_last_season_and_is_registered(built):
     assert registered.tags["purpose"] == "evaluation" and registered.tags["eval_season"] == "2023-24"
 
 
-def test_walk_forward_predictions_are_published_with_their_model_version(built):
+def test_predictions_are_published_with_their_model_version_and_top_factors(built):
+    import json
+
+    mlflow = built["resources"]["mlflow"]
+    tags = {str(v.version): v.tags for v in mlflow.model_versions()}
+    # 2023-24: served by the champion (the evaluation model, trained to 2022-23, never saw it)
     preds = read(built["root"], "serving", "game_predictions", season="2023-24")
     assert len(preds) == 1312 and preds["p_home_win"].between(0, 1).all()
-    assert preds["model_version"].nunique() == 1
-    version = preds["model_version"].iloc[0].split("/v")[1]
-    tags = {str(v.version): v.tags for v in built["resources"]["mlflow"].model_versions()}[version]
-    assert tags["predicts_season"] == "2023-24" and tags["purpose"] == "walk_forward"
+    champion = mlflow.version_by_alias("champion")
+    assert set(preds["model_version"]) == {champion.label}
+    assert champion.tags["purpose"] == "evaluation" and champion.tags["train_last_season"] == "2022-23"
+    # 2022-23: backfilled walk-forward by a model refit on every earlier season
+    earlier = read(built["root"], "serving", "game_predictions", season="2022-23")
+    assert earlier["model_version"].nunique() == 1
+    version = earlier["model_version"].iloc[0].split("/v")[1]
+    assert tags[version]["predicts_season"] == "2022-23" and tags[version]["purpose"] == "walk_forward"
+    # every prediction carries its top 3 SHAP factors
+    for frame in (preds, earlier):
+        factors = frame["top_factors"].map(json.loads)
+        assert factors.map(len).eq(3).all()
+        assert all({"feature", "value", "shap"} <= set(f) for f in factors.iloc[0])
+    assert any(f[0]["feature"].endswith("elo_pre") or "elo" in f[0]["feature"] for f in factors)
     # too little history before 2004-05: an empty partition, not a guess
     assert len(read(built["root"], "serving", "game_predictions", season="2003-04")) == 0
     db = built["resources"]["serving_db"]
-    published = db.query("SELECT count(*) AS n, count(DISTINCT model_version) AS v FROM game_predictions WHERE season = '2023-24'")
-    assert published["n"].item() == 1312 and published["v"].item() == 1
+    published = db.query("SELECT count(*) AS n, count(DISTINCT model_version) AS v, count(top_factors) AS f "
+                         "FROM game_predictions WHERE season = '2023-24'")
+    assert published["n"].item() == 1312 and published["v"].item() == 1 and published["f"].item() == 1312
     games = db.query("SELECT count(*) AS n FROM games WHERE season = '2023-24'")
     assert games["n"].item() == 1312

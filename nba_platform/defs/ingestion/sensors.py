@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from nba_platform.defs.ingestion.jobs import season_tables_job
+from nba_platform.defs.ingestion.jobs import job_for_new_data, season_tables_job, season_update_job
 from nba_platform.defs.ingestion.partitions import season_partitions
 from nba_platform.lib.landing import LandingError
 from nba_platform.resources.landing import LandingZone
@@ -13,12 +13,13 @@ from nba_platform.resources.landing import LandingZone
 
 @dg.sensor(
     name="landing_zone_sensor",
-    job=season_tables_job,
+    jobs=[season_tables_job, season_update_job],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the landing zone (local dir or S3 prefix). A new or changed file is read, its shape "
     "detected and its rows split by season; unknown seasons become partitions and each touched season gets a "
-    "`season_tables` run. Unreadable files are reported once per version, never half-ingested.",
+    "`season_update` run (tables, features, drift, champion predictions, shadow, publish; `season_tables` before "
+    "any model exists). Unreadable files are reported once per version, never half-ingested.",
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
     # Cursor: landed file -> fingerprint (size:mtime) already handled, so one file version
@@ -43,12 +44,14 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZon
     existing = set(context.instance.get_dynamic_partitions(season_partitions.name))
     new = [s for s in touched if s not in existing]
     run_requests = []
+    job_name = job_for_new_data(context.instance) if touched else None
     for season in touched:
         files = sorted(k for k, v in seasons_by_file.items() if season in v)
         run_requests.append(
             dg.RunRequest(
                 run_key=f"{season}:{'|'.join(files)}",
                 partition_key=season,
+                job_name=job_name,
                 tags={"nba/trigger": "landing_sensor", "nba/landed_files": ", ".join(k.split("@")[0] for k in files)[:250]},
             )
         )

@@ -134,6 +134,12 @@ def game_model_evaluation(context: dg.AssetExecutionContext, mlflow: MlflowTrack
     comparison = M.compare_methods(y, probs)
     png = M.calibration_plot_png(y, {"model": probs["model"], "elo": probs["elo"]}, title=f"Calibration, {eval_season}")
     calib = M.calibration_table(y, probs["model"])
+    # SHAP on the evaluation season: what drives the served log-odds, game by game and overall.
+    from nba_platform.lib.explain import explain, global_importance, summary_plot_png
+
+    shap_values = explain(model, X[columns].reset_index(drop=True), feature_columns=columns).values
+    shap_png = summary_plot_png(shap_values, X[columns].reset_index(drop=True), title=f"SHAP summary, {eval_season}")
+    importance = global_importance(shap_values).head(10)
     by_method = comparison.set_index("method") if "method" in comparison.columns else comparison
     mlflow.log_metrics(row["run_id"], {f"eval_{m}_{k}": by_method.loc[m, k] for m in by_method.index for k in ("brier", "log_loss", "accuracy")})
     model_brier, elo_brier = float(by_method.loc["model", "brier"]), float(by_method.loc["elo", "brier"])
@@ -144,4 +150,6 @@ def game_model_evaluation(context: dg.AssetExecutionContext, mlflow: MlflowTrack
         "comparison": dg.MetadataValue.md(M.markdown_comparison(by_method)),
         "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
         "calibration_plot": dg.MetadataValue.md(png_markdown(png, "calibration")),
+        "shap_summary_plot": dg.MetadataValue.md(png_markdown(shap_png, "SHAP summary")),
+        "shap_top_features": dg.MetadataValue.md(M.markdown_comparison(importance)),
     })

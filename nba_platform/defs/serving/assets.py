@@ -14,16 +14,27 @@ from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.serving_db import ServingDatabase
 
 PREDICTION_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id",
-                      "p_home_win", "elo_p_home_win", "model_version"]
+                      "p_home_win", "elo_p_home_win", "model_version", "top_factors"]
+
+
+def _model_inputs(model, game_features: pd.DataFrame) -> pd.DataFrame:
+    from nba_platform.lib.features import FEATURE_COLUMNS
+
+    columns = list(getattr(model, "feature_names_in_", FEATURE_COLUMNS))
+    return game_features[columns].astype("float64").reset_index(drop=True)
 
 
 def predict_home_win(model, game_features: pd.DataFrame):
     """P(home win) from a loaded sklearn classifier, with the columns it was fitted on."""
-    from nba_platform.lib.features import FEATURE_COLUMNS
+    return model.predict_proba(_model_inputs(model, game_features))[:, list(model.classes_).index(1)]
 
-    columns = list(getattr(model, "feature_names_in_", FEATURE_COLUMNS))
-    X = game_features[columns].astype("float64").reset_index(drop=True)
-    return model.predict_proba(X)[:, list(model.classes_).index(1)]
+
+def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> list[str]:
+    """Per game, the k features that moved its prediction most (exact SHAP on the served log-odds), as JSON."""
+    from nba_platform.lib.explain import explain, top_factors
+
+    X = _model_inputs(model, game_features)
+    return top_factors(explain(model, X, feature_columns=list(X.columns)).values, X, k=k)
 
 
 def empty_predictions() -> pd.DataFrame:
@@ -60,6 +71,7 @@ def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig,
             preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
             preds["p_home_win"] = predict_home_win(champion_model, season_games)
             preds["model_version"] = champion.label
+            preds["top_factors"] = prediction_top_factors(champion_model, season_games)
             out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
             briefs[season] = f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
             context.log.info(f"{season}: {briefs[season]}")
@@ -81,6 +93,7 @@ def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig,
         preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
         preds["p_home_win"] = trained.predict_proba_home(season_games)
         preds["model_version"] = logged.label
+        preds["top_factors"] = prediction_top_factors(trained.estimator, season_games[trained.feature_columns])
         out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
         Xp, y, keys = training_frame(features, outcomes, [season], params.season_types)
         if len(y):
