@@ -1,0 +1,49 @@
+"""daily_season_ingest: the latest season partition of the instance, or a skip when there is none."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from nba_platform.definitions import defs
+from nba_platform.defs.ingestion.schedules import latest_season
+
+
+@pytest.fixture(scope="module")
+def schedule() -> dg.ScheduleDefinition:
+    return defs().resolve_schedule_def("daily_season_ingest")
+
+
+def test_latest_season_is_chronological_not_insertion_order():
+    assert latest_season(["2023-24", "1999-00", "2009-10", "2010-11"]) == "2023-24"
+    assert latest_season(["2010-11", "2009-10"]) == "2010-11"
+    assert latest_season([]) is None
+
+
+def test_runs_season_tables_daily_at_10_utc(schedule):
+    assert schedule.job_name == "season_tables"
+    assert schedule.cron_schedule == "0 10 * * *" and schedule.execution_timezone == "UTC"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert "10:00 UTC" in schedule.description
+
+
+def test_skips_with_a_reason_when_no_season_partition_exists(schedule, instance):
+    with dg.build_schedule_context(instance=instance) as context:
+        data = schedule.evaluate_tick(context)
+    assert not data.run_requests
+    assert "no season partitions yet" in data.skip_message
+
+
+def test_requests_the_latest_season_partition(schedule, instance):
+    # Added out of chronological order, as when an older season is landed after a newer one.
+    instance.add_dynamic_partitions("season", ["2022-23", "2023-24", "2021-22"])
+    tick = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.timezone.utc)
+    # With the code location's repository, the tick resolves the request against the job and its
+    # partitions as the daemon does (an unknown partition key would fail the tick).
+    repository = defs().get_repository_def()
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, repository_def=repository) as context:
+        data = schedule.evaluate_tick(context)
+    (request,) = data.run_requests
+    assert request.partition_key == "2023-24"
+    assert request.tags["nba/trigger"] == "daily_season_ingest"
+    assert request.tags["dagster/partition"] == "2023-24"
