@@ -46,5 +46,14 @@ def defs() -> dg.Definitions:
     settings = load_settings()
     return apply_asset_policy(dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
-        dg.Definitions(resources=build_resources(settings), executor=build_executor(settings)),
+        dg.Definitions(
+            resources=build_resources(settings), executor=build_executor(settings),
+            # Eager features, shadow scores, live skill and promotion need the automation sensor on.
+            sensors=[dg.AutomationConditionSensorDefinition(
+                "default_automation_condition_sensor", target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                description="Evaluates the assets' automation conditions (eager features after new tables; shadow "
+                "scores, live skill and the promotion check after a new model or new games).",
+            )],
+        ),
     ))

@@ -19,7 +19,8 @@ def get_instance() -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(home))
     if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n")
     return dg.DagsterInstance.get()
 
 

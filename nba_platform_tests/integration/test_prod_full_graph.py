@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from nba_platform.definitions import defs
+from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
 from nba_platform.resources.environment import build_resources
 from nba_platform.resources.landing import sample_root
 from nba_platform.settings import load_settings
@@ -39,6 +40,7 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
     secret_id = f"nba-platform/full-{uuid.uuid4().hex[:6]}"
     secrets = {k: f"{k}-{uuid.uuid4().hex}" for k in ("rds_password", "dagster_pg_password", "mlflow_db_password")}
     dagster_db, serving_db, mlflow_db = make_postgres_db(), make_postgres_db(), make_postgres_db()
+    glue_db = f"nba_full_{uuid.uuid4().hex[:6]}"
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
     mp = pytest.MonkeyPatch()
@@ -54,7 +56,7 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
             "NBA_PLATFORM_ENV": "prod", "NBA_HOME": str(root / "nba_home"), "DAGSTER_HOME": str(dagster_home),
             "NBA_LAKE_URI": f"s3://{bucket}/lake", "NBA_LANDING_URI": f"s3://{bucket}/landing",
-            "NBA_INCLUDE_SAMPLE": "false", "NBA_SECRETS_ID": secret_id,
+            "NBA_INCLUDE_SAMPLE": "false", "NBA_SECRETS_ID": secret_id, "NBA_GLUE_DATABASE": glue_db,
             "NBA_SERVING_DB_URL": serving_db["url"],
             "MLFLOW_TRACKING_URI": f"postgresql+psycopg2://postgres@127.0.0.1:{PG_PORT}/{mlflow_db['name']}",
             "MLFLOW_ARTIFACT_URI": f"s3://{bucket}/mlflow",
@@ -66,6 +68,7 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
             mp.setenv(key, value)
         s3 = aws_client("s3", moto_endpoint)
         s3.create_bucket(Bucket=bucket)
+        aws_client("glue", moto_endpoint).create_database(DatabaseInput={"Name": glue_db})  # as Terraform does
         aws_client("secretsmanager", moto_endpoint).create_secret(Name=secret_id, SecretString=json.dumps(secrets))
 
         settings = load_settings()
@@ -82,12 +85,13 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
         d = defs()
         result = dg.materialize(
             [*d.assets, *(d.asset_checks or [])], resources=resources, instance=instance,
-            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ops"),
+            selection=BUILD_ALL_SELECTION,  # the build_all job: every asset but ops and new-partition drift
             tags=season_run_tags(SEASONS), raise_on_error=False,
         )
         yield {"settings": settings, "resources": resources, "instance": instance, "s3": s3, "bucket": bucket,
                "result": result, "serving_db": serving_db, "mlflow_db": mlflow_db, "dagster_db": dagster_db,
-               "secrets": list(secrets.values()), "root": root}
+               "secrets": list(secrets.values()), "root": root, "glue_db": glue_db,
+               "glue": aws_client("glue", moto_endpoint)}
     finally:
         if instance is not None:
             instance.dispose()
@@ -154,3 +158,14 @@ def test_no_secret_in_dagster_storage_or_mlflow_store(full):
     assert full["result"].run_id in texts[0]
     for secret in full["secrets"]:
         assert not any(secret in t for t in texts)
+
+
+def test_lake_tables_are_registered_in_glue_for_athena(full):
+    glue, db, bucket = full["glue"], full["glue_db"], full["bucket"]
+    tables = {t["Name"]: t for page in glue.get_paginator("get_tables").paginate(DatabaseName=db) for t in page["TableList"]}
+    assert {"tables__team_games", "features__game_features", "serving__game_predictions"} <= set(tables), sorted(tables)
+    team_games = tables["tables__team_games"]
+    assert team_games["StorageDescriptor"]["Location"] == f"s3://{bucket}/lake/tables/team_games/"
+    columns = {c["Name"]: c["Type"] for c in team_games["StorageDescriptor"]["Columns"]}
+    assert columns["season"] == "string" and columns["team_id"] == "bigint" and columns["pts"] in ("bigint", "double")
+    assert "parquet" in team_games["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].lower()

@@ -147,7 +147,7 @@ def game_model_evaluation(context: dg.AssetExecutionContext, mlflow: MlflowTrack
     return dg.Output(comparison.reset_index() if "method" not in comparison.columns else comparison, metadata={
         "eval_season": eval_season, "games": len(y), "model": f"{row['model_name']}/v{row['model_version']}",
         "model_brier": model_brier, "elo_brier": elo_brier, "beats_elo": model_brier < elo_brier,
-        "comparison": dg.MetadataValue.md(M.markdown_comparison(by_method)),
+        "comparison": dg.MetadataValue.md(M.markdown_comparison(by_method.reset_index())),
         "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
         "calibration_plot": dg.MetadataValue.md(png_markdown(png, "calibration")),
         "shap_summary_plot": dg.MetadataValue.md(png_markdown(shap_png, "SHAP summary")),
