@@ -157,6 +157,7 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
             "game_id": home["game_id"], "game_date": home["game_date"], "season": home["season"],
             "season_type": home["season_type"], "home_team_id": home["team_id"], "away_team_id": home["opponent_id"],
             "p_home_win": 0.6, "elo_p_home_win": 0.55, "model_version": "nba_game_outcome/v0",
+            "top_factors": '[{"feature": "diff_elo_pre", "value": 40.0, "shap": 0.2}]',
         })
         Store(settings.lake_uri, settings.aws_endpoint_url, REGION).write_table(
             f"serving/game_predictions/{SEASON}.parquet", pa.Table.from_pandas(seeded, preserve_index=False)

@@ -16,6 +16,7 @@ def predictions(p=0.6, version="nba_game_outcome/v1"):
         "game_date": pd.to_datetime(["2023-10-24", "2023-10-24"]), "home_team_id": [1610612743, 1610612744],
         "away_team_id": [1610612747, 1610612756], "p_home_win": [p, 0.4], "elo_p_home_win": [0.55, 0.45],
         "model_version": [version] * 2, "published_at": pd.to_datetime(["2026-11-25T10:00:00"] * 2),
+        "top_factors": ['[{"feature": "diff_elo_pre", "value": 85.2, "shap": 0.31}]', None],
     })
 
 
@@ -54,3 +55,30 @@ def test_sqlite_publish_same_contract(tmp_path):
     db.publish("game_predictions", predictions(p=0.7))
     rows = db.query("SELECT game_id, p_home_win FROM game_predictions ORDER BY game_id")
     assert rows["p_home_win"].tolist() == [0.7, 0.4]
+
+
+def test_a_table_created_before_a_new_column_gets_it_on_publish(postgres_db, tmp_path):
+    """top_factors was added after serving tables existed: publishing adds the column, old rows keep NULL."""
+    import sqlite3
+
+    import psycopg
+
+    old = predictions().drop(columns=["top_factors"])
+    with psycopg.connect(postgres_db["dsn"]) as con:
+        con.execute("CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date DATE, home_team_id BIGINT, "
+                    "away_team_id BIGINT, p_home_win DOUBLE PRECISION, elo_p_home_win DOUBLE PRECISION, model_version TEXT, "
+                    "published_at TIMESTAMP, PRIMARY KEY (game_id, model_version))")
+        con.execute("INSERT INTO game_predictions VALUES ('0022299999', '2022-23', '2023-04-09', 1, 2, 0.5, 0.5, 'v0', now())")
+    sqlite_path = tmp_path / "serving.db"
+    con = sqlite3.connect(sqlite_path)
+    con.execute("CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date TEXT, home_team_id INTEGER, "
+                "away_team_id INTEGER, p_home_win REAL, elo_p_home_win REAL, model_version TEXT, published_at TEXT, "
+                "PRIMARY KEY (game_id, model_version))")
+    con.commit()
+    con.close()
+    assert len(old.columns) == 9
+    for url in (postgres_db["url"], f"sqlite:///{sqlite_path}"):
+        db = ServingDatabase(url=url, secrets=Secrets(source="env"))
+        assert db.publish("game_predictions", predictions()) == 2
+        rows = db.query("SELECT game_id, top_factors FROM game_predictions ORDER BY game_id")
+        assert rows["top_factors"].notna().sum() == 1 and "diff_elo_pre" in rows["top_factors"].dropna().iloc[0]
