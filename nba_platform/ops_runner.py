@@ -20,7 +20,12 @@ def get_instance() -> dg.DagsterInstance:
     os.environ.setdefault("DAGSTER_HOME", str(home))
     if not (home / "dagster.yaml").exists():
         # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n")
+        # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (json_logging.py), silent otherwise
+        (home / "dagster.yaml").write_text(
+            "telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
+            "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
+            "      nba_json: {class: nba_platform.json_logging.RunLogHandler, stream: 'ext://sys.stdout'}\n"
+        )
     return dg.DagsterInstance.get()
 
 

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import dagster as dg
 
+from nba_platform.lib.redaction import exceptions_scrubbed
 from nba_platform.resources.secrets import Secrets
 
 GAME_MODEL_NAME = "nba_game_outcome"
@@ -86,17 +87,30 @@ class MlflowTracking(dg.ConfigurableResource):
         uri = self.tracking_uri
         if uri.startswith("sqlite:///"):
             os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
+        password = None
         if self.password_key:
             if self.secrets is None:
                 raise ValueError("MlflowTracking.password_key is set but no secrets resource is given")
-            uri = _with_password(uri, self.secrets.get(self.password_key))
+            password = self.secrets.get(self.password_key)
+            uri = _with_password(uri, password)
         previous = mlflow.get_tracking_uri()
+        # set_tracking_uri also exports MLFLOW_TRACKING_URI (password included) to the process
+        # environment, where subprocesses and env dumps would see it: restore the environment after.
+        saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:
-            yield mlflow
+            # MLflow quotes the whole store URI, password included, in some errors (e.g. an
+            # unsupported scheme such as postgres://): those leave here scrubbed.
+            with exceptions_scrubbed(password):
+                yield mlflow
         finally:
             mlflow.set_tracking_uri(previous)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _experiment_id(self, mlflow) -> str:
         client = mlflow.MlflowClient()

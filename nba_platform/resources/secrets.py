@@ -10,6 +10,8 @@ from typing import Optional
 
 import dagster as dg
 
+from nba_platform.lib.redaction import remember_secret
+
 
 class SecretNotFound(KeyError):
     pass
@@ -38,11 +40,14 @@ class Secrets(dg.ConfigurableResource):
             values = self._aws_values()
             if key not in values:
                 raise SecretNotFound(f"key {key!r} not in secret {self.secret_id!r}")
-            return str(values[key])
-        env_key = key.upper()
-        if env_key not in os.environ:
-            raise SecretNotFound(f"secret {env_key} is not set in the environment or .env")
-        return os.environ[env_key]
+            value = str(values[key])
+        else:
+            env_key = key.upper()
+            if env_key not in os.environ:
+                raise SecretNotFound(f"secret {env_key} is not set in the environment or .env")
+            value = os.environ[env_key]
+        remember_secret(value)  # scrubbed from run logs and scrubbed errors from now on (lib/redaction.py)
+        return value
 
     def get_optional(self, key: str) -> Optional[str]:
         try:

@@ -81,6 +81,25 @@ class ThrowawayPostgres:
         self.stop(mode)
         self.start()
 
+    def crash_and_restart(self) -> None:
+        """SIGQUIT to the postmaster (what `pg_ctl stop -m immediate` sends, without the seconds
+        of starting pg_ctl): every backend dies at once, no checkpoint; then start (recovery)."""
+        import signal
+        import time
+
+        pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"postmaster {pid} still running 30 s after SIGQUIT")
+        self.start()
+
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)

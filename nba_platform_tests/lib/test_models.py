@@ -338,3 +338,17 @@ def test_sparse_features_are_dropped_so_they_cannot_explode_predictions():
     assert drop.keep_.tolist() == [True, False]
     assert drop.transform(X).shape == (100, 1)
     assert DropAllMissingColumns().fit(X).keep_.tolist() == [True, True]  # default: only all-missing columns go
+
+
+def test_mlflow_resource_leaves_no_tracking_uri_in_the_environment(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (a prod URI holds the DB password); the
+    resource must leave the process environment as it found it."""
+    import os
+
+    from nba_platform.resources.mlflow import MlflowTracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert tracking.version_by_alias("champion") is None
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
