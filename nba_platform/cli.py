@@ -4,8 +4,10 @@
   nba-platform ingest PATH...     land file(s) and build the season partitions they touch
   nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
   nba-platform seasons            the season partitions the instance knows
+  nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
   nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
   nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
+  nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def step_progress(instance, tags: dict, interval: float = 1.0):
 
 
 def cmd_build(args) -> int:
+    from nba_platform.defs.ingestion.sensors import is_corrections_file
+    from nba_platform.lib.landing import LandingError
     from nba_platform.ops_runner import get_instance, register_seasons, run_job
     from nba_platform.resources.environment import build_resources
 
@@ -78,7 +82,15 @@ def cmd_build(args) -> int:
     seasons: set[str] = set()
     _print("scanning the landing zone ...")
     for f in landing.list_files():
-        _, by_season = landing.read_rows(f.name)
+        try:
+            data = landing.read_bytes(f.name)
+            if is_corrections_file(landing, f.name, data):
+                _print(f"  {f.name}: corrections (applied in the validated tables)")
+                continue
+            _, by_season = landing.read_rows(f.name, data)
+        except LandingError as exc:  # a bad file dropped in by hand: the raw assets skip it too
+            _print(f"  skipped (unreadable): {exc}")
+            continue
         seasons |= set(by_season)
         _print(f"  {f.name}: {len(by_season)} season(s)")
     if args.season:
@@ -99,6 +111,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from nba_platform.defs.ingestion.sensors import is_corrections_file
+    from nba_platform.lib.corrections import correction_tokens, read_corrections, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
     from nba_platform.defs.ingestion.jobs import job_for_new_data
     from nba_platform.ops_runner import get_instance, register_seasons, run_job
@@ -114,6 +128,14 @@ def cmd_ingest(args) -> int:
             return 2
         data = p.read_bytes()
         try:
+            if is_corrections_file(landing, p.name, data):
+                # Corrections add no season: they rebuild the known seasons they touch.
+                corrections = read_corrections(data, p.name)
+                name = landing.accept(p.name, data, replace=args.replace)
+                seasons = seasons_of_tokens(correction_tokens(corrections), instance.get_dynamic_partitions("season"))
+                _print(f"landed {name}: {len(corrections)} correction(s), known seasons touched: {', '.join(sorted(seasons)) or 'none'}")
+                touched |= seasons
+                continue
             # Read everything before landing anything: a bad file never enters the zone.
             shape, by_season = landing.read_rows(p.name, data)
             name = landing.accept(p.name, data, replace=args.replace)
@@ -126,7 +148,7 @@ def cmd_ingest(args) -> int:
     added = register_seasons(instance, touched)
     if added:
         _print(f"new season partition(s): {', '.join(added)}")
-    if args.no_run:
+    if args.no_run or not touched:
         return 0
     _print(f"building season partition(s) {', '.join(sorted(touched))} ...")
     tags = {"nba/trigger": "cli-ingest", INVOCATION_TAG: uuid.uuid4().hex}
@@ -134,6 +156,58 @@ def cmd_ingest(args) -> int:
         outcome = run_job(job_for_new_data(instance), sorted(touched), instance, tags=tags)
     _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} (covered {', '.join(outcome.seasons)})")
     return 0 if outcome.success else 1
+
+
+def cmd_correct(args) -> int:
+    import datetime as dt
+
+    from nba_platform.defs.ingestion.jobs import job_for_new_data
+    from nba_platform.lib.corrections import CLI_FILE, append_correction, correction_tokens, seasons_of_tokens
+    from nba_platform.lib.landing import LandingError
+    from nba_platform.lib.storage import Store
+    from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance, run_job
+    from nba_platform.resources.environment import build_resources
+
+    landing = build_resources()["landing"]
+    store = Store(landing.uri, landing.endpoint_url, landing.region)
+    recorded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        # Read, append, validate, then one atomic write of the whole file (temp + rename / one S3 put).
+        existing = store.read_bytes(CLI_FILE) if store.exists(CLI_FILE) else None
+        data, c = append_correction(existing, CLI_FILE, args.entity, args.key, args.field, args.value, args.reason, args.by, recorded_at)
+    except (LandingError, ValueError) as exc:
+        _print(f"error: {exc}")
+        return 2
+    store.write_bytes(CLI_FILE, data)
+    _print(f"recorded {c.entity} {c.key_text}: {c.field} = {c.value_text or 'null'} (by {c.author}, {c.recorded_at}) "
+           f"in {landing.uri.rstrip('/')}/{CLI_FILE}, row {c.row}")
+    instance = get_instance()
+    known = instance.get_dynamic_partitions(SEASON_PARTITIONS)
+    seasons = sorted(seasons_of_tokens(correction_tokens([c]), known))
+    if not seasons:
+        _print(f"season {c.season} is not ingested yet: the correction applies when it is")
+        return 0
+    if not args.run:
+        _print(f"applies at the next build of {', '.join(seasons)} (the landing sensor requests one; or rerun with --run)")
+        return 0
+    _print(f"building season partition(s) {', '.join(seasons)} ...")
+    tags = {"nba/trigger": "cli-correct", INVOCATION_TAG: uuid.uuid4().hex}
+    with step_progress(instance, tags):
+        outcome = run_job(job_for_new_data(instance), seasons, instance, tags=tags)
+    table = {"team_game": "team_games", "player_game": "player_games", "player": "player_seasons"}[c.entity]
+    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'}; audit: corrections/{table} in the lake")
+    if not outcome.success:
+        return 1
+    io = build_resources()["io_manager"]
+    lake = Store(io.root, io.endpoint_url, io.region)
+    for season in seasons:
+        audit = lake.read_table(f"corrections/{table}/{season}.parquet").to_pandas()
+        mine = audit[(audit["correction_file"] == CLI_FILE) & (audit["correction_row"] == c.row)]
+        for r in mine.itertuples():
+            _print(f"  {r.row_key} {r.field}: {r.old_value or 'null'} -> {r.new_value or 'null'} ({r.source}): {r.outcome}")
+        if mine.empty:
+            _print(f"  {season}: the key matched no row (see unmatched_corrections in the run's metadata)")
+    return 0
 
 
 def cmd_predict_season(args) -> int:
@@ -256,6 +330,28 @@ def cmd_rollback_champion(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    import warnings
+
+    import dagster as dg
+
+    from nba_platform.doctor import prepare, run_checks
+    from nba_platform.resources.environment import build_resources
+    from nba_platform.settings import load_settings
+
+    for category in (dg.BetaWarning, dg.PreviewWarning):  # API-maturity notes are noise in a health report
+        warnings.filterwarnings("ignore", category=category)
+    settings = load_settings()
+    _print(f"nba-platform doctor: {settings.env} environment, {args.timeout:g} s per check")
+    prepare(settings, args.timeout)
+    results = run_checks(settings, build_resources(settings), timeout=args.timeout)
+    for result in results:
+        _print(result.line())
+    failed = [r.name for r in results if not r.ok]
+    _print(f"{len(results) - len(failed)} of {len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps each command's help on one line: argparse sizes the help column without the extra
     indent of subcommands, so a long name (predict-season) would push its help to the next line."""
@@ -271,6 +367,9 @@ EXAMPLES = """examples:
   nba-platform build                 every season found in the landing zone
   nba-platform ingest gamelog.csv    land a file, build the seasons it holds
   nba-platform predict-season --gamelog log.csv --season 2024-25 --out preds.csv
+  nba-platform correct --entity team_game --field pts --value 127
+      --key game_id=0022200001,team_id=1610612738
+      --reason "official box score says 127" --by "A. Engineer"
   nba-platform restore --date 2024-06-01 --target-db sqlite:///restored.db
 
 Run `nba-platform COMMAND --help` for a command's options."""
@@ -298,6 +397,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version")
     p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     p.set_defaults(fn=cmd_predict_season)
+    c = sub.add_parser("correct", help="record a correction to a wrong source value",
+                       description="Record a correction (appended to corrections/corrections.csv in the landing zone). "
+                       "It is applied by natural key in the validated tables at every build of its season.")
+    c.add_argument("--entity", required=True, choices=("team_game", "player_game", "player"))
+    c.add_argument("--key", required=True, help="natural key: game_id=..,team_id=.. | game_id=..,player_id=.. | "
+                   "player_id=..[,season=..][,team_id=..]")
+    c.add_argument("--field", required=True, help="canonical column to correct, e.g. pts, minutes, birth_date")
+    c.add_argument("--value", required=True, help="the right value ('' = null)")
+    c.add_argument("--reason", required=True, help="why the source is wrong")
+    c.add_argument("--by", required=True, help="who records it (kept as given)")
+    c.add_argument("--run", action="store_true", help="build the season it touches now (else the landing sensor does)")
+    c.set_defaults(fn=cmd_correct)
     s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
     bk = sub.add_parser("backup", help="one verified backup of the databases and lake now",
@@ -315,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
                         description="Restore the previous champion of the game model (or --to-version N, an earlier champion).")
     rb.add_argument("--to-version", help="an earlier champion's version (default: the one before the current)")
     rb.set_defaults(fn=cmd_rollback_champion)
+    dr = sub.add_parser("doctor", help="check the databases, stores, secrets and MLflow",
+                        description="One PASS/FAIL line per configured service: serving database, lake and landing stores, "
+                        "secrets, MLflow tracking store, Dagster instance storage. Exits 1 if any check fails.")
+    dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
+    dr.set_defaults(fn=cmd_doctor)
     args = parser.parse_args(argv)
     return args.fn(args)
 

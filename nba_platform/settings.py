@@ -14,6 +14,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
 EXECUTORS = ("in_process", "multiprocess", "celery")
+LOG_FORMATS = ("text", "json")
 
 
 def _load_dotenv(path: Path) -> None:
@@ -88,6 +89,8 @@ class Settings:
     celery_broker: str = field(default="pyamqp://guest@127.0.0.1:5672//", repr=False)
     celery_backend: str = field(default="rpc://", repr=False)
     celery_queue: str = "dagster"
+    # Run logs (json_logging.py): json = one JSON object per line on stdout besides Dagster's console.
+    log_format: str = "text"
 
     @property
     def dagster_home(self) -> Path:
@@ -116,6 +119,16 @@ def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"NBA_STATS_API_ENDPOINT_RATES wants endpoint=rate pairs separated by commas, got {item!r}")
         pairs.append((name.strip(), float(rate)))
     return tuple(pairs)
+
+
+def load_log_format() -> str:
+    """NBA_LOG_FORMAT (text | json; default text locally, json in prod). Read on its own too: the
+    run log handler needs it where the rest of the settings may not be complete."""
+    env = os.environ.get("NBA_PLATFORM_ENV", "local").strip().lower()
+    fmt = os.environ.get("NBA_LOG_FORMAT", "json" if env == "prod" else "text").strip().lower()
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"NBA_LOG_FORMAT must be one of {LOG_FORMATS}, got {fmt!r}")
+    return fmt
 
 
 def load_settings() -> Settings:
@@ -185,4 +198,5 @@ def load_settings() -> Settings:
         celery_broker=os.environ.get("NBA_CELERY_BROKER") or "pyamqp://guest@127.0.0.1:5672//",
         celery_backend=os.environ.get("NBA_CELERY_BACKEND") or "rpc://",
         celery_queue=os.environ.get("NBA_CELERY_QUEUE") or "dagster",
+        log_format=load_log_format(),
     )

@@ -8,6 +8,8 @@ archives) and `_source_row` (1-based data row within that file or member).
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import gzip
 import io
 import json
@@ -89,13 +91,24 @@ SHAPES: tuple[SourceShape, ...] = (
 )
 SHAPES_BY_NAME = {s.name: s for s in SHAPES}
 
+# Not data: corrections to source values (lib/corrections.py). Kept out of SHAPES (no raw asset,
+# no season partition); checked after every data shape, so a data file is never taken for one.
+CORRECTIONS = SourceShape(
+    "corrections",
+    "correction",
+    frozenset({"ENTITY", "KEY", "FIELD", "VALUE"}),
+    "corrections to source values by natural key (entity, key, field, value, reason, author, recorded_at)",
+)
+
 
 def detect_shape(columns, file_name: str) -> SourceShape:
     cols = {str(c).strip().upper() for c in columns}
     for shape in SHAPES:
         if shape.signature <= cols:
             return shape
-    known = "; ".join(f"{s.name}: needs {sorted(s.signature)}" for s in SHAPES)
+    if CORRECTIONS.signature <= cols:
+        return CORRECTIONS
+    known = "; ".join(f"{s.name}: needs {sorted(s.signature)}" for s in (*SHAPES, CORRECTIONS))
     raise LandingError(f"{file_name}: unrecognised source shape (columns {sorted(cols)}). Known shapes: {known}")
 
 
@@ -117,9 +130,12 @@ def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LandingError(f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f"line {line} (data row {line - 1})" if line > 1 else "line 1 (the header)"
+        raise LandingError(f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}, on {where} (rule: utf8_text)") from None
     if not text.strip():
         raise LandingError(f"{file_name}: empty file")
+    _check_csv_records(text, file_name)
     try:
         # index_col=False: a trailing delimiter must not turn the first column into an index
         # (which would shift every value one column to the left).
@@ -127,7 +143,42 @@ def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise LandingError(f"{file_name}: empty file") from None
     except pd.errors.ParserError as exc:
-        raise LandingError(f"{file_name}: malformed CSV: {exc}") from None
+        raise LandingError(f"{file_name}: malformed CSV: {exc} (rule: csv_well_formed)") from None
+
+
+def _check_csv_records(text: str, file_name: str) -> None:
+    """Refuse what pandas would accept silently: it pads a short row with blanks (a truncated
+    upload would land a cut-off score) and lets a stray opening quote swallow the records after
+    it into one value (rows vanish). Rows are numbered like `_source_row`."""
+    reader = csv.reader(io.StringIO(text))
+    width = len(next(reader, []))
+    row, line = 0, reader.line_num
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records, None)
+        except csv.Error as exc:  # e.g. a quote left open runs past the 128 KB field limit
+            raise LandingError(
+                f"{file_name}: malformed CSV: row {row + 1} (line {line + 1}): {exc}, so a quote was left open "
+                "(rule: csv_quotes_balanced)"
+            ) from None
+        if record is None:
+            break
+        first, line = line + 1, reader.line_num
+        if not record:  # a blank line: pandas skips it too
+            continue
+        row += 1
+        if any("\n" in v and v.count(",") >= max(width - 1, 1) for v in record):
+            raise LandingError(
+                f"{file_name}: malformed CSV: row {row} (line {first}) opens a quote that runs over whole "
+                "records (rule: csv_quotes_balanced)"
+            )
+        # One extra empty field is a trailing delimiter (index_col=False handles it).
+        if len(record) != width and not (len(record) == width + 1 and record[-1] == ""):
+            raise LandingError(
+                f"{file_name}: malformed CSV: row {row} (line {first}) has {len(record)} fields where the header "
+                f"has {width} (rule: csv_row_width)"
+            )
 
 
 def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
@@ -187,7 +238,12 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
     for header in dict.fromkeys(headers):
         idx = [i for i, h in enumerate(headers) if h == header]
         group_bodies = [bodies[i] for i in idx]
-        frame = _read_csv_text(header + b"\n" + b"".join(group_bodies), file_name)
+        try:
+            frame = _read_csv_text(header + b"\n" + b"".join(group_bodies), file_name)
+        except LandingError:
+            for i in idx:  # name the member and its row: read this group's members one by one
+                _read_csv_text(header + b"\n" + bodies[i], names[i])
+            raise
         counts = [b.count(b"\n") for b in group_bodies]
         if sum(counts) != len(frame):  # quoted newlines: parse these members one by one
             frame = pd.concat([_with_lineage(_read_csv_text(header + b"\n" + bodies[i], names[i]), names[i]) for i in idx])
@@ -248,15 +304,30 @@ def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
     return season
 
 
+FIRST_SEASON_START = 1946  # 1946-47, the first BAA season
+
+
+def season_plausible(seasons: pd.Series, today: dt.date | None = None) -> pd.Series:
+    """A season from 1946-47 to the current one: a typo'd date (2099) or game id must not
+    create a season partition such as 2098-99."""
+    start = pd.to_numeric(seasons.astype("string[pyarrow]").str.slice(0, 4), errors="coerce")
+    latest = (today or dt.date.today()).year
+    return ((start >= FIRST_SEASON_START) & (start <= latest)).fillna(False).astype(bool)
+
+
 def split_by_season(frame: pd.DataFrame, shape: SourceShape) -> dict[str, pd.DataFrame]:
     """Raw rows grouped by season partition; rows that cannot be placed fail the whole file."""
+    if shape is CORRECTIONS:
+        name = frame[SOURCE_FILE].iloc[0] if len(frame) else "file"
+        raise LandingError(f"{name}: a corrections file holds corrections, not data rows: it belongs to no season partition")
     seasons = row_seasons(frame, shape)
+    seasons = seasons.where(season_plausible(seasons))
     unplaced = frame[seasons.isna()]
     if len(unplaced):
         sample = ", ".join(f"{f} row {r}" for f, r in unplaced[LINEAGE].head(5).itertuples(index=False))
         raise LandingError(
-            f"{len(unplaced)} row(s) have no usable game id, date or season, so no season partition "
-            f"can hold them (rule: season_derivable): {sample}"
+            f"{len(unplaced)} row(s) have no usable game id, date or season (from {FIRST_SEASON_START} to this year's), "
+            f"so no season partition can hold them (rule: season_derivable): {sample}"
         )
     return {str(s): part.reset_index(drop=True) for s, part in frame.groupby(seasons, sort=True)}
 

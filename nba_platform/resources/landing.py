@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import tarfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
@@ -43,6 +44,14 @@ class LandedFile:
 
 def peek_columns(data: bytes, name: str) -> list[str]:
     """Header columns without parsing the whole file (cheap enough for sensor ticks)."""
+    try:
+        return _peek_columns(data, name)
+    except (tarfile.TarError, EOFError, zlib.error, OSError, UnicodeDecodeError) as exc:
+        # A corrupt archive dropped into the zone by hand must be reported, not crash every raw asset.
+        raise LandingError(f"{name}: corrupt, truncated or not UTF-8: {exc}") from None
+
+
+def _peek_columns(data: bytes, name: str) -> list[str]:
     lower = name.lower()
     if lower.endswith((".tar.gz", ".tgz")):
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:

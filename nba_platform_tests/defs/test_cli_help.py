@@ -10,9 +10,11 @@ EXPECTED = {
     "build": "materialize every asset",
     "ingest": "land file(s)",
     "predict-season": "walk-forward predictions",
+    "correct": "record a correction",
     "seasons": "season partitions",
     "backup": "verified backup",
     "restore": "restore a dated backup",
+    "doctor": "check the databases",
 }
 
 

@@ -301,9 +301,13 @@ def test_rows_with_an_extra_trailing_field_do_not_shift_columns():
     assert raw["PTS"].tolist() == ["118", "106"]
 
 
-def test_rows_with_missing_fields_are_padded_not_shifted():
-    raw = read_landed_bytes(b"GAME_ID,TEAM_ID,PTS\n0022101228,1610612755\n", "short.csv")
-    assert raw.loc[0, ["GAME_ID", "TEAM_ID", "PTS"]].tolist() == ["0022101228", "1610612755", ""]
+def test_rows_with_missing_fields_are_rejected_not_padded():
+    # Padding would turn a truncated last line ('...,18,10' for '...,18,109,-14,1') into a 10-point game.
+    data = b"GAME_ID,TEAM_ID,PTS\n0022101228,1610612765,106\n0022101228,1610612755\n"
+    with pytest.raises(LandingError) as exc:
+        read_landed_bytes(data, "short.csv")
+    assert str(exc.value) == ("short.csv: malformed CSV: row 2 (line 3) has 2 fields where the header has 3 "
+                              "(rule: csv_row_width)")
 
 
 # ---------------------------------------------------------------- season partitions

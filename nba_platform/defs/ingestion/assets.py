@@ -1,4 +1,5 @@
-"""Raw assets: one per source shape, one partition per season, rows exactly as landed.
+"""Raw assets: one per source shape, one partition per season, rows exactly as landed (except
+personal data in text cells, masked before anything is stored: `mask_pii`).
 
 Three shapes can instead come straight from stats.nba.com (`RawSourceConfig.source =
 "stats_api"`): league_game_log (LeagueGameLog, team rows), box_score_traditional
@@ -6,6 +7,7 @@ Three shapes can instead come straight from stats.nba.com (`RawSourceConfig.sour
 (CommonPlayerInfo for every player in the season's box scores). API rows go through the same
 parser as landed files, so everything downstream is the same either way."""
 
+from collections import Counter
 from typing import Literal
 
 import dagster as dg
@@ -16,6 +18,7 @@ from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib import stats_api as api
 from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape, split_by_season
 from nba_platform.lib.metadata import markdown_table, seasons_covered
+from nba_platform.lib.pii import counts_by_kind, mask_frame
 from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.stats_api import StatsApi
 
@@ -45,7 +48,24 @@ def _empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]" if c == LINEAGE[0] else "int64") for c in LINEAGE})
 
 
-def _output(out: dict[str, pd.DataFrame], metadata: dict) -> dg.Output:
+def mask_pii(out: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Raw rows are the first thing stored: personal data in any text cell is masked here, so no
+    table holds it (lib/pii.py). The landed files themselves stay as delivered."""
+    by_kind, by_column = Counter(), Counter()
+    masked = {}
+    for season, frame in out.items():
+        masked[season], kinds, columns = mask_frame(frame, skip=tuple(LINEAGE))
+        by_kind.update(kinds)
+        by_column.update(columns)
+    return masked, {"pii_masked": dg.MetadataValue.json(counts_by_kind(by_kind)),
+                    "pii_masked_by_column": dg.MetadataValue.json(dict(sorted(by_column.items())))}
+
+
+def _output(out: dict[str, pd.DataFrame], metadata: dict, log=None) -> dg.Output:
+    out, pii = mask_pii(out)
+    if log is not None and sum(pii["pii_masked"].value.values()):
+        # counts and columns only: the values themselves never reach a log
+        log.warning(f"masked personal data in raw rows: {pii['pii_masked'].value} in columns {pii['pii_masked_by_column'].value}")
     sample = next((f for f in out.values() if len(f)), _empty_raw())
     return dg.Output(
         out,
@@ -54,6 +74,7 @@ def _output(out: dict[str, pd.DataFrame], metadata: dict) -> dg.Output:
             "rows_by_season": dg.MetadataValue.json({s: len(f) for s, f in sorted(out.items())}),
             "seasons_covered": seasons_covered(out),
             **metadata,
+            **pii,
             "preview": dg.MetadataValue.md(markdown_table(sample)),
         },
     )
@@ -79,7 +100,8 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
             if season in parts:
                 parts[season].append(rows)
     out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
-    return _output(out, {"files": dg.MetadataValue.json(files_read), "unreadable_files": dg.MetadataValue.json(unrecognised)})
+    return _output(out, {"files": dg.MetadataValue.json(files_read), "unreadable_files": dg.MetadataValue.json(unrecognised)},
+                   context.log)
 
 
 def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig) -> tuple[pd.DataFrame | None, dict]:
@@ -134,6 +156,7 @@ def api_rows(context: dg.AssetExecutionContext, stats_api: StatsApi, shape: Sour
             "failed_attempts": dg.MetadataValue.json(done["failures"]),
             "fetched": dg.MetadataValue.json(fetched),
         },
+        context.log,
     )
 
 
@@ -149,8 +172,8 @@ def build_raw_asset(shape: SourceShape, retry_policy: dg.RetryPolicy | None = AP
         tags={"layer": "raw", "entity": shape.entity},
         description=(
             f"Raw rows of every landed `{shape.name}` file ({shape.description}), as landed: "
-            "values kept as source text, column names upper-cased, plus `_source_file` and "
-            "`_source_row` lineage on every row."
+            "values kept as source text (personal data such as emails or phone numbers masked), column names "
+            "upper-cased, plus `_source_file` and `_source_row` lineage on every row."
         ),
     )
     if shape.name not in API_SHAPES:

@@ -6,11 +6,13 @@ import dagster as dg
 import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
+from nba_platform.lib.corrections import Applied, Correction, apply_corrections, empty_audit, mark_outcomes, read_corrections, unmatched
 from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_players, dedup_team_games
-from nba_platform.lib.landing import SHAPES
+from nba_platform.lib.landing import CORRECTIONS, SHAPES, LandingError
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
 from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
+from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.lib.schema import (
     PLAYER_GAME_SCHEMA,
@@ -29,18 +31,60 @@ def shapes_of(entity: str) -> list[str]:
     return [s.name for s in SHAPES if s.entity == entity]
 
 
-def validate_season(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame]):
+def validate_season(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame], corrections: list[Correction] = ()):
     """Normalise every source of one season and split it into accepted and quarantined rows."""
+    return validate_season_corrected(entity, season, raw_by_shape, corrections)[:4]
+
+
+def validate_season_corrected(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame], corrections: list[Correction]):
+    """validate_season, plus the corrections applied between normalisation and the row rules
+    (so a corrected row can pass them): -> (accepted, quarantined, counts, rows in, Applied)."""
     normalised = [
         NORMALISERS[entity](raw, shape).assign(season=season)  # raw is partitioned by this season
         for shape, raw in raw_by_shape.items()
         if len(raw)
     ]
     if not normalised:
-        return empty_frame(SCHEMAS[entity]), empty_frame(QUARANTINE_COLUMNS), {}, 0
+        empty = empty_frame(SCHEMAS[entity])
+        return empty, empty_frame(QUARANTINE_COLUMNS), {}, 0, apply_corrections(empty, entity, corrections, season)
     frame = pd.concat(normalised, ignore_index=True)
-    split = apply_rules(frame, RULES_BY_ENTITY[entity], entity, SCHEMAS[entity])
-    return split.accepted, split.quarantined, split.counts_by_rule, len(frame)
+    corrected = apply_corrections(frame, entity, corrections, season)
+    split = apply_rules(corrected.frame, RULES_BY_ENTITY[entity], entity, SCHEMAS[entity])
+    corrected.audit = mark_outcomes(corrected.audit, entity, split.accepted, split.quarantined)
+    return split.accepted, split.quarantined, split.counts_by_rule, len(frame), corrected
+
+
+def landed_corrections(landing: LandingZone) -> tuple[list[Correction], list[str]]:
+    """Every correction in the landing zone; an invalid corrections file fails the step (never half-applied)."""
+    corrections, files = [], []
+    for f in landing.list_files():
+        data = landing.read_bytes(f.name)
+        try:
+            if landing.shape_of(f.name, data).name != CORRECTIONS.name:
+                continue
+        except LandingError:
+            continue  # an unreadable data file: the raw assets report it
+        try:
+            corrections += read_corrections(data, f.name)
+        except LandingError as exc:
+            raise dg.Failure(description=f"invalid corrections file in the landing zone: {exc}", allow_retries=False) from None
+        files.append(f.name)
+    return corrections, files
+
+
+AUDIT_PREVIEW = ["key", "row_key", "field", "old_value", "new_value", "reason", "author", "recorded_at", "source_file",
+                 "source_row", "outcome"]
+
+
+def corrections_metadata(audit: pd.DataFrame, results: list[Applied], files: list[str]) -> dict:
+    missed = [c.describe() for c in unmatched(results)]
+    return {
+        "corrections_applied": len({i for r in results for i in r.matched}),
+        "values_changed": len(audit),
+        "unmatched_corrections": dg.MetadataValue.json(missed),
+        "correction_files": dg.MetadataValue.json(files),
+        "corrections": dg.MetadataValue.md(markdown_table(audit[AUDIT_PREVIEW] if len(audit) else audit, max_rows=20, max_cols=len(AUDIT_PREVIEW))),
+    }
 
 
 def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
@@ -59,6 +103,12 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 description=f"{entity} rows that failed validation: the failing rule, reason, source file and row, and the row itself.",
                 kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "quarantine", "entity": entity},
             ),
+            "corrections": dg.AssetOut(
+                key=["corrections", table],
+                description=f"Audit of the corrections applied to {entity} rows: key, field, old and new value, reason, "
+                "author, recorded_at, the correction's file and row, the source row changed, and whether it was accepted.",
+                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "corrections", "entity": entity},
+            ),
         },
         ins={shape: dg.AssetIn(key=["raw", shape]) for shape in shapes},
         partitions_def=season_partitions,
@@ -66,20 +116,31 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         group_name="tables",
         can_subset=False,
     )
-    def validated_asset(context: dg.AssetExecutionContext, **raw: dict[str, pd.DataFrame]):
-        accepted, quarantined, by_rule, rows_in = {}, {}, {}, 0
+    def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, pd.DataFrame]):
+        corrections, correction_files = landed_corrections(landing)
+        accepted, quarantined, audits, applied, by_rule, rows_in = {}, {}, {}, [], {}, 0
         for season in context.partition_keys:
-            ok, bad, counts, n = validate_season(entity, season, {shape: raw[shape][season] for shape in shapes})
-            accepted[season], quarantined[season] = ok, bad
+            ok, bad, counts, n, corrected = validate_season_corrected(
+                entity, season, {shape: raw[shape][season] for shape in shapes}, corrections)
+            accepted[season], quarantined[season], audits[season] = ok, bad, corrected.audit
+            applied.append(corrected)
             rows_in += n
             for rule, c in counts.items():
                 by_rule[rule] = by_rule.get(rule, 0) + c
         n_ok, n_bad = sum(map(len, accepted.values())), sum(map(len, quarantined.values()))
         q_rules = pd.concat(quarantined.values())["rule"].value_counts().to_dict() if n_bad else {}
+        audit = pd.concat([a for a in audits.values() if len(a)] or [empty_audit()], ignore_index=True)
+        corrections_meta = corrections_metadata(audit, applied, correction_files)
+        missed = corrections_meta["unmatched_corrections"].value
+        if missed:
+            context.log.warning(f"{len(missed)} {entity} correction(s) matched no row in seasons {', '.join(context.partition_keys)}: "
+                                + "; ".join(f"{m['key']} {m['field']} ({m['file']} row {m['row']})" for m in missed[:10]))
         yield dg.Output(
             accepted, output_name="validated",
             metadata={
                 "rows_in": rows_in, "rows_accepted": n_ok, "rows_quarantined": n_bad,
+                "corrections_applied": corrections_meta["corrections_applied"],
+                "unmatched_corrections": corrections_meta["unmatched_corrections"],
                 "failures_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
                 "seasons_covered": seasons_covered(accepted),
                 "preview": dg.MetadataValue.md(markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))),
@@ -93,6 +154,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 "preview": dg.MetadataValue.md(markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))),
             },
         )
+        yield dg.Output(audits, output_name="corrections", metadata={"rows": len(audit), **corrections_meta})
 
     return validated_asset
 
