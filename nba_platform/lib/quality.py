@@ -115,6 +115,9 @@ TEAM_GAME_RULES: tuple[Rule, ...] = (
     Rule("game_minutes_range", "48 <= game minutes <= 100", lambda f: _outside(f["game_minutes"], 48, 100)),
     Rule("game_pair", "the game has exactly two teams in this source, one home, one away", _pair_broken),
     Rule("result_consistent", "no tie; W/L, WON and HOME_TEAM_WINS agree with the points", _result_inconsistent),
+    # Holds on every shipped row with a box score; catches points read from the wrong column.
+    Rule("pts_consistent", "points = 2*FGM + FG3M + FTM (when the source has a box score)",
+         lambda f: _player_pts_inconsistent(f)),
 )
 
 
@@ -315,6 +318,7 @@ def run_suite(frame: pd.DataFrame, suite_name: str, expectations: list) -> Suite
             frame[c] = frame[c].astype("float64")
         elif str(frame[c].dtype) in ("string", "boolean"):
             frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    frame = frame.copy()  # one consolidated block per dtype: GX copies the frame per metric
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

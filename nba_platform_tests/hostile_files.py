@@ -1,0 +1,374 @@
+"""Hostile landed files: each one is a shipped real file damaged in one way.
+
+Sources: the 2022-23 LeagueGameLog export (2,460 team rows), four 2020-21 box-score members
+of the shipped archive plus those games' rows of the shipped slim game log. Data rows are
+numbered from 1 like `_source_row`; every builder asserts the facts of the real rows it relies
+on (a winner stays a winner after +10 points), so a change in the shipped data fails loudly
+instead of quietly testing something else.
+
+Each builder writes its file(s) into a directory and returns their paths; the very large file
+is streamed to disk one copy of the season at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import tarfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nba_platform.resources.landing import sample_root
+
+SAMPLE = Path(sample_root())
+GAMELOG_2022_23 = SAMPLE / "nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz"
+GAMELOG_2021_22 = SAMPLE / "nba_api_league_gamelog_2021_2024/nba-gamelog-2021-22.csv.gz"
+BOXSCORES_2020_21 = SAMPLE / "nba_api_player_boxscores_2015_2021/boxscores_2020-21.tar.gz"
+SLIM_LOG = SAMPLE / "nba_api_league_gamelog_slim_2016_2024/league_game_logs.csv.gz"
+BOX_GAMES = ("0022000001", "0022000002", "0022000003", "0022000004")
+
+SQL_INJECTION = "Robert'); DROP TABLE games;--"
+SCRIPT_INJECTION = '<script>alert("owned")</script>'
+IMG_INJECTION = "Wolves | <img src=x onerror=alert(1)>\n2nd line"  # pipe + quoted line break
+PLAYER_SQL_INJECTION = "Robert'); DROP TABLE player_games;--"
+MIA = ("1610612748", "MIA", "Miami Heat")
+
+
+@dataclass
+class Table:
+    """A CSV as header + rows of source text; `row(n)` is data row n (1-based)."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+    @classmethod
+    def parse(cls, text: str) -> "Table":
+        header, *rows = list(csv.reader(io.StringIO(text)))
+        return cls(header, rows)
+
+    def col(self, name: str) -> int:
+        return [c.upper() for c in self.header].index(name.upper())
+
+    def row(self, n: int) -> list[str]:
+        return self.rows[n - 1]
+
+    def get(self, n: int, column: str) -> str:
+        return self.row(n)[self.col(column)]
+
+    def set(self, n: int, column: str, value: str) -> None:
+        self.row(n)[self.col(column)] = value
+
+    def partner(self, n: int) -> int:
+        """The other team's row of row n's game."""
+        gid = self.get(n, "GAME_ID")
+        [other] = [i for i in range(1, len(self.rows) + 1) if i != n and self.get(i, "GAME_ID") == gid]
+        return other
+
+    def text(self) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([self.header, *self.rows])
+        return buf.getvalue()
+
+
+@lru_cache(maxsize=None)
+def _gamelog_text() -> str:
+    return gzip.decompress(GAMELOG_2022_23.read_bytes()).decode()
+
+
+def gamelog() -> Table:
+    """A fresh copy of the real 2022-23 game log."""
+    return Table.parse(_gamelog_text())
+
+
+GAMELOG = gamelog()  # read-only: for row facts (partners) in the cases table
+GAMELOG_ROWS = len(GAMELOG.rows)
+
+
+def _write(directory: Path, name: str, data: bytes) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_bytes(data)
+    return [path]
+
+
+def _lines(table: Table) -> list[str]:
+    """Physical lines; line n is data row n (no value holds a line break)."""
+    return table.text().split("\n")
+
+
+# ---------------------------------------------------------------- game log: rejected at landing
+
+
+def empty_file(d: Path, name: str) -> list[Path]:
+    return _write(d, name, b"")
+
+
+def header_only(d: Path, name: str) -> list[Path]:
+    return _write(d, name, (",".join(GAMELOG.header) + "\n").encode())
+
+
+def unbalanced_quote(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    assert t.get(100, "TEAM_NAME") == "Denver Nuggets"
+    t.set(100, "TEAM_NAME", '"Denver Nuggets')  # opened, never closed
+    return _write(d, name, _raw_quotes(t, {100}).encode())
+
+
+def quote_swallows_rows(d: Path, name: str) -> list[Path]:
+    """Opened on row 100, closed on row 140: pandas used to read rows 100-140 as ONE row, made of
+    row 100's first fields and row 140's last ones (a chimera), and rows 101-139 vanished."""
+    t = gamelog()
+    assert (t.get(100, "TEAM_NAME"), t.get(140, "TEAM_NAME")) == ("Denver Nuggets", "New Orleans Pelicans")
+    t.set(100, "TEAM_NAME", '"Denver Nuggets')
+    t.set(140, "TEAM_NAME", 'New Orleans Pelicans"')
+    return _write(d, name, _raw_quotes(t, {100, 140}).encode())
+
+
+def _raw_quotes(t: Table, rows: set[int]) -> str:
+    """The csv writer would escape the stray quotes; write those rows' fields as they are."""
+    lines = _lines(t)
+    for n in rows:
+        lines[n] = ",".join(t.row(n))
+    return "\n".join(lines)
+
+
+def ragged_long_row(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    assert t.get(250, "TEAM_NAME") == "Portland Trail Blazers"
+    lines = _lines(t)
+    lines[250] = lines[250].replace("Portland Trail Blazers", "Portland, Trail Blazers")  # unquoted comma: 30 fields
+    return _write(d, name, "\n".join(lines).encode())
+
+
+def truncated_last_row(d: Path, name: str) -> list[Path]:
+    """An upload cut off inside the last row's points: '...,18,109,-14,1' arrives as '...,18,10'.
+    Padded with blanks (the old behaviour) it was a valid 123-10 loss."""
+    text = _gamelog_text()
+    assert text.endswith(",18,109,-14,1\n")
+    return _write(d, name, text[: -len("9,-14,1\n")].encode())
+
+
+def missing_column(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    i = t.col("PTS")
+    t.header.pop(i)
+    for r in t.rows:
+        r.pop(i)
+    return _write(d, name, t.text().encode())
+
+
+def header_missing(d: Path, name: str) -> list[Path]:
+    return _write(d, name, _gamelog_text().split("\n", 1)[1].encode())
+
+
+def latin1_team_name(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    assert t.get(300, "TEAM_NAME") == "LA Clippers"
+    t.set(300, "TEAM_NAME", "LA Clippers (Montréal)")
+    return _write(d, name, t.text().encode("latin-1"))
+
+
+def invalid_bytes_gz(d: Path, name: str) -> list[Path]:
+    text = _gamelog_text().encode()
+    lines = text.split(b"\n")
+    assert b"Brooklyn Nets" in lines[1200]
+    lines[1200] = lines[1200].replace(b"Brooklyn Nets", b"Brooklyn \xff\xfe Nets")  # no encoding has these
+    return _write(d, name, gzip.compress(b"\n".join(lines)))
+
+
+def truncated_gzip(d: Path, name: str) -> list[Path]:
+    data = GAMELOG_2022_23.read_bytes()
+    return _write(d, name, data[: len(data) * 6 // 10])
+
+
+def unplaceable_row(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    t.set(10, "GAME_ID", "")
+    t.set(10, "GAME_DATE", "")
+    return _write(d, name, t.text().encode())
+
+
+def future_season_row(d: Path, name: str) -> list[Path]:
+    """No game id and a typo'd date: this used to create a season partition 2098-99."""
+    t = gamelog()
+    t.set(11, "GAME_ID", "")
+    t.set(11, "GAME_DATE", "2099-01-15")
+    return _write(d, name, t.text().encode())
+
+
+# ---------------------------------------------------------------- game log: landed, bad rows quarantined
+
+
+def wrong_types(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    t.set(20, "PTS", "abc")
+    t.set(21, "FG_PCT", "forty")
+    return _write(d, name, t.text().encode())
+
+
+def duplicate_and_conflicting_rows(d: Path, name: str) -> list[Path]:
+    """Rows 1-50 again (rows 2461-2510), and row 21 a third time (row 2511) with 10 more points
+    from 5 more field goals: a different score that is consistent in itself (still a win), so
+    only the copies disagree."""
+    t = gamelog()
+    t.rows += [list(r) for r in t.rows[:50]]
+    assert t.get(21, "WL") == "W"
+    copy = list(t.row(21))
+    for column, more in (("PTS", 10), ("FGM", 5), ("FGA", 5)):
+        copy[t.col(column)] = str(int(copy[t.col(column)]) + more)
+    t.rows.append(copy)
+    return _write(d, name, t.text().encode())
+
+
+def null_keys(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    t.set(40, "GAME_ID", "")  # still placed in 2022-23 by its date
+    t.set(45, "TEAM_ID", "")
+    return _write(d, name, t.text().encode())
+
+
+def impossible_values(d: Path, name: str) -> list[Path]:
+    """Negative points, 300 points, a date in 2099, and a third team (row 2461) in row 65's game."""
+    t = gamelog()
+    t.set(50, "PTS", "-5")
+    t.set(55, "PTS", "300")
+    t.set(60, "GAME_DATE", "2099-01-15")
+    third = list(t.row(65))
+    assert t.get(65, "MATCHUP") == "SAS vs. POR"
+    third[t.col("TEAM_ID")], third[t.col("TEAM_ABBREVIATION")], third[t.col("TEAM_NAME")] = MIA
+    third[t.col("MATCHUP")] = "MIA @ POR"
+    t.rows.append(third)
+    return _write(d, name, t.text().encode())
+
+
+def swapped_columns(d: Path, name: str) -> list[Path]:
+    """PTS and FGM headers swapped: every value is valid text, in the wrong column."""
+    t = gamelog()
+    i, j = t.col("PTS"), t.col("FGM")
+    t.header[i], t.header[j] = t.header[j], t.header[i]
+    return _write(d, name, t.text().encode())
+
+
+def injection_text(d: Path, name: str) -> list[Path]:
+    """SQL and HTML in text fields: every GSW row's abbreviation and name, row 1's name."""
+    t = gamelog()
+    for n in range(1, len(t.rows) + 1):
+        if t.get(n, "TEAM_ABBREVIATION") == "GSW":
+            t.set(n, "TEAM_ABBREVIATION", SQL_INJECTION)
+            t.set(n, "TEAM_NAME", SCRIPT_INJECTION)
+    t.set(1, "TEAM_NAME", IMG_INJECTION)
+    return _write(d, name, t.text().encode())
+
+
+LARGE_COPIES = 100  # ~35 MB: 50 MB (143 copies) alone took ~40 s of the suite on 2 busy cores
+
+
+def very_large(d: Path, name: str) -> list[Path]:
+    """The real season LARGE_COPIES times over (246,000 rows, ~35 MB), written one copy at a time."""
+    header, body = _gamelog_text().split("\n", 1)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / name
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(header + "\n")
+        for _ in range(LARGE_COPIES):
+            f.write(body)
+    return [path]
+
+
+# ---------------------------------------------------------------- box scores (2020-21)
+
+
+@lru_cache(maxsize=None)
+def _box_members() -> dict[str, bytes]:
+    with tarfile.open(BOXSCORES_2020_21) as tar:
+        return {g: tar.extractfile(f"nba_boxscores/{g}.csv").read() for g in BOX_GAMES}
+
+
+def box_member(game_id: str) -> Table:
+    return Table.parse(_box_members()[game_id].decode())
+
+
+def member_name(archive: str, game_id: str) -> str:
+    return f"{archive}!nba_boxscores/{game_id}.csv"
+
+
+def _archive(d: Path, name: str, members: dict[str, bytes]) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for game_id, data in members.items():
+            info = tarfile.TarInfo(f"nba_boxscores/{game_id}.csv")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (d / name).write_bytes(buf.getvalue())
+    return d / name
+
+
+def box_team_rows(d: Path) -> Path:
+    """Those four games' team rows from the shipped slim game log, so the box scores' games exist."""
+    t = Table.parse(gzip.decompress(SLIM_LOG.read_bytes()).decode())
+    t.rows = [r for r in t.rows if r[t.col("GAME_ID")] in BOX_GAMES]
+    assert len(t.rows) == 2 * len(BOX_GAMES)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "team-rows-2020-21.csv").write_text(t.text())
+    return d / "team-rows-2020-21.csv"
+
+
+def box_player_row(t: Table, player: str) -> int:
+    [n] = [i for i in range(1, len(t.rows) + 1) if t.get(i, "PLAYER_NAME") == player]
+    return n
+
+
+def box_latin1_player_name(d: Path, name: str) -> list[Path]:
+    members = dict(_box_members())
+    t = box_member("0022000002")
+    n = box_player_row(t, "Dennis Schroder")
+    t.set(n, "PLAYER_NAME", "Dennis Schröder")
+    members["0022000002"] = t.text().encode("latin-1")
+    return [_archive(d, name, members)]
+
+
+def box_ragged_member(d: Path, name: str) -> list[Path]:
+    members = dict(_box_members())
+    t = box_member("0022000003")
+    lines = t.text().split("\n")
+    fields = lines[5].split(",")
+    del fields[t.col("COMMENT")]  # row 5 loses a field
+    lines[5] = ",".join(fields)
+    members["0022000003"] = "\n".join(lines).encode()
+    return [_archive(d, name, members)]
+
+
+# Player rows damaged by box_hostile_values: (game, player) -> what was done
+BOX_DAMAGE = {
+    ("0022000001", "Kevin Durant"): ("PLAYER_NAME", SCRIPT_INJECTION),
+    ("0022000001", "Stephen Curry"): ("PLAYER_NAME", PLAYER_SQL_INJECTION),
+    ("0022000002", "LeBron James"): ("PTS", "300.0"),
+    ("0022000003", "Jayson Tatum"): ("PTS", "-2.0"),
+    ("0022000004", "Luka Doncic"): ("MIN", "abc"),
+}
+
+
+def box_rows_of(archive: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """(game, player) -> (source_file, source_row) of the damaged rows."""
+    out = {}
+    for game_id, player in BOX_DAMAGE:
+        out[(game_id, player)] = (member_name(archive, game_id), box_player_row(box_member(game_id), player))
+    return out
+
+
+def box_hostile_values(d: Path, name: str) -> list[Path]:
+    members = dict(_box_members())
+    for game_id in BOX_GAMES:
+        t = box_member(game_id)
+        for (g, player), (column, value) in BOX_DAMAGE.items():
+            if g == game_id:
+                t.set(box_player_row(t, player), column, value)
+        members[game_id] = t.text().encode()
+    return [box_team_rows(d), _archive(d, name, members)]
+
+
+def box_rows_total() -> int:
+    return sum(len(box_member(g).rows) for g in BOX_GAMES)
