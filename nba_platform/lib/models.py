@@ -240,7 +240,12 @@ def _home_win_column(estimator) -> int:
 def _fit(kind: str, params: GameModelParams, X: pd.DataFrame, y: np.ndarray, seasons: np.ndarray):
     if len(np.unique(y)) < 2:
         raise ValueError("training rows hold only one outcome; need both home wins and home losses")
-    return build_estimator(kind, params, seasons).fit(X, y)
+    # One OpenMP thread: on a 2-core box shared with the webserver, daemon or other steps,
+    # HistGradientBoosting's spinning threads made a fit ~8x slower (60 s vs 7 s measured).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return build_estimator(kind, params, seasons).fit(X, y)
 
 
 def _predict(estimator, X: pd.DataFrame) -> np.ndarray:
