@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from nba_platform.lib.quality import quarantine_frame
@@ -59,15 +60,41 @@ class DedupResult:
         return self.exact_duplicates + self.merged_across_sources
 
 
+_NA_HASH = np.uint64(0x9E3779B97F4A7C15)  # stands for a missing value in any column
+
+
+def _column_hash(s: pd.Series) -> np.ndarray:
+    """uint64 per row; equal exactly when the values are (NA equal to NA)."""
+    if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+        # text NA and the text '<NA>' hash alike, as in the string fingerprint this replaced
+        return pd.util.hash_array(s.astype("string[pyarrow]").fillna("<NA>").to_numpy(dtype=object))
+    missing = s.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        values = s.to_numpy(dtype="datetime64[ns]").view("int64")
+    elif pd.api.types.is_bool_dtype(s.dtype):
+        values = s.to_numpy(dtype=bool, na_value=False)
+    elif pd.api.types.is_integer_dtype(s.dtype):
+        values = s.to_numpy(dtype="int64", na_value=0)
+    else:  # floats: by bit pattern, so -0.0 and 0.0 stay apart as their text did
+        values = s.to_numpy(dtype="float64", na_value=0.0)
+    hashed = pd.util.hash_array(values)
+    hashed[missing] = _NA_HASH
+    return hashed
+
+
 def _content_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """A hashable fingerprint of canonical values; floats at 3 decimals."""
-    parts = []
-    for c in columns:
+    """A hashable fingerprint of canonical values; floats at 3 decimals. Columns are hashed in
+    their own dtype (no per-row text), then combined in order."""
+    out = np.full(len(frame), np.uint64(0x345678), dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for i, c in enumerate(columns):
         s = frame[c]
         if str(s.dtype) in ("Float64", "float64"):
             s = s.round(3)
-        parts.append(s.astype("string[pyarrow]").fillna("<NA>"))
-    return pd.util.hash_pandas_object(pd.concat(parts, axis=1), index=False)
+        out ^= _column_hash(s)
+        out *= mult
+        mult += np.uint64(82520 + 2 * (len(columns) - i))
+    return pd.Series(out, index=frame.index)
 
 
 def _collapse_exact(frame: pd.DataFrame, key: list[str], schema: dict[str, str]):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.schema import PLAYER_GAME_BOX, TEAM_GAME_BOX, TEAM_GAME_PCT
@@ -35,34 +37,81 @@ def _blank(values: pd.Series) -> pd.Series:
     return s.isna() | s.isin(NULL_TEXT)
 
 
+# Hot paths below run on pyarrow arrays (a 10x box-score season is ~330k rows x 20 columns).
+_NULL_TEXT_ARROW = pa.array(sorted(NULL_TEXT), pa.large_string())
+# Plain decimals of at most 15 characters: pyarrow's cast gives the same double as
+# pd.to_numeric for these (both exact at <= 15 significant digits); anything else goes to pandas.
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    arr = values.astype("string[pyarrow]").array.__arrow_array__()
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def _string_series(arr: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """pd.to_numeric(text, errors="coerce") as float64 (NaN = NA): pyarrow's cast for plain
+    decimals, pandas for every other present value."""
+    arr = _arrow(text)
+    plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(arr), 15)), False)
+    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.large_string())), pa.float64()).to_numpy(zero_copy_only=False)
+    other = ~plain.to_numpy(zero_copy_only=False) & text.notna().to_numpy()
+    if other.any():
+        values[other] = pd.to_numeric(text[other], errors="coerce").astype("Float64").to_numpy("float64", na_value=np.nan)
+    return values
+
+
 class _Parser:
     """Collects, per row, the columns whose text was present but unparseable."""
 
     def __init__(self, raw: pd.DataFrame):
         self.raw = raw
-        self.errors = pd.Series("", index=raw.index, dtype="string[pyarrow]")
+        self._flags: list[tuple[str, np.ndarray]] = []
+
+    @property
+    def errors(self) -> pd.Series:
+        """Per row, every flagged column in flag order, each followed by ';' ('' when none)."""
+        out = np.full(len(self.raw), "", dtype=object)
+        if self._flags:
+            any_bad = np.logical_or.reduce([bad for _, bad in self._flags])
+            rows = np.flatnonzero(any_bad)
+            for column, bad in self._flags:
+                hit = rows[bad[rows]]
+                out[hit] = out[hit] + (column + ";")
+        return pd.Series(out, index=self.raw.index, dtype="string[pyarrow]")
 
     def _flag(self, bad: pd.Series, column: str) -> None:
-        self.errors = self.errors.mask(bad, self.errors + column + ";")
+        self._flags.append((column, np.asarray(bad.to_numpy(dtype=bool, na_value=False) if hasattr(bad, "to_numpy") else bad, dtype=bool)))
 
     def text(self, column: str) -> pd.Series:
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="string[pyarrow]")
-        s = self.raw[column].astype("string[pyarrow]").str.strip()
-        return s.mask(_blank(s))
+        arr = pc.utf8_trim_whitespace(_arrow(self.raw[column]))  # what .str.strip() runs
+        blank = pc.is_in(arr, value_set=_NULL_TEXT_ARROW)
+        return _string_series(pc.if_else(blank, pa.scalar(None, pa.large_string()), arr), self.raw.index)
 
     def number(self, column: str, integer: bool = False) -> pd.Series:
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="Int64" if integer else "Float64")
         text = self.text(column)
-        values = pd.to_numeric(text, errors="coerce").astype("Float64")
-        bad = text.notna() & values.isna()
+        values = _to_float(text)
+        missing = np.isnan(values)
+        bad = text.notna().to_numpy() & missing
         if integer:
-            fractional = values.notna() & (values != values.round())
-            bad |= fractional.fillna(False)
-            values = values.mask(fractional)
-        self._flag(bad.fillna(False), column)
-        return values.round().astype("Int64") if integer else values
+            fractional = ~missing & (values != np.round(values))
+            bad |= fractional
+            missing |= fractional
+        self._flag(bad, column)
+        floats = pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing)
+        if not integer:
+            return pd.Series(floats, index=self.raw.index)
+        if np.isfinite(values[~missing]).all():
+            return pd.Series(pd.arrays.IntegerArray(np.round(np.where(missing, 0.0, values)).astype("int64"), missing), index=self.raw.index)
+        return pd.Series(floats, index=self.raw.index).round().astype("Int64")  # inf: raises, as before
 
     def date(self, column: str) -> pd.Series:
         text = self.text(column)
@@ -98,18 +147,26 @@ def parse_dates(values: pd.Series) -> pd.Series:
 def parse_minutes(values: pd.Series) -> pd.Series:
     """'41:05' -> 41.083, '41' -> 41.0, 'PT41M05.00S' -> 41.083; NA where it does not parse."""
     text = values.astype("string[pyarrow]").str.strip()
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    arr = _arrow(text)
+    out = np.full(len(text), np.nan)
     # stats.nba.com rounds seconds up to ':60' (e.g. '15:60' = 16:00, 57 rows in 2020-21): accepted;
     # anything above 60 is corrupt and stays unparsed (quarantined).
-    mmss = text.str.extract(r"^(\d{1,3}):([0-5]?\d|60)$")
-    m = mmss[0].notna()
-    out[m] = mmss.loc[m, 0].astype(float) + mmss.loc[m, 1].astype(float) / 60.0
-    iso = text.str.extract(r"^PT(\d+)M([0-5]?\d(?:\.\d+)?)S$")
-    i = iso[0].notna()
-    out[i] = iso.loc[i, 0].astype(float) + iso.loc[i, 1].astype(float) / 60.0
-    plain = pd.to_numeric(text.where(~(m | i) & ~text.str.contains(":", regex=False).fillna(False)), errors="coerce")
-    out = out.fillna(plain)
-    return out.round(3).astype("Float64")
+    m = pc.fill_null(pc.match_substring_regex(arr, r"^(\d{1,3}):([0-5]?\d|60)$"), False)
+    m_np = m.to_numpy(zero_copy_only=False)
+    if m_np.any():
+        parts = pc.split_pattern(pc.filter(arr, m), ":")
+        minutes = pc.cast(pc.list_element(parts, 0), pa.float64()).to_numpy(zero_copy_only=False)
+        seconds = pc.cast(pc.list_element(parts, 1), pa.float64()).to_numpy(zero_copy_only=False)
+        out[m_np] = minutes + seconds / 60.0
+    i = pc.fill_null(pc.match_substring_regex(arr, r"^PT\d+M[0-5]?\d(?:\.\d+)?S$"), False).to_numpy(zero_copy_only=False)
+    if i.any():  # rare: the ISO form, through the original pandas path
+        iso = text[i].str.extract(r"^PT(\d+)M([0-5]?\d(?:\.\d+)?)S$")
+        out[i] = (iso[0].astype(float) + iso[1].astype(float) / 60.0).to_numpy()
+    colon = pc.fill_null(pc.match_substring(arr, ":"), False).to_numpy(zero_copy_only=False)
+    plain_rows = ~(m_np | i) & ~colon & text.notna().to_numpy()
+    if plain_rows.any():
+        out[plain_rows] = _to_float(text[plain_rows])
+    return pd.Series(out, index=values.index).round(3).astype("Float64")
 
 
 def _common(p: _Parser, source: str) -> dict[str, pd.Series]:

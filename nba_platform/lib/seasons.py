@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -29,6 +30,22 @@ def season_start_year(label: str) -> int:
     return start
 
 
+def _once_per_distinct(fn):
+    """For elementwise Series -> Series functions: compute each distinct value once and spread
+    the results back (a game id repeats ~25 times in box scores, ~2 in game logs)."""
+
+    @functools.wraps(fn)
+    def per_distinct(values: pd.Series) -> pd.Series:
+        codes, _ = pd.factorize(values, use_na_sentinel=False)  # NA is a value of its own
+        first = np.unique(codes, return_index=True)[1]  # codes number values by first appearance
+        out = fn(values.iloc[first].reset_index(drop=True)).iloc[codes]
+        out.index = values.index
+        return out
+
+    return per_distinct
+
+
+@_once_per_distinct
 def normalise_game_id(values: pd.Series) -> pd.Series:
     """Game ids as 10-char strings; Kaggle drops the leading '00' and may carry '.0'."""
     s = values.astype("string[pyarrow]").str.strip()
@@ -44,6 +61,7 @@ def _labels_from_start_years(start: pd.Series) -> pd.Series:
     return (start.astype("string[pyarrow]") + "-" + nxt).astype("string[pyarrow]")
 
 
+@_once_per_distinct
 def season_from_game_id(game_ids: pd.Series) -> pd.Series:
     """Season label from a normalised game id ('0022100001' -> '2021-22'); NA when malformed."""
     yy = pd.to_numeric(game_ids.astype("string[pyarrow]").str.slice(3, 5), errors="coerce").astype("float64")

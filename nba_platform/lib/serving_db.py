@@ -102,21 +102,52 @@ def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
     return len(rows)
 
 
+def _copy_csv(frame: pd.DataFrame, table: ServingTable) -> bytes:
+    """The rows of `_rows` as CSV for COPY (FORMAT csv), built column-wise by pyarrow: every present
+    value quoted and NULL an unquoted empty field, so '' stays '' and NaN/NA become NULL."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    missing = [c for c in table.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table.name}: frame lacks columns {missing}")
+    import pyarrow.compute as pc
+
+    out = pa.Table.from_pandas(frame[list(table.columns)], preserve_index=False)
+    formats = {"DATE": "%Y-%m-%d", "TIMESTAMP": "%Y-%m-%dT%H:%M:%S"}  # as _rows writes them
+    for i, (c, t) in enumerate(table.columns.items()):
+        if t in formats:
+            seconds = pa.array(pd.to_datetime(frame[c]).to_numpy(dtype="datetime64[s]"))  # whole seconds, as strftime
+            out = out.set_column(i, c, pc.strftime(seconds, format=formats[t]))
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(out, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return buf.getvalue().to_pybytes()
+
+
 def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
     import psycopg
 
-    rows = _rows(frame, table)
+    import pyarrow as pa
+
+    try:
+        data = _copy_csv(frame, table)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        data = None  # values pyarrow cannot type (e.g. text in a number column): sent row by row, the server judges them
     with psycopg.connect(conninfo, password=password) as con:  # commits on success, rolls back on error
         with con.cursor() as cur:
-            for stmt in table.create_sql("postgres"):
-                cur.execute(stmt)
+            cur.execute("; ".join(table.create_sql("postgres")))  # idempotent DDL, one round trip
             staging = f"stage_{table.name}"
             cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-            with cur.copy(f"COPY {staging} ({', '.join(table.columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            columns = ", ".join(table.columns)
+            if data is not None:
+                with cur.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(data)
+            else:
+                with cur.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                    for row in _rows(frame, table):
+                        copy.write_row(row)
             cur.execute(table.upsert_sql(staging))
-    return len(rows)
+    return len(frame)
 
 
 def query_sqlite(path: str, sql: str, params: Iterable = ()) -> pd.DataFrame:

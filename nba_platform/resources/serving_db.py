@@ -6,6 +6,7 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
+from nba_platform.lib.redaction import exceptions_scrubbed
 from nba_platform.lib.serving_db import SERVING_TABLES, publish_postgres, publish_sqlite, query_sqlite
 from nba_platform.resources.secrets import Secrets
 
@@ -28,7 +29,8 @@ class ServingDatabase(dg.ConfigurableResource):
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             return publish_sqlite(path, table, frame)
         password = self.secrets.get(self.password_key) if self.password_key else None
-        return publish_postgres(self.url, table, frame, password=password)
+        with exceptions_scrubbed(password):  # a driver error never carries the password out
+            return publish_postgres(self.url, table, frame, password=password)
 
     def query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         if self.dialect == "sqlite":
@@ -36,7 +38,7 @@ class ServingDatabase(dg.ConfigurableResource):
         import psycopg
 
         password = self.secrets.get(self.password_key) if self.password_key else None
-        with psycopg.connect(self.url, password=password) as con, con.cursor() as cur:
+        with exceptions_scrubbed(password), psycopg.connect(self.url, password=password) as con, con.cursor() as cur:
             cur.execute(sql, params)
             cols = [d.name for d in cur.description]
             return pd.DataFrame(cur.fetchall(), columns=cols)
