@@ -3,8 +3,8 @@ refusal of a worse challenger -> rollback.
 
 Three real seasons (2021-22..2023-24 league game logs) train a deliberately weak first champion
 (near-constant logistic, no calibration). A drifted season is made from the real 2023-24 rows:
-re-keyed to 2024-25 (new game ids and dates) with scoring inflated (+15 points a team, more
-threes), landed, and built. The drift asset flags it, the sensor asks for a retraining run with
+re-keyed to 2024-25 (new game ids and dates) with scoring inflated (+15 points a team from more
+threes and free throws, box scores kept consistent), landed, and built. The drift asset flags it, the sensor asks for a retraining run with
 its reason in the tags, the retrained model is registered as `challenger`, scored in shadow
 beside the champion, and promoted by the paired-bootstrap rule. A worse challenger is then
 refused, and the rollback command restores the previous champion.
@@ -47,10 +47,13 @@ def drifted_season_csv() -> bytes:
     frame["season_id"] = 22024
     frame["game_id"] = frame["game_id"].str.replace(r"^00223", "00224", regex=True)
     frame["game_date"] = (pd.to_datetime(frame["game_date"]) + pd.Timedelta(days=364)).dt.strftime("%Y-%m-%d")
+    # +15 points a team, box score kept consistent (pts = 2*FGM + FG3M + FTM): 4 more threes, 3 more free throws
+    frame["fgm"], frame["fga"] = frame["fgm"] + 4, frame["fga"] + 10
+    frame["fg3m"], frame["fg3a"] = frame["fg3m"] + 4, frame["fg3a"] + 10
+    frame["ftm"], frame["fta"] = frame["ftm"] + 3, frame["fta"] + 3
     frame["pts"] = frame["pts"] + 15
-    frame["fg3a"] = frame["fg3a"] + 10
-    frame["fg3m"] = frame["fg3m"] + 4
-    frame["fg3_pct"] = (frame["fg3m"] / frame["fg3a"]).round(3)
+    for made, attempted, pct in [("fgm", "fga", "fg_pct"), ("fg3m", "fg3a", "fg3_pct"), ("ftm", "fta", "ft_pct")]:
+        frame[pct] = (frame[made] / frame[attempted]).round(3)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb") as gz:
         gz.write(frame.to_csv(index=False).encode())
@@ -136,6 +139,8 @@ def test_first_model_is_champion_and_nothing_fires_before_drift(lifecycle):
 
 
 def test_drifted_partition_is_flagged_and_the_sensor_requests_retraining_with_its_reason(lifecycle):
+    tables = metadata(lifecycle["drift_run"], "tables/team_games")
+    assert tables["rows_written"] == 2460  # the drifted season passes every rule: drift, not bad data
     drift = metadata(lifecycle["drift_run"], "monitoring/feature_drift")
     assert drift["drift_share"] >= 0.2 and drift["champion_version"] == "nba_game_outcome/v1"
     [request] = lifecycle["tick_drift"].run_requests
