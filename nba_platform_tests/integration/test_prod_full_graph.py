@@ -8,7 +8,6 @@ predictions -> published) with every blocking check.
 """
 
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import boto3
 import dagster as dg
 import psycopg
 import pytest
-import yaml
 
 from nba_platform.definitions import defs
 from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
@@ -25,7 +23,7 @@ from nba_platform.resources.landing import sample_root
 from nba_platform.settings import load_settings
 from nba_platform_tests.defs.helpers import check_results, season_run_tags
 from nba_platform_tests.integration.conftest import PG_PORT
-from nba_platform_tests.integration.test_prod_mode import INFRA_DAGSTER_YAML, REGION, aws_client, object_keys
+from nba_platform_tests.integration.test_prod_mode import REGION, aws_client, object_keys, prod_instance, set_prod_env
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +45,6 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
     previous_session = boto3.DEFAULT_SESSION
     instance = None
     try:
-        mp.chdir(root)
-        for key in list(os.environ):
-            if key.startswith(("NBA_", "MLFLOW_", "DAGSTER_PG_", "DAGSTER_COMPUTE_LOG_")) or key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-                mp.delenv(key, raising=False)
         env = {
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
@@ -64,8 +58,7 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
             "DAGSTER_PG_PASSWORD": secrets["dagster_pg_password"],
             "DAGSTER_COMPUTE_LOG_BUCKET": bucket, "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
         }
-        for key, value in env.items():
-            mp.setenv(key, value)
+        set_prod_env(mp, root, env)
         s3 = aws_client("s3", moto_endpoint)
         s3.create_bucket(Bucket=bucket)
         aws_client("glue", moto_endpoint).create_database(DatabaseInput={"Name": glue_db})  # as Terraform does
@@ -73,11 +66,7 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
 
         settings = load_settings()
         resources = build_resources(settings)
-        config = yaml.safe_load(INFRA_DAGSTER_YAML.read_text())
-        config["storage"]["postgres"]["postgres_db"]["port"] = PG_PORT
-        (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        boto3.DEFAULT_SESSION = None
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        instance = prod_instance(dagster_home)
 
         for path in GAMELOGS:
             resources["landing"].accept(path.name, path.read_bytes())

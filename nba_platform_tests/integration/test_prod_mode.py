@@ -55,6 +55,26 @@ SPINE_KEYS = [
 ]
 
 
+def set_prod_env(mp: pytest.MonkeyPatch, root: Path, env: dict) -> None:
+    """Only what a test sets counts: no platform/AWS/Dagster settings from the outer environment,
+    no stray .env from the working directory."""
+    mp.chdir(root)
+    for key in list(os.environ):
+        if key.startswith(("NBA_", "MLFLOW_", "DAGSTER_PG_", "DAGSTER_COMPUTE_LOG_")) or key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            mp.delenv(key, raising=False)
+    for key, value in env.items():
+        mp.setenv(key, value)
+
+
+def prod_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The production instance file (infra/dagster/dagster.yaml), only the Postgres port taken from the test machine."""
+    config = yaml.safe_load(INFRA_DAGSTER_YAML.read_text())
+    config["storage"]["postgres"]["postgres_db"]["port"] = PG_PORT
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    boto3.DEFAULT_SESSION = None  # S3ComputeLogManager uses the default session: give it this env's
+    return dg.DagsterInstance.from_config(str(dagster_home))
+
+
 def aws_client(service: str, endpoint: str):
     return boto3.session.Session().client(
         service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
@@ -100,11 +120,6 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
     previous_session = boto3.DEFAULT_SESSION
     instance = None
     try:
-        mp.chdir(root)  # no stray .env from the working directory
-        # only what this test sets counts: no platform/AWS/Dagster settings from the outer environment
-        for key in list(os.environ):
-            if key.startswith(("NBA_", "MLFLOW_", "DAGSTER_PG_", "DAGSTER_COMPUTE_LOG_")) or key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-                mp.delenv(key, raising=False)
         env = {
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
@@ -121,8 +136,7 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
             "DAGSTER_PG_PASSWORD": dagster_pg_password,  # trust auth ignores it; it must still never leak
             "DAGSTER_COMPUTE_LOG_BUCKET": bucket, "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
         }
-        for key, value in env.items():
-            mp.setenv(key, value)
+        set_prod_env(mp, root, env)
 
         s3 = aws_client("s3", moto_endpoint)
         s3.create_bucket(Bucket=bucket)
@@ -133,12 +147,7 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
         settings = load_settings()
         resources = build_resources(settings)
 
-        # The production instance file, only the Postgres port taken from the test machine.
-        config = yaml.safe_load(INFRA_DAGSTER_YAML.read_text())
-        config["storage"]["postgres"]["postgres_db"]["port"] = PG_PORT
-        (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        boto3.DEFAULT_SESSION = None  # S3ComputeLogManager uses the default session: give it this env's
-        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        instance = prod_instance(dagster_home)
 
         # A file arrives in the S3 landing prefix; the landing sensor sees it on S3.
         landed = resources["landing"].accept(GAMELOG.name, GAMELOG.read_bytes())
