@@ -114,8 +114,7 @@ def cmd_ingest(args) -> int:
     from nba_platform.defs.ingestion.sensors import is_corrections_file
     from nba_platform.lib.corrections import correction_tokens, read_corrections, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
-    from nba_platform.defs.ingestion.jobs import job_for_new_data
-    from nba_platform.ops_runner import get_instance, register_seasons, run_job
+    from nba_platform.ops_runner import get_instance, register_seasons
     from nba_platform.resources.environment import build_resources
 
     landing = build_resources()["landing"]
@@ -151,21 +150,42 @@ def cmd_ingest(args) -> int:
     if args.no_run or not touched:
         return 0
     _print(f"building season partition(s) {', '.join(sorted(touched))} ...")
-    tags = {"nba/trigger": "cli-ingest", INVOCATION_TAG: uuid.uuid4().hex}
+    return run_update(instance, sorted(touched), "cli-ingest", drift=not args.no_drift)
+
+
+def run_update(instance, seasons: list[str], trigger: str, drift: bool = True) -> int:
+    """The run new data needs (job_for_new_data), then, after a successful `season_update`, its drift
+    report in a second run, as `drift_after_season_update` does when the daemon runs. The update run is
+    tagged so that sensor leaves it to us (no second report)."""
+    from nba_platform.defs.ingestion.jobs import job_for_new_data, season_drift_job, season_update_job
+    from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG
+    from nba_platform.ops_runner import run_job
+
+    job = job_for_new_data(instance)
+    tags = {"nba/trigger": trigger, INVOCATION_TAG: uuid.uuid4().hex, DRIFT_BY_TAG: "invoker" if drift else "none"}
+    t0 = time.perf_counter()
     with step_progress(instance, tags):
-        outcome = run_job(job_for_new_data(instance), sorted(touched), instance, tags=tags)
-    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} (covered {', '.join(outcome.seasons)})")
-    return 0 if outcome.success else 1
+        outcome = run_job(job, seasons, instance, tags=tags)
+    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s "
+           f"(job {job}, covered {', '.join(outcome.seasons)})")
+    if not outcome.success or not drift or job != season_update_job.name:
+        return 0 if outcome.success else 1
+    _print(f"drift report of {', '.join(outcome.seasons)} against the champion ...")
+    t0 = time.perf_counter()
+    tags = {"nba/trigger": trigger, "nba/after_run": outcome.run_id, INVOCATION_TAG: uuid.uuid4().hex}
+    with step_progress(instance, tags):
+        drift_outcome = run_job(season_drift_job.name, outcome.seasons, instance, tags=tags)
+    _print(f"run {drift_outcome.run_id}: {'SUCCESS' if drift_outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s (job {season_drift_job.name})")
+    return 0 if drift_outcome.success else 1
 
 
 def cmd_correct(args) -> int:
     import datetime as dt
 
-    from nba_platform.defs.ingestion.jobs import job_for_new_data
     from nba_platform.lib.corrections import CLI_FILE, append_correction, correction_tokens, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.storage import Store
-    from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance, run_job
+    from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance
     from nba_platform.resources.environment import build_resources
 
     landing = build_resources()["landing"]
@@ -191,13 +211,10 @@ def cmd_correct(args) -> int:
         _print(f"applies at the next build of {', '.join(seasons)} (the landing sensor requests one; or rerun with --run)")
         return 0
     _print(f"building season partition(s) {', '.join(seasons)} ...")
-    tags = {"nba/trigger": "cli-correct", INVOCATION_TAG: uuid.uuid4().hex}
-    with step_progress(instance, tags):
-        outcome = run_job(job_for_new_data(instance), seasons, instance, tags=tags)
     table = {"team_game": "team_games", "player_game": "player_games", "player": "player_seasons"}[c.entity]
-    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'}; audit: corrections/{table} in the lake")
-    if not outcome.success:
+    if run_update(instance, seasons, "cli-correct") != 0:
         return 1
+    _print(f"audit: corrections/{table} in the lake")
     io = build_resources()["io_manager"]
     lake = Store(io.root, io.endpoint_url, io.region)
     for season in seasons:
@@ -389,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("paths", nargs="+")
     i.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     i.add_argument("--no-run", action="store_true", help="land and register partitions only")
+    i.add_argument("--no-drift", action="store_true", help="skip the drift report that follows the update run")
     i.set_defaults(fn=cmd_ingest)
     p = sub.add_parser("predict-season", help="walk-forward predictions for one season's game log",
                        description="Land a LeagueGameLog export for one season and write walk-forward predictions to a CSV.")

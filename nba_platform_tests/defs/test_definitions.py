@@ -53,4 +53,9 @@ def test_jobs_and_sensor_are_registered():
     assert d.resolve_sensor_def("retraining_sensor").job_name == "retrain_game_model"
     # a cold build leaves per-partition drift reports to new data
     assert dg.AssetKey(["monitoring", "feature_drift"]) not in d.resolve_job_def("build_all").asset_layer.selected_asset_keys
+    # drift follows a season update in its own run, requested by a run-status sensor
+    assert dg.AssetKey(["monitoring", "feature_drift"]) not in d.resolve_job_def("season_update").asset_layer.selected_asset_keys
+    assert d.resolve_job_def("season_drift").asset_layer.selected_asset_keys == {dg.AssetKey(["monitoring", "feature_drift"])}
+    drift_sensor = d.resolve_sensor_def("drift_after_season_update")
+    assert isinstance(drift_sensor, dg.RunStatusSensorDefinition) and drift_sensor.job_name == "season_drift"
     assert isinstance(d.resolve_job_def("season_tables"), dg.JobDefinition)

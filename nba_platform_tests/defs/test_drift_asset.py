@@ -124,3 +124,49 @@ def test_feature_drift_per_season_against_the_champion(setup):
     # what the retraining sensor reads: drift_share and champion_version per partition
     causes, _ = retraining_causes(instance, {}, RetrainingPolicy(drift_share_threshold=0.99 * jump["drift_share"]))
     assert [c["id"] for c in causes] == [f"drift:{label}:2024-25"]
+
+
+def test_drift_follows_a_season_update_run_for_the_same_seasons(setup):
+    """What `drift_after_season_update` requests when an update run succeeds, executed with the
+    request's own tags: the drift report covers exactly the seasons the update covered."""
+    from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG, drift_after_season_update, drift_request_for
+    from nba_platform_tests.defs.helpers import season_run_tags
+
+    resources, instance = setup
+    label = register_champion(resources["mlflow"])
+    instance.add_dynamic_partitions("season", ["2023-24", "2024-25"])
+
+    # The sensor, evaluated on a real run-success event; the monitored run is an update of 2024-25.
+    @dg.asset
+    def tiny() -> int:
+        return 1
+
+    done = dg.materialize([tiny], instance=instance)
+    [success] = [e for e in done.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
+    update = dg.DagsterRun(job_name="season_update", run_id=done.run_id, tags=season_run_tags(["2024-25"]))
+    context = dg.build_run_status_sensor_context(sensor_name="drift_after_season_update", dagster_event=success,
+                                                 dagster_instance=instance, dagster_run=update)
+    request = drift_after_season_update(context)
+    assert isinstance(request, dg.RunRequest) and request.job_name == "season_drift"
+    assert request.run_key == f"drift-after:{done.run_id}"  # one report per update run, however often evaluated
+    assert request.tags["nba/after_run"] == done.run_id
+
+    result = dg.materialize(defs_assets(), resources=resources, instance=instance, selection=[DRIFT], tags=request.tags)
+    assert result.success
+    assert [e.partition for e in result.get_asset_materialization_events()] == ["2024-25"]
+    meta = partition_metadata(instance, "2024-25")
+    assert meta["status"] == "ok" and meta["champion_version"] == label and meta["drift_share"] > 0
+
+    # A single-partition run, a run whose invoker reports drift itself (the CLI), a run without seasons.
+    single = drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r1", tags={"dagster/partition": "2023-24"}))
+    assert single.tags["dagster/partition"] == "2023-24"
+    invoker = dg.DagsterRun(job_name="season_update", run_id="r2", tags={**season_run_tags(["2023-24"]), DRIFT_BY_TAG: "invoker"})
+    assert drift_request_for(invoker) is None
+    assert drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r3")) is None
+
+
+def defs_assets():
+    from nba_platform.definitions import defs
+
+    d = defs()
+    return [*d.assets, *(d.asset_checks or [])]

@@ -27,7 +27,7 @@ def is_corrections_file(landing: LandingZone, name: str, data: bytes) -> bool:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the landing zone (local dir or S3 prefix). A new or changed file is read, its shape "
     "detected and its rows split by season; unknown seasons become partitions and each touched season gets a "
-    "`season_update` run (tables, features, drift, champion predictions, shadow, publish; `season_tables` before "
+    "`season_update` run (tables, features, champion predictions, shadow, publish; drift follows in `season_drift`; `season_tables` before "
     "any model exists). Unreadable files are reported once per version, never half-ingested. A corrections file "
     "adds no partition: it requests runs for the existing seasons whose corrections were added, changed or removed.",
 )
