@@ -58,8 +58,8 @@ DRIFT_RUN = r"""
 import sys
 import dagster as dg
 from nba_platform.defs.monitoring.sensors import drift_request_for
-from nba_platform.ops_runner import run_job
-inst = dg.DagsterInstance.get()
+from nba_platform.ops_runner import get_instance, run_job
+inst = get_instance()
 update = inst.get_run_by_id(sys.argv[1])
 request = drift_request_for(update.with_tags({k: v for k, v in update.tags.items() if k != "nba/drift_by"}))
 seasons = inst.get_dynamic_partitions("season")
