@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nba_platform.lib.normalise import PARSE_ERRORS
 from nba_platform.lib.schema import (
@@ -52,6 +53,8 @@ def _outside(s: pd.Series, lo: float, hi: float) -> pd.Series:
 
 
 def _date_outside_season(frame: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     bad = pd.Series(False, index=frame.index)
     for season, idx in frame.groupby("season", dropna=True).groups.items():
         lo, hi = season_window(str(season))
@@ -65,6 +68,8 @@ def _team_id_invalid(s: pd.Series) -> pd.Series:
 
 
 def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
+    import pandas as pd
+
     bad = pd.Series(False, index=frame.index)
     for c in counts:
         if c in frame:
@@ -80,6 +85,8 @@ def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
 
 def _pair_broken(frame: pd.DataFrame) -> pd.Series:
     """Within one source, a game needs exactly two distinct teams, one home and one away."""
+    import pandas as pd
+
     bad = frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
     distinct = frame.drop_duplicates(["source", "game_id", "team_id"])
     distinct = distinct.assign(_home=distinct["is_home"].fillna(False).astype(int))
@@ -165,6 +172,8 @@ class Split:
 
 def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schema: dict[str, str]) -> Split:
     """Every input row ends up in exactly one of accepted / quarantined."""
+    import pandas as pd
+
     frame = frame.reset_index(drop=True)
     for col, dtype in schema.items():  # a source without some columns still gets every rule
         if col not in frame:
@@ -187,6 +196,8 @@ def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schem
 
 
 def quarantine_frame(rows, schema, entity, stage, rule, failed_rules, reasons) -> pd.DataFrame:
+    import pandas as pd
+
     canonical = conform(rows, schema)
     records = canonical.astype(object).where(canonical.notna(), None)
     record_json = [json.dumps(r, default=str, ensure_ascii=False) for r in records.to_dict(orient="records")]
@@ -302,40 +313,86 @@ class SuiteResult:
         return "\n".join(lines)
 
 
+# The report needs unexpected values only for failing expectations: a first pass with
+# BOOLEAN_ONLY computes counts, and only the failures are re-run with this format.
+_REPORT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 3}
+_NOT_IDENTITY = {"id", "rendered_content", "notes", "meta"}  # as ExpectationSuite.add_expectation
+
+
+def _columns_read(expectations: list) -> set[str] | None:
+    """Columns the expectations look at; None when one may look at the whole table."""
+    cols: set[str] = set()
+    for e in expectations:
+        kw = e.configuration.kwargs
+        named = [kw[k] for k in ("column", "column_A", "column_B") if kw.get(k) is not None]
+        named += list(kw.get("column_list") or [])
+        if not named or kw.get("row_condition"):
+            return None
+        cols.update(named)
+    return cols or None
+
+
+def _gx_frame(frame: pd.DataFrame, columns: set[str] | None) -> pd.DataFrame:
+    """The columns GX reads, numpy-backed, in one block per dtype: GX filters whole frames
+    (every column) per metric, so unread columns cost once per expectation."""
+    import pandas as pd
+
+    keep = [c for c in frame.columns if columns is None or c in columns]
+    out = frame[keep].copy() if len(keep) < len(frame.columns) else frame.copy()
+    if "game_date" in frame and "season" in frame and (columns is None or "_game_date_offset_days" in columns):
+        # GX has no 'date within season' expectation: expose the offset from the season's start.
+        starts = pd.to_datetime(frame["season"].str.slice(0, 4) + "-09-01", errors="coerce")
+        out["_game_date_offset_days"] = (frame["game_date"] - starts).dt.days
+    # GX's pandas engine works best on numpy-backed columns.
+    for c in out.columns:
+        if str(out[c].dtype) in ("Int64", "Float64"):
+            out[c] = out[c].astype("float64")
+        elif str(out[c].dtype) in ("string", "boolean"):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out.copy()  # consolidate: one block per dtype
+
+
+def _suite(gx, name: str, expectations: list):
+    """An unsaved suite of copies, each tagged with its position. Saving a suite to a context
+    re-serialises all of it on every add_expectation (quadratic: most of a call's time)."""
+    suite = gx.ExpectationSuite(name=name, expectations=[e.copy(update={"id": None}) for e in expectations])
+    for i, e in enumerate(suite.expectations):
+        e.id = str(i)
+    return suite
+
+
 def run_suite(frame: pd.DataFrame, suite_name: str, expectations: list) -> SuiteResult:
     """Validate a DataFrame with an ephemeral GX context (no files written)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from runs
     import great_expectations as gx
-
-    frame = frame.copy()
-    if "game_date" in frame and "season" in frame:
-        # GX has no 'date within season' expectation: expose the offset from the season's start.
-        starts = pd.to_datetime(frame["season"].str.slice(0, 4) + "-09-01", errors="coerce")
-        frame["_game_date_offset_days"] = (frame["game_date"] - starts).dt.days
-    # GX's pandas engine works best on numpy-backed columns.
-    for c in frame.columns:
-        if str(frame[c].dtype) in ("Int64", "Float64"):
-            frame[c] = frame[c].astype("float64")
-        elif str(frame[c].dtype) in ("string", "boolean"):
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
-    frame = frame.copy()  # one consolidated block per dtype: GX copies the frame per metric
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    distinct, seen = [], []  # a suite is set-like: equal expectations count once
+    for e in expectations:
+        key = (e.expectation_type, e.dict(exclude=_NOT_IDENTITY))
+        if key not in seen:
+            seen.append(key)
+            distinct.append(e)
+    gx_frame = _gx_frame(frame, _columns_read(distinct))
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm noise in run logs
-    batch_def = (
+    batch = (
         context.data_sources.add_pandas(f"{suite_name}_source")
         .add_dataframe_asset(name=suite_name)
         .add_batch_definition_whole_dataframe(f"{suite_name}_batch")
+        .get_batch(batch_parameters={"dataframe": gx_frame})
     )
-    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-    for e in expectations:
-        suite.add_expectation(e)
-    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 3})
+    result = batch.validate(_suite(gx, suite_name, distinct), result_format="BOOLEAN_ONLY")
+    failed = [distinct[int(r.expectation_config.id)] for r in result.results if not r.success]
     failures = []
-    for r in result.results:
-        if not r.success:
+    if failed:
+        # Details of the failures only, listed in the first pass's order: GX orders results by
+        # the whole suite's composition (errored ones first), which a smaller suite changes.
+        report = batch.validate(_suite(gx, suite_name, failed), result_format=_REPORT_FORMAT)
+        by_position = {int(r.expectation_config.id): r for r in report.results}
+        for i in range(len(failed)):
+            r = by_position[i]
             cfg = r.expectation_config
             kwargs = cfg.kwargs
             res = r.result or {}
