@@ -10,8 +10,8 @@ as `game_predictions`. --scales N adds copies with re-keyed game ids ('<id>-<k>'
 Against a throwaway database on 127.0.0.1:5432 (created and dropped here; trust auth, user
 postgres unless --admin-dsn says otherwise), each repeat starts from empty tables:
   * platform: the body of `serving/published_predictions` called directly with these inputs
-    for every season (its ServingDatabase.publish: connect, DDL if missing, COPY into a temp
-    staging table, upsert on the primary key, commit; one transaction per table);
+    for every season (its ServingDatabase.publish: connect, DDL if missing, delete the season
+    slices being replaced, COPY straight into the table, commit; one transaction per table);
   * reference: one raw COPY per table of the same rows (CSV from pyarrow, COPY FROM STDIN) into
     tables with the same DDL (primary keys, indexes) created beforehand, in one transaction.
 Figure: median over --repeats of platform / reference wall time. Both sides end with the same
@@ -129,7 +129,6 @@ def reference_copy(dsn: str, frames: dict[str, dict]) -> tuple[float, dict]:
     import pandas as pd
     import psycopg
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     from nba_platform.lib.serving_db import SERVING_TABLES
@@ -142,9 +141,9 @@ def reference_copy(dsn: str, frames: dict[str, dict]) -> tuple[float, dict]:
             frame = pd.concat(parts, ignore_index=True)[list(table.columns)]
             arrow = pa.Table.from_pandas(frame, preserve_index=False)
             for i, (c, t) in enumerate(table.columns.items()):
-                if t in ("DATE", "TIMESTAMP"):  # text Postgres parses; pyarrow's CSV writer is the fastest way here
-                    arrow = arrow.set_column(i, c, pc.strftime(pa.array(pd.to_datetime(frame[c]).to_numpy("datetime64[s]")),
-                                                               format="%Y-%m-%d" if t == "DATE" else "%Y-%m-%d %H:%M:%S"))
+                if t in ("DATE", "TIMESTAMP"):  # typed date32 / timestamp[s]: pyarrow's CSV writer formats them fastest
+                    unit = "datetime64[D]" if t == "DATE" else "datetime64[s]"
+                    arrow = arrow.set_column(i, c, pa.array(pd.to_datetime(frame[c]).to_numpy(unit)))
             buf = pa.BufferOutputStream()
             pacsv.write_csv(arrow, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
             with cur.copy(f"COPY {table.name} ({', '.join(table.columns)}) FROM STDIN (FORMAT csv)") as copy:

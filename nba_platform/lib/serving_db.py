@@ -1,19 +1,30 @@
 """Publishing serving tables to a SQL database: Postgres (RDS) in prod, SQLite embedded locally.
 
-Same contract for both: one transaction per publish; rows go to a staging table first (bulk
-`COPY` on Postgres), then an upsert on the primary key into the target, so a publish is atomic
+One transaction per publish, so a publish is atomic (readers see the old rows until it commits)
 and re-publishing the same rows is idempotent. Tables carry the primary keys and indexes a
 dashboard's queries need (latest predictions by date, by team).
+
+Postgres: a publish replaces whole slices. A table's `replace_keys` (season, and model version
+for predictions) name the slices the frame holds; their rows are deleted and the frame is COPYed
+straight into the table, so every row is written once and rows a republished slice no longer has
+disappear; rows of other slices (other seasons, other model versions) are kept. If a key of the
+frame is held by a row outside those slices (e.g. a game moved to another season), the publish
+falls back, in the same transaction, to deleting the slices, COPY into a staging table and an
+upsert on the primary key. A table without `replace_keys`, or a frame with a NULL in one, is
+upserted that way only.
+
+SQLite: rows go to a staging table, then an upsert on the primary key (rows the frame lacks are
+kept).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,12 @@ class ServingTable:
     columns: dict[str, str]  # column -> SQL type (portable subset: TEXT, DATE, BIGINT, DOUBLE PRECISION, BOOLEAN)
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    replace_keys: tuple[str, ...] = ()  # TEXT columns naming the slices a publish replaces whole (Postgres)
+
+    def __post_init__(self):
+        bad = [c for c in self.replace_keys if self.columns.get(c) != "TEXT"]
+        if bad:
+            raise ValueError(f"{self.name}: replace_keys must be TEXT columns, not {bad}")
 
     def create_sql(self, dialect: str) -> list[str]:
         cols = ", ".join(f"{c} {_type(t, dialect)}" for c, t in self.columns.items())
@@ -55,6 +72,7 @@ GAMES = ServingTable(
      "away_team_id": "BIGINT", "home_pts": "BIGINT", "away_pts": "BIGINT"},
     ("game_id",),
     (("game_date",), ("home_team_id",), ("away_team_id",)),
+    replace_keys=("season",),
 )
 GAME_PREDICTIONS = ServingTable(
     "game_predictions",
@@ -63,11 +81,15 @@ GAME_PREDICTIONS = ServingTable(
      "published_at": "TIMESTAMP", "top_factors": "TEXT"},  # top_factors: JSON [{feature, value, shap}] (SHAP, log-odds)
     ("game_id", "model_version"),
     (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date"), ("season",)),
+    replace_keys=("season", "model_version"),  # another model's predictions of the season are kept
 )
 SERVING_TABLES = {t.name: t for t in (GAMES, GAME_PREDICTIONS)}
 
 
 def _rows(frame: pd.DataFrame, table: ServingTable) -> list[tuple]:
+    import numpy as np
+    import pandas as pd
+
     missing = [c for c in table.columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{table.name}: frame lacks columns {missing}")
@@ -105,26 +127,52 @@ def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
 def _copy_csv(frame: pd.DataFrame, table: ServingTable) -> bytes:
     """The rows of `_rows` as CSV for COPY (FORMAT csv), built column-wise by pyarrow: every present
     value quoted and NULL an unquoted empty field, so '' stays '' and NaN/NA become NULL."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     missing = [c for c in table.columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{table.name}: frame lacks columns {missing}")
-    import pyarrow.compute as pc
-
     out = pa.Table.from_pandas(frame[list(table.columns)], preserve_index=False)
-    formats = {"DATE": "%Y-%m-%d", "TIMESTAMP": "%Y-%m-%dT%H:%M:%S"}  # as _rows writes them
+    # date32 / timestamp[s] columns, written by the CSV writer as 2023-10-24 / 2023-10-24 10:00:07: the
+    # values _rows sends (whole seconds), several times faster than pc.strftime.
+    units = {"DATE": "datetime64[D]", "TIMESTAMP": "datetime64[s]"}
     for i, (c, t) in enumerate(table.columns.items()):
-        if t in formats:
-            seconds = pa.array(pd.to_datetime(frame[c]).to_numpy(dtype="datetime64[s]"))  # whole seconds, as strftime
-            out = out.set_column(i, c, pc.strftime(seconds, format=formats[t]))
+        if t in units:
+            out = out.set_column(i, c, pa.array(pd.to_datetime(frame[c]).to_numpy(dtype=units[t])))
     buf = pa.BufferOutputStream()
     pacsv.write_csv(out, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
     return buf.getvalue().to_pybytes()
 
 
+def _slices(frame: pd.DataFrame, table: ServingTable) -> list[list[str]] | None:
+    """The distinct values of `table.replace_keys` in the frame, one list per key column (rows of
+    the slices a publish replaces); None when they cannot name slices (no replace keys, a NULL,
+    a non-text value): the publish is then a plain upsert."""
+    if not table.replace_keys or any(k not in frame.columns for k in table.replace_keys):
+        return None
+    keys = frame[list(table.replace_keys)].drop_duplicates()
+    cols = [keys[k].tolist() for k in table.replace_keys]
+    if any(not isinstance(v, str) for col in cols for v in col):  # NaN/None/NA included
+        return None
+    return cols
+
+
+def _copy_rows(cur, target: str, table: ServingTable, frame: pd.DataFrame, data: bytes | None) -> None:
+    columns = ", ".join(table.columns)
+    if data is not None:
+        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(data)
+    else:  # values pyarrow cannot type (e.g. text in a number column): sent row by row, the server judges them
+        with cur.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            for row in _rows(frame, table):
+                copy.write_row(row)
+
+
 def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
+    """One transaction: DDL if missing, then the frame's slices replaced (DELETE + COPY into the
+    table), or upserted through a staging table (see the module docstring for when)."""
     import psycopg
 
     import pyarrow as pa
@@ -132,25 +180,32 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
     try:
         data = _copy_csv(frame, table)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        data = None  # values pyarrow cannot type (e.g. text in a number column): sent row by row, the server judges them
+        data = None
+    slices = _slices(frame, table)
+    keys = table.replace_keys
+    delete = (f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
+              f"(SELECT * FROM unnest({', '.join(['%s::text[]'] * len(keys))}))")
     with psycopg.connect(conninfo, password=password) as con:  # commits on success, rolls back on error
         with con.cursor() as cur:
             cur.execute("; ".join(table.create_sql("postgres")))  # idempotent DDL, one round trip
+            if slices is not None:
+                try:
+                    with con.transaction():  # a savepoint: undone whole if a key is held outside the slices
+                        cur.execute(delete, slices)
+                        _copy_rows(cur, table.name, table, frame, data)
+                    return len(frame)
+                except psycopg.errors.UniqueViolation:
+                    cur.execute(delete, slices)  # the slices are still replaced; other rows upserted below
             staging = f"stage_{table.name}"
             cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-            columns = ", ".join(table.columns)
-            if data is not None:
-                with cur.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(data)
-            else:
-                with cur.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
-                    for row in _rows(frame, table):
-                        copy.write_row(row)
+            _copy_rows(cur, staging, table, frame, data)
             cur.execute(table.upsert_sql(staging))
     return len(frame)
 
 
 def query_sqlite(path: str, sql: str, params: Iterable = ()) -> pd.DataFrame:
+    import pandas as pd
+
     con = sqlite3.connect(path)
     try:
         return pd.read_sql_query(sql, con, params=tuple(params))

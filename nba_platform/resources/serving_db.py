@@ -1,14 +1,17 @@
-"""The serving database: RDS Postgres in prod (psycopg 3, COPY + upsert), an embedded SQLite
-file locally. Same interface; the password comes only from the secrets resource."""
+"""The serving database: RDS Postgres in prod (psycopg 3: a publish replaces the seasons it holds,
+DELETE + COPY in one transaction), an embedded SQLite file locally (staging + upsert). Same
+interface; the password comes only from the secrets resource. See lib/serving_db.py."""
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.lib.redaction import exceptions_scrubbed
 from nba_platform.lib.serving_db import SERVING_TABLES, publish_postgres, publish_sqlite, query_sqlite
 from nba_platform.resources.secrets import Secrets
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ServingDatabase(dg.ConfigurableResource):
@@ -20,7 +23,7 @@ class ServingDatabase(dg.ConfigurableResource):
     def dialect(self) -> str:
         return "sqlite" if self.url.startswith("sqlite:///") else "postgres"
 
-    def publish(self, table_name: str, frame: pd.DataFrame) -> int:
+    def publish(self, table_name: str, frame: "pd.DataFrame") -> int:
         table = SERVING_TABLES[table_name]
         if self.dialect == "sqlite":
             import os
@@ -32,9 +35,10 @@ class ServingDatabase(dg.ConfigurableResource):
         with exceptions_scrubbed(password):  # a driver error never carries the password out
             return publish_postgres(self.url, table, frame, password=password)
 
-    def query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
+    def query(self, sql: str, params: tuple = ()) -> "pd.DataFrame":
         if self.dialect == "sqlite":
             return query_sqlite(self.url[len("sqlite:///"):], sql, params)
+        import pandas as pd
         import psycopg
 
         password = self.secrets.get(self.password_key) if self.password_key else None

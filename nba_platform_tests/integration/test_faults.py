@@ -305,7 +305,7 @@ def test_postgres_restart_mid_publish_rolls_back_and_a_retry_is_identical(monkey
         with psycopg.connect(pg.dsn(), autocommit=True) as watcher:
             deadline = time.time() + 60
             while thread.is_alive() and time.time() < deadline:
-                if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY stage_games%' AND state = 'active'").fetchall():
+                if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY games %' AND state = 'active'").fetchall():
                     copy_seen = True
                     break
                 time.sleep(0.005)
@@ -323,12 +323,12 @@ def test_postgres_restart_mid_publish_rolls_back_and_a_retry_is_identical(monkey
         with psycopg.connect(pg.dsn()) as con:
             assert con.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()").fetchone()[0] == 0
 
-        # a retry of the same publish: the upsert leaves exactly the new frame (overlap updated)
+        # a retry of the same publish: the season holds exactly the new frame (overlap updated)
         assert db.publish("games", big) == 400_000
         after = table_rows(pg)
         pd.testing.assert_frame_equal(after, expected_rows(big), check_dtype=False)
         # idempotent: the same rows again change nothing
-        assert db.publish("games", big.head(50_000)) == 50_000
+        assert db.publish("games", big) == 400_000
         pd.testing.assert_frame_equal(table_rows(pg), after)
     finally:
         pg.destroy()

@@ -4,12 +4,12 @@ from features that only use games before each game's date."""
 import json
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics as M
 from nba_platform.model_registry import CHAMPION
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.serving_db import ServingDatabase
 
@@ -17,19 +17,19 @@ PREDICTION_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_tea
                       "p_home_win", "elo_p_home_win", "model_version", "top_factors"]
 
 
-def _model_inputs(model, game_features: pd.DataFrame) -> pd.DataFrame:
+def _model_inputs(model, game_features: DataFrame) -> DataFrame:
     from nba_platform.lib.features import FEATURE_COLUMNS
 
     columns = list(getattr(model, "feature_names_in_", FEATURE_COLUMNS))
     return game_features[columns].astype("float64").reset_index(drop=True)
 
 
-def predict_home_win(model, game_features: pd.DataFrame):
+def predict_home_win(model, game_features: DataFrame):
     """P(home win) from a loaded sklearn classifier, with the columns it was fitted on."""
     return model.predict_proba(_model_inputs(model, game_features))[:, list(model.classes_).index(1)]
 
 
-def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> list[str]:
+def prediction_top_factors(model, game_features: DataFrame, k: int = 3) -> list[str]:
     """Per game, the k features that moved its prediction most (exact SHAP on the served log-odds), as JSON."""
     from nba_platform.lib.explain import explain, top_factors
 
@@ -37,7 +37,9 @@ def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> li
     return top_factors(explain(model, X, feature_columns=list(X.columns)).values, X, k=k)
 
 
-def empty_predictions() -> pd.DataFrame:
+def empty_predictions() -> DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS})
 
 
@@ -54,7 +56,7 @@ def empty_predictions() -> pd.DataFrame:
     "use only earlier games, including earlier games of the same season.",
 )
 def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig, mlflow: MlflowTracking,
-                     features: pd.DataFrame, outcomes: pd.DataFrame, card: pd.DataFrame) -> dg.Output:
+                     features: DataFrame, outcomes: DataFrame, card: DataFrame) -> dg.Output:
     from nba_platform.lib.models import train_kind, training_frame, walk_forward_train_seasons
 
     kind = card["kind"].iloc[0]
@@ -120,13 +122,15 @@ GAME_ROW_SOURCE = ["game_id", "season", "season_type", "game_date", "team_id", "
     partitions_def=season_partitions,
     backfill_policy=single_run,
     group_name="serving", kinds={"postgres", "sqlite"}, owners=["team:ml"],
-    description="The season's games and predictions (with the model version that made them) upserted into the serving "
-    "database: RDS Postgres in prod (COPY into staging, then upsert on the primary key), embedded SQLite locally.",
+    description="The season's games and predictions (with the model version that made them) published to the serving "
+    "database: RDS Postgres in prod (the season's rows replaced in one transaction: delete, then COPY), embedded SQLite locally.",
 )
 def published_predictions(context: dg.AssetExecutionContext, serving_db: ServingDatabase, predictions: dict, games: dict) -> dg.MaterializeResult:
+    import pandas as pd
+
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     # Every season of the run in one publish (one transaction) per table, not one per season and
-    # table: 2 COPY+upsert transactions on a cold build instead of 42. Rows keep season order.
+    # table: 2 publish transactions on a cold build instead of 42. Rows keep season order.
     seasons = [games[s][[*GAME_ROW_SOURCE, "is_home"]] for s in context.partition_keys]
     tg = pd.concat(seasons, ignore_index=True) if seasons else pd.DataFrame(columns=[*GAME_ROW_SOURCE, "is_home"])
     home = tg[tg["is_home"] == True]  # noqa: E712 (nullable boolean)
