@@ -87,10 +87,11 @@ def cmd_build(args) -> int:
             if is_corrections_file(landing, f.name, data):
                 _print(f"  {f.name}: corrections (applied in the validated tables)")
                 continue
-            _, by_season = landing.read_rows(f.name, data)
+            shape, by_season = landing.read_rows(f.name, data)
         except LandingError as exc:  # a bad file dropped in by hand: the raw assets skip it too
             _print(f"  skipped (unreadable): {exc}")
             continue
+        landing.record_index(f, shape.name, by_season)  # each raw asset then reads only its own files
         seasons |= set(by_season)
         _print(f"  {f.name}: {len(by_season)} season(s)")
     if args.season:
@@ -138,6 +139,9 @@ def cmd_ingest(args) -> int:
             # Read everything before landing anything: a bad file never enters the zone.
             shape, by_season = landing.read_rows(p.name, data)
             name = landing.accept(p.name, data, replace=args.replace)
+            landed = next((f for f in landing.list_files(include_sample=False) if f.name == name), None)
+            if landed is not None:  # indexed now: the raw assets skip it unread unless it is theirs
+                landing.record_index(landed, shape.name, by_season)
         except LandingError as exc:
             _print(f"error: {exc}")
             return 2

@@ -2,17 +2,22 @@
 files shipped inside the package, which are part of the zone unless disabled."""
 
 
+import functools
 import gzip
 import hashlib
 import io
+import json
+import sys
 import tarfile
 import zlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.lib.landing import (
     SUPPORTED_SUFFIXES,
@@ -24,7 +29,14 @@ from nba_platform.lib.landing import (
 )
 from nba_platform.lib.storage import Store
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SAMPLE_PREFIX = "sample/"
+# File index entries live in the landing zone's own store (local dir or S3 prefix), shipped
+# sample files' entries too (the package dir may be read-only). A dot prefix: Store.list skips
+# hidden paths, so list_files and the landing sensor never see an entry as a landed file.
+INDEX_PREFIX = ".landing_index/"
 
 
 def sample_root() -> str:
@@ -42,6 +54,45 @@ class LandedFile:
         return f"{self.size}:{self.mtime_ns}"
 
 
+@dataclass(frozen=True)
+class IndexEntry:
+    """What one landed file version holds, so a raw asset can skip it without reading it."""
+
+    shape: str
+    seasons: Optional[frozenset[str]] = None  # None: only the header was read (a file of another raw asset's shape)
+
+
+@functools.cache
+def parser_digest() -> str:
+    """Entries are only as good as the code that read the file: a change to shape detection, parsing
+    or season splitting (or pandas) invalidates every entry instead of trusting old seasons."""
+    import pandas
+
+    from nba_platform.lib import landing as lib_landing
+    from nba_platform.lib import seasons
+
+    h = hashlib.sha256(pandas.__version__.encode())
+    for module in (lib_landing, seasons, sys.modules[__name__]):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def index_key(name: str) -> str:
+    return f"{INDEX_PREFIX}{hashlib.sha256(name.encode('utf-8')).hexdigest()}.json"
+
+
+def _parse_entry(raw: bytes, f: LandedFile) -> Optional[IndexEntry]:
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or doc.get("name") != f.name or doc.get("fingerprint") != f.fingerprint:
+        return None  # another file version: stale
+    if doc.get("parser") != parser_digest():
+        return None
+    shape, seasons = doc.get("shape"), doc.get("seasons")
+    if not isinstance(shape, str) or not (seasons is None or (isinstance(seasons, list) and all(isinstance(x, str) for x in seasons))):
+        return None
+    return IndexEntry(shape, None if seasons is None else frozenset(seasons))
+
+
 def peek_columns(data: bytes, name: str) -> list[str]:
     """Header columns without parsing the whole file (cheap enough for sensor ticks)."""
     try:
@@ -52,6 +103,8 @@ def peek_columns(data: bytes, name: str) -> list[str]:
 
 
 def _peek_columns(data: bytes, name: str) -> list[str]:
+    import pandas as pd
+
     lower = name.lower()
     if lower.endswith((".tar.gz", ".tgz")):
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
@@ -87,9 +140,36 @@ class LandingZone(dg.ConfigurableResource):
         files += [
             LandedFile(f.path, f.size, f.mtime_ns)
             for f in self._store().list()
-            if f.path.lower().endswith(SUPPORTED_SUFFIXES)
+            if f.path.lower().endswith(SUPPORTED_SUFFIXES) and not f.path.startswith(INDEX_PREFIX)
         ]
         return files
+
+    def index_entries(self, files: list[LandedFile]) -> list[Optional[IndexEntry]]:
+        """The index entry of each file version, or None where missing, stale or unreadable
+        (a corrupt entry is only a cache miss: the file is read and the entry rewritten)."""
+        store = self._store()
+
+        def one(f: LandedFile) -> Optional[IndexEntry]:
+            try:
+                return _parse_entry(store.read_bytes(index_key(f.name)), f)
+            except Exception:  # missing, truncated, not JSON, S3 error: never fatal
+                return None
+
+        if store.is_local or len(files) < 2:
+            return [one(f) for f in files]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # S3: one GET per entry, overlapped
+            return list(pool.map(one, files))
+
+    def record_index(self, f: LandedFile, shape: str, seasons: Optional[Iterable[str]] = None) -> bool:
+        """Write the entry of this file version (atomic replace: concurrent writers of the same
+        entry never leave a torn one). False if the zone is not writable: it just stays unindexed."""
+        doc = {"name": f.name, "fingerprint": f.fingerprint, "parser": parser_digest(), "shape": shape,
+               "seasons": None if seasons is None else sorted(seasons)}
+        try:
+            self._store().write_bytes(index_key(f.name), json.dumps(doc).encode("utf-8"))
+        except OSError:
+            return False
+        return True
 
     def read_bytes(self, name: str) -> bytes:
         if name.startswith(SAMPLE_PREFIX):
@@ -100,7 +180,7 @@ class LandingZone(dg.ConfigurableResource):
         data = self.read_bytes(name) if data is None else data
         return detect_shape(peek_columns(data, name), name)
 
-    def read_rows(self, name: str, data: Optional[bytes] = None) -> tuple[SourceShape, dict[str, pd.DataFrame]]:
+    def read_rows(self, name: str, data: Optional[bytes] = None) -> "tuple[SourceShape, dict[str, pd.DataFrame]]":
         """Every row of a landed file, grouped by season partition (raises LandingError)."""
         data = self.read_bytes(name) if data is None else data
         frame = read_landed_bytes(data, name)

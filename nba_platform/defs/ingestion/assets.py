@@ -11,7 +11,6 @@ from collections import Counter
 from typing import Literal
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
@@ -19,6 +18,7 @@ from nba_platform.lib import stats_api as api
 from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape, split_by_season
 from nba_platform.lib.metadata import markdown_table, seasons_covered
 from nba_platform.lib.pii import counts_by_kind, mask_frame
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.stats_api import StatsApi
 
@@ -44,11 +44,13 @@ class RawSourceConfig(dg.Config):
     )
 
 
-def _empty_raw() -> pd.DataFrame:
+def _empty_raw() -> DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]" if c == LINEAGE[0] else "int64") for c in LINEAGE})
 
 
-def mask_pii(out: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict]:
+def mask_pii(out: dict[str, DataFrame]) -> tuple[dict[str, DataFrame], dict]:
     """Raw rows are the first thing stored: personal data in any text cell is masked here, so no
     table holds it (lib/pii.py). The landed files themselves stay as delivered."""
     by_kind, by_column = Counter(), Counter()
@@ -61,7 +63,7 @@ def mask_pii(out: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dic
                     "pii_masked_by_column": dg.MetadataValue.json(dict(sorted(by_column.items())))}
 
 
-def _output(out: dict[str, pd.DataFrame], metadata: dict, log=None) -> dg.Output:
+def _output(out: dict[str, DataFrame], metadata: dict, log=None) -> dg.Output:
     out, pii = mask_pii(out)
     if log is not None and sum(pii["pii_masked"].value.values()):
         # counts and columns only: the values themselves never reach a log
@@ -81,30 +83,47 @@ def _output(out: dict[str, pd.DataFrame], metadata: dict, log=None) -> dg.Output
 
 
 def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape: SourceShape) -> dg.Output:
+    import pandas as pd
+
     wanted = set(context.partition_keys)
-    parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
-    files_read, unrecognised = [], []
-    for f in landing.list_files():
+    parts: dict[str, list[DataFrame]] = {s: [] for s in wanted}
+    files_read, unrecognised, skipped, unindexed = [], [], 0, 0
+    files = landing.list_files()
+    # The file index (resources/landing.py) knows each file version's shape and seasons: a file of
+    # another shape, or with none of the run's seasons, is skipped unread. Rows are exactly those
+    # of a full scan; a file without a valid entry is read as before and its entry written.
+    for f, known in zip(files, landing.index_entries(files)):
+        if known is not None and (known.shape != shape.name or (known.seasons is not None and not known.seasons & wanted)):
+            skipped += 1
+            continue
         data = landing.read_bytes(f.name)
         try:
-            if landing.shape_of(f.name, data).name != shape.name:
-                continue
+            if known is None:
+                found = landing.shape_of(f.name, data).name
+                if found != shape.name:
+                    unindexed += not landing.record_index(f, found)  # shape only: its own raw asset adds the seasons
+                    continue
             _, by_season = landing.read_rows(f.name, data)
         except LandingError as exc:
-            # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden.
+            # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden (no entry: reported every run).
             unrecognised.append(str(exc))
             context.log.warning(str(exc))
             continue
+        if known is None or known.seasons is None:
+            unindexed += not landing.record_index(f, shape.name, by_season)
         files_read.append(f.name)
         for season, rows in by_season.items():
             if season in parts:
                 parts[season].append(rows)
+    if unindexed:
+        context.log.warning(f"landing file index not writable ({unindexed} entries): files are re-read every run")
     out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
-    return _output(out, {"files": dg.MetadataValue.json(files_read), "unreadable_files": dg.MetadataValue.json(unrecognised)},
+    return _output(out, {"files": dg.MetadataValue.json(files_read), "files_skipped_by_index": skipped,
+                         "unreadable_files": dg.MetadataValue.json(unrecognised)},
                    context.log)
 
 
-def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig) -> tuple[pd.DataFrame | None, dict]:
+def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig) -> "tuple[DataFrame | None, dict]":
     """One season's raw rows of `shape` from the API, plus what was fetched."""
     if shape.name == "league_game_log":
         return api.league_game_log_rows(client, season, config.season_types), {}

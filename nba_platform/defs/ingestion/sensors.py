@@ -65,6 +65,7 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZon
             context.log.error(f"landing file rejected: {exc}")
             continue
         context.log.info(f"{f.name}: {shape.name}, seasons {sorted(by_season)}")
+        landing.record_index(f, shape.name, by_season)  # the runs it requests then read only what they need
         seasons_by_file[f"{f.name}@{f.fingerprint}"] = set(by_season)
 
     touched = sorted(set().union(*seasons_by_file.values())) if seasons_by_file else []

@@ -1,9 +1,7 @@
 """Validated tables (canonical schema, bad rows quarantined with their rule) and
 deduplicated tables (one row per natural key across sources). Logic lives in `lib/`."""
 
-
 import dagster as dg
-import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib.corrections import Applied, Correction, apply_corrections, empty_audit, mark_outcomes, read_corrections, unmatched
@@ -21,6 +19,7 @@ from nba_platform.lib.schema import (
     TEAM_GAME_SCHEMA,
     empty_frame,
 )
+from nba_platform.resources.frames import DataFrame
 
 OWNERS = ["team:data-engineering"]
 NORMALISERS = {"team_game": normalise_team_games, "player_game": normalise_player_games, "player": normalise_player_seasons}
@@ -31,14 +30,16 @@ def shapes_of(entity: str) -> list[str]:
     return [s.name for s in SHAPES if s.entity == entity]
 
 
-def validate_season(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame], corrections: list[Correction] = ()):
+def validate_season(entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction] = ()):
     """Normalise every source of one season and split it into accepted and quarantined rows."""
     return validate_season_corrected(entity, season, raw_by_shape, corrections)[:4]
 
 
-def validate_season_corrected(entity: str, season: str, raw_by_shape: dict[str, pd.DataFrame], corrections: list[Correction]):
+def validate_season_corrected(entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction]):
     """validate_season, plus the corrections applied between normalisation and the row rules
     (so a corrected row can pass them): -> (accepted, quarantined, counts, rows in, Applied)."""
+    import pandas as pd
+
     normalised = [
         NORMALISERS[entity](raw, shape).assign(season=season)  # raw is partitioned by this season
         for shape, raw in raw_by_shape.items()
@@ -57,7 +58,10 @@ def validate_season_corrected(entity: str, season: str, raw_by_shape: dict[str, 
 def landed_corrections(landing: LandingZone) -> tuple[list[Correction], list[str]]:
     """Every correction in the landing zone; an invalid corrections file fails the step (never half-applied)."""
     corrections, files = [], []
-    for f in landing.list_files():
+    listed = landing.list_files()
+    for f, entry in zip(listed, landing.index_entries(listed)):
+        if entry is not None and entry.shape != CORRECTIONS.name:
+            continue  # indexed as a data file of this version: no need to open it
         data = landing.read_bytes(f.name)
         try:
             if landing.shape_of(f.name, data).name != CORRECTIONS.name:
@@ -76,7 +80,7 @@ AUDIT_PREVIEW = ["key", "row_key", "field", "old_value", "new_value", "reason", 
                  "source_row", "outcome"]
 
 
-def corrections_metadata(audit: pd.DataFrame, results: list[Applied], files: list[str]) -> dict:
+def corrections_metadata(audit: DataFrame, results: list[Applied], files: list[str]) -> dict:
     missed = [c.describe() for c in unmatched(results)]
     return {
         "corrections_applied": len({i for r in results for i in r.matched}),
@@ -116,7 +120,9 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         group_name="tables",
         can_subset=False,
     )
-    def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, pd.DataFrame]):
+    def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, DataFrame]):
+        import pandas as pd
+
         corrections, correction_files = landed_corrections(landing)
         accepted, quarantined, audits, applied, by_rule, rows_in = {}, {}, {}, [], {}, 0
         for season in context.partition_keys:
@@ -164,7 +170,9 @@ player_games_validated = build_validated_asset("player_game", "player_games")
 player_seasons_validated = build_validated_asset("player", "player_seasons")
 
 
-def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: pd.DataFrame | dict) -> dict:
+def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: "DataFrame | dict") -> dict:
+    import pandas as pd
+
     results = results if isinstance(results, dict) else {"all": results}
     by_rule: dict[str, int] = {}
     repaired: dict[str, int] = {}
@@ -208,7 +216,7 @@ def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: pd.Dat
     group_name="tables",
     can_subset=False,
 )
-def team_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
+def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
     results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
@@ -238,7 +246,7 @@ def team_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFr
     group_name="tables",
     can_subset=False,
 )
-def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame], games: dict[str, pd.DataFrame]):
+def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame], games: dict[str, DataFrame]):
     results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
@@ -263,7 +271,7 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.Data
     group_name="tables",
     can_subset=False,
 )
-def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
+def players(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
     seasons = concat_partitions(validated)
     if seasons.empty:
         seasons = empty_frame(PLAYER_SEASON_SCHEMA)
