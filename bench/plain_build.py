@@ -42,7 +42,6 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import dagster as dg  # noqa: E402
-import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from nba_platform.definitions import defs  # noqa: E402

@@ -17,9 +17,11 @@ Conflict rules (documented in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 from nba_platform.lib.quality import quarantine_frame
 from nba_platform.lib.schema import (
@@ -60,11 +62,14 @@ class DedupResult:
         return self.exact_duplicates + self.merged_across_sources
 
 
-_NA_HASH = np.uint64(0x9E3779B97F4A7C15)  # stands for a missing value in any column
+_NA_HASH = 0x9E3779B97F4A7C15  # as uint64: stands for a missing value in any column
 
 
 def _column_hash(s: pd.Series) -> np.ndarray:
     """uint64 per row; equal exactly when the values are (NA equal to NA)."""
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
         # text NA and the text '<NA>' hash alike, as in the string fingerprint this replaced
         return pd.util.hash_array(s.astype("string[pyarrow]").fillna("<NA>").to_numpy(dtype=object))
@@ -78,13 +83,16 @@ def _column_hash(s: pd.Series) -> np.ndarray:
     else:  # floats: by bit pattern, so -0.0 and 0.0 stay apart as their text did
         values = s.to_numpy(dtype="float64", na_value=0.0)
     hashed = pd.util.hash_array(values)
-    hashed[missing] = _NA_HASH
+    hashed[missing] = np.uint64(_NA_HASH)
     return hashed
 
 
 def _content_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """A hashable fingerprint of canonical values; floats at 3 decimals. Columns are hashed in
     their own dtype (no per-row text), then combined in order."""
+    import numpy as np
+    import pandas as pd
+
     out = np.full(len(frame), np.uint64(0x345678), dtype=np.uint64)
     mult = np.uint64(1000003)
     for i, c in enumerate(columns):
@@ -109,12 +117,16 @@ def _collapse_exact(frame: pd.DataFrame, key: list[str], schema: dict[str, str])
 
 
 def _quarantine(rows: pd.DataFrame, schema, entity: str, rule: str, reason: pd.Series | str) -> pd.DataFrame:
+    import pandas as pd
+
     n = len(rows)
     reasons = reason if isinstance(reason, pd.Series) else pd.Series([reason] * n, index=rows.index)
     return quarantine_frame(rows, schema, entity, "dedup", [rule] * n, [rule] * n, reasons.to_numpy())
 
 
 def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
+    import pandas as pd
+
     schema = TEAM_GAME_SCHEMA
     frame = validated.copy()
     rows_in = len(frame)
@@ -198,6 +210,8 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
 def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> DedupResult:
     """Box scores have one source; dedup on (game_id, player_id), then attach each game's
     date, opponent and venue from the deduplicated team-game table."""
+    import pandas as pd
+
     schema = PLAYER_GAME_SCHEMA
     rows_in = len(validated)
     kept, conflicting, exact = _collapse_exact(validated, PLAYER_GAME_KEY, schema)
@@ -228,6 +242,8 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
 def dedup_players(player_seasons: pd.DataFrame) -> DedupResult:
     """One row per player: the latest season's attributes; a player whose birth date differs
     between seasons is quarantined (identity conflict), not guessed."""
+    import pandas as pd
+
     schema = PLAYER_SEASON_SCHEMA
     rows_in = len(player_seasons)
     frame = player_seasons.assign(source="player_bios") if "source" not in player_seasons else player_seasons

@@ -25,9 +25,10 @@ Evidently is imported inside `feature_drift` only: it costs seconds to import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_METHOD = "ks"
 DEFAULT_MIN_CURRENT_ROWS = 50
@@ -66,6 +67,8 @@ class DriftResult:
 
 def empty_drift_table() -> pd.DataFrame:
     """The table of a season whose drift was not computed: same columns and types, no rows."""
+    import pandas as pd
+
     return pd.DataFrame({
         "feature": pd.Series(dtype="string"), "drift_score": pd.Series(dtype="float64"),
         "stattest": pd.Series(dtype="string"), "threshold": pd.Series(dtype="float64"),
@@ -88,6 +91,8 @@ def align_to_season_progress(reference: pd.DataFrame, current: pd.DataFrame,
     """Reference games no further into their season than the current data's latest game is into
     its own (days since each season's first game in the frame). A complete current season keeps
     the whole reference."""
+    import pandas as pd
+
     if reference.empty or current.empty:
         return reference
 
@@ -100,6 +105,9 @@ def align_to_season_progress(reference: pd.DataFrame, current: pd.DataFrame,
 
 def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """float64 columns, NaN for NA and +-inf (booleans and nullable ints included)."""
+    import numpy as np
+    import pandas as pd
+
     out = pd.DataFrame(
         {c: pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in columns}, index=frame.index
     )
@@ -162,6 +170,8 @@ def _parse_snapshot(result: dict, compared: list[str], method: str) -> tuple[pd.
     """(per-feature table, share drifted, count drifted) from `Snapshot.dict()` (Evidently 0.7):
     metrics hold DriftedColumnsCount {count, share} and one ValueDrift per column (score, resolved
     method and threshold); tests hold each column's drift verdict (status FAIL = drift)."""
+    import pandas as pd
+
     counts, rows = None, {}
     for metric in result["metrics"]:
         config = metric["config"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def markdown_cell(text: str) -> str:
@@ -13,6 +16,8 @@ def markdown_cell(text: str) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, max_rows: int = 8, max_cols: int = 14) -> str:
+    import pandas as pd
+
     if frame is None or frame.empty:
         return "_no rows_"
     view = frame.iloc[:max_rows, :max_cols]

@@ -18,10 +18,13 @@ names are listed in `_parse_errors` and validation quarantines the row.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
 from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.schema import PLAYER_GAME_BOX, TEAM_GAME_BOX, TEAM_GAME_PCT
@@ -38,24 +41,39 @@ def _blank(values: pd.Series) -> pd.Series:
 
 
 # Hot paths below run on pyarrow arrays (a 10x box-score season is ~330k rows x 20 columns).
-_NULL_TEXT_ARROW = pa.array(sorted(NULL_TEXT), pa.large_string())
+@functools.cache
+def _null_text_arrow() -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(sorted(NULL_TEXT), pa.large_string())
+
+
 # Plain decimals of at most 15 characters: pyarrow's cast gives the same double as
 # pd.to_numeric for these (both exact at <= 15 significant digits); anything else goes to pandas.
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
 
 
 def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    import pyarrow as pa
+
     arr = values.astype("string[pyarrow]").array.__arrow_array__()
     return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
 def _string_series(arr: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
     """pd.to_numeric(text, errors="coerce") as float64 (NaN = NA): pyarrow's cast for plain
     decimals, pandas for every other present value."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = _arrow(text)
     plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(arr), 15)), False)
     values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.large_string())), pa.float64()).to_numpy(zero_copy_only=False)
@@ -75,6 +93,9 @@ class _Parser:
     @property
     def errors(self) -> pd.Series:
         """Per row, every flagged column in flag order, each followed by ';' ('' when none)."""
+        import numpy as np
+        import pandas as pd
+
         out = np.full(len(self.raw), "", dtype=object)
         if self._flags:
             any_bad = np.logical_or.reduce([bad for _, bad in self._flags])
@@ -85,16 +106,25 @@ class _Parser:
         return pd.Series(out, index=self.raw.index, dtype="string[pyarrow]")
 
     def _flag(self, bad: pd.Series, column: str) -> None:
+        import numpy as np
+
         self._flags.append((column, np.asarray(bad.to_numpy(dtype=bool, na_value=False) if hasattr(bad, "to_numpy") else bad, dtype=bool)))
 
     def text(self, column: str) -> pd.Series:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="string[pyarrow]")
         arr = pc.utf8_trim_whitespace(_arrow(self.raw[column]))  # what .str.strip() runs
-        blank = pc.is_in(arr, value_set=_NULL_TEXT_ARROW)
+        blank = pc.is_in(arr, value_set=_null_text_arrow())
         return _string_series(pc.if_else(blank, pa.scalar(None, pa.large_string()), arr), self.raw.index)
 
     def number(self, column: str, integer: bool = False) -> pd.Series:
+        import numpy as np
+        import pandas as pd
+
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="Int64" if integer else "Float64")
         text = self.text(column)
@@ -134,6 +164,8 @@ class _Parser:
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates in any of the known source formats; NaT where none matches."""
+    import pandas as pd
+
     text = values.astype("string[pyarrow]").str.strip()
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     for fmt in DATE_FORMATS:
@@ -146,6 +178,11 @@ def parse_dates(values: pd.Series) -> pd.Series:
 
 def parse_minutes(values: pd.Series) -> pd.Series:
     """'41:05' -> 41.083, '41' -> 41.0, 'PT41M05.00S' -> 41.083; NA where it does not parse."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = values.astype("string[pyarrow]").str.strip()
     arr = _arrow(text)
     out = np.full(len(text), np.nan)
@@ -170,6 +207,8 @@ def parse_minutes(values: pd.Series) -> pd.Series:
 
 
 def _common(p: _Parser, source: str) -> dict[str, pd.Series]:
+    import pandas as pd
+
     game_id = p.game_id()
     season = season_from_game_id(game_id)
     return {
@@ -184,6 +223,8 @@ def _common(p: _Parser, source: str) -> dict[str, pd.Series]:
 
 def _team_game_per_team(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """The four nba_api-style shapes with one row per team per game."""
+    import pandas as pd
+
     p = _Parser(raw)
     cols = _common(p, source)
     matchup = p.text("MATCHUP")
@@ -233,6 +274,8 @@ def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """One row per game -> a home row and an away row (both keep the source row number)."""
+    import pandas as pd
+
     p = _Parser(raw)
     cols = _common(p, source)
     date = p.date("GAME_DATE_EST")
@@ -281,6 +324,8 @@ def normalise_team_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def normalise_player_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    import pandas as pd
+
     p = _Parser(raw)
     cols = _common(p, source)
     minutes = p.minutes("MIN")
@@ -310,6 +355,8 @@ def _height_inches(text: pd.Series) -> pd.Series:
 
 
 def normalise_player_seasons(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    import pandas as pd
+
     p = _Parser(raw)
     height = p.number("HEIGHT_INCHES") if "HEIGHT_INCHES" in raw else pd.Series(pd.NA, index=raw.index, dtype="Float64")
     height = height.fillna(_height_inches(p.text("HEIGHT")))

@@ -16,9 +16,11 @@ independent Brier scores.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 from nba_platform.lib import metrics as M
 
@@ -53,6 +55,8 @@ class PromotionDecision:
 
 def paired_bootstrap(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int, confidence: float, seed: int = 0):
     """Mean of (loss_b - loss_a), its central bootstrap interval, and the share of draws < 0."""
+    import numpy as np
+
     d = np.asarray(loss_b, dtype="float64") - np.asarray(loss_a, dtype="float64")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(d), size=(n_boot, len(d)))
@@ -62,6 +66,8 @@ def paired_bootstrap(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int, confid
 
 
 def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = PromotionRule()) -> PromotionDecision:
+    import numpy as np
+
     y = np.asarray(y, dtype="float64")
     p_champion = np.asarray(p_champion, dtype="float64")
     p_challenger = np.asarray(p_challenger, dtype="float64")
@@ -90,6 +96,8 @@ def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = Promot
 
 def skill_summary(y, p, last_n: int) -> dict:
     """Brier / log loss / accuracy over every given game and over the last `last_n` (rows in date order)."""
+    import numpy as np
+
     y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
     ok = ~(np.isnan(y) | np.isnan(p))
     y, p = y[ok], p[ok]

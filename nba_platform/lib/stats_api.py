@@ -17,22 +17,20 @@ from __future__ import annotations
 import email.utils
 import gzip
 import hashlib
-import http.client
 import json
 import random
 import re
 import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_bytes
 from nba_platform.lib.storage import Store
@@ -173,6 +171,8 @@ def parse_response(endpoint: Endpoint, body: bytes) -> dict:
 def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> Optional[pd.DataFrame]:
     """Raw rows of a response exactly as a landed `resultSets` file would give them (text
     values, upper-case columns, lineage); None when the result set holds no rows."""
+    import pandas as pd
+
     rs = result_set(endpoint, doc)
     if not rs["rowSet"]:
         return None
@@ -392,6 +392,10 @@ Transport = Callable[[str, Mapping[str, str], float], "tuple[int, Mapping[str, s
 
 
 def urllib_transport(url: str, headers: Mapping[str, str], timeout_s: float) -> tuple[int, Mapping[str, str], bytes]:
+    import http.client  # with urllib.request, imported on the first request, not with the definitions
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -536,6 +540,9 @@ class StatsApiClient:
         )
 
     def _attempt(self, endpoint: Endpoint, url: str) -> dict:
+        import http.client
+        import urllib.error
+
         self.stats.requests += 1
         try:
             status, headers, body = self._transport(url, self.headers, self.timeout_s)
@@ -575,6 +582,8 @@ def check_season_types(season_types: Iterable[str]) -> list[str]:
 
 
 def _concat(frames: list[Optional[pd.DataFrame]]) -> Optional[pd.DataFrame]:
+    import pandas as pd
+
     frames = [f for f in frames if f is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -606,6 +615,8 @@ def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> Optional[
 def player_teams(box_scores: Optional[pd.DataFrame]) -> pd.DataFrame:
     """(PLAYER_ID, TEAM_ID, TEAM_ABBREVIATION) a season's box scores list, once each: a player
     traded mid-season has a row per team, as a season roster does."""
+    import pandas as pd
+
     cols = ["PLAYER_ID", "TEAM_ID", "TEAM_ABBREVIATION"]
     if box_scores is None or box_scores.empty:
         return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]") for c in cols})
@@ -623,6 +634,8 @@ BIO_COLUMNS = {"PERSON_ID": "PERSON_ID", "DISPLAY_FIRST_LAST": "FULL_NAME", "PLA
 def player_bio_rows(client: StatsApiClient, season: str, teams: pd.DataFrame) -> tuple[Optional[pd.DataFrame], list[str]]:
     """player_bios rows (one per player-season-team) from CommonPlayerInfo, one request per
     player; also the player ids the API had no record for."""
+    import pandas as pd
+
     frames, unknown = [], []
     for player_id, rows in teams.groupby("PLAYER_ID", sort=False):
         doc, label = client.fetch(COMMON_PLAYER_INFO, PlayerID=player_id)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.fs as pafs
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class FileInfo:
 
 class Store:
     def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
+        import pyarrow.fs as pafs
+
         self.uri = uri.rstrip("/")
         if self.uri.startswith("s3://"):
             bucket_prefix = self.uri[len("s3://"):]
@@ -45,15 +48,21 @@ class Store:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
 
     def _check_bucket(self) -> None:
+        import pyarrow.fs as pafs
+
         if not self.is_local:
             bucket = self.root.split("/", 1)[0]
             if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
                 raise FileNotFoundError(f"S3 bucket {bucket!r} does not exist (store {self.uri}); create it first")
 
     def exists(self, rel: str) -> bool:
+        import pyarrow.fs as pafs
+
         return self.fs.get_file_info(self._full(rel)).type == pafs.FileType.File
 
     def list(self, prefix: str = "") -> list[FileInfo]:
+        import pyarrow.fs as pafs
+
         base = self._full(prefix)
         if self.fs.get_file_info(base).type != pafs.FileType.Directory:
             self._check_bucket()  # a missing bucket is a configuration error, not an empty store
@@ -74,6 +83,8 @@ class Store:
             return f.read()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
+        import pyarrow.fs as pafs
+
         full = self._full(rel)
         parent = full.rsplit("/", 1)[0]
         if self.is_local:
@@ -97,11 +108,15 @@ class Store:
                 raise
 
     def write_table(self, rel: str, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         self.write_bytes(rel, buf.getvalue())
 
     def read_table(self, rel: str) -> pa.Table:
+        import pyarrow.parquet as pq
+
         with self.fs.open_input_file(self._full(rel)) as f:
             return pq.read_table(f)
 

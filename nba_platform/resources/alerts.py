@@ -14,8 +14,6 @@ import logging
 import os
 import smtplib
 import ssl
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Optional
@@ -162,6 +160,9 @@ class AlertNotifier(dg.ConfigurableResource):
             smtp.send_message(msg, from_addr=self.email_from, to_addrs=recipients)
 
     def _post_webhook(self, alert: Alert, url: str) -> None:
+        import urllib.error  # with http.client, only where a webhook is posted, not with the definitions
+        import urllib.request
+
         payload = webhook_payload(alert)
         body = json.dumps(payload).encode("utf-8")  # built from the scrubbed alert
         request = urllib.request.Request(url, data=body, method="POST",

@@ -11,16 +11,20 @@ With `glue_database` set (S3 lakes only), every write also creates or updates th
 in that Glue Data Catalog database so Athena can query it (`resources/catalog.py`).
 """
 
+from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
 
 from nba_platform.lib.storage import Store
 from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
@@ -114,15 +118,22 @@ def _in_threads(fn, items) -> list:
         return list(pool.map(fn, items))
 
 
-def concat_partitions(partitions: "dict[str, pd.DataFrame] | pd.DataFrame") -> pd.DataFrame:
+def concat_partitions(partitions: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """All partitions of a loaded input as one frame (an unpartitioned frame passes through)."""
+    import pandas as pd
+
     if isinstance(partitions, pd.DataFrame):
         return partitions
     frames = [f for f in partitions.values() if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-_ARROW_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+@functools.cache
+def _arrow_strings() -> dict:
+    import pandas as pd
+    import pyarrow as pa
+
+    return {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -132,11 +143,14 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     columns are read as before."""
     columns = (table.schema.pandas_metadata or {}).get("columns", [])
     text = [c["name"] for c in columns if c.get("numpy_type") == "string"]
-    arrow_text = [f.name for f in table.schema if f.type in _ARROW_STRINGS]
+    arrow_strings = _arrow_strings()
+    arrow_text = [f.name for f in table.schema if f.type in arrow_strings]
     if text and sorted(text) == sorted(arrow_text):
-        return table.to_pandas(types_mapper=_ARROW_STRINGS.get)
+        return table.to_pandas(types_mapper=arrow_strings.get)
     return table.to_pandas()
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
     return pa.Table.from_pandas(frame, preserve_index=False)

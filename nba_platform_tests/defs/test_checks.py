@@ -3,7 +3,6 @@ check stops the downstream asset in a real run."""
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from nba_platform.defs.tables import checks
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA, PLAYER_GAME_SCHEMA, PLAYER_SCHEMA, PLAYER_SEASON_SCHEMA, conform

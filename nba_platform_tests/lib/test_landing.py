@@ -4,7 +4,6 @@ import gzip
 import io
 import json
 import tarfile
-import zlib
 
 import pandas as pd
 import pytest

@@ -5,12 +5,12 @@ features need every earlier season; recomputing the whole history takes about a 
 """
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.lib import features as F
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.seasons import complete_seasons
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 
 OWNERS = ["team:ml"]
@@ -41,7 +41,7 @@ def elo_ratings(team_games: dict) -> dg.Output:
     description="Per team-game, from earlier games only: rolling 5/10/20-game margin, points, win rate, "
     "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, pre-game Elo.",
 )
-def team_game_features(team_games: dict, elo: pd.DataFrame) -> dg.Output:
+def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
     feats = F.team_game_features(concat_partitions(team_games), elo=elo)
     return dg.Output(feats, metadata={"rows": len(feats), "columns": len(feats.columns),
                                       "preview": dg.MetadataValue.md(markdown_table(feats.tail(5)))})
@@ -54,7 +54,7 @@ def team_game_features(team_games: dict, elo: pd.DataFrame) -> dg.Output:
     description="One row per game from the home side: home_*, away_* and diff_* features plus the Elo win probability. "
     "Labels are kept apart in features/game_outcomes.",
 )
-def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> dg.Output:
+def game_features(team_features: DataFrame, elo: DataFrame) -> dg.Output:
     games = F.game_features(team_features, elo)
     return dg.Output(games, metadata={"games": len(games), "feature_columns": len(F.FEATURE_COLUMNS),
                                       "preview": dg.MetadataValue.md(markdown_table(games.tail(5)))})
@@ -82,6 +82,8 @@ def game_outcomes(team_games: dict) -> dg.Output:
     "assists, season averages, rest days, previous game started.",
 )
 def player_game_features(player_games: dict) -> dg.Output:
+    import pandas as pd
+
     pg = concat_partitions(player_games)
     feats = F.player_game_features(pg) if len(pg) else pd.DataFrame()
     return dg.Output(feats, metadata={"rows": len(feats), "players": int(feats["player_id"].nunique()) if len(feats) else 0,

@@ -6,12 +6,12 @@ import json
 from typing import Optional
 
 import dagster as dg
-import pandas as pd
 
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
 from nba_platform.lib import metrics as M
 from nba_platform.model_registry import register_trained_version
-from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking
+from nba_platform.resources.frames import DataFrame
+from nba_platform.resources.mlflow import MlflowTracking
 
 OWNERS = ["team:ml"]
 
@@ -41,12 +41,12 @@ class GameModelConfig(dg.Config):
         )
 
 
-def played_seasons(outcomes: pd.DataFrame, features: pd.DataFrame) -> list[str]:
+def played_seasons(outcomes: DataFrame, features: DataFrame) -> list[str]:
     played = features.merge(outcomes[outcomes["home_win"].notna()][["game_id"]], on="game_id")
     return sorted(played["season"].unique())
 
 
-def calibration_markdown(calib: pd.DataFrame) -> str:
+def calibration_markdown(calib: DataFrame) -> str:
     lines = ["| predicted | games | mean predicted | observed home-win rate |", "|---|---|---|---|"]
     lines += [f"| {r.bin_lower:.1f}-{r.bin_upper:.1f} | {r.n} | {r.mean_predicted:.3f} | {r.observed_rate:.3f} |" for r in calib.itertuples()]
     return "\n".join(lines)
@@ -65,7 +65,9 @@ def png_markdown(png: bytes, alt: str) -> str:
     "training seasons and calibrated, then logged and registered in MLflow. Materializes a one-row model card.",
 )
 def game_outcome_model(context: dg.AssetExecutionContext, config: GameModelConfig, mlflow: MlflowTracking,
-                       features: pd.DataFrame, outcomes: pd.DataFrame) -> dg.Output:
+                       features: DataFrame, outcomes: DataFrame) -> dg.Output:
+    import pandas as pd
+
     from nba_platform.lib.models import select_and_train, training_frame
 
     seasons = played_seasons(outcomes, features)
@@ -112,8 +114,8 @@ def game_outcome_model(context: dg.AssetExecutionContext, config: GameModelConfi
     description="Brier, log loss, accuracy and calibration of the registered model on the evaluation season, side by "
     "side with the pure Elo probability, the home-team base rate and a coin flip on the same games.",
 )
-def game_model_evaluation(context: dg.AssetExecutionContext, mlflow: MlflowTracking, card: pd.DataFrame,
-                          features: pd.DataFrame, outcomes: pd.DataFrame) -> dg.Output:
+def game_model_evaluation(context: dg.AssetExecutionContext, mlflow: MlflowTracking, card: DataFrame,
+                          features: DataFrame, outcomes: DataFrame) -> dg.Output:
     from nba_platform.lib.models import training_frame
 
     row = card.iloc[0]

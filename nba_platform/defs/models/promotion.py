@@ -2,11 +2,11 @@
 same played games, minimum sample), plus the retraining job the sensor launches."""
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.lib import metrics as M
 from nba_platform.lib.promotion import PromotionRule, promotion_decision
 from nba_platform.model_registry import CHALLENGER, CHAMPION, champion_history, promote
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 
@@ -28,7 +28,9 @@ class PromotionConfig(dg.Config):
     "difference below zero; otherwise keeps the champion and says why.",
 )
 def champion_promotion(context: dg.AssetExecutionContext, config: PromotionConfig, mlflow: MlflowTracking,
-                       shadow: dict, outcomes: pd.DataFrame) -> dg.Output:
+                       shadow: dict, outcomes: DataFrame) -> dg.Output:
+    import pandas as pd
+
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     base = {"champion_before": champion.label if champion else "none", "challenger": challenger.label if challenger else "none"}
     if champion is None or challenger is None:

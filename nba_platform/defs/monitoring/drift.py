@@ -15,12 +15,12 @@ games, still materializes: `drift_share` is NaN and `status` says why.
 from typing import Optional
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib import drift as D
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform.model_registry import CHAMPION
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.reports import ReportStore
 
@@ -52,14 +52,14 @@ def _not_computed(status: str, champion_label: str) -> dict:
     "drifted features (`drift_share`, read by the retraining sensor) and the HTML report under <lake>/_reports/drift/.",
 )
 def feature_drift(context: dg.AssetExecutionContext, config: FeatureDriftConfig, mlflow: MlflowTracking,
-                  reports: ReportStore, features: pd.DataFrame) -> dg.Output:
+                  reports: ReportStore, features: DataFrame) -> dg.Output:
     seasons = list(context.partition_keys)
     champion = mlflow.version_by_alias(CHAMPION)
     label = champion.label if champion else "none"
     first = champion.tags.get("train_first_season") if champion else None
     last = champion.tags.get("train_last_season") if champion else None
 
-    out: dict[str, pd.DataFrame] = {}
+    out: dict[str, DataFrame] = {}
     shares: dict[str, float] = {}
     for season in seasons:
         table = None
@@ -83,9 +83,11 @@ def feature_drift(context: dg.AssetExecutionContext, config: FeatureDriftConfig,
     return dg.Output(out, metadata=run_meta)
 
 
-def _season_drift(config: FeatureDriftConfig, reports: ReportStore, features: pd.DataFrame, season: str,
-                  first: str, last: str, label: str) -> tuple[Optional[pd.DataFrame], dict]:
+def _season_drift(config: FeatureDriftConfig, reports: ReportStore, features: DataFrame, season: str,
+                  first: str, last: str, label: str) -> tuple[Optional[DataFrame], dict]:
     """(per-feature table or None when not computed, the season's materialization metadata)."""
+    import pandas as pd
+
     ref_seasons = D.reference_seasons(features["season"].unique(), first, last, config.reference_seasons, exclude=[season])
     base = {"champion_version": label, "reference_seasons": ", ".join(ref_seasons) or "none"}
     if not ref_seasons:

@@ -9,13 +9,13 @@ to date, a calibration table and a rolling-Brier plot. The retraining sensor com
 import io
 
 import dagster as dg
-import pandas as pd
 
 from nba_platform.defs.models.assets import calibration_markdown, png_markdown
 from nba_platform.lib import metrics as M
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.promotion import rolling_brier, skill_summary
 from nba_platform.model_registry import CHALLENGER, CHAMPION
+from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 
@@ -24,7 +24,7 @@ class LiveSkillConfig(dg.Config):
     last_n: int = 100  # games in the "recent" window the retraining sensor watches
 
 
-def rolling_brier_png(scored: pd.DataFrame, last_n: int, validation_brier: float | None) -> bytes:
+def rolling_brier_png(scored: DataFrame, last_n: int, validation_brier: float | None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -55,7 +55,9 @@ def rolling_brier_png(scored: pd.DataFrame, last_n: int, validation_brier: float
     "Brier, log loss, accuracy over the last N games and the latest season to date, calibration table, rolling-Brier plot.",
 )
 def live_skill(context: dg.AssetExecutionContext, config: LiveSkillConfig, mlflow: MlflowTracking,
-               shadow: dict, outcomes: pd.DataFrame) -> dg.Output:
+               shadow: dict, outcomes: DataFrame) -> dg.Output:
+    import pandas as pd
+
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     scored = concat_partitions(shadow)
     meta: dict = {"champion": champion.label if champion else "none", "challenger": challenger.label if challenger else "none"}

@@ -4,9 +4,7 @@ A failing blocking check stops downstream assets of the run: bad data never reac
 deduplicated tables, features or models.
 """
 
-
 import dagster as dg
-import pandas as pd
 
 from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
@@ -19,6 +17,7 @@ from nba_platform.lib.quality import (
     team_game_expectations,
     team_game_pair_view,
 )
+from nba_platform.resources.frames import DataFrame
 
 
 def _suite_result(result: SuiteResult, rows: int) -> dg.AssetCheckResult:
@@ -29,7 +28,7 @@ def _suite_result(result: SuiteResult, rows: int) -> dg.AssetCheckResult:
     )
 
 
-def gx_contract(table: pd.DataFrame, suite: str, expectations) -> dg.AssetCheckResult:
+def gx_contract(table: DataFrame, suite: str, expectations) -> dg.AssetCheckResult:
     if table.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0, "note": "no rows in these partitions"})
     return _suite_result(run_suite(table, suite, expectations), len(table))
@@ -56,7 +55,7 @@ def player_seasons_validated_contract(player_seasons_validated: dict) -> dg.Asse
     return gx_contract(concat_partitions(player_seasons_validated), "player_seasons_validated", player_expectations("player_seasons"))
 
 
-def nothing_lost(raw: dict[str, pd.DataFrame], accepted: pd.DataFrame, quarantined: pd.DataFrame) -> dg.AssetCheckResult:
+def nothing_lost(raw: dict[str, DataFrame], accepted: DataFrame, quarantined: DataFrame) -> dg.AssetCheckResult:
     """accepted + quarantined = input, both as canonical row counts and as source lineage."""
     expected_rows = sum(len(f) * SHAPES_BY_NAME[shape].canonical_rows_per_row for shape, f in raw.items())
     raw_lineage = set()
@@ -138,12 +137,14 @@ def player_games_contract(player_games: dict) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=dg.AssetKey(["tables", "players"]), blocking=True,
                 description="GX suite: one row per player_id, names and birth dates present, sizes in range.")
-def players_contract(players: pd.DataFrame) -> dg.AssetCheckResult:
+def players_contract(players: DataFrame) -> dg.AssetCheckResult:
     return gx_contract(players, "players", player_expectations("players"))
 
 
-def keys_accounted(validated: pd.DataFrame, table: pd.DataFrame, quarantined: pd.DataFrame, key: list[str]) -> dg.AssetCheckResult:
+def keys_accounted(validated: DataFrame, table: DataFrame, quarantined: DataFrame, key: list[str]) -> dg.AssetCheckResult:
     """Dedup may collapse rows, never lose a key: each validated key is in the table or quarantined."""
+    import pandas as pd
+
     if validated.empty:
         return dg.AssetCheckResult(passed=True, metadata={"keys": 0})
     vkeys = set(map(tuple, validated[key].astype(str).to_numpy()))
