@@ -26,7 +26,6 @@ import yaml
 from botocore.exceptions import ClientError
 
 from nba_platform.defs.ingestion.sensors import landing_zone_sensor
-from nba_platform.lib import storage
 from nba_platform.lib.storage import Store
 from nba_platform.resources.environment import build_resources
 from nba_platform.resources.lake import ParquetLakeIOManager
@@ -204,7 +203,10 @@ def test_prod_environment_is_chosen_in_settings_and_wires_real_services(prod):
 
 def test_landed_file_and_sensor_on_s3(prod):
     s3, bucket = prod["s3"], prod["bucket"]
-    assert object_keys(s3, bucket, "landing/") == [f"landing/{GAMELOG.name}"]
+    keys = object_keys(s3, bucket, "landing/")
+    assert [k for k in keys if not k.startswith("landing/.landing_index/")] == [f"landing/{GAMELOG.name}"]
+    # the sensor indexed the file it parsed (raw assets then read only their own files): one entry, never a landed file
+    assert len(keys) == 2 and [f.name for f in prod["resources"]["landing"].list_files()] == [GAMELOG.name]
     body = s3.get_object(Bucket=bucket, Key=f"landing/{GAMELOG.name}")["Body"].read()
     assert gzip.decompress(body) == gzip.decompress(GAMELOG.read_bytes())
     # landing same bytes again is a no-op
@@ -355,7 +357,7 @@ def test_write_failing_mid_way_leaves_no_partial_object(aws_env, bucket, monkeyp
         where.write(tmp.getvalue()[: len(tmp.getvalue()) // 2])
         raise OSError("disk full (simulated mid-write)")
 
-    monkeypatch.setattr(storage.pq, "write_table", write_half_then_fail)
+    monkeypatch.setattr(pq, "write_table", write_half_then_fail)  # storage imports pyarrow.parquet at call time
     with pytest.raises(OSError, match="simulated"):
         store.write_table("t/2022-23.parquet", pa.Table.from_pandas(frame(2)))
     with pytest.raises(OSError, match="simulated"):
