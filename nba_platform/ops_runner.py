@@ -21,10 +21,13 @@ def get_instance() -> dg.DagsterInstance:
     if not (home / "dagster.yaml").exists():
         # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
         # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (json_logging.py), silent otherwise
+        # event_log_storage: Dagster's SQLite event log, one engine per shard (dagster_storage.py)
         (home / "dagster.yaml").write_text(
             "telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
             "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
             "      nba_json: {class: nba_platform.json_logging.RunLogHandler, stream: 'ext://sys.stdout'}\n"
+            "event_log_storage:\n  module: nba_platform.dagster_storage\n  class: EmbeddedSqliteEventLogStorage\n"
+            "  config: {}\n"
         )
     return dg.DagsterInstance.get()
 

@@ -9,7 +9,10 @@ upload completes, so a failed write never leaves a readable partial object eithe
 from __future__ import annotations
 
 import io
+import os
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,8 +28,64 @@ class FileInfo:
     mtime_ns: int
 
 
+class LocalTableCache:
+    """Arrow tables this process wrote to local files, kept (least recently used first out, up to
+    `max_bytes`) to serve the next read of the same file without decoding it again: with the
+    in-process executor every step of a cold build reads back what earlier steps just wrote.
+
+    An entry is only served while the file is the one written: same inode, size and mtime (an
+    atomic rewrite by anyone is a new inode). Tables are immutable, so sharing them is safe."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[tuple, pa.Table]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def _fingerprint(path: str) -> tuple | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def put(self, path: str, table: pa.Table) -> None:
+        fingerprint = self._fingerprint(path)
+        with self._lock:
+            self._drop(path)
+            if fingerprint is None or table.nbytes > self.max_bytes:
+                return
+            self._entries[path] = (fingerprint, table)
+            self._bytes += table.nbytes
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def get(self, path: str) -> pa.Table | None:
+        fingerprint = self._fingerprint(path)
+        with self._lock:
+            entry = self._entries.get(path)
+            if entry is None or entry[0] != fingerprint:
+                self._drop(path)
+                self.misses += 1
+                return None
+            self._entries.move_to_end(path)
+            self.hits += 1
+            return entry[1]
+
+    def _drop(self, path: str) -> None:
+        entry = self._entries.pop(path, None)
+        if entry is not None:
+            self._bytes -= entry[1].nbytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class Store:
-    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
+    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None,
+                 table_cache: LocalTableCache | None = None):
         import pyarrow.fs as pafs
 
         self.uri = uri.rstrip("/")
@@ -43,6 +102,8 @@ class Store:
             self.fs = pafs.LocalFileSystem()
             self.root = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
             self.is_local = True
+        # Only local files: their inode identifies a rewrite; S3 objects are always read.
+        self.table_cache = table_cache if self.is_local else None
 
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
@@ -113,10 +174,14 @@ class Store:
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         self.write_bytes(rel, buf.getvalue())
+        if self.table_cache is not None:
+            self.table_cache.put(self._full(rel), table)
 
     def read_table(self, rel: str) -> pa.Table:
         import pyarrow.parquet as pq
 
+        if self.table_cache is not None and (cached := self.table_cache.get(self._full(rel))) is not None:
+            return cached
         with self.fs.open_input_file(self._full(rel)) as f:
             return pq.read_table(f)
 

@@ -5,7 +5,9 @@ for unpartitioned assets. A partitioned asset returns `{partition_key: DataFrame
 every partition of the run (one run may cover a range: single-run backfills), and a
 partitioned input is loaded as the same kind of dict, so multi-season runs need no special
 case. Each partition is one file written atomically: a failed run never exposes half a
-partition, and re-running a partition replaces it whole (idempotent).
+partition, and re-running a partition replaces it whole (idempotent). What a process writes to a
+local lake it also keeps in memory for a while (`read_cache_mb`): the steps after it in the same
+in-process run read it without decoding the file again.
 
 With `glue_database` set (S3 lakes only), every write also creates or updates the asset's table
 in that Glue Data Catalog database so Athena can query it (`resources/catalog.py`).
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
 
-from nba_platform.lib.storage import Store
+from nba_platform.lib.storage import LocalTableCache, Store
 from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
 
 if TYPE_CHECKING:
@@ -33,9 +35,13 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     region: Optional[str] = None
     # Glue database (created by Terraform) to register every written asset's table in; S3 only.
     glue_database: Optional[str] = None
+    # Tables this process wrote are kept (up to this many MB of Arrow memory) and served to the
+    # steps that read them next, instead of decoding the Parquet file again; local lakes only,
+    # and only while the file is still the one written. 0 turns it off.
+    read_cache_mb: int = 256
 
     def _store(self) -> Store:
-        return Store(self.root, self.endpoint_url, self.region)
+        return Store(self.root, self.endpoint_url, self.region, table_cache=_table_cache(self.read_cache_mb))
 
     def _catalog(self) -> Optional[GlueCatalog]:
         if not self.glue_database:
@@ -106,6 +112,12 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         if not store.exists(path):
             raise FileNotFoundError(f"{key.to_user_string()} is not in the lake ({self.root}/{path}); materialize it first")
         return _to_pandas(store.read_table(path))
+
+
+@functools.cache
+def _table_cache(max_mb: int) -> Optional[LocalTableCache]:
+    """One cache per process (and size): it outlives the IO manager objects Dagster builds per step."""
+    return LocalTableCache(max_mb * 2**20) if max_mb > 0 else None
 
 
 def _in_threads(fn, items) -> list:

@@ -157,3 +157,57 @@ def test_unwritable_data_leaves_no_temp_file(tmp_path):
 
 def test_local_filesystem_is_pyarrow_local(tmp_path):
     assert isinstance(Store(str(tmp_path)).fs, pafs.LocalFileSystem)
+
+
+# ---------------------------------------------------------------- LocalTableCache
+
+
+def test_table_cache_serves_the_written_table_until_the_file_changes(tmp_path):
+    import pyarrow.parquet as pq
+
+    from nba_platform.lib.storage import LocalTableCache
+
+    cache = LocalTableCache(max_bytes=1 << 20)
+    store = Store(str(tmp_path), table_cache=cache)
+    table = pa.table({"GAME_ID": ["0022300001", "0022300002"], "PTS": [101, 99]})
+    store.write_table("t/2023-24.parquet", table)
+    assert store.read_table("t/2023-24.parquet") is table and cache.hits == 1  # no decode
+    assert store.read_table("t/2023-24.parquet").equals(pq.read_table(tmp_path / "t" / "2023-24.parquet"))
+
+    # Another writer replaces the file (atomic rename: new inode): the cached table is stale.
+    pq.write_table(pa.table({"GAME_ID": ["X"], "PTS": [1]}), tmp_path / "t" / ".tmp")
+    os.replace(tmp_path / "t" / ".tmp", tmp_path / "t" / "2023-24.parquet")
+    assert store.read_table("t/2023-24.parquet").to_pydict() == {"GAME_ID": ["X"], "PTS": [1]}
+    assert cache.misses == 1 and len(cache) == 0
+
+    store.write_table("t/2023-24.parquet", table)
+    store.delete("t/2023-24.parquet")
+    with pytest.raises(FileNotFoundError):
+        store.read_table("t/2023-24.parquet")  # a deleted file is not served from memory
+
+
+def test_table_cache_is_bounded_and_evicts_least_recently_used(tmp_path):
+    from nba_platform.lib.storage import LocalTableCache
+
+    tables = {name: pa.table({"x": list(range(1000))}) for name in "abc"}
+    one = tables["a"].nbytes
+    cache = LocalTableCache(max_bytes=2 * one)
+    store = Store(str(tmp_path), table_cache=cache)
+    store.write_table("a.parquet", tables["a"])
+    store.write_table("b.parquet", tables["b"])
+    store.read_table("a.parquet")  # a is now the most recently used
+    store.write_table("c.parquet", tables["c"])  # evicts b
+    assert len(cache) == 2 and cache._bytes == 2 * one
+    assert store.read_table("a.parquet") is tables["a"] and store.read_table("c.parquet") is tables["c"]
+    assert store.read_table("b.parquet").equals(tables["b"]) and cache.misses == 1  # read from disk
+
+    small = LocalTableCache(max_bytes=one - 1)  # a table larger than the cache is never kept
+    Store(str(tmp_path), table_cache=small).write_table("d.parquet", tables["a"])
+    assert len(small) == 0
+
+
+def test_s3_stores_take_no_table_cache():
+    from nba_platform.lib.storage import LocalTableCache
+
+    store = Store("s3://bucket/lake", endpoint_url="http://127.0.0.1:1", table_cache=LocalTableCache(1 << 20))
+    assert store.table_cache is None  # object stores have no inode to tell a rewrite by
