@@ -139,7 +139,7 @@ def cmd_ingest(args) -> int:
             # Read everything before landing anything: a bad file never enters the zone.
             shape, by_season = landing.read_rows(p.name, data)
             name = landing.accept(p.name, data, replace=args.replace)
-            landed = next((f for f in landing.list_files(include_sample=False) if f.name == name), None)
+            landed = landing.landed_file(name)
             if landed is not None:  # indexed now: the raw assets skip it unread unless it is theirs
                 landing.record_index(landed, shape.name, by_season)
         except LandingError as exc:

@@ -86,13 +86,17 @@ GAME_PREDICTIONS = ServingTable(
 SERVING_TABLES = {t.name: t for t in (GAMES, GAME_PREDICTIONS)}
 
 
+def _require_columns(frame: pd.DataFrame, table: ServingTable) -> None:
+    missing = [c for c in table.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table.name}: frame lacks columns {missing}")
+
+
 def _rows(frame: pd.DataFrame, table: ServingTable) -> list[tuple]:
     import numpy as np
     import pandas as pd
 
-    missing = [c for c in table.columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{table.name}: frame lacks columns {missing}")
+    _require_columns(frame, table)
     out = frame[list(table.columns)].copy()
     for c, t in table.columns.items():
         if t == "DATE":
@@ -131,9 +135,7 @@ def _copy_csv(frame: pd.DataFrame, table: ServingTable) -> bytes:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    missing = [c for c in table.columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{table.name}: frame lacks columns {missing}")
+    _require_columns(frame, table)
     out = pa.Table.from_pandas(frame[list(table.columns)], preserve_index=False)
     # date32 / timestamp[s] columns, written by the CSV writer as 2023-10-24 / 2023-10-24 10:00:07: the
     # values _rows sends (whole seconds), several times faster than pc.strftime.

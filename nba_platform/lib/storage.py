@@ -116,10 +116,17 @@ class Store:
             if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
                 raise FileNotFoundError(f"S3 bucket {bucket!r} does not exist (store {self.uri}); create it first")
 
-    def exists(self, rel: str) -> bool:
+    def info(self, rel: str) -> FileInfo | None:
+        """Size and mtime of one file (None if it is not a file): one stat / HEAD, no listing."""
         import pyarrow.fs as pafs
 
-        return self.fs.get_file_info(self._full(rel)).type == pafs.FileType.File
+        info = self.fs.get_file_info(self._full(rel))
+        if info.type != pafs.FileType.File:
+            return None
+        return FileInfo(rel, info.size or 0, info.mtime_ns or 0)
+
+    def exists(self, rel: str) -> bool:
+        return self.info(rel) is not None
 
     def list(self, prefix: str = "") -> list[FileInfo]:
         import pyarrow.fs as pafs

@@ -144,6 +144,14 @@ class LandingZone(dg.ConfigurableResource):
         ]
         return files
 
+    def landed_file(self, name: str) -> Optional[LandedFile]:
+        """One landed file's current version (None if absent), without listing the zone."""
+        if name.startswith(SAMPLE_PREFIX):
+            info = Store(sample_root()).info(name[len(SAMPLE_PREFIX):])
+        else:
+            info = self._store().info(name)
+        return None if info is None else LandedFile(name, info.size, info.mtime_ns)
+
     def index_entries(self, files: list[LandedFile]) -> list[Optional[IndexEntry]]:
         """The index entry of each file version, or None where missing, stale or unreadable
         (a corrupt entry is only a cache miss: the file is read and the entry rewritten)."""
