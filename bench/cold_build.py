@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -50,8 +50,18 @@ SHARED_BOXSCORES = SHARED_DATA / "nba_api_player_boxscores_2015_2021"
 SAMPLE_LANDING = REPO / "nba_platform" / "data" / "landing"
 
 # settings.py reads these; inherited values would send a "fresh" run to someone else's lake or DB.
-SETTINGS_ENV = ("DAGSTER_HOME", "NBA_PLATFORM_ENV", "NBA_LAKE_URI", "NBA_LANDING_URI", "NBA_INCLUDE_SAMPLE",
-                "MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACT_URI", "NBA_SERVING_DB_URL", "NBA_SERVING_DB_PASSWORD_KEY", "AWS_ENDPOINT_URL")
+SETTINGS_ENV = (
+    "DAGSTER_HOME",
+    "NBA_PLATFORM_ENV",
+    "NBA_LAKE_URI",
+    "NBA_LANDING_URI",
+    "NBA_INCLUDE_SAMPLE",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_ARTIFACT_URI",
+    "NBA_SERVING_DB_URL",
+    "NBA_SERVING_DB_PASSWORD_KEY",
+    "AWS_ENDPOINT_URL",
+)
 
 # bench/plain_build.py used to re-implement the asset bodies and warned when these files changed;
 # it now calls the assets' own bodies (Dagster direct invocation), so there is nothing to drift.
@@ -88,10 +98,16 @@ def platform_group(step_key: str) -> str:
     if step_key.startswith("tables__"):  # asset checks: tables__<asset>_<check>
         return "checks_validated" if "_validated_" in step_key else "checks_dedup"
     return {
-        "team_games_validated": "validate", "player_games_validated": "validate", "player_seasons_validated": "validate",
-        "team_games": "dedup", "player_games": "dedup", "players": "dedup",
-        "models__game_outcome_model": "model", "models__game_model_evaluation": "evaluation",
-        "serving__game_predictions": "predictions", "serving__published_predictions": "publish",
+        "team_games_validated": "validate",
+        "player_games_validated": "validate",
+        "player_seasons_validated": "validate",
+        "team_games": "dedup",
+        "player_games": "dedup",
+        "players": "dedup",
+        "models__game_outcome_model": "model",
+        "models__game_model_evaluation": "evaluation",
+        "serving__game_predictions": "predictions",
+        "serving__published_predictions": "publish",
     }.get(step_key, "other")
 
 
@@ -113,7 +129,7 @@ def _stat(pid: int):
             data = f.read()
     except OSError:
         return None
-    rest = data[data.rindex(b")") + 2:].split()
+    rest = data[data.rindex(b")") + 2 :].split()
     return int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK
 
 
@@ -223,7 +239,9 @@ class ChildRun:
     stderr_path: str = ""
 
 
-def run_child(argv: list[str], env: dict, cwd: str, stderr_path: Path, sample_interval: float, echo: bool = True) -> ChildRun:
+def run_child(
+    argv: list[str], env: dict, cwd: str, stderr_path: Path, sample_interval: float, echo: bool = True
+) -> ChildRun:
     """Run argv, timestamp its stdout lines, sample its process tree, reap it with wait4."""
     res = ChildRun(argv, stderr_path=str(stderr_path))
     with open(stderr_path, "wb") as err:
@@ -283,17 +301,30 @@ def measure_imports(repeats: int, tmp: Path) -> list[dict]:
         walls, inproc, rss = [], [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(tmp), stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code], env=env, cwd=str(tmp), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
             _, status, ru = os.wait4(proc.pid, 0)
             walls.append(time.perf_counter() - t0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             inproc.append(float(proc.stdout.read().decode().strip() or "nan"))
             proc.stdout.close()
             rss.append(ru.ru_maxrss / 1024)
-        out.append({"target": label, "statement": stmt, "process_wall_s": walls, "import_s": inproc, "maxrss_mb": rss,
-                    "best_process_wall_s": min(walls), "best_import_s": min(inproc), "min_maxrss_mb": min(rss)})
-        say(f"  {label:44s} best of {repeats}: process {min(walls):6.2f}s, import {min(inproc):6.2f}s, peak RSS {min(rss):6.0f} MB")
+        out.append(
+            {
+                "target": label,
+                "statement": stmt,
+                "process_wall_s": walls,
+                "import_s": inproc,
+                "maxrss_mb": rss,
+                "best_process_wall_s": min(walls),
+                "best_import_s": min(inproc),
+                "min_maxrss_mb": min(rss),
+            }
+        )
+        say(
+            f"  {label:44s} best of {repeats}: process {min(walls):6.2f}s, import {min(inproc):6.2f}s, peak RSS {min(rss):6.0f} MB"
+        )
     return out
 
 
@@ -345,8 +376,11 @@ def event_write_seconds(events: list) -> tuple[dict, float]:
                 total += cur[0] - prev[0]
         per_step[step] = total
     ordered = sorted(events, key=lambda e: e[0])
-    planned = sum(cur[0] - prev[0] for prev, cur in zip(ordered, ordered[1:])
-                  if prev[1] == cur[1] == "ASSET_MATERIALIZATION_PLANNED")
+    planned = sum(
+        cur[0] - prev[0]
+        for prev, cur in zip(ordered, ordered[1:])
+        if prev[1] == cur[1] == "ASSET_MATERIALIZATION_PLANNED"
+    )
     return per_step, planned
 
 
@@ -361,13 +395,24 @@ def season_args() -> list[str]:
 def platform_run(home: Path, interval: float, env_extra: dict | None = None) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     env = child_env(home, env_extra)
-    child = run_child([sys.executable, "-m", "nba_platform.cli", "build", *season_args()], env, str(home.parent),
-                      home.parent / "platform.stderr.log", interval)
+    child = run_child(
+        [sys.executable, "-m", "nba_platform.cli", "build", *season_args()],
+        env,
+        str(home.parent),
+        home.parent / "platform.stderr.log",
+        interval,
+    )
     if child.returncode != 0:
         raise SystemExit(f"platform build failed (exit {child.returncode}); see {child.stderr_path}")
     stats_env = dict(env, DAGSTER_HOME=str(home / "dagster"))
-    raw = subprocess.run([sys.executable, "-c", PLATFORM_STATS], env=stats_env, cwd=str(home.parent),
-                         capture_output=True, text=True, check=True).stdout
+    raw = subprocess.run(
+        [sys.executable, "-c", PLATFORM_STATS],
+        env=stats_env,
+        cwd=str(home.parent),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     stats = json.loads(raw)
 
     def line_time(prefix: str, last: bool = False) -> float:
@@ -398,21 +443,46 @@ def platform_run(home: Path, interval: float, env_extra: dict | None = None) -> 
         if step_key is not None:
             g = platform_group(step_key)
             event_writes_by_group[g] = event_writes_by_group.get(g, 0.0) + sec
-    step_total = sum(e - b for g, iv in phases.items() if g not in ("startup", "cli_scan", "run_setup", "teardown") for b, e in iv)
+    step_total = sum(
+        e - b for g, iv in phases.items() if g not in ("startup", "cli_scan", "run_setup", "teardown") for b, e in iv
+    )
     groups = summarise(phases, s)
-    groups["between_steps"] = {"seconds": (stats["end"] - stats["start"]) - step_total, "cpu_s": None, "peak_rss_mb": None}
+    groups["between_steps"] = {
+        "seconds": (stats["end"] - stats["start"]) - step_total,
+        "cpu_s": None,
+        "peak_rss_mb": None,
+    }
     return {
-        "argv": child.argv, "nba_home": str(home), "wall_s": child.wall, "maxrss_mb": child.maxrss_mb,
-        "cpu_s": child.cpu_user + child.cpu_sys, "cpu_user_s": child.cpu_user, "cpu_sys_s": child.cpu_sys,
-        "sampled_peak_tree_rss_mb": s.peak_rss_mb(0, float("inf")), "max_processes_in_tree": s.max_procs,
-        "mean_loadavg_1m": s.mean_load(), "run_id": stats["run_id"], "run_s": stats["end"] - stats["start"],
-        "steps": [dict(st, group=platform_group(st["step_key"]), seconds=st["end"] - st["start"],
-                       input_load_s=input_load_seconds(stats["events"], st["step_key"])) for st in stats["steps"]],
-        "input_load_s_by_group": load_by_group, "events": len(stats["events"]),
-        "event_write_s_by_group": event_writes_by_group, "planned_events_at_launch_s": planned_s,
+        "argv": child.argv,
+        "nba_home": str(home),
+        "wall_s": child.wall,
+        "maxrss_mb": child.maxrss_mb,
+        "cpu_s": child.cpu_user + child.cpu_sys,
+        "cpu_user_s": child.cpu_user,
+        "cpu_sys_s": child.cpu_sys,
+        "sampled_peak_tree_rss_mb": s.peak_rss_mb(0, float("inf")),
+        "max_processes_in_tree": s.max_procs,
+        "mean_loadavg_1m": s.mean_load(),
+        "run_id": stats["run_id"],
+        "run_s": stats["end"] - stats["start"],
+        "steps": [
+            dict(
+                st,
+                group=platform_group(st["step_key"]),
+                seconds=st["end"] - st["start"],
+                input_load_s=input_load_seconds(stats["events"], st["step_key"]),
+            )
+            for st in stats["steps"]
+        ],
+        "input_load_s_by_group": load_by_group,
+        "events": len(stats["events"]),
+        "event_write_s_by_group": event_writes_by_group,
+        "planned_events_at_launch_s": planned_s,
         "event_log": stats["events"],
         "event_counts": _count(e[1] for e in stats["events"]),
-        "groups": groups, "stdout": [line for _, line in child.lines], "stderr_log": child.stderr_path,
+        "groups": groups,
+        "stdout": [line for _, line in child.lines],
+        "stderr_log": child.stderr_path,
     }
 
 
@@ -430,8 +500,12 @@ def summarise(phases: dict[str, list[tuple[float, float]]], s: TreeSampler) -> d
             continue
         cpus = [s.cpu_between(b, e) for b, e in iv]
         rss = [s.peak_rss_mb(b, e) for b, e in iv]
-        out[g] = {"seconds": sum(e - b for b, e in iv), "cpu_s": sum(c for c in cpus if c is not None),
-                  "peak_rss_mb": max((r for r in rss if r is not None), default=None), "intervals": len(iv)}
+        out[g] = {
+            "seconds": sum(e - b for b, e in iv),
+            "cpu_s": sum(c for c in cpus if c is not None),
+            "peak_rss_mb": max((r for r in rss if r is not None), default=None),
+            "intervals": len(iv),
+        }
     return out
 
 
@@ -441,8 +515,13 @@ def summarise(phases: dict[str, list[tuple[float, float]]], s: TreeSampler) -> d
 def plain_run(home: Path, interval: float, env_extra: dict | None = None) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     steps_json = home.parent / "plain_steps.json"
-    child = run_child([sys.executable, str(BENCH / "plain_build.py"), "--steps-json", str(steps_json), *season_args()], child_env(home, env_extra),
-                      str(home.parent), home.parent / "plain.stderr.log", interval)
+    child = run_child(
+        [sys.executable, str(BENCH / "plain_build.py"), "--steps-json", str(steps_json), *season_args()],
+        child_env(home, env_extra),
+        str(home.parent),
+        home.parent / "plain.stderr.log",
+        interval,
+    )
     if child.returncode != 0:
         raise SystemExit(f"plain build failed (exit {child.returncode}); see {child.stderr_path}")
     rep = json.loads(steps_json.read_text())
@@ -453,15 +532,29 @@ def plain_run(home: Path, interval: float, env_extra: dict | None = None) -> dic
     phases["teardown"] = [(rep["t_build_end"], child.t_exit)]
     groups = summarise(phases, s)
     step_total = sum(st["seconds"] for st in rep["steps"])
-    groups["between_steps"] = {"seconds": (rep["t_build_end"] - rep["t_build_start"]) - step_total, "cpu_s": None, "peak_rss_mb": None}
+    groups["between_steps"] = {
+        "seconds": (rep["t_build_end"] - rep["t_build_start"]) - step_total,
+        "cpu_s": None,
+        "peak_rss_mb": None,
+    }
     return {
-        "argv": child.argv, "nba_home": str(home), "wall_s": child.wall, "maxrss_mb": child.maxrss_mb,
-        "cpu_s": child.cpu_user + child.cpu_sys, "cpu_user_s": child.cpu_user, "cpu_sys_s": child.cpu_sys,
-        "sampled_peak_tree_rss_mb": s.peak_rss_mb(0, float("inf")), "max_processes_in_tree": s.max_procs,
-        "mean_loadavg_1m": s.mean_load(), "imports_in_child_s": rep["t_imports_done"] - rep["t_main_start"],
+        "argv": child.argv,
+        "nba_home": str(home),
+        "wall_s": child.wall,
+        "maxrss_mb": child.maxrss_mb,
+        "cpu_s": child.cpu_user + child.cpu_sys,
+        "cpu_user_s": child.cpu_user,
+        "cpu_sys_s": child.cpu_sys,
+        "sampled_peak_tree_rss_mb": s.peak_rss_mb(0, float("inf")),
+        "max_processes_in_tree": s.max_procs,
+        "mean_loadavg_1m": s.mean_load(),
+        "imports_in_child_s": rep["t_imports_done"] - rep["t_main_start"],
         "interpreter_start_s": rep["t_main_start"] - child.t_spawn,
-        "steps": rep["steps"], "summary": rep["summary"], "groups": groups,
-        "stdout": [line for _, line in child.lines], "stderr_log": child.stderr_path,
+        "steps": rep["steps"],
+        "summary": rep["summary"],
+        "groups": groups,
+        "stdout": [line for _, line in child.lines],
+        "stderr_log": child.stderr_path,
     }
 
 
@@ -497,8 +590,13 @@ json.dump({"lake_files_platform": len(fa), "lake_files_plain": len(fb), "only_pl
 
 
 def parity(platform_home: Path, plain_home: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", PARITY, str(platform_home), str(plain_home)], capture_output=True, text=True,
-                         env=child_env(platform_home.parent), check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PARITY, str(platform_home), str(plain_home)],
+        capture_output=True,
+        text=True,
+        env=child_env(platform_home.parent),
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -516,13 +614,20 @@ def table_rows(p: dict, q: dict) -> list[dict]:
         if a is None and b is None:
             continue
         pw, qw = (a or {}).get("seconds"), (b or {}).get("seconds")
-        rows.append({
-            "group": g, "step": label, "platform_wall_s": pw, "plain_wall_s": qw,
-            "ratio": pw / qw if pw is not None and qw and qw > 0.05 and g != "between_steps" else None,
-            "platform_cpu_s": (a or {}).get("cpu_s"), "plain_cpu_s": (b or {}).get("cpu_s"),
-            "platform_peak_rss_mb": (a or {}).get("peak_rss_mb"), "plain_peak_rss_mb": (b or {}).get("peak_rss_mb"),
-            "platform_input_load_s": p.get("input_load_s_by_group", {}).get(g),
-        })
+        rows.append(
+            {
+                "group": g,
+                "step": label,
+                "platform_wall_s": pw,
+                "plain_wall_s": qw,
+                "ratio": pw / qw if pw is not None and qw and qw > 0.05 and g != "between_steps" else None,
+                "platform_cpu_s": (a or {}).get("cpu_s"),
+                "plain_cpu_s": (b or {}).get("cpu_s"),
+                "platform_peak_rss_mb": (a or {}).get("peak_rss_mb"),
+                "plain_peak_rss_mb": (b or {}).get("peak_rss_mb"),
+                "platform_input_load_s": p.get("input_load_s_by_group", {}).get(g),
+            }
+        )
     # sklearn fits (OpenMP/BLAS threads) swing by 2-3x with other load on a small machine; the
     # rest of the build is where orchestration shows, so give it its own subtotal.
     fit = ("model", "evaluation", "predictions")
@@ -534,17 +639,34 @@ def table_rows(p: dict, q: dict) -> list[dict]:
         return run["cpu_s"] - sum(run["groups"].get(g, {}).get("cpu_s") or 0.0 for g in fit)
 
     pw, qw = without_fits(p), without_fits(q)
-    rows.append({
-        "group": "subtotal_no_fits", "step": "TOTAL without model/evaluation/predictions", "platform_wall_s": pw,
-        "plain_wall_s": qw, "ratio": pw / qw, "platform_cpu_s": cpu_without_fits(p), "plain_cpu_s": cpu_without_fits(q),
-        "platform_peak_rss_mb": None, "plain_peak_rss_mb": None, "platform_input_load_s": None,
-    })
-    rows.append({
-        "group": "total", "step": "TOTAL (process spawn -> exit)", "platform_wall_s": p["wall_s"], "plain_wall_s": q["wall_s"],
-        "ratio": p["wall_s"] / q["wall_s"], "platform_cpu_s": p["cpu_s"], "plain_cpu_s": q["cpu_s"],
-        "platform_peak_rss_mb": p["maxrss_mb"], "plain_peak_rss_mb": q["maxrss_mb"],
-        "platform_input_load_s": sum(p.get("input_load_s_by_group", {}).values()),
-    })
+    rows.append(
+        {
+            "group": "subtotal_no_fits",
+            "step": "TOTAL without model/evaluation/predictions",
+            "platform_wall_s": pw,
+            "plain_wall_s": qw,
+            "ratio": pw / qw,
+            "platform_cpu_s": cpu_without_fits(p),
+            "plain_cpu_s": cpu_without_fits(q),
+            "platform_peak_rss_mb": None,
+            "plain_peak_rss_mb": None,
+            "platform_input_load_s": None,
+        }
+    )
+    rows.append(
+        {
+            "group": "total",
+            "step": "TOTAL (process spawn -> exit)",
+            "platform_wall_s": p["wall_s"],
+            "plain_wall_s": q["wall_s"],
+            "ratio": p["wall_s"] / q["wall_s"],
+            "platform_cpu_s": p["cpu_s"],
+            "plain_cpu_s": q["cpu_s"],
+            "platform_peak_rss_mb": p["maxrss_mb"],
+            "plain_peak_rss_mb": q["maxrss_mb"],
+            "platform_input_load_s": sum(p.get("input_load_s_by_group", {}).values()),
+        }
+    )
     return rows
 
 
@@ -563,8 +685,11 @@ def overhead_breakdown(p: dict, q: dict) -> list[tuple[str, float]]:
     parts = [
         ("start-up difference (dagster imports, instance)", sec("startup") - sec("startup", q)),
         ("scan of the landing zone for seasons (platform minus plain)", sec("cli_scan") - sec("cli_scan", q)),
-        (f"load definitions + launch run (incl. ~{planned:.1f}s storing "
-         f"{counts.get('ASSET_MATERIALIZATION_PLANNED', 0)} planned events)", sec("run_setup")),
+        (
+            f"load definitions + launch run (incl. ~{planned:.1f}s storing "
+            f"{counts.get('ASSET_MATERIALIZATION_PLANNED', 0)} planned events)",
+            sec("run_setup"),
+        ),
         ("steps reading their inputs back from the Parquet lake", loads),
         (f"storing {counts.get('ASSET_MATERIALIZATION', 0)} ASSET_MATERIALIZATION events (est.)", writes),
         ("between steps", sec("between_steps")),
@@ -573,20 +698,46 @@ def overhead_breakdown(p: dict, q: dict) -> list[tuple[str, float]]:
     ]
     nofit_p = p["wall_s"] - sum(sec(k) for k in fit)
     nofit_q = q["wall_s"] - sum(sec(k, q) for k in fit)
-    parts.append(("rest: inside steps (step machinery, metadata, dtypes after the lake round trip, noise)",
-                  (nofit_p - nofit_q) - sum(v for _, v in parts)))
+    parts.append(
+        (
+            "rest: inside steps (step machinery, metadata, dtypes after the lake round trip, noise)",
+            (nofit_p - nofit_q) - sum(v for _, v in parts),
+        )
+    )
     return parts
 
 
 def print_table(rows: list[dict]) -> str:
-    head = ("step", "platform wall s", "plain wall s", "ratio", "platform CPU s", "plain CPU s",
-            "platform peak RSS MB", "plain peak RSS MB")
-    body = [(r["step"], fmt(r["platform_wall_s"], ".2f"), fmt(r["plain_wall_s"], ".2f"), fmt(r["ratio"], ".2f"),
-             fmt(r["platform_cpu_s"]), fmt(r["plain_cpu_s"]), fmt(r["platform_peak_rss_mb"], ".0f"), fmt(r["plain_peak_rss_mb"], ".0f"))
-            for r in rows]
+    head = (
+        "step",
+        "platform wall s",
+        "plain wall s",
+        "ratio",
+        "platform CPU s",
+        "plain CPU s",
+        "platform peak RSS MB",
+        "plain peak RSS MB",
+    )
+    body = [
+        (
+            r["step"],
+            fmt(r["platform_wall_s"], ".2f"),
+            fmt(r["plain_wall_s"], ".2f"),
+            fmt(r["ratio"], ".2f"),
+            fmt(r["platform_cpu_s"]),
+            fmt(r["plain_cpu_s"]),
+            fmt(r["platform_peak_rss_mb"], ".0f"),
+            fmt(r["plain_peak_rss_mb"], ".0f"),
+        )
+        for r in rows
+    ]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    lines = ["| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))) + " |"
-             for row in [head, *body]]
+    lines = [
+        "| "
+        + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        + " |"
+        for row in [head, *body]
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     text = "\n".join(lines)
     say(text)
@@ -622,14 +773,19 @@ def source_drift() -> dict:
 
 def land_shared_boxscores(landing: Path) -> list[dict]:
     """Copy the shared box-score archives that are not byte-identical to a shipped sample file."""
-    shipped = {hashlib.sha256(p.read_bytes()).hexdigest(): p.relative_to(SAMPLE_LANDING).as_posix()
-               for p in SAMPLE_LANDING.rglob("*") if p.is_file()}
+    shipped = {
+        hashlib.sha256(p.read_bytes()).hexdigest(): p.relative_to(SAMPLE_LANDING).as_posix()
+        for p in SAMPLE_LANDING.rglob("*")
+        if p.is_file()
+    }
     landing.mkdir(parents=True, exist_ok=True)
     report = []
     for src in sorted(SHARED_BOXSCORES.glob("*.tar.gz")):
         digest = hashlib.sha256(src.read_bytes()).hexdigest()
         if digest in shipped:
-            report.append({"file": src.name, "landed": False, "reason": f"byte-identical to shipped sample/{shipped[digest]}"})
+            report.append(
+                {"file": src.name, "landed": False, "reason": f"byte-identical to shipped sample/{shipped[digest]}"}
+            )
             continue
         shutil.copyfile(src, landing / src.name)
         report.append({"file": src.name, "landed": True, "bytes": src.stat().st_size})
@@ -661,20 +817,26 @@ def run_pair(name: str, i: int, tmp: Path, interval: float, extra_landing=None, 
     for kind in order:
         out[f"uptime_before_{kind}"] = uptime()
         if kind == "platform":
-            say(f"\n[{name} #{i + 1}] platform run: python -m nba_platform.cli build (NBA_HOME={homes[kind]}, DAGSTER_HOME unset)")
+            say(
+                f"\n[{name} #{i + 1}] platform run: python -m nba_platform.cli build (NBA_HOME={homes[kind]}, DAGSTER_HOME unset)"
+            )
             out[kind] = platform_run(homes[kind], interval, env_extra)
         else:
             say(f"\n[{name} #{i + 1}] plain run: bench/plain_build.py (NBA_HOME={homes[kind]})")
             out[kind] = plain_run(homes[kind], interval, env_extra)
         r = out[kind]
-        say(f"  {kind}: {r['wall_s']:.1f}s wall, {r['cpu_s']:.1f}s CPU, peak RSS {r['maxrss_mb']:.0f} MB, "
-            f"mean 1-min load {fmt(r['mean_loadavg_1m'], '.2f')}")
+        say(
+            f"  {kind}: {r['wall_s']:.1f}s wall, {r['cpu_s']:.1f}s CPU, peak RSS {r['maxrss_mb']:.0f} MB, "
+            f"mean 1-min load {fmt(r['mean_loadavg_1m'], '.2f')}"
+        )
     out["uptime_after"] = uptime()
     out["parity"] = parity(homes["platform"], homes["plain"])
     par = out["parity"]
-    say(f"[{name} #{i + 1}] parity: {'IDENTICAL outputs' if par['identical'] else 'OUTPUTS DIFFER'}: "
+    say(
+        f"[{name} #{i + 1}] parity: {'IDENTICAL outputs' if par['identical'] else 'OUTPUTS DIFFER'}: "
         f"{par['lake_files_platform']} vs {par['lake_files_plain']} lake files, {len(par['differing'])} differing; "
-        f"platform {par['platform']} / plain {par['plain']}")
+        f"platform {par['platform']} / plain {par['plain']}"
+    )
     out["rows"] = table_rows(out["platform"], out["plain"])
     return out
 
@@ -698,47 +860,89 @@ def median_rows(pairs: list[dict]) -> list[dict]:
             vals = [r.get(k) for r in rows if r.get(k) is not None]
             row[k] = statistics.median(vals) if vals else None
         pw, qw = row.get("platform_wall_s"), row.get("plain_wall_s")
-        row["ratio"] = pw / qw if pw is not None and qw and qw > 0.05 and g != "between_steps" else None  # ratio of medians
+        row["ratio"] = (
+            pw / qw if pw is not None and qw and qw > 0.05 and g != "between_steps" else None
+        )  # ratio of medians
         out.append(row)
     return out
 
 
-def run_dataset(name: str, tmp: Path, interval: float, repeats: int, extra_landing=None, env_extra: dict | None = None) -> dict:
+def run_dataset(
+    name: str, tmp: Path, interval: float, repeats: int, extra_landing=None, env_extra: dict | None = None
+) -> dict:
     pairs = [run_pair(name, i, tmp, interval, extra_landing, env_extra) for i in range(repeats)]
-    return {"name": name, "repeats": repeats, "pairs": pairs, "rows": median_rows(pairs),
-            "landed_extra": pairs[0].get("landed_extra")}
+    return {
+        "name": name,
+        "repeats": repeats,
+        "pairs": pairs,
+        "rows": median_rows(pairs),
+        "landed_extra": pairs[0].get("landed_extra"),
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Cold build: nba-platform build (Dagster) vs the same transforms as plain functions.")
-    ap.add_argument("--shared-data", action="store_true",
-                    help=f"also run both builds with the box-score seasons of {SHARED_BOXSCORES} landed (skipped if absent)")
-    ap.add_argument("--repeats", type=int, default=1,
-                    help="platform+plain pairs per dataset, alternating which goes first; the table shows medians")
-    ap.add_argument("--import-repeats", type=int, default=3, help="fresh interpreters per import target (best is reported)")
-    ap.add_argument("--sample-interval", type=float, default=0.2, help="seconds between /proc samples of the child's process tree")
-    ap.add_argument("--omp-threads", type=int, default=None,
-                    help="set OMP_NUM_THREADS for both builds (default: unset, as a user runs it). scikit-learn's "
-                         "OpenMP fits swing 3-7x on a busy 2-core machine; 1 makes the model steps comparable")
-    ap.add_argument("--keep", action="store_true", help="keep the temp NBA_HOMEs (lakes, Dagster instances, MLflow DBs)")
+    ap = argparse.ArgumentParser(
+        description="Cold build: nba-platform build (Dagster) vs the same transforms as plain functions."
+    )
+    ap.add_argument(
+        "--shared-data",
+        action="store_true",
+        help=f"also run both builds with the box-score seasons of {SHARED_BOXSCORES} landed (skipped if absent)",
+    )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="platform+plain pairs per dataset, alternating which goes first; the table shows medians",
+    )
+    ap.add_argument(
+        "--import-repeats", type=int, default=3, help="fresh interpreters per import target (best is reported)"
+    )
+    ap.add_argument(
+        "--sample-interval", type=float, default=0.2, help="seconds between /proc samples of the child's process tree"
+    )
+    ap.add_argument(
+        "--omp-threads",
+        type=int,
+        default=None,
+        help="set OMP_NUM_THREADS for both builds (default: unset, as a user runs it). scikit-learn's "
+        "OpenMP fits swing 3-7x on a busy 2-core machine; 1 makes the model steps comparable",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temp NBA_HOMEs (lakes, Dagster instances, MLflow DBs)"
+    )
     ap.add_argument("--skip-imports", action="store_true", help="skip the cold-start import measurements")
-    ap.add_argument("--season", action="append", default=[],
-                    help="limit both builds to this season (repeatable), as `nba-platform build --season`")
+    ap.add_argument(
+        "--season",
+        action="append",
+        default=[],
+        help="limit both builds to this season (repeatable), as `nba-platform build --season`",
+    )
     ap.add_argument("--json-out", help="also write the result JSON here")
-    ap.add_argument("--smoke", action="store_true",
-                    help="self-test of the harness on 3 seasons of one source (about a minute a run); numbers not meaningful")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="self-test of the harness on 3 seasons of one source (about a minute a run); numbers not meaningful",
+    )
     args = ap.parse_args(argv)
     BUILD_SEASONS[:] = args.season
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"nba_cold_build_{stamp}_"))
     result: dict = {
-        "started_utc": started.isoformat(), "tmp": str(tmp), "args": vars(args), "versions": versions(),
-        "machine": {"cpus": os.cpu_count(), "platform": pyplatform.platform(),
-                    "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-        "uptime_before": uptime(), "datasets": {},
+        "started_utc": started.isoformat(),
+        "tmp": str(tmp),
+        "args": vars(args),
+        "versions": versions(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": pyplatform.platform(),
+            "mem_total_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+        "uptime_before": uptime(),
+        "datasets": {},
     }
     say(f"cold_build benchmark, {started:%Y-%m-%d %H:%M:%S} UTC, {os.cpu_count()} CPUs, temp dir {tmp}")
     say(f"uptime before: {result['uptime_before']}")
@@ -748,7 +952,9 @@ def main(argv=None) -> int:
     drift = source_drift()
     result["source_drift"] = drift
     if drift:
-        say("WARNING: platform sources changed since bench/plain_build.py was written against them; re-read the mirror:")
+        say(
+            "WARNING: platform sources changed since bench/plain_build.py was written against them; re-read the mirror:"
+        )
         for rel, d in drift.items():
             say(f"  {rel}: {d['written_against']} -> {d['now']}")
 
@@ -762,10 +968,18 @@ def main(argv=None) -> int:
         if args.omp_threads:
             say(f"\nOMP_NUM_THREADS={args.omp_threads} for both builds (not how a user runs it by default)")
         if args.smoke:
-            result["datasets"]["smoke"] = run_dataset("smoke", tmp, args.sample_interval, args.repeats, extra_landing=land_smoke_subset,
-                                                      env_extra={"NBA_INCLUDE_SAMPLE": "false", **env_extra})
+            result["datasets"]["smoke"] = run_dataset(
+                "smoke",
+                tmp,
+                args.sample_interval,
+                args.repeats,
+                extra_landing=land_smoke_subset,
+                env_extra={"NBA_INCLUDE_SAMPLE": "false", **env_extra},
+            )
         else:
-            result["datasets"]["sample"] = run_dataset("sample", tmp, args.sample_interval, args.repeats, env_extra=env_extra)
+            result["datasets"]["sample"] = run_dataset(
+                "sample", tmp, args.sample_interval, args.repeats, env_extra=env_extra
+            )
 
         if args.shared_data:
             if not SHARED_BOXSCORES.is_dir():
@@ -776,17 +990,26 @@ def main(argv=None) -> int:
             elif args.smoke:
                 say("\n--shared-data: present, but --smoke skips the larger-data runs")
             else:
-                result["datasets"]["shared"] = run_dataset("shared", tmp, args.sample_interval, args.repeats, extra_landing=land_shared_boxscores,
-                                                         env_extra=env_extra)
+                result["datasets"]["shared"] = run_dataset(
+                    "shared",
+                    tmp,
+                    args.sample_interval,
+                    args.repeats,
+                    extra_landing=land_shared_boxscores,
+                    env_extra=env_extra,
+                )
                 landed = result["datasets"]["shared"]["landed_extra"]
-                say("  landed from shared data: " + ", ".join(f"{r['file']} ({'landed' if r['landed'] else r['reason']})" for r in landed))
+                say(
+                    "  landed from shared data: "
+                    + ", ".join(f"{r['file']} ({'landed' if r['landed'] else r['reason']})" for r in landed)
+                )
     except BaseException as exc:  # keep what was measured, report, then fail
         error = f"{type(exc).__name__}: {exc}"
         result["error"] = error
         say(f"\nERROR: {error}")
     finally:
         result["uptime_after"] = uptime()
-        result["finished_utc"] = datetime.now(timezone.utc).isoformat()
+        result["finished_utc"] = datetime.now(UTC).isoformat()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -799,35 +1022,45 @@ def main(argv=None) -> int:
         say("| target | process wall s | import s | peak RSS MB |")
         say("|---|---:|---:|---:|")
         for r in result["imports"]:
-            say(f"| {r['target']} | {r['best_process_wall_s']:.2f} | {r['best_import_s']:.2f} | {r['min_maxrss_mb']:.0f} |")
+            say(
+                f"| {r['target']} | {r['best_process_wall_s']:.2f} | {r['best_import_s']:.2f} | {r['min_maxrss_mb']:.0f} |"
+            )
     texts = {}
     for name, ds in result["datasets"].items():
         if "skipped" in ds:
             say(f"\n[{name}] skipped: {ds['skipped']}")
             continue
         q0 = ds["pairs"][0]["plain"]
-        how = "median of %d repeats" % ds["repeats"] if ds["repeats"] > 1 else "one run each"
-        say(f"\n[{name}] {len(q0['summary']['seasons'])} seasons, {how}. ratio = platform / plain wall time. "
-            "Per-step RSS: sampled peak of the process tree during the step; TOTAL RSS: ru_maxrss from wait4.")
+        how = f"median of {ds['repeats']} repeats" if ds["repeats"] > 1 else "one run each"
+        say(
+            f"\n[{name}] {len(q0['summary']['seasons'])} seasons, {how}. ratio = platform / plain wall time. "
+            "Per-step RSS: sampled peak of the process tree during the step; TOTAL RSS: ru_maxrss from wait4."
+        )
         texts[name] = print_table(ds["rows"])
         for pr in ds["pairs"]:
             p, q = pr["platform"], pr["plain"]
             tag = f"  #{pr['repeat'] + 1}" if ds["repeats"] > 1 else " "
-            say(f"{tag} mean 1-min load average during the run: platform {fmt(p['mean_loadavg_1m'], '.2f')}, "
-                f"plain {fmt(q['mean_loadavg_1m'], '.2f')} ({os.cpu_count()} CPUs); totals platform {p['wall_s']:.1f}s / plain {q['wall_s']:.1f}s")
-            say(f"{tag} platform: run {p['run_s']:.1f}s, {p['events']} Dagster events, inputs read back from the lake "
-                f"{sum(p['input_load_s_by_group'].values()):.1f}s of step time, max processes in tree {p['max_processes_in_tree']}")
+            say(
+                f"{tag} mean 1-min load average during the run: platform {fmt(p['mean_loadavg_1m'], '.2f')}, "
+                f"plain {fmt(q['mean_loadavg_1m'], '.2f')} ({os.cpu_count()} CPUs); totals platform {p['wall_s']:.1f}s / plain {q['wall_s']:.1f}s"
+            )
+            say(
+                f"{tag} platform: run {p['run_s']:.1f}s, {p['events']} Dagster events, inputs read back from the lake "
+                f"{sum(p['input_load_s_by_group'].values()):.1f}s of step time, max processes in tree {p['max_processes_in_tree']}"
+            )
             nf = next(r for r in pr["rows"] if r["group"] == "subtotal_no_fits")
             p_nf, q_nf = nf["platform_wall_s"], nf["plain_wall_s"]
             other = [st["step_key"] for st in p["steps"] if st["group"] == "other"]
             if other:
-                say(f"{tag} steps in the \"other\" row (no group of their own): {', '.join(other)}")
+                say(f'{tag} steps in the "other" row (no group of their own): {", ".join(other)}')
             say(f"{tag} where the platform's extra time goes (TOTAL without fits: {p_nf - q_nf:+.1f}s):")
             for label, sec in overhead_breakdown(p, q):
                 say(f"{tag}     {label:88s} {sec:6.1f}s")
-            say(f"{tag} plain: {q['summary']['mlflow_models_logged']} MLflow models logged, {q['summary']['lake_files_written']} lake files, "
+            say(
+                f"{tag} plain: {q['summary']['mlflow_models_logged']} MLflow models logged, {q['summary']['lake_files_written']} lake files, "
                 f"dagster import via MlflowTracking {q['groups'].get('mlflow_import', {}).get('seconds', 0):.1f}s; "
-                f"outputs {'IDENTICAL' if pr['parity']['identical'] else 'DIFFERENT'} to the platform's")
+                f"outputs {'IDENTICAL' if pr['parity']['identical'] else 'DIFFERENT'} to the platform's"
+            )
     result["tables"] = texts
     suffix = ("-smoke" if args.smoke else "") + (f"-omp{args.omp_threads}" if args.omp_threads else "")
     out = RESULTS / f"cold_build-{stamp}{suffix}.json"

@@ -58,7 +58,7 @@ DRIFT_RUN = r"""
 import sys
 import dagster as dg
 from nba_platform.defs.monitoring.sensors import drift_request_for
-from nba_platform.ops_runner import get_instance, run_job
+from nba_platform.cli.runs import get_instance, run_job
 inst = get_instance()
 update = inst.get_run_by_id(sys.argv[1])
 request = drift_request_for(update.with_tags({k: v for k, v in update.tags.items() if k != "nba/drift_by"}))
@@ -71,7 +71,6 @@ sys.exit(0 if run_job(request.job_name, keys, inst, tags={k: v for k, v in reque
 
 def new_day_file(out_dir: Path) -> tuple[Path, int]:
     import pandas as pd
-
     from tenx_boxscores import rekey
 
     frame = pd.read_csv(SOURCE, dtype=str, keep_default_na=False)
@@ -86,8 +85,14 @@ def new_day_file(out_dir: Path) -> tuple[Path, int]:
 def cold_build(home: Path) -> float:
     say(f"  no --home: cold build first (nba-platform build, NBA_HOME={home}) ...")
     home.mkdir(parents=True, exist_ok=True)
-    child = run_child([sys.executable, "-m", "nba_platform.cli", "build"], child_env(home), str(home.parent),
-                      home.parent / "cold.stderr.log", 0.5, echo=False)
+    child = run_child(
+        [sys.executable, "-m", "nba_platform.cli", "build"],
+        child_env(home),
+        str(home.parent),
+        home.parent / "cold.stderr.log",
+        0.5,
+        echo=False,
+    )
     if child.returncode != 0:
         raise SystemExit(f"cold build failed; see {child.stderr_path}")
     say(f"  cold build: {child.wall:.1f}s")
@@ -113,16 +118,34 @@ def main(argv=None) -> int:
     env = child_env(home)
     load = os.getloadavg()
     say(f"incremental: nba-platform ingest {day_file.name} ({games} new games of 2023-24) on {home}")
-    child = run_child([sys.executable, "-m", "nba_platform.cli", "ingest", "--no-drift", str(day_file)], env, str(tmp),
-                      tmp / "ingest.stderr.log", 0.2, echo=False)
+    child = run_child(
+        [sys.executable, "-m", "nba_platform.cli", "ingest", "--no-drift", str(day_file)],
+        env,
+        str(tmp),
+        tmp / "ingest.stderr.log",
+        0.2,
+        echo=False,
+    )
     if child.returncode != 0:
         raise SystemExit(f"ingest failed (exit {child.returncode}); see {child.stderr_path}")
-    run_stats = lambda trigger: json.loads(subprocess.run(  # noqa: E731
-        [sys.executable, "-c", RUN_STATS, trigger], env=dict(env, DAGSTER_HOME=str(home / "dagster")),
-        cwd=str(tmp), capture_output=True, text=True, check=True).stdout)
+
+    def run_stats(trigger):
+        return json.loads(
+            subprocess.run(
+                [sys.executable, "-c", RUN_STATS, trigger],
+                env=dict(env, DAGSTER_HOME=str(home / "dagster")),
+                cwd=str(tmp),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+
     stats = run_stats("cli-ingest")
     say("  then the season_drift run the drift_after_season_update sensor requests (fresh process) ...")
-    drift = run_child([sys.executable, "-c", DRIFT_RUN, stats["run_id"]], env, str(tmp), tmp / "drift.stderr.log", 0.2, echo=False)
+    drift = run_child(
+        [sys.executable, "-c", DRIFT_RUN, stats["run_id"]], env, str(tmp), tmp / "drift.stderr.log", 0.2, echo=False
+    )
     if drift.returncode != 0:
         raise SystemExit(f"drift run failed (exit {drift.returncode}); see {drift.stderr_path}")
     drift_stats = run_stats("after_season_update")
@@ -131,26 +154,39 @@ def main(argv=None) -> int:
     for a, p in stats["materialized"]:
         by_asset.setdefault(a, []).append(p)
     result = {
-        "benchmark": "incremental", "home": str(home), "new_day_file": day_file.name, "new_games": games,
-        "ingest_wall_s": child.wall, "ingest_maxrss_mb": child.maxrss_mb, "cold_wall_s": cold_wall,
-        "ratio": child.wall / cold_wall, "loadavg": load, "mean_loadavg_1m": child.sampler.mean_load(),
+        "benchmark": "incremental",
+        "home": str(home),
+        "new_day_file": day_file.name,
+        "new_games": games,
+        "ingest_wall_s": child.wall,
+        "ingest_maxrss_mb": child.maxrss_mb,
+        "cold_wall_s": cold_wall,
+        "ratio": child.wall / cold_wall,
+        "loadavg": load,
+        "mean_loadavg_1m": child.sampler.mean_load(),
         "run": {k: v for k, v in stats.items() if k != "materialized"},
-        "drift_wall_s": drift.wall, "drift_ratio": drift.wall / cold_wall, "drift_maxrss_mb": drift.maxrss_mb,
+        "drift_wall_s": drift.wall,
+        "drift_ratio": drift.wall / cold_wall,
+        "drift_maxrss_mb": drift.maxrss_mb,
         "drift_run": {k: v for k, v in drift_stats.items() if k != "materialized"},
         "update_plus_drift_ratio": (child.wall + drift.wall) / cold_wall,
         "materialized": {a: sorted(str(p) for p in ps) for a, ps in by_asset.items()},
         "stdout": [line for _, line in child.lines],
     }
-    say(f"  ingest wall {child.wall:.1f}s (run {stats['run_s']:.1f}s, job {stats['job']}, {stats['tags']}), cold build {cold_wall:.1f}s: "
-        f"ratio {result['ratio']:.3f} (target <= 0.10); load {load[0]:.2f}")
+    say(
+        f"  ingest wall {child.wall:.1f}s (run {stats['run_s']:.1f}s, job {stats['job']}, {stats['tags']}), cold build {cold_wall:.1f}s: "
+        f"ratio {result['ratio']:.3f} (target <= 0.10); load {load[0]:.2f}"
+    )
     say(f"  {len(assets)} assets materialized ({len(stats['materialized'])} asset partitions):")
     for a in assets:
         parts = sorted({str(p) for p in by_asset[a]})
         say(f"    {a}  [{', '.join(parts) if parts != ['None'] else 'unpartitioned'}]")
     slow = sorted(stats["steps"], key=lambda s: -s["seconds"])[:8]
     say("  slowest steps: " + ", ".join(f"{s['step_key']} {s['seconds']:.1f}s" for s in slow))
-    say(f"  drift run (job {drift_stats['job']}, {drift_stats['tags']}): wall {drift.wall:.1f}s (run {drift_stats['run_s']:.1f}s), "
-        f"ratio {result['drift_ratio']:.3f}; update + drift {result['update_plus_drift_ratio']:.3f} of the cold build")
+    say(
+        f"  drift run (job {drift_stats['job']}, {drift_stats['tags']}): wall {drift.wall:.1f}s (run {drift_stats['run_s']:.1f}s), "
+        f"ratio {result['drift_ratio']:.3f}; update + drift {result['update_plus_drift_ratio']:.3f} of the cold build"
+    )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1, default=str))
     import shutil

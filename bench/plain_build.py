@@ -68,8 +68,16 @@ class Steps:
         t0 = time.time()
         yield
         t1 = time.time()
-        self.rows.append({"group": group, "name": name, "start": t0, "end": t1, "seconds": t1 - t0,
-                          "maxrss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        self.rows.append(
+            {
+                "group": group,
+                "name": name,
+                "start": t0,
+                "end": t1,
+                "seconds": t1 - t0,
+                "maxrss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
         print(f"  {name}: {t1 - t0:.2f}s", flush=True)
 
 
@@ -109,7 +117,11 @@ def config_kwargs(fn) -> dict:
     out = {}
     for name, p in inspect.signature(fn).parameters.items():
         ann = p.annotation
-        if inspect.isclass(ann) and issubclass(ann, dg.Config) and not issubclass(ann, (dg.ConfigurableResource, dg.ConfigurableIOManager)):
+        if (
+            inspect.isclass(ann)
+            and issubclass(ann, dg.Config)
+            and not issubclass(ann, (dg.ConfigurableResource, dg.ConfigurableIOManager))
+        ):
             out[name] = ann()
     return out
 
@@ -156,7 +168,7 @@ def build(step: Steps) -> dict:
 
     def run_checks() -> None:
         for c in list(checks):
-            ins = {name: key for name, key in c.keys_by_input_name.items()}
+            ins = dict(c.keys_by_input_name.items())
             if not all(k in memory for k in ins.values()):
                 continue
             checks.remove(c)
@@ -166,15 +178,20 @@ def build(step: Steps) -> dict:
                 for r in outputs_of(result):
                     check_results[c.node_def.name] = bool(r.passed)
                     if not r.passed:
-                        raise SystemExit(f"blocking check {c.node_def.name} failed: {json.dumps(r.metadata, default=str)[:2000]}")
+                        raise SystemExit(
+                            f"blocking check {c.node_def.name} failed: {json.dumps(r.metadata, default=str)[:2000]}"
+                        )
 
     for ad in order:
         fn = ad.op.compute_fn.decorated_fn
         params = inspect.signature(fn).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         inputs = {name: memory[key] for name, key in ad.keys_by_input_name.items() if takes_any or name in params}
-        ctx = (dg.build_asset_context(partition_key_range=key_range, instance=instance) if ad.partitions_def is not None
-               else dg.build_asset_context(instance=instance))
+        ctx = (
+            dg.build_asset_context(partition_key_range=key_range, instance=instance)
+            if ad.partitions_def is not None
+            else dg.build_asset_context(instance=instance)
+        )
         name = ad.node_def.name
         with step(platform_group(name), name):
             result = ad(ctx, **inputs, **resource_kwargs(fn, resources), **config_kwargs(fn))
@@ -195,14 +212,25 @@ def build(step: Steps) -> dict:
         raise SystemExit(f"checks never ran (inputs missing): {[c.node_def.name for c in checks]}")
     with contextlib.closing(sqlite3.connect(Path(settings.home) / "mlflow" / "mlflow.db")) as con:
         mlflow_logged = con.execute("select count(*) from model_versions").fetchone()[0]
-    return {"seasons": seasons, "lake_files_written": lake.files_written, "mlflow_models_logged": mlflow_logged,
-            "assets": len(order), "checks_passed": sum(check_results.values()), "checks": len(check_results)}
+    return {
+        "seasons": seasons,
+        "lake_files_written": lake.files_written,
+        "mlflow_models_logged": mlflow_logged,
+        "assets": len(order),
+        "checks_passed": sum(check_results.values()),
+        "checks": len(check_results),
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps-json", required=True, help="where to write the step timings (JSON)")
-    parser.add_argument("--season", action="append", default=[], help="limit to this season (repeatable), as nba-platform build --season")
+    parser.add_argument(
+        "--season",
+        action="append",
+        default=[],
+        help="limit to this season (repeatable), as nba-platform build --season",
+    )
     args = parser.parse_args(argv)
     ONLY_SEASONS[:] = args.season
     step = Steps()
@@ -210,13 +238,27 @@ def main(argv=None) -> int:
     t0 = time.time()
     summary = build(step)
     t1 = time.time()
-    print(f"plain build done in {t1 - t0:.1f}s: {len(summary['seasons'])} seasons, {summary['assets']} asset steps, "
-          f"{summary['checks_passed']}/{summary['checks']} checks passed, {summary['lake_files_written']} Parquet files, "
-          f"{summary['mlflow_models_logged']} MLflow model versions", flush=True)
+    print(
+        f"plain build done in {t1 - t0:.1f}s: {len(summary['seasons'])} seasons, {summary['assets']} asset steps, "
+        f"{summary['checks_passed']}/{summary['checks']} checks passed, {summary['lake_files_written']} Parquet files, "
+        f"{summary['mlflow_models_logged']} MLflow model versions",
+        flush=True,
+    )
     with open(args.steps_json, "w") as f:
-        json.dump({"t_main_start": T_MAIN_START, "t_imports_done": T_IMPORTS_DONE, "t_build_start": t0, "t_build_end": t1,
-                   "steps": step.rows, "summary": summary,
-                   "maxrss_mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, f, indent=1, default=str)
+        json.dump(
+            {
+                "t_main_start": T_MAIN_START,
+                "t_imports_done": T_IMPORTS_DONE,
+                "t_build_start": t0,
+                "t_build_end": t1,
+                "steps": step.rows,
+                "summary": summary,
+                "maxrss_mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            },
+            f,
+            indent=1,
+            default=str,
+        )
     return 0
 
 

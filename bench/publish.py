@@ -45,8 +45,10 @@ def frames_from_lake(lake: Path) -> dict[str, dict]:
     out = {}
     for f in sorted((lake / "tables" / "team_games").glob("*.parquet")):
         pred_file = lake / "serving" / "game_predictions" / f"{f.stem}.parquet"
-        out[f.stem] = {"team_games": pd.read_parquet(f),
-                       "predictions": pd.read_parquet(pred_file) if pred_file.exists() else pd.DataFrame()}
+        out[f.stem] = {
+            "team_games": pd.read_parquet(f),
+            "predictions": pd.read_parquet(pred_file) if pred_file.exists() else pd.DataFrame(),
+        }
     return out
 
 
@@ -60,11 +62,18 @@ def rows_for_reference(inputs: dict[str, dict]) -> dict[str, dict]:
     for season, d in inputs.items():
         tg = d["team_games"]
         home = tg[tg["is_home"] == True]  # noqa: E712
-        games = pd.DataFrame({
-            "game_id": home["game_id"], "season": home["season"], "season_type": home["season_type"],
-            "game_date": home["game_date"], "home_team_id": home["team_id"], "away_team_id": home["opponent_id"],
-            "home_pts": home["pts"], "away_pts": home["opp_pts"],
-        })
+        games = pd.DataFrame(
+            {
+                "game_id": home["game_id"],
+                "season": home["season"],
+                "season_type": home["season_type"],
+                "game_date": home["game_date"],
+                "home_team_id": home["team_id"],
+                "away_team_id": home["opponent_id"],
+                "home_pts": home["pts"],
+                "away_pts": home["opp_pts"],
+            }
+        )
         preds = d["predictions"]
         out[season] = {"games": games, "game_predictions": preds.assign(published_at=now) if len(preds) else preds}
     return out
@@ -85,7 +94,10 @@ def scaled(inputs: dict[str, dict], copies: int) -> dict[str, dict]:
                 continue
             ids = f["game_id"].astype(str)
             # a suffix, not a new game number: unique whatever ids the lake already holds (game_id is TEXT)
-            parts = [f] + [f.assign(game_id=pd.array([f"{g}-{k}" for g in ids], dtype=f["game_id"].dtype)) for k in range(1, copies)]
+            parts = [f] + [
+                f.assign(game_id=pd.array([f"{g}-{k}" for g in ids], dtype=f["game_id"].dtype))
+                for k in range(1, copies)
+            ]
             out[season][name] = pd.concat(parts, ignore_index=True)
     return out
 
@@ -104,13 +116,24 @@ def platform_publish(dsn: str, inputs: dict[str, dict]) -> tuple[float, dict]:
     ctx = dg.build_asset_context(partition_key_range=dg.PartitionKeyRange(seasons[0], seasons[-1]), instance=instance)
     db = ServingDatabase(url=dsn, secrets=Secrets(source="env"))
     t0 = time.perf_counter()
-    result = published_predictions(ctx, serving_db=db, predictions={s: inputs[s]["predictions"] for s in seasons},
-                                   games={s: inputs[s]["team_games"] for s in seasons})
+    result = published_predictions(
+        ctx,
+        serving_db=db,
+        predictions={s: inputs[s]["predictions"] for s in seasons},
+        games={s: inputs[s]["team_games"] for s in seasons},
+    )
     sec = time.perf_counter() - t0
     meta = result.metadata
-    return sec, {"games": int(meta["games_upserted"].value if hasattr(meta["games_upserted"], "value") else meta["games_upserted"]),
-                 "game_predictions": int(meta["predictions_upserted"].value if hasattr(meta["predictions_upserted"], "value")
-                                         else meta["predictions_upserted"])}
+    return sec, {
+        "games": int(
+            meta["games_upserted"].value if hasattr(meta["games_upserted"], "value") else meta["games_upserted"]
+        ),
+        "game_predictions": int(
+            meta["predictions_upserted"].value
+            if hasattr(meta["predictions_upserted"], "value")
+            else meta["predictions_upserted"]
+        ),
+    }
 
 
 def create_tables(dsn: str) -> None:
@@ -145,7 +168,9 @@ def reference_copy(dsn: str, frames: dict[str, dict]) -> tuple[float, dict]:
                     unit = "datetime64[D]" if t == "DATE" else "datetime64[s]"
                     arrow = arrow.set_column(i, c, pa.array(pd.to_datetime(frame[c]).to_numpy(unit)))
             buf = pa.BufferOutputStream()
-            pacsv.write_csv(arrow, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+            pacsv.write_csv(
+                arrow, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+            )
             with cur.copy(f"COPY {table.name} ({', '.join(table.columns)}) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(buf.getvalue().to_pybytes())
             counts[name] = len(frame)
@@ -191,7 +216,7 @@ def run(admin_dsn: str, lake: Path, scales: list[int], repeats: int) -> dict:
             rows = {t: sum(len(frames[s][t]) for s in frames) for t in ("games", "game_predictions")}
             plat, ref, digests = [], [], {}
             for i in range(repeats):
-                for side in (("platform", "reference") if i % 2 == 0 else ("reference", "platform")):
+                for side in ("platform", "reference") if i % 2 == 0 else ("reference", "platform"):
                     reset(dsn)
                     load = os.getloadavg()
                     if side == "platform":
@@ -204,13 +229,25 @@ def run(admin_dsn: str, lake: Path, scales: list[int], repeats: int) -> dict:
                     digests[side] = table_digest(dsn)
                     assert counts == rows, (side, counts, rows)
             p, r = statistics.median(x["s"] for x in plat), statistics.median(x["s"] for x in ref)
-            run_ = {"scale": scale, "rows": rows, "seasons": len(frames), "platform_s": p, "reference_s": r, "ratio": p / r,
-                    "platform_all_s": [x["s"] for x in plat], "reference_all_s": [x["s"] for x in ref],
-                    "loadavg": plat[0]["loadavg"], "same_rows": digests["platform"] == digests["reference"], "digests": digests}
+            run_ = {
+                "scale": scale,
+                "rows": rows,
+                "seasons": len(frames),
+                "platform_s": p,
+                "reference_s": r,
+                "ratio": p / r,
+                "platform_all_s": [x["s"] for x in plat],
+                "reference_all_s": [x["s"] for x in ref],
+                "loadavg": plat[0]["loadavg"],
+                "same_rows": digests["platform"] == digests["reference"],
+                "digests": digests,
+            }
             result["runs"].append(run_)
-            say(f"  x{scale}: {rows['games']:,} games + {rows['game_predictions']:,} predictions over {len(frames)} seasons: "
+            say(
+                f"  x{scale}: {rows['games']:,} games + {rows['game_predictions']:,} predictions over {len(frames)} seasons: "
                 f"platform {p:.2f}s, raw COPY {r:.2f}s, ratio {p / r:.2f} (median of {repeats}); "
-                f"tables {'identical' if run_['same_rows'] else 'DIFFER'}; load {run_['loadavg'][0]:.2f}")
+                f"tables {'identical' if run_['same_rows'] else 'DIFFER'}; load {run_['loadavg'][0]:.2f}"
+            )
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
         admin.close()
@@ -224,8 +261,13 @@ def build_lake(home: Path) -> Path:
     from cold_build import child_env
 
     say(f"  no --lake: building one with nba-platform build in {home} (not timed) ...")
-    subprocess.run([sys.executable, "-m", "nba_platform.cli", "build"], env=child_env(home), cwd=str(home.parent),
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "nba_platform.cli", "build"],
+        env=child_env(home),
+        cwd=str(home.parent),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return home / "lake"
 
 

@@ -38,7 +38,9 @@ def recent_seasons(n: int) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Cold build at 4, 8, 16 seasons: platform (and plain) wall time and peak RSS.")
+    ap = argparse.ArgumentParser(
+        description="Cold build at 4, 8, 16 seasons: platform (and plain) wall time and peak RSS."
+    )
     ap.add_argument("--seasons", default="4,8,16", help="numbers of most recent seasons, comma-separated")
     ap.add_argument("--platform-only", action="store_true", help="skip the plain builds (faster; no ratio)")
     ap.add_argument("--json-out")
@@ -56,8 +58,13 @@ def main(argv=None) -> int:
                 load = os.getloadavg()
                 say(f"[{n} seasons {seasons[0]}..{seasons[-1]}] {kind} build ...")
                 run = cold_build.platform_run(home, 0.5) if kind == "platform" else cold_build.plain_run(home, 0.5)
-                point[kind] = {"wall_s": run["wall_s"], "maxrss_mb": run["maxrss_mb"], "cpu_s": run["cpu_s"], "loadavg": load,
-                               "mean_loadavg_1m": run["mean_loadavg_1m"]}
+                point[kind] = {
+                    "wall_s": run["wall_s"],
+                    "maxrss_mb": run["maxrss_mb"],
+                    "cpu_s": run["cpu_s"],
+                    "loadavg": load,
+                    "mean_loadavg_1m": run["mean_loadavg_1m"],
+                }
                 say(f"  {kind}: {run['wall_s']:.1f}s wall, peak RSS {run['maxrss_mb']:.0f} MB, load {load[0]:.2f}")
                 shutil.rmtree(home.parent, ignore_errors=True)
             if "plain" in point:
@@ -69,9 +76,11 @@ def main(argv=None) -> int:
     say("|---:|---:|---:|---:|---:|---:|")
     for p in result["points"]:
         q = p.get("plain", {})
-        say(f"| {p['seasons']} ({p['first']}..{p['last']}) | {p['platform']['wall_s']:.1f} | "
+        say(
+            f"| {p['seasons']} ({p['first']}..{p['last']}) | {p['platform']['wall_s']:.1f} | "
             f"{q.get('wall_s', float('nan')):.1f} | {p.get('ratio', float('nan')):.2f} | {p['platform']['maxrss_mb']:.0f} | "
-            f"{p['platform']['loadavg'][0]:.2f} |")
+            f"{p['platform']['loadavg'][0]:.2f} |"
+        )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1, default=str))
     return 0

@@ -42,7 +42,10 @@ TARGETS = [
     ("python (no imports)", "pass"),
     ("import dagster", "import dagster"),
     ("load definitions: defs()", "from nba_platform.definitions import defs; defs()"),
-    ("defs().get_repository_def() (reference)", "from nba_platform.definitions import defs; defs().get_repository_def()"),
+    (
+        "defs().get_repository_def() (reference)",
+        "from nba_platform.definitions import defs; defs().get_repository_def()",
+    ),
 ]
 
 TICKS = r"""
@@ -51,7 +54,7 @@ from pathlib import Path
 t0 = time.perf_counter()
 import dagster as dg
 from nba_platform.definitions import defs
-from nba_platform.ops_runner import get_instance
+from nba_platform.cli.runs import get_instance
 d = defs()
 t_defs = time.perf_counter() - t0
 instance = get_instance()
@@ -93,7 +96,14 @@ def median_wall(code: str, env: dict, cwd: str, repeats: int) -> dict:
     walls = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=cwd,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         walls.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(walls), "min_s": min(walls), "all_s": walls}
 
@@ -135,12 +145,26 @@ def main(argv=None) -> int:
     say(f"  definitions / import dagster = {result['ratio_defs_vs_dagster']:.2f}")
 
     home = Path(args.home) if args.home else tmp / "nba_home"
-    new_file = args.new_file or str(next((Path(__file__).resolve().parents[1] / "nba_platform" / "data" / "landing"
-                                          / "nba_api_league_gamelog_2021_2024").glob("*2023-24*")))
+    new_file = args.new_file or str(
+        next(
+            (
+                Path(__file__).resolve().parents[1]
+                / "nba_platform"
+                / "data"
+                / "landing"
+                / "nba_api_league_gamelog_2021_2024"
+            ).glob("*2023-24*")
+        )
+    )
     tick_env = child_env(home)
     load = os.getloadavg()
-    out = subprocess.run([sys.executable, "-c", TICKS, str(args.ticks), new_file], env=tick_env, cwd=str(tmp),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", TICKS, str(args.ticks), new_file],
+        env=tick_env,
+        cwd=str(tmp),
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise SystemExit(f"sensor ticks failed:\n{out.stderr[-3000:]}")
     ticks = json.loads(out.stdout.strip().splitlines()[-1])
@@ -148,8 +172,14 @@ def main(argv=None) -> int:
     result["sensor_ticks"] = ticks
     for name in ("landing_zone_sensor", "retraining_sensor"):
         t = ticks[name]
-        extra = f", new file {t['new_file_tick_s']:.3f}s ({t['new_file_runs_requested']} run(s) requested)" if "new_file_tick_s" in t else ""
-        say(f"  {name}: first tick {t['first_tick_s']:.3f}s, then median {t['median_tick_s']:.3f}s{extra}  (instance {home})")
+        extra = (
+            f", new file {t['new_file_tick_s']:.3f}s ({t['new_file_runs_requested']} run(s) requested)"
+            if "new_file_tick_s" in t
+            else ""
+        )
+        say(
+            f"  {name}: first tick {t['first_tick_s']:.3f}s, then median {t['median_tick_s']:.3f}s{extra}  (instance {home})"
+        )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1, default=str))
     shutil.rmtree(tmp, ignore_errors=True)

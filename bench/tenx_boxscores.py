@@ -85,8 +85,13 @@ def team_games_for(seasons: set[str]):
                 raw[season].setdefault(shape.name, []).append(part)
     out = {}
     for season, by_shape in raw.items():
-        norm = pd.concat([normalise_team_games(pd.concat(parts, ignore_index=True), shape).assign(season=season)
-                          for shape, parts in by_shape.items()], ignore_index=True)
+        norm = pd.concat(
+            [
+                normalise_team_games(pd.concat(parts, ignore_index=True), shape).assign(season=season)
+                for shape, parts in by_shape.items()
+            ],
+            ignore_index=True,
+        )
         accepted = apply_rules(norm, RULES_BY_ENTITY["team_game"], "team_game", TEAM_GAME_SCHEMA).accepted
         out[season] = dedup_team_games(accepted).table
     return out
@@ -118,15 +123,30 @@ def prepare(workdir: Path, archives: list[Path], copies: int) -> dict:
             copy = frame.assign(GAME_ID=[rekey(g, k) for g in ids]) if k else frame
             with gzip.open(workdir / "landing" / name, "wt", compresslevel=6, newline="") as fh:
                 copy.to_csv(fh, index=False)
-            files.append({"file": name, "season": season, "copy": k, "rows": len(frame),
-                          "bytes": (workdir / "landing" / name).stat().st_size})
+            files.append(
+                {
+                    "file": name,
+                    "season": season,
+                    "copy": k,
+                    "rows": len(frame),
+                    "bytes": (workdir / "landing" / name).stat().st_size,
+                }
+            )
     for season, table in team_games_for(seasons).items():
         ids = table["game_id"].astype(str)
-        copies_tg = [table.assign(game_id=pd.array([rekey(g, k) for g in ids], dtype="string[pyarrow]")) for k in range(copies)]
+        copies_tg = [
+            table.assign(game_id=pd.array([rekey(g, k) for g in ids], dtype="string[pyarrow]")) for k in range(copies)
+        ]
         tg = pd.concat(copies_tg, ignore_index=True)
         pq.write_table(pa.Table.from_pandas(tg, preserve_index=False), workdir / "team_games" / f"{season}.parquet")
-    manifest = {"archives": [str(a) for a in archives], "copies": copies, "base_rows": base_rows,
-                "seasons": sorted(seasons), "files": files, "prepare_s": time.perf_counter() - t0}
+    manifest = {
+        "archives": [str(a) for a in archives],
+        "copies": copies,
+        "base_rows": base_rows,
+        "seasons": sorted(seasons),
+        "files": files,
+        "prepare_s": time.perf_counter() - t0,
+    }
     (workdir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
@@ -162,17 +182,26 @@ def summarise(out: Path) -> dict:
 
     digest = hashlib.sha256()
     for f in sorted(out.glob("player_games/*.parquet")):
-        t = pq.read_table(f, columns=["game_id", "player_id", "pts", "minutes"]).sort_by([("game_id", "ascending"), ("player_id", "ascending")])
+        t = pq.read_table(f, columns=["game_id", "player_id", "pts", "minutes"]).sort_by(
+            [("game_id", "ascending"), ("player_id", "ascending")]
+        )
         for col in t.columns:
             digest.update(str(col.to_pylist()).encode())
     lineage = hashlib.sha256()
     for f in sorted(out.glob("quarantine/*.parquet")):
-        t = pq.read_table(f, columns=["source_file", "source_row", "rule"]).sort_by([("source_file", "ascending"), ("source_row", "ascending")])
+        t = pq.read_table(f, columns=["source_file", "source_row", "rule"]).sort_by(
+            [("source_file", "ascending"), ("source_row", "ascending")]
+        )
         for col in t.columns:
             lineage.update(str(col.to_pylist()).encode())
-    return {"validated_rows": rows("validated"), "quarantined_by_rule": rules("quarantine"),
-            "player_games_rows": rows("player_games"), "dedup_quarantined_by_rule": rules("player_games_dedup"),
-            "player_games_digest": digest.hexdigest()[:16], "quarantine_lineage_digest": lineage.hexdigest()[:16]}
+    return {
+        "validated_rows": rows("validated"),
+        "quarantined_by_rule": rules("quarantine"),
+        "player_games_rows": rows("player_games"),
+        "dedup_quarantined_by_rule": rules("player_games_dedup"),
+        "player_games_digest": digest.hexdigest()[:16],
+        "quarantine_lineage_digest": lineage.hexdigest()[:16],
+    }
 
 
 # ------------------------------------------------------------------ the platform side
@@ -192,7 +221,9 @@ def child_platform(workdir: Path, scale: int, out: Path) -> dict:
 
     def write(frame: pd.DataFrame, name: str, season: str) -> None:
         (out / name).mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / name / f"{season}.parquet", compression="zstd")
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False), out / name / f"{season}.parquet", compression="zstd"
+        )
 
     t0 = time.perf_counter()
     steps = {"read": 0.0, "normalise": 0.0, "rules": 0.0, "dedup": 0.0, "write": 0.0}
@@ -249,9 +280,11 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
     nulls = ", ".join(f"'{v}'" for v in NULL_TEXT)
     reads = " UNION ALL ".join(
         f"SELECT *, '{f.name}' AS _source_file, row_number() OVER () AS _source_row "
-        f"FROM read_csv('{f}', all_varchar = true, header = true, union_by_name = true)" for f in files)
+        f"FROM read_csv('{f}', all_varchar = true, header = true, union_by_name = true)"
+        for f in files
+    )
     col = {c: c.upper() for c in COUNTS}
-    col["tov"] = "\"TO\""  # the archives say TO (normalise: TOV if present, else TO)
+    col["tov"] = '"TO"'  # the archives say TO (normalise: TOV if present, else TO)
 
     def txt(expr: str) -> str:
         return f"CASE WHEN trim({expr}) IN ({nulls}) THEN NULL ELSE trim({expr}) END"
@@ -284,9 +317,18 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
         "game_id_valid": "game_id IS NULL",
         "team_id_valid": f"coalesce(team_id IS NULL OR team_id < {TEAM_ID_MIN} OR team_id > {TEAM_ID_MAX}, true)",
         "player_id_valid": "coalesce(player_id IS NULL OR player_id <= 0, true)",
-        "box_consistent": "(" + " OR ".join([*[f"coalesce({c} < 0, false)" for c in COUNTS],
-                                             *[f"coalesce({m} > {a}, false)" for m, a in (("fgm", "fga"), ("fg3m", "fg3a"), ("ftm", "fta"), ("fg3m", "fgm"))],
-                                             "coalesce(oreb + dreb <> reb, false)"]) + ")",
+        "box_consistent": "("
+        + " OR ".join(
+            [
+                *[f"coalesce({c} < 0, false)" for c in COUNTS],
+                *[
+                    f"coalesce({m} > {a}, false)"
+                    for m, a in (("fgm", "fga"), ("fg3m", "fg3a"), ("ftm", "fta"), ("fg3m", "fgm"))
+                ],
+                "coalesce(oreb + dreb <> reb, false)",
+            ]
+        )
+        + ")",
         "pts_range": f"coalesce(pts < 0 OR pts > {MAX_PLAYER_PTS}, false)",
         "pts_consistent": "coalesce(pts <> 2 * fgm + fg3m + ftm, false)",
         "minutes_range": "coalesce(minutes < 0 OR minutes > 70, false)",
@@ -296,17 +338,47 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
     rule_names = list(fails)
     first_rule = "CASE " + " ".join(f"WHEN f_{r} THEN '{r}'" for r in rule_names) + " END"
     failed_rules = "concat_ws(',', " + ", ".join(f"CASE WHEN f_{r} THEN '{r}' END" for r in rule_names) + ")"
-    reason = ("CASE WHEN f_value_unparseable THEN 'unparseable value in: ' || rtrim(_parse_errors, ';') "
-              + " ".join(f"WHEN f_{r} THEN {lit(descriptions[r])}" for r in rule_names[1:]) + " END")
-    canon = ["game_id", "season", "season_type", "team_id", "player_id", "player_name", "start_position", "comment",
-             "did_play", "minutes", *COUNTS, "plus_minus", "source", "source_file", "source_row"]
+    reason = (
+        "CASE WHEN f_value_unparseable THEN 'unparseable value in: ' || rtrim(_parse_errors, ';') "
+        + " ".join(f"WHEN f_{r} THEN {lit(descriptions[r])}" for r in rule_names[1:])
+        + " END"
+    )
+    canon = [
+        "game_id",
+        "season",
+        "season_type",
+        "team_id",
+        "player_id",
+        "player_name",
+        "start_position",
+        "comment",
+        "did_play",
+        "minutes",
+        *COUNTS,
+        "plus_minus",
+        "source",
+        "source_file",
+        "source_row",
+    ]
     record = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in canon) + "))"
-    content = "hash(" + ", ".join(c if c not in ("minutes", "plus_minus") else f"round({c}, 3)" for c in canon[:-3]) + ")"
+    content = (
+        "hash(" + ", ".join(c if c not in ("minutes", "plus_minus") else f"round({c}, 3)" for c in canon[:-3]) + ")"
+    )
     tmp = f"s_{season.replace('-', '_')}"
-    raw_cols = ["GAME_ID", "TEAM_ID", "PLAYER_ID", "PLAYER_NAME", "START_POSITION", "COMMENT", "MIN",
-                *[col[c].strip('"') for c in COUNTS], "PLUS_MINUS"]
+    raw_cols = [
+        "GAME_ID",
+        "TEAM_ID",
+        "PLAYER_ID",
+        "PLAYER_NAME",
+        "START_POSITION",
+        "COMMENT",
+        "MIN",
+        *[col[c].strip('"') for c in COUNTS],
+        "PLUS_MINUS",
+    ]
     return [
-        f"CREATE OR REPLACE TEMP TABLE {tmp}_text AS SELECT " + ", ".join(f"{txt(chr(34) + c + chr(34))} AS t_{c}" for c in raw_cols)
+        f"CREATE OR REPLACE TEMP TABLE {tmp}_text AS SELECT "
+        + ", ".join(f"{txt(chr(34) + c + chr(34))} AS t_{c}" for c in raw_cols)
         + f", _source_file, _source_row FROM ({reads})",
         # normalise_player_games
         f"""CREATE OR REPLACE TEMP TABLE {tmp}_norm AS
@@ -328,16 +400,17 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
         SELECT
           game_id, '{season}' AS season,
           CASE substr(game_id, 3, 1) {types} END AS season_type,
-          {intval('TEAM_ID')} AS team_id, {intval('PLAYER_ID')} AS player_id,
+          {intval("TEAM_ID")} AS team_id, {intval("PLAYER_ID")} AS player_id,
           t_PLAYER_NAME AS player_name, coalesce(t_START_POSITION, '') AS start_position, t_COMMENT AS comment,
           minutes IS NOT NULL AS did_play, minutes,
           {", ".join(f"{intval(col[c].strip(chr(34)))} AS {c}" for c in COUNTS)},
-          {num('PLUS_MINUS')} AS plus_minus,
+          {num("PLUS_MINUS")} AS plus_minus,
           'box_score_traditional' AS source, _source_file AS source_file, _source_row AS source_row,
           concat({", ".join(err_parts)}) AS _parse_errors
         FROM typed""",
         # apply_rules
-        f"CREATE OR REPLACE TEMP TABLE {tmp}_flags AS SELECT *, " + ", ".join(f"({e}) AS f_{r}" for r, e in fails.items())
+        f"CREATE OR REPLACE TEMP TABLE {tmp}_flags AS SELECT *, "
+        + ", ".join(f"({e}) AS f_{r}" for r, e in fails.items())
         + f" FROM {tmp}_norm",
         f"COPY (SELECT {', '.join(canon)} FROM {tmp}_flags WHERE NOT ({' OR '.join('f_' + r for r in rule_names)}) ORDER BY source_file, source_row) "
         f"TO '{out}/validated/{season}.parquet' (FORMAT parquet, COMPRESSION zstd)",
@@ -349,8 +422,8 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
         f"""CREATE OR REPLACE TEMP TABLE {tmp}_keyed AS
         SELECT *, count(DISTINCT _content) OVER (PARTITION BY source, game_id, player_id) AS _versions,
                row_number() OVER (PARTITION BY source, game_id, player_id ORDER BY source_file, source_row) AS _nth
-        FROM (SELECT {', '.join(canon)}, {content} AS _content FROM {tmp}_flags
-              WHERE NOT ({' OR '.join('f_' + r for r in rule_names)}))""",
+        FROM (SELECT {", ".join(canon)}, {content} AS _content FROM {tmp}_flags
+              WHERE NOT ({" OR ".join("f_" + r for r in rule_names)}))""",
         f"""CREATE OR REPLACE TEMP TABLE {tmp}_kept AS
         SELECT k.* EXCLUDE (_content, _versions, _nth),
                count(*) OVER (PARTITION BY k.game_id, k.player_id) AS _sources
@@ -407,15 +480,39 @@ def run_side(side: str, workdir: Path, scale: int, threads: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     summary = workdir / f"summary_{side}_x{scale}.json"
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", side, "--workdir", str(workdir), "--scale", str(scale),
-            "--out", str(out), "--summary", str(summary), "--threads", str(threads)]
+    argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        side,
+        "--workdir",
+        str(workdir),
+        "--scale",
+        str(scale),
+        "--out",
+        str(out),
+        "--summary",
+        str(summary),
+        "--threads",
+        str(threads),
+    ]
     load_before = os.getloadavg()
-    child = run_child(argv, child_env(workdir / "nba_home"), str(workdir), workdir / f"{side}_x{scale}.stderr.log", 0.2, echo=False)
+    child = run_child(
+        argv, child_env(workdir / "nba_home"), str(workdir), workdir / f"{side}_x{scale}.stderr.log", 0.2, echo=False
+    )
     if child.returncode != 0:
         raise SystemExit(f"{side} x{scale} failed (exit {child.returncode}); see {child.stderr_path}")
     rep = json.loads(summary.read_text())
-    rep.update({"process_wall_s": child.wall, "maxrss_mb": child.maxrss_mb, "cpu_s": child.cpu_user + child.cpu_sys,
-                "loadavg_before": load_before, "mean_loadavg_1m": child.sampler.mean_load(), "outputs": summarise(out)})
+    rep.update(
+        {
+            "process_wall_s": child.wall,
+            "maxrss_mb": child.maxrss_mb,
+            "cpu_s": child.cpu_user + child.cpu_sys,
+            "loadavg_before": load_before,
+            "mean_loadavg_1m": child.sampler.mean_load(),
+            "outputs": summarise(out),
+        }
+    )
     shutil.rmtree(out, ignore_errors=True)
     return rep
 
@@ -423,7 +520,9 @@ def run_side(side: str, workdir: Path, scale: int, threads: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="10x box scores: platform validation+dedup vs a DuckDB SQL reference.")
     ap.add_argument("--scales", default="1,3,10", help="comma-separated copies of the base box scores (default 1,3,10)")
-    ap.add_argument("--shared-data", action="store_true", help=f"base = the archives in {SHARED_BOXSCORES} (if present)")
+    ap.add_argument(
+        "--shared-data", action="store_true", help=f"base = the archives in {SHARED_BOXSCORES} (if present)"
+    )
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads (default: every CPU)")
     ap.add_argument("--json-out", help="also write the result JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -436,7 +535,11 @@ def main(argv=None) -> int:
 
     if args.child:
         workdir, out = Path(args.workdir), Path(args.out)
-        rep = child_platform(workdir, args.scale, out) if args.child == "platform" else child_duckdb(workdir, args.scale, out, args.threads)
+        rep = (
+            child_platform(workdir, args.scale, out)
+            if args.child == "platform"
+            else child_duckdb(workdir, args.scale, out, args.threads)
+        )
         Path(args.summary).write_text(json.dumps(rep))
         return 0
 
@@ -450,20 +553,29 @@ def main(argv=None) -> int:
         if args.shared_data:
             result["shared_data"] = f"ABSENT: {SHARED_BOXSCORES} does not exist; base = the shipped box scores"
             say(result["shared_data"])
-        archives, result["base"] = sorted(SAMPLE_BOXSCORES.glob("*.tar.gz")), f"shipped: {SAMPLE_BOXSCORES.relative_to(REPO)}"
+        archives, result["base"] = (
+            sorted(SAMPLE_BOXSCORES.glob("*.tar.gz")),
+            f"shipped: {SAMPLE_BOXSCORES.relative_to(REPO)}",
+        )
     workdir = Path(tempfile.mkdtemp(prefix="nba_tenx_"))
     try:
-        say(f"tenx_boxscores: base {result['base']} ({len(archives)} archives); generating {max(scales)} re-keyed copies in {workdir} ...")
+        say(
+            f"tenx_boxscores: base {result['base']} ({len(archives)} archives); generating {max(scales)} re-keyed copies in {workdir} ..."
+        )
         manifest = prepare(workdir, archives, max(scales))
         result["base_rows"], result["prepare_s"] = manifest["base_rows"], manifest["prepare_s"]
-        say(f"  {manifest['base_rows']} base rows, {len(manifest['files'])} files, {manifest['prepare_s']:.1f}s (setup, not timed)")
+        say(
+            f"  {manifest['base_rows']} base rows, {len(manifest['files'])} files, {manifest['prepare_s']:.1f}s (setup, not timed)"
+        )
         for scale in scales:
             for side in ("platform", "duckdb"):
                 rep = run_side(side, workdir, scale, args.threads)
                 rep.update({"side": side, "scale": scale})
                 result["runs"].append(rep)
-                say(f"  x{scale:<2d} {side:8s}: {rep['rows_in']:>9,d} rows  pipeline {rep['pipeline_s']:6.2f}s  process {rep['process_wall_s']:6.2f}s  "
-                    f"peak RSS {rep['maxrss_mb']:6.0f} MB  load {rep['loadavg_before'][0]:.2f}")
+                say(
+                    f"  x{scale:<2d} {side:8s}: {rep['rows_in']:>9,d} rows  pipeline {rep['pipeline_s']:6.2f}s  process {rep['process_wall_s']:6.2f}s  "
+                    f"peak RSS {rep['maxrss_mb']:6.0f} MB  load {rep['loadavg_before'][0]:.2f}"
+                )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -478,13 +590,25 @@ def main(argv=None) -> int:
         d = next(r for r in result["runs"] if r["scale"] == scale and r["side"] == "duckdb")
         same = p["outputs"] == d["outputs"]
         diff = {k: (p["outputs"][k], d["outputs"][k]) for k in p["outputs"] if p["outputs"][k] != d["outputs"][k]}
-        row = {"scale": scale, "rows": p["rows_in"], "platform_s": p["pipeline_s"], "duckdb_s": d["pipeline_s"],
-               "ratio": p["pipeline_s"] / d["pipeline_s"], "platform_process_s": p["process_wall_s"], "duckdb_process_s": d["process_wall_s"],
-               "platform_peak_rss_mb": p["maxrss_mb"], "duckdb_peak_rss_mb": d["maxrss_mb"], "outputs_identical": same,
-               "differences": diff, "loadavg": p["loadavg_before"]}
+        row = {
+            "scale": scale,
+            "rows": p["rows_in"],
+            "platform_s": p["pipeline_s"],
+            "duckdb_s": d["pipeline_s"],
+            "ratio": p["pipeline_s"] / d["pipeline_s"],
+            "platform_process_s": p["process_wall_s"],
+            "duckdb_process_s": d["process_wall_s"],
+            "platform_peak_rss_mb": p["maxrss_mb"],
+            "duckdb_peak_rss_mb": d["maxrss_mb"],
+            "outputs_identical": same,
+            "differences": diff,
+            "loadavg": p["loadavg_before"],
+        }
         result["comparison"].append(row)
-        say(f"| x{scale} | {row['rows']:,} | {row['platform_s']:.2f} | {row['duckdb_s']:.2f} | {row['ratio']:.2f} | "
-            f"{row['platform_peak_rss_mb']:.0f} | {row['duckdb_peak_rss_mb']:.0f} | {'same' if same else 'DIFFER: ' + json.dumps(diff)} |")
+        say(
+            f"| x{scale} | {row['rows']:,} | {row['platform_s']:.2f} | {row['duckdb_s']:.2f} | {row['ratio']:.2f} | "
+            f"{row['platform_peak_rss_mb']:.0f} | {row['duckdb_peak_rss_mb']:.0f} | {'same' if same else 'DIFFER: ' + json.dumps(diff)} |"
+        )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1, default=str))
     return 0 if all(r["outputs_identical"] for r in result["comparison"]) else 1

@@ -44,7 +44,9 @@ def use_wal_commits_without_fsync() -> None:
     with SQL storage (CLI runs, run workers); a code server that only serves definitions does not
     pay for importing it (~0.15 s)."""
     sqlalchemy = sys.modules.get("sqlalchemy")
-    if sqlalchemy is not None and not sqlalchemy.event.contains(sqlalchemy.engine.Engine, "connect", wal_commits_without_fsync):
+    if sqlalchemy is not None and not sqlalchemy.event.contains(
+        sqlalchemy.engine.Engine, "connect", wal_commits_without_fsync
+    ):
         sqlalchemy.event.listen(sqlalchemy.engine.Engine, "connect", wal_commits_without_fsync)
 
 
@@ -97,16 +99,22 @@ def load_defs_folder() -> dg.Definitions:
 def defs() -> dg.Definitions:
     use_wal_commits_without_fsync()
     settings = load_settings()
-    return apply_asset_policy(dg.Definitions.merge(
-        load_defs_folder(),
-        dg.Definitions(
-            resources=build_resources(settings), executor=build_executor(settings),
-            # Eager features, shadow scores, live skill and promotion need the automation sensor on.
-            sensors=[dg.AutomationConditionSensorDefinition(
-                "default_automation_condition_sensor", target=dg.AssetSelection.all(),
-                default_status=dg.DefaultSensorStatus.RUNNING,
-                description="Evaluates the assets' automation conditions (eager features after new tables; shadow "
-                "scores, live skill and the promotion check after a new model or new games).",
-            )],
-        ),
-    ))
+    return apply_asset_policy(
+        dg.Definitions.merge(
+            load_defs_folder(),
+            dg.Definitions(
+                resources=build_resources(settings),
+                executor=build_executor(settings),
+                # Eager features, shadow scores, live skill and promotion need the automation sensor on.
+                sensors=[
+                    dg.AutomationConditionSensorDefinition(
+                        "default_automation_condition_sensor",
+                        target=dg.AssetSelection.all(),
+                        default_status=dg.DefaultSensorStatus.RUNNING,
+                        description="Evaluates the assets' automation conditions (eager features after new tables; shadow "
+                        "scores, live skill and the promotion check after a new model or new games).",
+                    )
+                ],
+            ),
+        )
+    )

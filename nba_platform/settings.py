@@ -53,7 +53,7 @@ class Settings:
     alert_email_from: str = "nba-platform@localhost"
     alert_email_to: tuple[str, ...] = ()
     ui_base_url: str = "http://127.0.0.1:3000"
-    # Backups (backup_runner.py, defs/ops/backups.py). URLs hold no passwords: the *_password_key
+    # Backups (operations/backups.py, resources/backups.py, defs/ops/backups.py). URLs hold no passwords: the *_password_key
     # names are looked up in the secrets resource at run time.
     backup_uri: str = ""
     dagster_db_url: str = ""
@@ -89,7 +89,7 @@ class Settings:
     celery_broker: str = field(default="pyamqp://guest@127.0.0.1:5672//", repr=False)
     celery_backend: str = field(default="rpc://", repr=False)
     celery_queue: str = "dagster"
-    # Run logs (json_logging.py): json = one JSON object per line on stdout besides Dagster's console.
+    # Run logs (observability/run_logs.py): json = one JSON object per line on stdout besides Dagster's console.
     log_format: str = "text"
 
     @property
@@ -107,7 +107,9 @@ def _dagster_db_url(env: str, home: Path) -> str:
         return ""
     from urllib.parse import quote
 
-    return f"postgresql://{quote(user, safe='')}@{host}:{os.environ.get('DAGSTER_PG_PORT') or 5432}/{quote(db, safe='')}"
+    return (
+        f"postgresql://{quote(user, safe='')}@{host}:{os.environ.get('DAGSTER_PG_PORT') or 5432}/{quote(db, safe='')}"
+    )
 
 
 def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
@@ -116,7 +118,9 @@ def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
     for item in (i.strip() for i in text.split(",") if i.strip()):
         name, _, rate = item.partition("=")
         if not name.strip() or not re.fullmatch(r"\d+(\.\d*)?", rate.strip()):
-            raise ValueError(f"NBA_STATS_API_ENDPOINT_RATES wants endpoint=rate pairs separated by commas, got {item!r}")
+            raise ValueError(
+                f"NBA_STATS_API_ENDPOINT_RATES wants endpoint=rate pairs separated by commas, got {item!r}"
+            )
         pairs.append((name.strip(), float(rate)))
     return tuple(pairs)
 
@@ -157,12 +161,19 @@ def load_settings() -> Settings:
         # MLflow 3.17 refuses file stores: SQLite locally, Postgres in prod.
         mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
         # only a server database takes a password (prod: Postgres, from the secret's mlflow_db_password)
-        mlflow_password_key=(os.environ.get("NBA_MLFLOW_DB_PASSWORD_KEY", "mlflow_db_password" if env == "prod" else "") or None)
-        if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("postgresql") else None,
-        mlflow_artifact_uri=os.environ.get("MLFLOW_ARTIFACT_URI", str(home / "mlflow" / "artifacts") if env == "local" else None),
+        mlflow_password_key=(
+            os.environ.get("NBA_MLFLOW_DB_PASSWORD_KEY", "mlflow_db_password" if env == "prod" else "") or None
+        )
+        if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("postgresql")
+        else None,
+        mlflow_artifact_uri=os.environ.get(
+            "MLFLOW_ARTIFACT_URI", str(home / "mlflow" / "artifacts") if env == "local" else None
+        ),
         # The serving database URL never holds a password: that comes from the secrets resource.
         serving_db_url=os.environ.get("NBA_SERVING_DB_URL", f"sqlite:///{home / 'serving' / 'serving.db'}"),
-        serving_db_password_key=os.environ.get("NBA_SERVING_DB_PASSWORD_KEY", "rds_password" if env == "prod" else None),
+        serving_db_password_key=os.environ.get(
+            "NBA_SERVING_DB_PASSWORD_KEY", "rds_password" if env == "prod" else None
+        ),
         secrets_id=os.environ.get("NBA_SECRETS_ID"),
         alert_smtp_host=os.environ.get("NBA_ALERT_SMTP_HOST") or None,
         alert_smtp_port=int(os.environ.get("NBA_ALERT_SMTP_PORT") or 587),
@@ -174,7 +185,9 @@ def load_settings() -> Settings:
         ui_base_url=os.environ.get("NBA_UI_BASE_URL") or "http://127.0.0.1:3000",
         backup_uri=os.environ.get("NBA_BACKUP_URI", str(home / "backups") if env == "local" else ""),
         dagster_db_url=os.environ.get("NBA_DAGSTER_DB_URL") or _dagster_db_url(env, home),
-        dagster_db_password_key=os.environ.get("NBA_DAGSTER_DB_PASSWORD_KEY", "dagster_pg_password" if env == "prod" else None),
+        dagster_db_password_key=os.environ.get(
+            "NBA_DAGSTER_DB_PASSWORD_KEY", "dagster_pg_password" if env == "prod" else None
+        ),
         backup_scratch_db_url=os.environ.get("NBA_BACKUP_SCRATCH_DB_URL") or None,
         backup_scratch_password_key=os.environ.get("NBA_BACKUP_SCRATCH_PASSWORD_KEY") or None,
         backup_keep_daily=int(os.environ.get("NBA_BACKUP_KEEP_DAILY") or 7),
@@ -188,7 +201,9 @@ def load_settings() -> Settings:
         stats_api_breaker_failures=int(os.environ.get("NBA_STATS_API_BREAKER_FAILURES") or 5),
         stats_api_breaker_cooldown_seconds=float(os.environ.get("NBA_STATS_API_BREAKER_COOLDOWN_SECONDS") or 60),
         # Locally under NBA_HOME; in prod only when set (e.g. s3://bucket/stats_api_cache).
-        stats_api_cache_uri=os.environ.get("NBA_STATS_API_CACHE_URI", str(home / "stats_api_cache") if env == "local" else ""),
+        stats_api_cache_uri=os.environ.get(
+            "NBA_STATS_API_CACHE_URI", str(home / "stats_api_cache") if env == "local" else ""
+        ),
         stats_api_cache_ttl_seconds=float(os.environ.get("NBA_STATS_API_CACHE_TTL_SECONDS") or 86400),
         glue_database=os.environ.get("NBA_GLUE_DATABASE") or None,
         retrain_drift_share=float(os.environ.get("NBA_RETRAIN_DRIFT_SHARE") or 0.75),

@@ -17,7 +17,7 @@ import gzip
 import io
 import tarfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from nba_platform.resources.landing import sample_root
@@ -44,7 +44,7 @@ class Table:
     rows: list[list[str]]
 
     @classmethod
-    def parse(cls, text: str) -> "Table":
+    def parse(cls, text: str) -> Table:
         header, *rows = list(csv.reader(io.StringIO(text)))
         return cls(header, rows)
 
@@ -72,7 +72,7 @@ class Table:
         return buf.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gamelog_text() -> str:
     return gzip.decompress(GAMELOG_2022_23.read_bytes()).decode()
 
@@ -280,7 +280,7 @@ def very_large(d: Path, name: str) -> list[Path]:
 # ---------------------------------------------------------------- box scores (2020-21)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _box_members() -> dict[str, bytes]:
     with tarfile.open(BOXSCORES_2020_21) as tar:
         return {g: tar.extractfile(f"nba_boxscores/{g}.csv").read() for g in BOX_GAMES}

@@ -54,8 +54,10 @@ def _real_team_games() -> pd.DataFrame:
         for season, rows in split_by_season(raw, shape).items():
             by_season.setdefault(season, []).append(normalise_team_games(rows, shape.name).assign(season=season))
     tables = []
-    for season, frames in sorted(by_season.items()):
-        split = apply_rules(pd.concat(frames, ignore_index=True), RULES_BY_ENTITY["team_game"], "team_game", TEAM_GAME_SCHEMA)
+    for _season, frames in sorted(by_season.items()):
+        split = apply_rules(
+            pd.concat(frames, ignore_index=True), RULES_BY_ENTITY["team_game"], "team_game", TEAM_GAME_SCHEMA
+        )
         tables.append(dedup_team_games(split.accepted).table)
     return pd.concat(tables, ignore_index=True)
 

@@ -31,18 +31,94 @@ from nba_platform.resources.landing import sample_root
 SAMPLE = Path(sample_root())
 REQUIRED_HEADERS = {"user-agent", "referer", "origin", "x-nba-stats-origin", "x-nba-stats-token"}
 # Columns the API sends as strings even when they look numeric.
-TEXT_COLUMNS = {"GAME_ID", "SEASON_ID", "GAME_DATE", "MATCHUP", "WL", "TEAM_ABBREVIATION", "TEAM_NAME", "TEAM_CITY",
-                "PLAYER_NAME", "NICKNAME", "START_POSITION", "COMMENT", "MIN", "JERSEY", "HEIGHT", "WEIGHT", "BIRTHDATE",
-                "DISPLAY_FIRST_LAST", "PLAYER_SLUG", "SCHOOL", "POSITION"}
-LEAGUE_GAME_LOG_HEADERS = ["SEASON_ID", "TEAM_ID", "TEAM_ABBREVIATION", "TEAM_NAME", "GAME_ID", "GAME_DATE", "MATCHUP", "WL",
-                           "MIN", "FGM", "FGA", "FG_PCT", "FG3M", "FG3A", "FG3_PCT", "FTM", "FTA", "FT_PCT", "OREB", "DREB",
-                           "REB", "AST", "STL", "BLK", "TOV", "PF", "PTS", "PLUS_MINUS", "VIDEO_AVAILABLE"]
+TEXT_COLUMNS = {
+    "GAME_ID",
+    "SEASON_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "WL",
+    "TEAM_ABBREVIATION",
+    "TEAM_NAME",
+    "TEAM_CITY",
+    "PLAYER_NAME",
+    "NICKNAME",
+    "START_POSITION",
+    "COMMENT",
+    "MIN",
+    "JERSEY",
+    "HEIGHT",
+    "WEIGHT",
+    "BIRTHDATE",
+    "DISPLAY_FIRST_LAST",
+    "PLAYER_SLUG",
+    "SCHOOL",
+    "POSITION",
+}
+LEAGUE_GAME_LOG_HEADERS = [
+    "SEASON_ID",
+    "TEAM_ID",
+    "TEAM_ABBREVIATION",
+    "TEAM_NAME",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "WL",
+    "MIN",
+    "FGM",
+    "FGA",
+    "FG_PCT",
+    "FG3M",
+    "FG3A",
+    "FG3_PCT",
+    "FTM",
+    "FTA",
+    "FT_PCT",
+    "OREB",
+    "DREB",
+    "REB",
+    "AST",
+    "STL",
+    "BLK",
+    "TOV",
+    "PF",
+    "PTS",
+    "PLUS_MINUS",
+    "VIDEO_AVAILABLE",
+]
 COMMON_PLAYER_INFO_HEADERS = [
-    "PERSON_ID", "FIRST_NAME", "LAST_NAME", "DISPLAY_FIRST_LAST", "DISPLAY_LAST_COMMA_FIRST", "DISPLAY_FI_LAST",
-    "PLAYER_SLUG", "BIRTHDATE", "SCHOOL", "COUNTRY", "LAST_AFFILIATION", "HEIGHT", "WEIGHT", "SEASON_EXP", "JERSEY",
-    "POSITION", "ROSTERSTATUS", "GAMES_PLAYED_CURRENT_SEASON_FLAG", "TEAM_ID", "TEAM_NAME", "TEAM_ABBREVIATION",
-    "TEAM_CODE", "TEAM_CITY", "PLAYERCODE", "FROM_YEAR", "TO_YEAR", "DLEAGUE_FLAG", "NBA_FLAG", "GAMES_PLAYED_FLAG",
-    "DRAFT_YEAR", "DRAFT_ROUND", "DRAFT_NUMBER", "GREATEST_75_FLAG",
+    "PERSON_ID",
+    "FIRST_NAME",
+    "LAST_NAME",
+    "DISPLAY_FIRST_LAST",
+    "DISPLAY_LAST_COMMA_FIRST",
+    "DISPLAY_FI_LAST",
+    "PLAYER_SLUG",
+    "BIRTHDATE",
+    "SCHOOL",
+    "COUNTRY",
+    "LAST_AFFILIATION",
+    "HEIGHT",
+    "WEIGHT",
+    "SEASON_EXP",
+    "JERSEY",
+    "POSITION",
+    "ROSTERSTATUS",
+    "GAMES_PLAYED_CURRENT_SEASON_FLAG",
+    "TEAM_ID",
+    "TEAM_NAME",
+    "TEAM_ABBREVIATION",
+    "TEAM_CODE",
+    "TEAM_CITY",
+    "PLAYERCODE",
+    "FROM_YEAR",
+    "TO_YEAR",
+    "DLEAGUE_FLAG",
+    "NBA_FLAG",
+    "GAMES_PLAYED_FLAG",
+    "DRAFT_YEAR",
+    "DRAFT_ROUND",
+    "DRAFT_NUMBER",
+    "GREATEST_75_FLAG",
 ]
 
 
@@ -89,7 +165,9 @@ def playoff_league_game_log(season: str) -> pd.DataFrame:
     frame = frame[frame["SEASON_YEAR"] == season].copy()
     frame["SEASON_ID"] = frame["GAME_ID"].str.slice(2, 3) + "20" + frame["GAME_ID"].str.slice(3, 5)
     frame["GAME_DATE"] = frame["GAME_DATE"].str.slice(0, 10)
-    return frame[[c for c in LEAGUE_GAME_LOG_HEADERS if c in frame.columns]].sort_values(["GAME_DATE", "GAME_ID", "TEAM_ID"])
+    return frame[[c for c in LEAGUE_GAME_LOG_HEADERS if c in frame.columns]].sort_values(
+        ["GAME_DATE", "GAME_ID", "TEAM_ID"]
+    )
 
 
 def box_scores(season: str, game_type: str = "4") -> dict[str, pd.DataFrame]:
@@ -113,10 +191,17 @@ def player_info() -> dict[str, dict]:
     for row in bios.to_dict("records"):
         birth = pd.to_datetime(row["BIRTH_DATE"], format="%b %d, %Y", errors="coerce")
         info = {
-            "PERSON_ID": int(row["PERSON_ID"]), "DISPLAY_FIRST_LAST": row["FULL_NAME"], "PLAYER_SLUG": row["SLUG"],
-            "BIRTHDATE": birth.strftime("%Y-%m-%dT%H:%M:%S") if pd.notna(birth) else None, "SCHOOL": row["SCHOOL"] or None,
-            "HEIGHT": row["HEIGHT"] or None, "WEIGHT": row["WEIGHT"] or None, "JERSEY": row["JERSEY"] or None,
-            "POSITION": row["POSITION"] or None, "TEAM_ID": int(row["TEAM_ID"]), "TEAM_NAME": row["TEAM_NAME"],
+            "PERSON_ID": int(row["PERSON_ID"]),
+            "DISPLAY_FIRST_LAST": row["FULL_NAME"],
+            "PLAYER_SLUG": row["SLUG"],
+            "BIRTHDATE": birth.strftime("%Y-%m-%dT%H:%M:%S") if pd.notna(birth) else None,
+            "SCHOOL": row["SCHOOL"] or None,
+            "HEIGHT": row["HEIGHT"] or None,
+            "WEIGHT": row["WEIGHT"] or None,
+            "JERSEY": row["JERSEY"] or None,
+            "POSITION": row["POSITION"] or None,
+            "TEAM_ID": int(row["TEAM_ID"]),
+            "TEAM_NAME": row["TEAM_NAME"],
             "TEAM_ABBREVIATION": row["TEAM_ABBREV"],
         }
         out[row["PERSON_ID"]] = [info.get(h) for h in COMMON_PLAYER_INFO_HEADERS]
@@ -166,7 +251,7 @@ class FakeStatsApi:
         self._typed: dict[tuple, list[list]] = {}  # typed rowSets, built once per key
 
     # lifecycle
-    def __enter__(self) -> "FakeStatsApi":
+    def __enter__(self) -> FakeStatsApi:
         handler = type("Handler", (_Handler,), {"api": self})
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -214,7 +299,11 @@ class FakeStatsApi:
     def answer(self, endpoint: str, params: dict[str, str]) -> tuple[int, dict | str]:
         """(status, JSON document or error text) the API gives for a well-formed request."""
         if endpoint == "leaguegamelog":
-            missing = [p for p in ("Season", "SeasonType", "PlayerOrTeam", "LeagueID", "Counter", "Direction", "Sorter") if p not in params]
+            missing = [
+                p
+                for p in ("Season", "SeasonType", "PlayerOrTeam", "LeagueID", "Counter", "Direction", "Sorter")
+                if p not in params
+            ]
             if missing:
                 return 400, f"{missing[0]} is required"
             if params["PlayerOrTeam"] != "T":
@@ -235,7 +324,9 @@ class FakeStatsApi:
         else:
             return 404, "not found"
         if frame is None:
-            return 200, _document(endpoint, params, name, headers or ["GAME_ID", "TEAM_ID", "PLAYER_ID", "PLAYER_NAME", "MIN", "PTS"], [])
+            return 200, _document(
+                endpoint, params, name, headers or ["GAME_ID", "TEAM_ID", "PLAYER_ID", "PLAYER_NAME", "MIN", "PTS"], []
+            )
         key = (endpoint, *sorted(params.items()))
         with self._lock:
             if key not in self._typed:
@@ -245,7 +336,11 @@ class FakeStatsApi:
 
 
 def _document(endpoint: str, params: dict, name: str, headers: list[str], rows: list[list]) -> dict:
-    return {"resource": endpoint, "parameters": params, "resultSets": [{"name": name, "headers": headers, "rowSet": rows}]}
+    return {
+        "resource": endpoint,
+        "parameters": params,
+        "resultSets": [{"name": name, "headers": headers, "rowSet": rows}],
+    }
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -266,12 +361,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in self.headers.items()}
         at = time.monotonic()
-        if not REQUIRED_HEADERS <= set(headers):
+        if not set(headers) >= REQUIRED_HEADERS:
             self.api._record(Request(endpoint, params, headers, at, "forbidden"))
             return self._send(403, b"Access Denied", "text/html")
         fault = self.api._next_fault(endpoint)
         status, doc = self.api.answer(endpoint, params)
-        outcome = fault.kind if fault else ("bad_request" if status != 200 else "ok" if doc["resultSets"][0]["rowSet"] else "empty")
+        outcome = (
+            fault.kind
+            if fault
+            else ("bad_request" if status != 200 else "ok" if doc["resultSets"][0]["rowSet"] else "empty")
+        )
         self.api._record(Request(endpoint, params, headers, at, outcome))
         if status != 200:
             return self._send(status, doc.encode(), "text/plain")

@@ -27,6 +27,10 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
 fi
 
+# Lint and format gate (settings in pyproject.toml).
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
 export NBA_PLATFORM_ENV=local
 unset DAGSTER_HOME NBA_HOME
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

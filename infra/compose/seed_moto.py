@@ -39,9 +39,7 @@ def bucket_from_uri(uri: str) -> str:
 
 
 def secret_document(environ: dict[str, str]) -> dict[str, str]:
-    missing = [
-        env for key, env in SECRET_KEYS.items() if key.endswith("password") and not environ.get(env)
-    ]
+    missing = [env for key, env in SECRET_KEYS.items() if key.endswith("password") and not environ.get(env)]
     if missing:
         raise ValueError(f"missing environment variables for the secret: {', '.join(missing)}")
     return {key: environ.get(env, "") for key, env in SECRET_KEYS.items()}
@@ -71,9 +69,7 @@ def seed(environ: dict[str, str]) -> dict[str, str]:
             if region == "us-east-1":
                 s3.create_bucket(Bucket=bucket)
             else:
-                s3.create_bucket(
-                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
-                )
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):

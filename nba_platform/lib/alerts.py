@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 REDACTED = "***"
@@ -24,8 +24,13 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     # scheme://user:password@host -> scheme://***:***@host
     (re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@"), r"\g<scheme>***:***@"),
     # password=..., token: ..., api_key=..., secret=...
-    (re.compile(r"(?i)\b(?P<k>[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key)[\w.\-]*)"
-                r"(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)[^\s'\",;]+"), r"\g<k>\g<sep>\g<q>***"),
+    (
+        re.compile(
+            r"(?i)\b(?P<k>[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key)[\w.\-]*)"
+            r"(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)[^\s'\",;]+"
+        ),
+        r"\g<k>\g<sep>\g<q>***",
+    ),
     (re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/[^\s'\"<>]+"), "hooks.slack.com/***"),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]+"), REDACTED),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
@@ -85,7 +90,7 @@ class Alert:
     links: tuple[tuple[str, str], ...] = ()  # (label, url)
     environment: str = "local"
 
-    def scrubbed(self, secrets: Iterable[str | None]) -> "Alert":
+    def scrubbed(self, secrets: Iterable[str | None]) -> Alert:
         secrets = list(secrets)
         return Alert(
             kind=self.kind,
@@ -117,13 +122,21 @@ def error_chain(message: str | None, causes: Sequence[str] = ()) -> str:
     return "\ncaused by: ".join(parts)
 
 
-def run_failure(job_name: str, run_id: str, steps: Sequence[StepFailure], run_error: str | None,
-                ui_base_url: str, environment: str = "local", secrets: Iterable[str | None] = ()) -> Alert:
+def run_failure(
+    job_name: str,
+    run_id: str,
+    steps: Sequence[StepFailure],
+    run_error: str | None,
+    ui_base_url: str,
+    environment: str = "local",
+    secrets: Iterable[str | None] = (),
+) -> Alert:
     """A run failed: which job, which run, which steps, the error, where to look."""
     steps = list(steps)
     step_names = [s.step_key for s in steps]
-    shown = ", ".join(step_names[:MAX_STEPS_LISTED]) + (f" (+{len(step_names) - MAX_STEPS_LISTED} more)"
-                                                         if len(step_names) > MAX_STEPS_LISTED else "")
+    shown = ", ".join(step_names[:MAX_STEPS_LISTED]) + (
+        f" (+{len(step_names) - MAX_STEPS_LISTED} more)" if len(step_names) > MAX_STEPS_LISTED else ""
+    )
     # The most useful error is the first failed step's; the run-level message says "steps failed".
     first_error = next((s.error for s in steps if s.error), "") or (run_error or "")
     detail_parts = []
@@ -136,10 +149,14 @@ def run_failure(job_name: str, run_id: str, steps: Sequence[StepFailure], run_er
         kind="run_failure",
         title=f"Run failed: {job_name}",
         summary=f"Run {run_id[:8]} of job `{job_name}` failed"
-                + (f" in step {shown}" if len(step_names) == 1 else f" in steps {shown}" if step_names else "")
-                + f": {truncate(headline, 300)}",
-        fields=(("Job", job_name), ("Run id", run_id), ("Failed steps", shown or "none (failed outside a step)"),
-                ("Environment", environment)),
+        + (f" in step {shown}" if len(step_names) == 1 else f" in steps {shown}" if step_names else "")
+        + f": {truncate(headline, 300)}",
+        fields=(
+            ("Job", job_name),
+            ("Run id", run_id),
+            ("Failed steps", shown or "none (failed outside a step)"),
+            ("Environment", environment),
+        ),
         details="\n\n".join(detail_parts),
         links=(("Open run in Dagster", run_url(ui_base_url, run_id)),),
         environment=environment,
@@ -173,9 +190,18 @@ def summarize_metadata(metadata: Mapping[str, object]) -> list[tuple[str, str]]:
     return out
 
 
-def failed_check(asset_path: Sequence[str], check_name: str, run_id: str | None, partition: str | None,
-                 metadata: Mapping[str, object], description: str | None, ui_base_url: str,
-                 severity: str = "ERROR", environment: str = "local", secrets: Iterable[str | None] = ()) -> Alert:
+def failed_check(
+    asset_path: Sequence[str],
+    check_name: str,
+    run_id: str | None,
+    partition: str | None,
+    metadata: Mapping[str, object],
+    description: str | None,
+    ui_base_url: str,
+    severity: str = "ERROR",
+    environment: str = "local",
+    secrets: Iterable[str | None] = (),
+) -> Alert:
     """A blocking asset check failed: which asset and check, in which run, and what its metadata says."""
     asset = "/".join(asset_path)
     summary_pairs = summarize_metadata(metadata)
@@ -202,8 +228,9 @@ def failed_check(asset_path: Sequence[str], check_name: str, run_id: str | None,
         kind="failed_check",
         title=f"Blocking check failed: {asset} / {check_name}",
         summary=f"Blocking check `{check_name}` on `{asset}` failed"
-                + (f" (partition {partition})" if partition else "") + f": {truncate(headline, 300)}. "
-                "Downstream assets of that run were not materialized.",
+        + (f" (partition {partition})" if partition else "")
+        + f": {truncate(headline, 300)}. "
+        "Downstream assets of that run were not materialized.",
         fields=tuple(fields),
         details="\n\n".join(details),
         links=tuple(links),
@@ -246,21 +273,34 @@ def webhook_payload(alert: Alert) -> dict:
     """Slack-compatible incoming-webhook JSON: `text` is the notification fallback, `blocks`
     the rich message (header, summary, fields, details, links)."""
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(alert.title, SLACK_HEADER_CHARS), "emoji": False}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(alert.title, SLACK_HEADER_CHARS), "emoji": False},
+        },
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(_mrkdwn(alert.summary), SLACK_SECTION_CHARS)}},
     ]
     if alert.fields:
-        blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": truncate(f"*{_mrkdwn(k)}*\n{_mrkdwn(v)}", 2000)}
-            for k, v in alert.fields[:SLACK_FIELDS_MAX]
-        ]})
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": truncate(f"*{_mrkdwn(k)}*\n{_mrkdwn(v)}", 2000)}
+                    for k, v in alert.fields[:SLACK_FIELDS_MAX]
+                ],
+            }
+        )
     if alert.details:
         body = truncate(_mrkdwn(alert.details), SLACK_SECTION_CHARS - 8)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}})
     if alert.links:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": " | ".join(f"<{url}|{_mrkdwn(label)}>" for label, url in alert.links)}
-        ]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": " | ".join(f"<{url}|{_mrkdwn(label)}>" for label, url in alert.links)}
+                ],
+            }
+        )
     text = f"[{alert.environment}] {alert.title}: {alert.summary}"
     return {"text": truncate(text, SLACK_SECTION_CHARS), "blocks": blocks}
 

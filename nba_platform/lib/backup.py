@@ -1,7 +1,7 @@
 """Backups, the pure part: where a backup lives (dated keys), what it must hold (the manifest),
 how it is checked (per-table stats, sha256 of every artifact) and what is kept (retention).
 
-No I/O beyond reading a local file for its checksum, no Dagster: `nba_platform.backup_runner`
+No I/O beyond reading a local file for its checksum, no Dagster: `nba_platform.operations.backups`
 does the dumping, uploading, restoring and deleting.
 
 Layout under the backup root (`NBA_BACKUP_URI`: `s3://<bucket>/backups` in prod,
@@ -24,9 +24,9 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 DAILY = "daily"
 MANIFEST_NAME = "manifest.json"
@@ -37,6 +37,7 @@ _DATE_RE = re.compile(r"^daily/(\d{4}-\d{2}-\d{2})/(.+)$")
 
 
 # ---- keys -------------------------------------------------------------------------------------
+
 
 def date_prefix(day: dt.date) -> str:
     """`daily/2026-11-25/` (relative to the backup root)."""
@@ -72,6 +73,7 @@ def backups_in(keys: Iterable[str]) -> dict[dt.date, bool]:
 
 # ---- retention --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     """Keep the `keep_daily` most recent complete backups, plus the `keep_weekly` most recent
@@ -104,8 +106,12 @@ class RetentionPlan:
         return tuple(sorted(set(self.keep_daily) | set(self.keep_weekly)))
 
 
-def plan_retention(complete: Iterable[dt.date], policy: RetentionPolicy = RetentionPolicy(),
-                   incomplete: Iterable[dt.date] = (), protect: Iterable[dt.date] = ()) -> RetentionPlan:
+def plan_retention(
+    complete: Iterable[dt.date],
+    policy: RetentionPolicy = RetentionPolicy(),
+    incomplete: Iterable[dt.date] = (),
+    protect: Iterable[dt.date] = (),
+) -> RetentionPlan:
     """Which dated backups to keep and which to delete.
 
     - complete backups: the newest `keep_daily`, plus the newest `keep_weekly` on the weekly day;
@@ -127,10 +133,11 @@ def plan_retention(complete: Iterable[dt.date], policy: RetentionPolicy = Retent
 
 # ---- table statistics (what verification compares) --------------------------------------------
 
+
 @dataclass(frozen=True)
 class TableStats:
     rows: int
-    checksum: str  # order-independent digest of every row's text (see backup_runner)
+    checksum: str  # order-independent digest of every row's text (see operations/backups.py)
 
 
 def compare_stats(expected: dict[str, TableStats], actual: dict[str, TableStats]) -> list[str]:
@@ -172,6 +179,7 @@ def format_digest(acc: tuple[int, int]) -> str:
 
 # ---- checksums --------------------------------------------------------------------------------
 
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -181,6 +189,7 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 # ---- the lake manifest ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LakeObject:
@@ -239,6 +248,7 @@ def parse_lake_manifest(data: bytes) -> list[LakeObject]:
 
 # ---- the backup manifest ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Artifact:
     database: str  # serving | dagster
@@ -268,8 +278,10 @@ class BackupManifest:
         for a in self.artifacts:
             if a.database == database:
                 return a
-        raise KeyError(f"backup of {self.date} holds no {database!r} database (it holds: "
-                       f"{', '.join(a.database for a in self.artifacts) or 'nothing'})")
+        raise KeyError(
+            f"backup of {self.date} holds no {database!r} database (it holds: "
+            f"{', '.join(a.database for a in self.artifacts) or 'nothing'})"
+        )
 
     def to_json(self) -> bytes:
         doc = {
@@ -277,16 +289,28 @@ class BackupManifest:
             "date": self.date.isoformat(),
             "created_at": self.created_at,
             "artifacts": [
-                {"database": a.database, "kind": a.kind, "key": a.key, "size": a.size, "sha256": a.sha256,
-                 "source": a.source, "tables": stats_to_json(a.tables)}
+                {
+                    "database": a.database,
+                    "kind": a.kind,
+                    "key": a.key,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "source": a.source,
+                    "tables": stats_to_json(a.tables),
+                }
                 for a in self.artifacts
             ],
-            "lake": {"key": self.lake_key, "objects": self.lake_objects, "bytes": self.lake_bytes, "sha256": self.lake_sha256},
+            "lake": {
+                "key": self.lake_key,
+                "objects": self.lake_objects,
+                "bytes": self.lake_bytes,
+                "sha256": self.lake_sha256,
+            },
         }
         return json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes) -> "BackupManifest":
+    def from_json(cls, data: bytes) -> BackupManifest:
         doc = json.loads(data)
         if doc.get("format") != MANIFEST_FORMAT:
             raise ValueError(f"unknown backup manifest format {doc.get('format')!r}")
@@ -295,9 +319,19 @@ class BackupManifest:
             date=dt.date.fromisoformat(doc["date"]),
             created_at=doc["created_at"],
             artifacts=tuple(
-                Artifact(a["database"], a["kind"], a["key"], int(a["size"]), a["sha256"], a["source"], stats_from_json(a["tables"]))
+                Artifact(
+                    a["database"],
+                    a["kind"],
+                    a["key"],
+                    int(a["size"]),
+                    a["sha256"],
+                    a["source"],
+                    stats_from_json(a["tables"]),
+                )
                 for a in doc["artifacts"]
             ),
-            lake_key=lake.get("key"), lake_objects=int(lake.get("objects") or 0), lake_bytes=int(lake.get("bytes") or 0),
+            lake_key=lake.get("key"),
+            lake_objects=int(lake.get("objects") or 0),
+            lake_bytes=int(lake.get("bytes") or 0),
             lake_sha256=lake.get("sha256"),
         )

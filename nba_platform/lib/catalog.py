@@ -70,16 +70,28 @@ def glue_type(arrow_type: pa.DataType, where: str = "column") -> str:
         return "boolean"
     # Hive has no unsigned integers: unsigned ones widen to the next signed type.
     for check, name in (
-        (pa.types.is_int8, "tinyint"), (pa.types.is_int16, "smallint"), (pa.types.is_int32, "int"),
-        (pa.types.is_int64, "bigint"), (pa.types.is_uint8, "smallint"), (pa.types.is_uint16, "int"),
-        (pa.types.is_uint32, "bigint"), (pa.types.is_float32, "float"), (pa.types.is_float64, "double"),
-        (pa.types.is_date, "date"), (pa.types.is_timestamp, "timestamp"),
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_uint8, "smallint"),
+        (pa.types.is_uint16, "int"),
+        (pa.types.is_uint32, "bigint"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float64, "double"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_timestamp, "timestamp"),
     ):
         if check(t):
             return name
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) or pa.types.is_binary_view(t):
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
         return "binary"
     if pa.types.is_decimal(t):
         if t.precision > _HIVE_DECIMAL_MAX_PRECISION:

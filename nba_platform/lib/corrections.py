@@ -20,7 +20,8 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,15 +52,21 @@ class EntitySpec:
 
 
 ENTITIES: dict[str, EntitySpec] = {
-    "team_game": EntitySpec(("game_id", "team_id"), (), ("game_id", "team_id"), TEAM_GAME_SCHEMA,
-                            frozenset({"opponent_id", "opp_pts"})),
-    "player_game": EntitySpec(("game_id", "player_id"), (), ("game_id", "player_id"), PLAYER_GAME_SCHEMA,
-                              frozenset({"did_play"})),
+    "team_game": EntitySpec(
+        ("game_id", "team_id"), (), ("game_id", "team_id"), TEAM_GAME_SCHEMA, frozenset({"opponent_id", "opp_pts"})
+    ),
+    "player_game": EntitySpec(
+        ("game_id", "player_id"), (), ("game_id", "player_id"), PLAYER_GAME_SCHEMA, frozenset({"did_play"})
+    ),
     # A player correction without season/team applies to every season row of the player (a birth date).
-    "player": EntitySpec(("player_id",), ("season", "team_id"), ("player_id", "season", "team_id"), PLAYER_SEASON_SCHEMA),
+    "player": EntitySpec(
+        ("player_id",), ("season", "team_id"), ("player_id", "season", "team_id"), PLAYER_SEASON_SCHEMA
+    ),
 }
 # Identity and lineage: never corrected (season and season type follow the game id).
-NOT_CORRECTABLE = frozenset({"game_id", "team_id", "player_id", "season", "season_type", "source", "source_file", "source_row"})
+NOT_CORRECTABLE = frozenset(
+    {"game_id", "team_id", "player_id", "season", "season_type", "source", "source_file", "source_row"}
+)
 
 # Landed columns a canonical field is parsed from (default: the field upper-cased); a corrected
 # field's unparseable-value flag is cleared, so a correction can rescue such a row.
@@ -136,8 +143,15 @@ class Correction:
         return (self.recorded_at, self.file, self.row)
 
     def describe(self) -> dict:
-        return {"entity": self.entity, "key": self.key_text, "field": self.field, "value": self.value_text,
-                "season": self.season or "any", "file": self.file, "row": self.row}
+        return {
+            "entity": self.entity,
+            "key": self.key_text,
+            "field": self.field,
+            "value": self.value_text,
+            "season": self.season or "any",
+            "file": self.file,
+            "row": self.row,
+        }
 
 
 def format_value(value) -> str:
@@ -186,9 +200,12 @@ def parse_key(text: str, entity: str) -> tuple[tuple[str, object], ...]:
     missing = [k for k in spec.key if not pairs.get(k)]
     unknown = sorted(set(pairs) - set(allowed))
     if missing or unknown:
-        raise ValueError(f"a {entity} key needs {'+'.join(spec.key)}"
-                         + (f" (optional: {'+'.join(spec.optional_key)})" if spec.optional_key else "")
-                         + (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else ""))
+        raise ValueError(
+            f"a {entity} key needs {'+'.join(spec.key)}"
+            + (f" (optional: {'+'.join(spec.optional_key)})" if spec.optional_key else "")
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unknown {unknown}" if unknown else "")
+        )
     out = []
     for name in allowed:
         if name not in pairs or pairs[name] == "":
@@ -261,8 +278,9 @@ def parse_recorded_at(text: str) -> str:
     return ts.isoformat(timespec="seconds")
 
 
-def make_correction(entity: str, key: str, field: str, value: str, reason: str, author: str, recorded_at: str,
-                    file: str, row: int) -> Correction:
+def make_correction(
+    entity: str, key: str, field: str, value: str, reason: str, author: str, recorded_at: str, file: str, row: int
+) -> Correction:
     """One validated correction; raises ValueError naming the problem."""
     entity = (entity or "").strip().lower()
     if entity not in ENTITIES:
@@ -278,8 +296,15 @@ def make_correction(entity: str, key: str, field: str, value: str, reason: str, 
     if not author:
         raise ValueError("author is empty: say who records the correction")
     return Correction(
-        entity=entity, key=parse_key(key, entity), field=field, value=parse_value(value, entity, field),
-        reason=mask_text(reason)[0], author=author, recorded_at=parse_recorded_at(recorded_at), file=file, row=int(row),
+        entity=entity,
+        key=parse_key(key, entity),
+        field=field,
+        value=parse_value(value, entity, field),
+        reason=mask_text(reason)[0],
+        author=author,
+        recorded_at=parse_recorded_at(recorded_at),
+        file=file,
+        row=int(row),
     )
 
 
@@ -297,7 +322,9 @@ def parse_corrections(frame: pd.DataFrame, file_name: str) -> list[Correction]:
         except ValueError as exc:
             errors.append(f"row {row}: {exc}")
     if errors:
-        shown = "; ".join(errors[:MAX_ERRORS_SHOWN]) + (f"; ... {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else "")
+        shown = "; ".join(errors[:MAX_ERRORS_SHOWN]) + (
+            f"; ... {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
+        )
         raise CorrectionError(f"{file_name}: {len(errors)} invalid correction(s) (rule: correction_valid): {shown}")
     return out
 
@@ -310,16 +337,37 @@ def read_corrections(data: bytes, file_name: str) -> list[Correction]:
     return parse_corrections(frame, file_name)
 
 
-def append_correction(existing: bytes | None, file_name: str, entity: str, key: str, field: str, value: str,
-                      reason: str, author: str, recorded_at: str) -> tuple[bytes, Correction]:
+def append_correction(
+    existing: bytes | None,
+    file_name: str,
+    entity: str,
+    key: str,
+    field: str,
+    value: str,
+    reason: str,
+    author: str,
+    recorded_at: str,
+) -> tuple[bytes, Correction]:
     """The corrections CSV with one more row (validated first; an invalid existing file is refused)."""
     before = read_corrections(existing, file_name) if existing else []
     correction = make_correction(entity, key, field, value, reason, author, recorded_at, file_name, len(before) + 1)
     # A hand-edited file may order (or add) columns differently: write by its header.
     header = next(csv.reader(io.StringIO(existing.decode("utf-8-sig")))) if existing else FILE_COLUMNS
     # The row as recorded (canonical key, value as typed), so the file reads back identically.
-    values = dict(zip(FILE_COLUMNS, [correction.entity, correction.key_text, correction.field, str(value).strip(),
-                                     reason.strip(), author.strip(), correction.recorded_at]))
+    values = dict(
+        zip(
+            FILE_COLUMNS,
+            [
+                correction.entity,
+                correction.key_text,
+                correction.field,
+                str(value).strip(),
+                reason.strip(),
+                author.strip(),
+                correction.recorded_at,
+            ],
+        )
+    )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if not existing:
@@ -367,8 +415,10 @@ def _key_mask(frame: pd.DataFrame, key) -> pd.Series:
 
 
 def _row_keys(rows: pd.DataFrame, columns) -> list[str]:
-    return [",".join(f"{c}={format_value(v)}" for c, v in zip(columns, values))
-            for values in rows[list(columns)].itertuples(index=False, name=None)]
+    return [
+        ",".join(f"{c}={format_value(v)}" for c, v in zip(columns, values))
+        for values in rows[list(columns)].itertuples(index=False, name=None)
+    ]
 
 
 def _clear_parse_errors(frame: pd.DataFrame, mask: pd.Series, columns: set[str]) -> None:
@@ -376,10 +426,12 @@ def _clear_parse_errors(frame: pd.DataFrame, mask: pd.Series, columns: set[str])
 
     if PARSE_ERRORS not in frame or not mask.any():
         return
+
     def keep(errors):
         if errors is None or pd.isna(errors):
             return errors
         return "".join(f"{t};" for t in str(errors).split(";") if t and t not in columns)
+
     frame.loc[mask, PARSE_ERRORS] = frame.loc[mask, PARSE_ERRORS].map(keep)
 
 
@@ -406,21 +458,32 @@ def _set(frame: pd.DataFrame, mask: pd.Series, column: str, value, dtype: str) -
     return old
 
 
-def _audit_rows(c: Correction, season: str, rows: pd.DataFrame, field: str, old: pd.Series, new, reason: str,
-                spec: EntitySpec) -> pd.DataFrame:
+def _audit_rows(
+    c: Correction, season: str, rows: pd.DataFrame, field: str, old: pd.Series, new, reason: str, spec: EntitySpec
+) -> pd.DataFrame:
     import pandas as pd
 
     n = len(rows)
-    return pd.DataFrame({
-        "entity": [c.entity] * n, "season": [season] * n, "key": [c.key_text] * n,
-        "row_key": _row_keys(rows, spec.row_key), "field": [field] * n,
-        "old_value": [format_value(v) for v in old], "new_value": [format_value(new)] * n,
-        "reason": [reason] * n, "author": [c.author] * n, "recorded_at": [c.recorded_at] * n,
-        "correction_file": [c.file] * n, "correction_row": [c.row] * n,
-        "source": rows["source"].astype(str).tolist() if "source" in rows else [""] * n,
-        "source_file": rows["source_file"].astype(str).tolist(), "source_row": rows["source_row"].astype("int64").tolist(),
-        "outcome": [""] * n,
-    })
+    return pd.DataFrame(
+        {
+            "entity": [c.entity] * n,
+            "season": [season] * n,
+            "key": [c.key_text] * n,
+            "row_key": _row_keys(rows, spec.row_key),
+            "field": [field] * n,
+            "old_value": [format_value(v) for v in old],
+            "new_value": [format_value(new)] * n,
+            "reason": [reason] * n,
+            "author": [c.author] * n,
+            "recorded_at": [c.recorded_at] * n,
+            "correction_file": [c.file] * n,
+            "correction_row": [c.row] * n,
+            "source": rows["source"].astype(str).tolist() if "source" in rows else [""] * n,
+            "source_file": rows["source_file"].astype(str).tolist(),
+            "source_row": rows["source_row"].astype("int64").tolist(),
+            "outcome": [""] * n,
+        }
+    )
 
 
 def apply_corrections(frame: pd.DataFrame, entity: str, corrections, season: str) -> Applied:
@@ -449,12 +512,24 @@ def apply_corrections(frame: pd.DataFrame, entity: str, corrections, season: str
         if entity == "team_game" and c.field == "pts":
             # The opponent's opp_pts is this team's points (same game, any source).
             key = dict(c.key)
-            opp = (frame["game_id"] == key["game_id"]).fillna(False) & (frame["opponent_id"] == key["team_id"]).fillna(False)
+            opp = (frame["game_id"] == key["game_id"]).fillna(False) & (frame["opponent_id"] == key["team_id"]).fillna(
+                False
+            )
             opp = opp.astype(bool)
             if opp.any():
                 old_opp = _set(frame, opp, "opp_pts", c.value, "Int64")
-                audits.append(_audit_rows(c, season, frame[opp], "opp_pts", old_opp, c.value,
-                                          f"follows the pts correction of {c.key_text}: {c.reason}", spec))
+                audits.append(
+                    _audit_rows(
+                        c,
+                        season,
+                        frame[opp],
+                        "opp_pts",
+                        old_opp,
+                        c.value,
+                        f"follows the pts correction of {c.key_text}: {c.reason}",
+                        spec,
+                    )
+                )
                 for idx, tokens in _side_suffixed(frame, opp, {"PTS"}, own_side=False).items():
                     _clear_parse_errors(frame, frame.index == idx, tokens)
         if entity == "player_game" and c.field == "minutes":
@@ -463,8 +538,18 @@ def apply_corrections(frame: pd.DataFrame, entity: str, corrections, season: str
             old_played = _set(frame, mask, "did_play", played, "boolean")
             changed = (old_played != played).fillna(True).astype(bool)
             if changed.any():
-                audits.append(_audit_rows(c, season, frame[mask][changed.to_numpy()], "did_play", old_played[changed], played,
-                                          f"follows the minutes correction: {c.reason}", spec))
+                audits.append(
+                    _audit_rows(
+                        c,
+                        season,
+                        frame[mask][changed.to_numpy()],
+                        "did_play",
+                        old_played[changed],
+                        played,
+                        f"follows the minutes correction: {c.reason}",
+                        spec,
+                    )
+                )
     audit = pd.concat(audits, ignore_index=True) if audits else empty_audit()
     return Applied(frame, _conform(audit), scope, matched)
 

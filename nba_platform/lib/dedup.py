@@ -136,8 +136,15 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
     if len(conflicting):
         # Differing copies inside one source: drop that source's version of the key; other
         # sources may still carry the game (and are checked against each other below).
-        quarantined.append(_quarantine(conflicting, schema, "team_game", "source_internal_conflict",
-                                       "the same source holds differing rows for this game and team"))
+        quarantined.append(
+            _quarantine(
+                conflicting,
+                schema,
+                "team_game",
+                "source_internal_conflict",
+                "the same source holds differing rows for this game and team",
+            )
+        )
         by_rule["source_internal_conflict"] = len(conflicting)
 
     # Cross-source disagreement on any result field -> the whole game is quarantined.
@@ -187,8 +194,13 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
     incomplete = merged[~complete]
     if len(incomplete):
         quarantined.append(
-            _quarantine(incomplete, schema, "team_game", "game_incomplete",
-                        "after merging sources the game lacks its other team's row (or has no single home team)")
+            _quarantine(
+                incomplete,
+                schema,
+                "team_game",
+                "game_incomplete",
+                "after merging sources the game lacks its other team's row (or has no single home team)",
+            )
         )
         by_rule["game_incomplete"] = len(incomplete)
     merged = merged[complete].copy()
@@ -202,9 +214,14 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
 
     table = conform(merged, {**schema, "sources": "string"})
     table = table.sort_values(["game_date", "game_id", "is_home"], ignore_index=True)
-    q = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine(merged.iloc[:0], schema, "team_game", "", "")
-    return DedupResult(table, q, rows_in, exact, merged_away, by_rule,
-                       {"plus_minus_recomputed": repaired, "plus_minus_filled": filled})
+    q = (
+        pd.concat(quarantined, ignore_index=True)
+        if quarantined
+        else _quarantine(merged.iloc[:0], schema, "team_game", "", "")
+    )
+    return DedupResult(
+        table, q, rows_in, exact, merged_away, by_rule, {"plus_minus_recomputed": repaired, "plus_minus_filled": filled}
+    )
 
 
 def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> DedupResult:
@@ -222,20 +239,38 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
         conflicting = pd.concat([conflicting, kept[cross]])
         kept = kept[~cross]
     if len(conflicting):
-        quarantined.append(_quarantine(conflicting, schema, "player_game", "source_conflict",
-                                       "the same player-game appears with different values"))
+        quarantined.append(
+            _quarantine(
+                conflicting,
+                schema,
+                "player_game",
+                "source_conflict",
+                "the same player-game appears with different values",
+            )
+        )
         by_rule["source_conflict"] = len(conflicting)
     context = team_games[["game_id", "team_id", *PLAYER_GAME_CONTEXT]]
     kept = kept.drop(columns=[c for c in PLAYER_GAME_CONTEXT if c in kept])  # re-run on its own output
     joined = kept.merge(context, on=["game_id", "team_id"], how="left")
     orphan = joined["game_date"].isna()
     if orphan.any():
-        quarantined.append(_quarantine(joined[orphan], schema, "player_game", "game_not_in_team_games",
-                                       "no accepted team-game row for this game and team"))
+        quarantined.append(
+            _quarantine(
+                joined[orphan],
+                schema,
+                "player_game",
+                "game_not_in_team_games",
+                "no accepted team-game row for this game and team",
+            )
+        )
         by_rule["game_not_in_team_games"] = int(orphan.sum())
     table = conform(joined[~orphan], {**schema, **PLAYER_GAME_CONTEXT})
     table = table.sort_values(["game_date", "game_id", "team_id", "player_id"], ignore_index=True)
-    q = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine(kept.iloc[:0], schema, "player_game", "", "")
+    q = (
+        pd.concat(quarantined, ignore_index=True)
+        if quarantined
+        else _quarantine(kept.iloc[:0], schema, "player_game", "", "")
+    )
     return DedupResult(table, q, rows_in, exact, 0, by_rule)
 
 
@@ -255,7 +290,9 @@ def dedup_players(player_seasons: pd.DataFrame) -> DedupResult:
         quarantined.append(_quarantine(conflicting, schema, "player", "source_conflict", "player-season rows disagree"))
         by_rule["source_conflict"] = len(conflicting)
     if len(bad):
-        quarantined.append(_quarantine(bad, schema, "player", "identity_conflict", "birth date differs between seasons"))
+        quarantined.append(
+            _quarantine(bad, schema, "player", "identity_conflict", "birth date differs between seasons")
+        )
         by_rule["identity_conflict"] = len(bad)
     kept = kept[births <= 1].sort_values(["player_id", "season", "source_row"])
     g = kept.groupby("player_id")
@@ -280,11 +317,13 @@ def dedup_players(player_seasons: pd.DataFrame) -> DedupResult:
     )
     table = conform(table, PLAYER_SCHEMA)
     multi_team = len(kept) - len(table)
-    q = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine(kept.iloc[:0], schema, "player", "", "")
+    q = (
+        pd.concat(quarantined, ignore_index=True)
+        if quarantined
+        else _quarantine(kept.iloc[:0], schema, "player", "", "")
+    )
     return DedupResult(table, q, rows_in, exact, multi_team, by_rule)
 
 
 def dedup_key_unique(frame: pd.DataFrame, key: list[str]) -> bool:
     return not frame.duplicated(key).any()
-
-

@@ -69,12 +69,17 @@ def empty_drift_table() -> pd.DataFrame:
     """The table of a season whose drift was not computed: same columns and types, no rows."""
     import pandas as pd
 
-    return pd.DataFrame({
-        "feature": pd.Series(dtype="string"), "drift_score": pd.Series(dtype="float64"),
-        "stattest": pd.Series(dtype="string"), "threshold": pd.Series(dtype="float64"),
-        "drifted": pd.Series(dtype="bool"), "reference_mean": pd.Series(dtype="float64"),
-        "current_mean": pd.Series(dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "feature": pd.Series(dtype="string"),
+            "drift_score": pd.Series(dtype="float64"),
+            "stattest": pd.Series(dtype="string"),
+            "threshold": pd.Series(dtype="float64"),
+            "drifted": pd.Series(dtype="bool"),
+            "reference_mean": pd.Series(dtype="float64"),
+            "current_mean": pd.Series(dtype="float64"),
+        }
+    )
 
 
 def reference_seasons(available, first: str, last: str, n: int = DEFAULT_REFERENCE_SEASONS, exclude=()) -> list[str]:
@@ -86,8 +91,9 @@ def reference_seasons(available, first: str, last: str, n: int = DEFAULT_REFEREN
     return trained[-n:]
 
 
-def align_to_season_progress(reference: pd.DataFrame, current: pd.DataFrame,
-                             date_column: str = "game_date", season_column: str = "season") -> pd.DataFrame:
+def align_to_season_progress(
+    reference: pd.DataFrame, current: pd.DataFrame, date_column: str = "game_date", season_column: str = "season"
+) -> pd.DataFrame:
     """Reference games no further into their season than the current data's latest game is into
     its own (days since each season's first game in the frame). A complete current season keeps
     the whole reference."""
@@ -132,8 +138,10 @@ def feature_drift(
     if absent:
         raise KeyError(f"feature columns missing from the frames: {absent[:10]}")
     if len(current) < min_current_rows:
-        raise DriftRefused(f"only {len(current)} current games; drift needs at least {min_current_rows} "
-                           "(too early in the season to tell drift from noise)")
+        raise DriftRefused(
+            f"only {len(current)} current games; drift needs at least {min_current_rows} "
+            "(too early in the season to tell drift from noise)"
+        )
     if len(reference) < min_reference_rows:
         raise DriftRefused(f"only {len(reference)} reference games; drift needs at least {min_reference_rows}")
 
@@ -162,8 +170,16 @@ def feature_drift(
     table["current_mean"] = [float(cur[c].mean()) for c in table["feature"]]
     # Not save_html(file-like): Evidently 0.7.23 silently writes nothing unless given a path.
     html = snapshot.get_html_str(as_iframe=False)
-    return DriftResult(table=table, share_drifted=share, n_drifted=n_drifted, n_reference=len(reference),
-                       n_current=len(current), method=method, dropped=dropped, html=html)
+    return DriftResult(
+        table=table,
+        share_drifted=share,
+        n_drifted=n_drifted,
+        n_reference=len(reference),
+        n_current=len(current),
+        method=method,
+        dropped=dropped,
+        html=html,
+    )
 
 
 def _parse_snapshot(result: dict, compared: list[str], method: str) -> tuple[pd.DataFrame, float, int]:
@@ -178,8 +194,12 @@ def _parse_snapshot(result: dict, compared: list[str], method: str) -> tuple[pd.
         if config["type"].endswith(":DriftedColumnsCount"):
             counts = metric["value"]
         elif config["type"].endswith(":ValueDrift"):
-            rows[config["column"]] = {"feature": config["column"], "drift_score": float(metric["value"]),
-                                      "stattest": config.get("method"), "threshold": float(config["threshold"])}
+            rows[config["column"]] = {
+                "feature": config["column"],
+                "drift_score": float(metric["value"]),
+                "stattest": config.get("method"),
+                "threshold": float(config["threshold"]),
+            }
     verdicts = {
         test["metric_config"]["params"]["column"]: test["status"] == "FAIL"
         for test in result["tests"]
@@ -204,6 +224,8 @@ def drift_markdown(table: pd.DataFrame, n: int = 10) -> str:
         return "_no drifted features_"
     lines = ["| feature | score | test | threshold | reference mean | current mean |", "|---|---|---|---|---|---|"]
     for r in table.head(n).itertuples():
-        lines.append(f"| {r.feature} | {r.drift_score:.3g} | {r.stattest} | {r.threshold:g} | "
-                     f"{r.reference_mean:.4g} | {r.current_mean:.4g} |")
+        lines.append(
+            f"| {r.feature} | {r.drift_score:.3g} | {r.stattest} | {r.threshold:g} | "
+            f"{r.reference_mean:.4g} | {r.current_mean:.4g} |"
+        )
     return "\n".join(lines)

@@ -115,8 +115,10 @@ def home_view(team_games: pd.DataFrame, season_types=ELO_SEASON_TYPES) -> pd.Dat
 
     games = team_games.loc[team_games["season_type"].isin(list(season_types))]
     is_home = games["is_home"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    per_game = pd.DataFrame({"game_id": games["game_id"].to_numpy(), "home": is_home}).groupby("game_id")["home"].agg(
-        ["size", "sum"]
+    per_game = (
+        pd.DataFrame({"game_id": games["game_id"].to_numpy(), "home": is_home})
+        .groupby("game_id")["home"]
+        .agg(["size", "sum"])
     )
     bad = per_game.index[(per_game["size"] != 2) | (per_game["sum"] != 1)]
     if len(bad):

@@ -129,8 +129,10 @@ def _require_one_game_per_date(entity: np.ndarray, day: np.ndarray, what: str) -
     dup = (entity[1:] == entity[:-1]) & (day[1:] == day[:-1])
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise ValueError(f"{int(dup.sum())} {what} rows share a date with another game of the same {what}, e.g. "
-                         f"{what}={entity[i]} on day {np.datetime64(int(day[i]), 'D')}")
+        raise ValueError(
+            f"{int(dup.sum())} {what} rows share a date with another game of the same {what}, e.g. "
+            f"{what}={entity[i]} on day {np.datetime64(int(day[i]), 'D')}"
+        )
 
 
 def _prior_event_position(group: np.ndarray, is_event: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Structured run logs: one JSON object per line, secrets scrubbed. Pure Python (no Dagster):
-`json_logging.py` pulls the values out of Dagster's log records and calls `json_log_line`.
+`observability/run_logs.py` pulls the values out of Dagster's log records and calls `json_log_line`.
 
 Fields, in this order, absent when empty: timestamp (UTC, ISO 8601), level, message, run_id,
 job, step, asset_key (the one asset the line is about), asset_keys (every asset of a step that
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from nba_platform.lib.redaction import redact
 
@@ -32,7 +32,7 @@ def partition_from_tags(tags: Mapping[str, str] | None) -> str | None:
 
 
 def iso_utc(epoch_seconds: float) -> str:
-    return dt.datetime.fromtimestamp(epoch_seconds, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def json_log_line(

@@ -137,7 +137,9 @@ def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         where = f"line {line} (data row {line - 1})" if line > 1 else "line 1 (the header)"
-        raise LandingError(f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}, on {where} (rule: utf8_text)") from None
+        raise LandingError(
+            f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}, on {where} (rule: utf8_text)"
+        ) from None
     if not text.strip():
         raise LandingError(f"{file_name}: empty file")
     _check_csv_records(text, file_name)
@@ -255,7 +257,9 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
             raise
         counts = [b.count(b"\n") for b in group_bodies]
         if sum(counts) != len(frame):  # quoted newlines: parse these members one by one
-            frame = pd.concat([_with_lineage(_read_csv_text(header + b"\n" + bodies[i], names[i]), names[i]) for i in idx])
+            frame = pd.concat(
+                [_with_lineage(_read_csv_text(header + b"\n" + bodies[i], names[i]), names[i]) for i in idx]
+            )
         else:
             frame = _with_lineage(frame, file_name)
             frame[SOURCE_FILE] = pd.Series([names[i] for i in idx], dtype="string[pyarrow]").repeat(counts).to_numpy()
@@ -303,11 +307,16 @@ def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
     """The season partition each raw row belongs to: from the game id, else the game date,
     else (player bios) the SEASON column."""
     if shape.entity == "player":
-        return frame["SEASON"].str.strip().astype("string[pyarrow]").where(
-            frame["SEASON"].str.fullmatch(r"\d{4}-\d{2}").fillna(False)
+        return (
+            frame["SEASON"]
+            .str.strip()
+            .astype("string[pyarrow]")
+            .where(frame["SEASON"].str.fullmatch(r"\d{4}-\d{2}").fillna(False))
         )
     season = season_from_game_id(normalise_game_id(frame["GAME_ID"]))
-    date_col = "GAME_DATE_EST" if "GAME_DATE_EST" in frame.columns else "GAME_DATE" if "GAME_DATE" in frame.columns else None
+    date_col = (
+        "GAME_DATE_EST" if "GAME_DATE_EST" in frame.columns else "GAME_DATE" if "GAME_DATE" in frame.columns else None
+    )
     if date_col is not None and season.isna().any():
         from nba_platform.lib.normalise import parse_dates
 
@@ -332,7 +341,9 @@ def split_by_season(frame: pd.DataFrame, shape: SourceShape) -> dict[str, pd.Dat
     """Raw rows grouped by season partition; rows that cannot be placed fail the whole file."""
     if shape is CORRECTIONS:
         name = frame[SOURCE_FILE].iloc[0] if len(frame) else "file"
-        raise LandingError(f"{name}: a corrections file holds corrections, not data rows: it belongs to no season partition")
+        raise LandingError(
+            f"{name}: a corrections file holds corrections, not data rows: it belongs to no season partition"
+        )
     seasons = row_seasons(frame, shape)
     seasons = seasons.where(season_plausible(seasons))
     unplaced = frame[seasons.isna()]

@@ -37,7 +37,9 @@ def _probabilities(p, n: int, name: str = "probabilities") -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    values = np.asarray(pd.to_numeric(pd.Series(np.asarray(p, dtype="object").ravel()), errors="coerce"), dtype="float64")
+    values = np.asarray(
+        pd.to_numeric(pd.Series(np.asarray(p, dtype="object").ravel()), errors="coerce"), dtype="float64"
+    )
     if len(values) != n:
         raise ValueError(f"{name}: {len(values)} values for {n} outcomes")
     if np.isnan(values).any():
@@ -124,8 +126,13 @@ def compare_methods(y, probs: Mapping[str, object]) -> pd.DataFrame:
     for name, p in probs.items():
         p = _probabilities(p, len(y), name=str(name))
         rows.append(
-            {"method": str(name), "n": len(y), "brier": brier_score(y, p), "log_loss": log_loss(y, p),
-             "accuracy": accuracy(y, p)}
+            {
+                "method": str(name),
+                "n": len(y),
+                "brier": brier_score(y, p),
+                "log_loss": log_loss(y, p),
+                "accuracy": accuracy(y, p),
+            }
         )
     frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     return frame.sort_values(["brier", "method"], kind="mergesort").reset_index(drop=True)

@@ -303,8 +303,13 @@ def select_and_train(
     for kind in params.candidates:
         p = _predict(_fit(kind, params, X_fit, y_fit, season[fit_rows]), X_val)
         scores.append(
-            {"candidate": kind, "brier": brier_score(y_val, p), "log_loss": log_loss(y_val, p),
-             "accuracy": accuracy(y_val, p), "n": int(len(y_val))}
+            {
+                "candidate": kind,
+                "brier": brier_score(y_val, p),
+                "log_loss": log_loss(y_val, p),
+                "accuracy": accuracy(y_val, p),
+                "n": int(len(y_val)),
+            }
         )
     validation = pd.DataFrame(scores)
     best = int(np.argmin(validation["brier"].to_numpy()))  # first minimum: candidate order breaks ties

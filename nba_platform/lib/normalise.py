@@ -75,11 +75,17 @@ def _to_float(text: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     arr = _arrow(text)
-    plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(arr), 15)), False)
-    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.large_string())), pa.float64()).to_numpy(zero_copy_only=False)
+    plain = pc.fill_null(
+        pc.and_(pc.match_substring_regex(arr, _PLAIN_NUMBER), pc.less_equal(pc.utf8_length(arr), 15)), False
+    )
+    values = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.large_string())), pa.float64()).to_numpy(
+        zero_copy_only=False
+    )
     other = ~plain.to_numpy(zero_copy_only=False) & text.notna().to_numpy()
     if other.any():
-        values[other] = pd.to_numeric(text[other], errors="coerce").astype("Float64").to_numpy("float64", na_value=np.nan)
+        values[other] = (
+            pd.to_numeric(text[other], errors="coerce").astype("Float64").to_numpy("float64", na_value=np.nan)
+        )
     return values
 
 
@@ -108,7 +114,12 @@ class _Parser:
     def _flag(self, bad: pd.Series, column: str) -> None:
         import numpy as np
 
-        self._flags.append((column, np.asarray(bad.to_numpy(dtype=bool, na_value=False) if hasattr(bad, "to_numpy") else bad, dtype=bool)))
+        self._flags.append(
+            (
+                column,
+                np.asarray(bad.to_numpy(dtype=bool, na_value=False) if hasattr(bad, "to_numpy") else bad, dtype=bool),
+            )
+        )
 
     def text(self, column: str) -> pd.Series:
         import pandas as pd
@@ -140,7 +151,10 @@ class _Parser:
         if not integer:
             return pd.Series(floats, index=self.raw.index)
         if np.isfinite(values[~missing]).all():
-            return pd.Series(pd.arrays.IntegerArray(np.round(np.where(missing, 0.0, values)).astype("int64"), missing), index=self.raw.index)
+            return pd.Series(
+                pd.arrays.IntegerArray(np.round(np.where(missing, 0.0, values)).astype("int64"), missing),
+                index=self.raw.index,
+            )
         return pd.Series(floats, index=self.raw.index).round().astype("Int64")  # inf: raises, as before
 
     def date(self, column: str) -> pd.Series:
@@ -172,7 +186,9 @@ def parse_dates(values: pd.Series) -> pd.Series:
         todo = out.isna() & text.notna()
         if not todo.any():
             break
-        out.loc[todo] = pd.to_datetime(text[todo].str.title() if "%b" in fmt else text[todo], format=fmt, errors="coerce")
+        out.loc[todo] = pd.to_datetime(
+            text[todo].str.title() if "%b" in fmt else text[todo], format=fmt, errors="coerce"
+        )
     return out.dt.normalize()
 
 
@@ -195,7 +211,9 @@ def parse_minutes(values: pd.Series) -> pd.Series:
         minutes = pc.cast(pc.list_element(parts, 0), pa.float64()).to_numpy(zero_copy_only=False)
         seconds = pc.cast(pc.list_element(parts, 1), pa.float64()).to_numpy(zero_copy_only=False)
         out[m_np] = minutes + seconds / 60.0
-    i = pc.fill_null(pc.match_substring_regex(arr, r"^PT\d+M[0-5]?\d(?:\.\d+)?S$"), False).to_numpy(zero_copy_only=False)
+    i = pc.fill_null(pc.match_substring_regex(arr, r"^PT\d+M[0-5]?\d(?:\.\d+)?S$"), False).to_numpy(
+        zero_copy_only=False
+    )
     if i.any():  # rare: the ISO form, through the original pandas path
         iso = text[i].str.extract(r"^PT(\d+)M([0-5]?\d(?:\.\d+)?)S$")
         out[i] = (iso[0].astype(float) + iso[1].astype(float) / 60.0).to_numpy()

@@ -81,7 +81,7 @@ def _mask_ipv6(match: re.Match, counts: Counter) -> str:
     core = text.rstrip(".")  # a sentence's full stop is not part of the address
     if _is_ipv6(core):
         counts["ipv6"] += 1
-        return TOKENS["ipv6"] + text[len(core):]
+        return TOKENS["ipv6"] + text[len(core) :]
     return text
 
 
@@ -123,7 +123,7 @@ def mask_text(text: str) -> tuple[str, Counter]:
     """`text` with every match replaced by its kind's token, and the number masked per kind."""
     counts: Counter = Counter()
     for pattern, replace in _STEPS:
-        text = pattern.sub(lambda m: replace(m, counts), text)
+        text = pattern.sub(lambda m, replace=replace: replace(m, counts), text)
     return text, counts
 
 

@@ -52,8 +52,16 @@ METHODS = ("model", *BASELINE_COLUMNS)
 REFERENCE_METHOD = "season_avg"
 COMPARISON_COLUMNS = ["method", "mae", "rmse", "n", "mae_improvement_vs_season_avg"]
 EVALUATION_COLUMNS = ["eval_season", "train_seasons", "n_train_rows", *COMPARISON_COLUMNS]
-EVALUATION_DTYPES = {"eval_season": "string", "train_seasons": "string", "n_train_rows": "int64", "method": "string",
-                     "mae": "float64", "rmse": "float64", "n": "int64", "mae_improvement_vs_season_avg": "float64"}
+EVALUATION_DTYPES = {
+    "eval_season": "string",
+    "train_seasons": "string",
+    "n_train_rows": "int64",
+    "method": "string",
+    "mae": "float64",
+    "rmse": "float64",
+    "n": "int64",
+    "mae_improvement_vs_season_avg": "float64",
+}
 
 _leaking = sorted(set(MODEL_FEATURE_COLUMNS) & PLAYER_POST_GAME_COLUMNS)
 if _leaking:  # pragma: no cover - guards future edits of the feature list
@@ -132,8 +140,9 @@ def training_frame(
     return X, frame["pts"].to_numpy(dtype="float64"), frame[PLAYER_KEY_COLUMNS].copy()
 
 
-def seasons_with_played_rows(features: pd.DataFrame, player_games: pd.DataFrame,
-                             season_types=PlayerModelParams.season_types) -> list[str]:
+def seasons_with_played_rows(
+    features: pd.DataFrame, player_games: pd.DataFrame, season_types=PlayerModelParams.season_types
+) -> list[str]:
     """Seasons (sorted) holding at least one played, labelled row of the season types."""
     if features.empty or player_games.empty:
         return []
@@ -200,9 +209,14 @@ def build_estimator(params: PlayerModelParams = PlayerModelParams()):
 
     # Early stopping off: max_iter is the number of trees, and no random validation split is taken.
     return HistGradientBoostingRegressor(
-        loss=params.loss, learning_rate=params.learning_rate, max_iter=params.max_iter, max_depth=params.max_depth,
-        min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
-        early_stopping=False, random_state=params.random_state,
+        loss=params.loss,
+        learning_rate=params.learning_rate,
+        max_iter=params.max_iter,
+        max_depth=params.max_depth,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        early_stopping=False,
+        random_state=params.random_state,
     )
 
 
@@ -229,8 +243,9 @@ class TrainedPointsModel:
             return np.asarray(self.estimator.predict(X[self.feature_columns].astype("float64")), dtype="float64")
 
 
-def train(features: pd.DataFrame, player_games: pd.DataFrame, train_seasons,
-          params: PlayerModelParams = PlayerModelParams()) -> TrainedPointsModel:
+def train(
+    features: pd.DataFrame, player_games: pd.DataFrame, train_seasons, params: PlayerModelParams = PlayerModelParams()
+) -> TrainedPointsModel:
     """Fit on the played rows of `train_seasons` only (nothing else of the frames is read)."""
     from threadpoolctl import threadpool_limits
 
@@ -241,13 +256,17 @@ def train(features: pd.DataFrame, player_games: pd.DataFrame, train_seasons,
     with threadpool_limits(params.fit_threads):
         estimator = build_estimator(params).fit(X, y)
     return TrainedPointsModel(
-        estimator=estimator, feature_columns=list(MODEL_FEATURE_COLUMNS),
-        train_seasons=sorted(keys["season"].astype(str).unique()), n_train_rows=int(len(y)),
+        estimator=estimator,
+        feature_columns=list(MODEL_FEATURE_COLUMNS),
+        train_seasons=sorted(keys["season"].astype(str).unique()),
+        n_train_rows=int(len(y)),
         params=dataclasses.asdict(params),
     )
 
 
-def evaluate(model: TrainedPointsModel, features: pd.DataFrame, player_games: pd.DataFrame, season: str) -> pd.DataFrame:
+def evaluate(
+    model: TrainedPointsModel, features: pd.DataFrame, player_games: pd.DataFrame, season: str
+) -> pd.DataFrame:
     """The model and every baseline on the evaluation rows of `season` (COMPARISON_COLUMNS)."""
     if str(season) in model.train_seasons:
         raise ValueError(f"season {season} was used for training")
@@ -260,8 +279,9 @@ def evaluate(model: TrainedPointsModel, features: pd.DataFrame, player_games: pd
     return compare_methods(y[rows], predictions)
 
 
-def walk_forward(features: pd.DataFrame, player_games: pd.DataFrame,
-                 params: PlayerModelParams = PlayerModelParams()) -> tuple[pd.DataFrame, dict[str, TrainedPointsModel]]:
+def walk_forward(
+    features: pd.DataFrame, player_games: pd.DataFrame, params: PlayerModelParams = PlayerModelParams()
+) -> tuple[pd.DataFrame, dict[str, TrainedPointsModel]]:
     """Every season after the first with played rows, predicted by a model fitted on all earlier
     seasons. Returns EVALUATION_COLUMNS (one row per season and method) and the fitted models by
     evaluated season; both empty with fewer than two such seasons."""

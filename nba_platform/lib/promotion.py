@@ -62,7 +62,12 @@ def paired_bootstrap(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int, confid
     idx = rng.integers(0, len(d), size=(n_boot, len(d)))
     means = d[idx].mean(axis=1)
     alpha = (1 - confidence) / 2
-    return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)), float((means < 0).mean())
+    return (
+        float(d.mean()),
+        float(np.quantile(means, alpha)),
+        float(np.quantile(means, 1 - alpha)),
+        float((means < 0).mean()),
+    )
 
 
 def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = PromotionRule()) -> PromotionDecision:
@@ -77,20 +82,33 @@ def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = Promot
     y, p_champion, p_challenger = y[usable], p_champion[usable], p_challenger[usable]
     n = int(len(y))
     if n < rule.min_games:
-        return PromotionDecision(False, f"only {n} comparable played games (rule needs {rule.min_games})",
-                                 n, *(float("nan"),) * 6)
+        return PromotionDecision(
+            False, f"only {n} comparable played games (rule needs {rule.min_games})", n, *(float("nan"),) * 6
+        )
     loss_champion, loss_challenger = (p_champion - y) ** 2, (p_challenger - y) ** 2
-    mean_d, low, high, better = paired_bootstrap(loss_champion, loss_challenger, rule.n_boot, rule.confidence, rule.seed)
+    mean_d, low, high, better = paired_bootstrap(
+        loss_champion, loss_challenger, rule.n_boot, rule.confidence, rule.seed
+    )
     b_champion, b_challenger = float(loss_champion.mean()), float(loss_challenger.mean())
     pct = int(round(rule.confidence * 100))
     if mean_d >= 0:
         promote, reason = False, f"challenger Brier {b_challenger:.4f} is not lower than champion {b_champion:.4f}"
     elif high >= 0:
-        promote, reason = False, (f"challenger Brier {b_challenger:.4f} < champion {b_champion:.4f} but the {pct}% paired "
-                                  f"bootstrap interval of the difference [{low:+.4f}, {high:+.4f}] includes 0")
+        promote, reason = (
+            False,
+            (
+                f"challenger Brier {b_challenger:.4f} < champion {b_champion:.4f} but the {pct}% paired "
+                f"bootstrap interval of the difference [{low:+.4f}, {high:+.4f}] includes 0"
+            ),
+        )
     else:
-        promote, reason = True, (f"challenger Brier {b_challenger:.4f} < champion {b_champion:.4f} on {n} games; {pct}% "
-                                 f"interval of the difference [{low:+.4f}, {high:+.4f}] is below 0")
+        promote, reason = (
+            True,
+            (
+                f"challenger Brier {b_challenger:.4f} < champion {b_champion:.4f} on {n} games; {pct}% "
+                f"interval of the difference [{low:+.4f}, {high:+.4f}] is below 0"
+            ),
+        )
     return PromotionDecision(promote, reason, n, b_champion, b_challenger, mean_d, low, high, better)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +88,9 @@ def _pair_broken(frame: pd.DataFrame) -> pd.Series:
     """Within one source, a game needs exactly two distinct teams, one home and one away."""
     import pandas as pd
 
-    bad = frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
+    bad = (
+        frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
+    )
     distinct = frame.drop_duplicates(["source", "game_id", "team_id"])
     distinct = distinct.assign(_home=distinct["is_home"].fillna(False).astype(int))
     g = distinct.groupby(["source", "game_id"])
@@ -117,14 +120,20 @@ TEAM_GAME_RULES: tuple[Rule, ...] = (
     Rule("game_date_in_season", "game date within the season (1 Sep .. 31 Oct next year)", _date_outside_season),
     Rule("pts_present", "points present", lambda f: _na(f["pts"])),
     Rule("pts_range", f"0 <= points <= {MAX_TEAM_PTS}", lambda f: _outside(f["pts"], 0, MAX_TEAM_PTS)),
-    Rule("box_consistent", "counts >= 0, made <= attempted, pct in [0,1], oreb+dreb = reb",
-         lambda f: _box_inconsistent(f, TEAM_GAME_BOX)),
+    Rule(
+        "box_consistent",
+        "counts >= 0, made <= attempted, pct in [0,1], oreb+dreb = reb",
+        lambda f: _box_inconsistent(f, TEAM_GAME_BOX),
+    ),
     Rule("game_minutes_range", "48 <= game minutes <= 100", lambda f: _outside(f["game_minutes"], 48, 100)),
     Rule("game_pair", "the game has exactly two teams in this source, one home, one away", _pair_broken),
     Rule("result_consistent", "no tie; W/L, WON and HOME_TEAM_WINS agree with the points", _result_inconsistent),
     # Holds on every shipped row with a box score; catches points read from the wrong column.
-    Rule("pts_consistent", "points = 2*FGM + FG3M + FTM (when the source has a box score)",
-         lambda f: _player_pts_inconsistent(f)),
+    Rule(
+        "pts_consistent",
+        "points = 2*FGM + FG3M + FTM (when the source has a box score)",
+        lambda f: _player_pts_inconsistent(f),
+    ),
 )
 
 
@@ -140,9 +149,16 @@ PLAYER_GAME_RULES: tuple[Rule, ...] = (
     Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
     Rule("game_id_valid", "game id is a 10-char '00TYYNNNNN' string", lambda f: _na(f["game_id"])),
     Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
-    Rule("player_id_valid", "player id present and positive", lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool)),
-    Rule("box_consistent", "counts >= 0, made <= attempted, oreb+dreb = reb",
-         lambda f: _box_inconsistent(f, PLAYER_GAME_BOX)),
+    Rule(
+        "player_id_valid",
+        "player id present and positive",
+        lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool),
+    ),
+    Rule(
+        "box_consistent",
+        "counts >= 0, made <= attempted, oreb+dreb = reb",
+        lambda f: _box_inconsistent(f, PLAYER_GAME_BOX),
+    ),
     Rule("pts_range", f"0 <= points <= {MAX_PLAYER_PTS}", lambda f: _outside(f["pts"], 0, MAX_PLAYER_PTS)),
     Rule("pts_consistent", "points = 2*FGM + FG3M + FTM", _player_pts_inconsistent),
     Rule("minutes_range", "0 <= minutes <= 70", lambda f: _outside(f["minutes"], 0, 70)),
@@ -151,11 +167,18 @@ PLAYER_GAME_RULES: tuple[Rule, ...] = (
 
 PLAYER_SEASON_RULES: tuple[Rule, ...] = (
     Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
-    Rule("player_id_valid", "player id present and positive", lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool)),
+    Rule(
+        "player_id_valid",
+        "player id present and positive",
+        lambda f: (f["player_id"].isna() | (f["player_id"] <= 0)).fillna(True).astype(bool),
+    ),
     Rule("season_valid", "season is 'YYYY-YY'", lambda f: _na(f["season"])),
     Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
-    Rule("birth_date_valid", "birth date present, 1950..2010",
-         lambda f: (f["birth_date"].isna() | _outside(f["birth_date"].dt.year, 1950, 2010)).astype(bool)),
+    Rule(
+        "birth_date_valid",
+        "birth date present, 1950..2010",
+        lambda f: (f["birth_date"].isna() | _outside(f["birth_date"].dt.year, 1950, 2010)).astype(bool),
+    ),
     Rule("height_range", "60 <= height (in) <= 96", lambda f: _outside(f["height_inches"], 60, 96)),
     Rule("weight_range", "130 <= weight (lb) <= 400", lambda f: _outside(f["weight_lbs"], 130, 400)),
 )
@@ -183,7 +206,11 @@ def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schem
     accepted = conform(frame[~any_failed], schema)
     bad = frame[any_failed]
     flags = failed[any_failed]
-    failed_rules = flags.apply(lambda row: ",".join(row.index[row.to_numpy()]), axis=1) if len(bad) else pd.Series(dtype="string[pyarrow]")
+    failed_rules = (
+        flags.apply(lambda row: ",".join(row.index[row.to_numpy()]), axis=1)
+        if len(bad)
+        else pd.Series(dtype="string[pyarrow]")
+    )
     first_rule = failed_rules.str.split(",").str[0] if len(bad) else pd.Series(dtype="string[pyarrow]")
     descriptions = {r.name: r.description for r in rules}
     reasons = first_rule.map(descriptions)
@@ -227,7 +254,9 @@ def team_game_pair_view(frame: pd.DataFrame) -> pd.DataFrame:
     g = view.groupby("game_id")
     view["_rows_in_game"] = g["team_id"].transform("size")
     view["_home_rows_in_game"] = view["is_home"].fillna(False).astype(int).groupby(view["game_id"]).transform("sum")
-    other = view[["game_id", "team_id", "pts"]].rename(columns={"team_id": "opponent_id", "pts": "_opponent_reported_pts"})
+    other = view[["game_id", "team_id", "pts"]].rename(
+        columns={"team_id": "opponent_id", "pts": "_opponent_reported_pts"}
+    )
     view = view.merge(other, on=["game_id", "opponent_id"], how="left")
     return view
 
@@ -248,8 +277,12 @@ def team_game_expectations(deduplicated: bool) -> list:
         E.ExpectColumnValuesToBeBetween(column="game_minutes", min_value=48, max_value=100, mostly=1.0),
         *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in TEAM_GAME_PCT],
         *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in TEAM_GAME_BOX],
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fga", column_B="fgm", or_equal=True, ignore_row_if="either_value_is_missing"),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="fta", column_B="ftm", or_equal=True, ignore_row_if="either_value_is_missing"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="fga", column_B="fgm", or_equal=True, ignore_row_if="either_value_is_missing"
+        ),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="fta", column_B="ftm", or_equal=True, ignore_row_if="either_value_is_missing"
+        ),
         # 1 Sep .. 31 Oct next year: 426 days when the window spans 29 February.
         E.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=426),
     ]
@@ -292,7 +325,9 @@ def player_expectations(table: str) -> list:
     key = ["player_id"] if table == "players" else ["player_id", "season", "team_id"]
     return [
         *[E.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
-        E.ExpectCompoundColumnsToBeUnique(column_list=key) if len(key) > 1 else E.ExpectColumnValuesToBeUnique(column="player_id"),
+        E.ExpectCompoundColumnsToBeUnique(column_list=key)
+        if len(key) > 1
+        else E.ExpectColumnValuesToBeUnique(column="player_id"),
         E.ExpectColumnValuesToBeBetween(column="height_inches", min_value=60, max_value=96),
         E.ExpectColumnValuesToBeBetween(column="weight_lbs", min_value=130, max_value=400),
     ]
@@ -399,7 +434,9 @@ def run_suite(frame: pd.DataFrame, suite_name: str, expectations: list) -> Suite
             failures.append(
                 {
                     "expectation": cfg.type,
-                    "column": kwargs.get("column") or kwargs.get("column_list") or f"{kwargs.get('column_A')}/{kwargs.get('column_B')}",
+                    "column": kwargs.get("column")
+                    or kwargs.get("column_list")
+                    or f"{kwargs.get('column_A')}/{kwargs.get('column_B')}",
                     "unexpected_count": res.get("unexpected_count", res.get("observed_value")),
                     "sample": res.get("partial_unexpected_list", [])[:3],
                 }

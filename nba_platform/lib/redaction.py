@@ -9,7 +9,7 @@ with `***`. Values are kept only in memory, never written anywhere.
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from nba_platform.lib.alerts import MIN_SECRET_LENGTH, _secret_variants, scrub
 
@@ -60,7 +60,7 @@ class exceptions_scrubbed:
     def __init__(self, *secrets: str | None):
         self.secrets = [s for s in secrets if s]
 
-    def __enter__(self) -> "exceptions_scrubbed":
+    def __enter__(self) -> exceptions_scrubbed:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

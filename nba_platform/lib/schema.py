@@ -30,14 +30,30 @@ TEAM_GAME_SCHEMA: dict[str, str] = {
     "pts": "Int64",
     "opp_pts": "Int64",
     "game_minutes": "Float64",
-    **{c: "Int64" for c in TEAM_GAME_BOX},
-    **{c: "Float64" for c in TEAM_GAME_PCT},
+    **dict.fromkeys(TEAM_GAME_BOX, "Int64"),
+    **dict.fromkeys(TEAM_GAME_PCT, "Float64"),
     "plus_minus": "Float64",
     **LINEAGE_COLUMNS,
 }
 TEAM_GAME_KEY = ["game_id", "team_id"]
 
-PLAYER_GAME_BOX = ["fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "pts"]
+PLAYER_GAME_BOX = [
+    "fgm",
+    "fga",
+    "fg3m",
+    "fg3a",
+    "ftm",
+    "fta",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "pts",
+]
 PLAYER_GAME_SCHEMA: dict[str, str] = {
     "game_id": "string[pyarrow]",
     "season": "string[pyarrow]",
@@ -49,7 +65,7 @@ PLAYER_GAME_SCHEMA: dict[str, str] = {
     "comment": "string[pyarrow]",
     "did_play": "boolean",
     "minutes": "Float64",
-    **{c: "Int64" for c in PLAYER_GAME_BOX},
+    **dict.fromkeys(PLAYER_GAME_BOX, "Int64"),
     "plus_minus": "Float64",
     **LINEAGE_COLUMNS,
 }
@@ -115,5 +131,7 @@ def conform(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
 
     out = pd.DataFrame(index=frame.index)
     for col, dtype in schema.items():
-        out[col] = frame[col].astype(dtype) if col in frame.columns else pd.Series(pd.NA, index=frame.index).astype(dtype)
+        out[col] = (
+            frame[col].astype(dtype) if col in frame.columns else pd.Series(pd.NA, index=frame.index).astype(dtype)
+        )
     return out.reset_index(drop=True)

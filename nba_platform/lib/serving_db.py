@@ -20,8 +20,9 @@ kept).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,10 @@ class ServingTable:
         cols = ", ".join(f"{c} {_type(t, dialect)}" for c, t in self.columns.items())
         stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)}))"]
         if dialect == "postgres":  # columns added since a table was created (SQLite: see _add_missing_columns_sqlite)
-            stmts += [f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {c} {_type(t, dialect)}" for c, t in self.columns.items()]
+            stmts += [
+                f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {c} {_type(t, dialect)}"
+                for c, t in self.columns.items()
+            ]
         for idx in self.indexes:
             stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{'_'.join(idx)} ON {self.name} ({', '.join(idx)})")
         return stmts
@@ -62,23 +66,46 @@ class ServingTable:
 
 def _type(sql_type: str, dialect: str) -> str:
     if dialect == "sqlite":
-        return {"DOUBLE PRECISION": "REAL", "BIGINT": "INTEGER", "BOOLEAN": "INTEGER", "DATE": "TEXT", "TIMESTAMP": "TEXT"}.get(sql_type, sql_type)
+        return {
+            "DOUBLE PRECISION": "REAL",
+            "BIGINT": "INTEGER",
+            "BOOLEAN": "INTEGER",
+            "DATE": "TEXT",
+            "TIMESTAMP": "TEXT",
+        }.get(sql_type, sql_type)
     return sql_type
 
 
 GAMES = ServingTable(
     "games",
-    {"game_id": "TEXT", "season": "TEXT", "season_type": "TEXT", "game_date": "DATE", "home_team_id": "BIGINT",
-     "away_team_id": "BIGINT", "home_pts": "BIGINT", "away_pts": "BIGINT"},
+    {
+        "game_id": "TEXT",
+        "season": "TEXT",
+        "season_type": "TEXT",
+        "game_date": "DATE",
+        "home_team_id": "BIGINT",
+        "away_team_id": "BIGINT",
+        "home_pts": "BIGINT",
+        "away_pts": "BIGINT",
+    },
     ("game_id",),
     (("game_date",), ("home_team_id",), ("away_team_id",)),
     replace_keys=("season",),
 )
 GAME_PREDICTIONS = ServingTable(
     "game_predictions",
-    {"game_id": "TEXT", "season": "TEXT", "game_date": "DATE", "home_team_id": "BIGINT", "away_team_id": "BIGINT",
-     "p_home_win": "DOUBLE PRECISION", "elo_p_home_win": "DOUBLE PRECISION", "model_version": "TEXT",
-     "published_at": "TIMESTAMP", "top_factors": "TEXT"},  # top_factors: JSON [{feature, value, shap}] (SHAP, log-odds)
+    {
+        "game_id": "TEXT",
+        "season": "TEXT",
+        "game_date": "DATE",
+        "home_team_id": "BIGINT",
+        "away_team_id": "BIGINT",
+        "p_home_win": "DOUBLE PRECISION",
+        "elo_p_home_win": "DOUBLE PRECISION",
+        "model_version": "TEXT",
+        "published_at": "TIMESTAMP",
+        "top_factors": "TEXT",
+    },  # top_factors: JSON [{feature, value, shap}] (SHAP, log-odds)
     ("game_id", "model_version"),
     (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date"), ("season",)),
     replace_keys=("season", "model_version"),  # another model's predictions of the season are kept
@@ -104,7 +131,10 @@ def _rows(frame: pd.DataFrame, table: ServingTable) -> list[tuple]:
         elif t == "TIMESTAMP":
             out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     out = out.astype(object).where(out.notna(), None)
-    return [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in out.itertuples(index=False, name=None)]
+    return [
+        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
+        for row in out.itertuples(index=False, name=None)
+    ]
 
 
 def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
@@ -176,7 +206,6 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
     """One transaction: DDL if missing, then the frame's slices replaced (DELETE + COPY into the
     table), or upserted through a staging table (see the module docstring for when)."""
     import psycopg
-
     import pyarrow as pa
 
     try:
@@ -185,8 +214,10 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
         data = None
     slices = _slices(frame, table)
     keys = table.replace_keys
-    delete = (f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
-              f"(SELECT * FROM unnest({', '.join(['%s::text[]'] * len(keys))}))")
+    delete = (
+        f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
+        f"(SELECT * FROM unnest({', '.join(['%s::text[]'] * len(keys))}))"
+    )
     with psycopg.connect(conninfo, password=password) as con:  # commits on success, rolls back on error
         with con.cursor() as cur:
             cur.execute("; ".join(table.create_sql("postgres")))  # idempotent DDL, one round trip

@@ -26,8 +26,9 @@ import time
 import urllib.parse
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,8 +40,7 @@ DEFAULT_BASE_URL = "https://stats.nba.com/stats"
 # stats.nba.com stalls or refuses requests that do not look like they come from nba.com in a
 # browser: these are the headers the site's own front end sends.
 DEFAULT_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
 SEASON_TYPES = ("Regular Season", "Playoffs", "PlayIn", "Pre Season", "All Star")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -92,8 +92,15 @@ LEAGUE_GAME_LOG = Endpoint(
     name="leaguegamelog",
     result_set="LeagueGameLog",
     required_columns=SHAPES_BY_NAME["league_game_log"].signature,
-    fixed_params=(("Counter", "0"), ("DateFrom", ""), ("DateTo", ""), ("Direction", "ASC"),
-                  ("LeagueID", "00"), ("PlayerOrTeam", "T"), ("Sorter", "DATE")),
+    fixed_params=(
+        ("Counter", "0"),
+        ("DateFrom", ""),
+        ("DateTo", ""),
+        ("Direction", "ASC"),
+        ("LeagueID", "00"),
+        ("PlayerOrTeam", "T"),
+        ("Sorter", "DATE"),
+    ),
     param_patterns=(("Season", r"\d{4}-\d{2}"), ("SeasonType", "|".join(SEASON_TYPES))),
 )
 BOX_SCORE_TRADITIONAL = Endpoint(
@@ -101,13 +108,21 @@ BOX_SCORE_TRADITIONAL = Endpoint(
     result_set="PlayerStats",
     required_columns=SHAPES_BY_NAME["box_score_traditional"].signature,
     # The whole game: periods 1..10 (up to six overtimes), no time-range filter.
-    fixed_params=(("EndPeriod", "10"), ("EndRange", "28800"), ("RangeType", "0"), ("StartPeriod", "1"), ("StartRange", "0")),
+    fixed_params=(
+        ("EndPeriod", "10"),
+        ("EndRange", "28800"),
+        ("RangeType", "0"),
+        ("StartPeriod", "1"),
+        ("StartRange", "0"),
+    ),
     param_patterns=(("GameID", r"00\d{8}"),),
 )
 COMMON_PLAYER_INFO = Endpoint(
     name="commonplayerinfo",
     result_set="CommonPlayerInfo",
-    required_columns=frozenset({"PERSON_ID", "DISPLAY_FIRST_LAST", "BIRTHDATE", "HEIGHT", "WEIGHT", "POSITION", "SCHOOL"}),
+    required_columns=frozenset(
+        {"PERSON_ID", "DISPLAY_FIRST_LAST", "BIRTHDATE", "HEIGHT", "WEIGHT", "POSITION", "SCHOOL"}
+    ),
     fixed_params=(("LeagueID", ""),),
     param_patterns=(("PlayerID", r"\d{1,10}"),),
 )
@@ -129,7 +144,10 @@ def result_set(endpoint: Endpoint, doc: object) -> dict:
     if isinstance(sets, dict):
         sets = [sets]
     if not isinstance(sets, list):
-        raise ResponseInvalid("schema", f"{endpoint.name}: response has no resultSets (keys: {sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__})")
+        raise ResponseInvalid(
+            "schema",
+            f"{endpoint.name}: response has no resultSets (keys: {sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__})",
+        )
     found = [s for s in sets if isinstance(s, dict) and s.get("name") == endpoint.result_set]
     if not found:
         names = [s.get("name") for s in sets if isinstance(s, dict)]
@@ -140,14 +158,19 @@ def result_set(endpoint: Endpoint, doc: object) -> dict:
         raise ResponseInvalid("schema", f"{endpoint.name}: result set {endpoint.result_set!r} lacks headers or rowSet")
     missing = endpoint.required_columns - {str(h).upper() for h in headers}
     if missing:
-        raise ResponseInvalid("schema", f"{endpoint.name}: result set {endpoint.result_set!r} lacks columns {sorted(missing)}")
+        raise ResponseInvalid(
+            "schema", f"{endpoint.name}: result set {endpoint.result_set!r} lacks columns {sorted(missing)}"
+        )
     bad = [i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != len(headers)]
     if bad:
-        raise ResponseInvalid("schema", f"{endpoint.name}: {len(bad)} row(s) do not match the {len(headers)} headers (first: row {bad[0] + 1})")
+        raise ResponseInvalid(
+            "schema",
+            f"{endpoint.name}: {len(bad)} row(s) do not match the {len(headers)} headers (first: row {bad[0] + 1})",
+        )
     return rs
 
 
-def decode_body(body: bytes, content_encoding: Optional[str]) -> bytes:
+def decode_body(body: bytes, content_encoding: str | None) -> bytes:
     encoding = (content_encoding or "").strip().lower()
     try:
         if encoding == "gzip":
@@ -163,12 +186,14 @@ def parse_response(endpoint: Endpoint, body: bytes) -> dict:
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResponseInvalid("truncated", f"{endpoint.name}: malformed or truncated JSON ({exc}; {len(body)} bytes)") from None
+        raise ResponseInvalid(
+            "truncated", f"{endpoint.name}: malformed or truncated JSON ({exc}; {len(body)} bytes)"
+        ) from None
     result_set(endpoint, doc)
     return doc
 
 
-def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> Optional[pd.DataFrame]:
+def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> pd.DataFrame | None:
     """Raw rows of a response exactly as a landed `resultSets` file would give them (text
     values, upper-case columns, lineage); None when the result set holds no rows."""
     import pandas as pd
@@ -191,8 +216,13 @@ class TokenBucket:
     token and sleep off any debt outside the lock, so concurrent callers queue fairly.
     A rate <= 0 means unlimited."""
 
-    def __init__(self, rate_per_s: float, burst: int = 1, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.rate = float(rate_per_s)
         self.burst = max(1, int(burst))
         self._clock, self._sleep = clock, sleep
@@ -223,7 +253,7 @@ class RetrySettings:
     retry_after_cap_s: float = 120.0  # a Retry-After longer than this is waited only this long
 
 
-def parse_retry_after(value: Optional[str], now_epoch: float) -> Optional[float]:
+def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
     """Retry-After as seconds to wait: delta-seconds or an HTTP date (RFC 9110); None if absent
     or unreadable; a date in the past means 0."""
     if value is None or not value.strip():
@@ -246,7 +276,7 @@ def backoff_delay(attempt: int, settings: RetrySettings, rng: random.Random) -> 
     return rng.uniform(0.0, ceiling)
 
 
-def retry_delay(retry_after: Optional[float], attempt: int, settings: RetrySettings, rng: random.Random) -> float:
+def retry_delay(retry_after: float | None, attempt: int, settings: RetrySettings, rng: random.Random) -> float:
     if retry_after is not None:
         return min(retry_after, settings.retry_after_cap_s)
     return backoff_delay(attempt, settings, rng)
@@ -275,8 +305,13 @@ class CircuitBreaker:
     fast; after `cooldown_s` one probe request is let through (half-open): success closes the
     circuit, failure opens it for another cooldown."""
 
-    def __init__(self, endpoint: str, failure_threshold: int = 5, cooldown_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        endpoint: str,
+        failure_threshold: int = 5,
+        cooldown_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.endpoint = endpoint
         self.failure_threshold = max(1, int(failure_threshold))
         self.cooldown_s = float(cooldown_s)
@@ -285,7 +320,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
-        self.last_failure: Optional[str] = None
+        self.last_failure: str | None = None
         self.transitions: list[tuple[str, str]] = []  # (from, to), in order
         self._lock = threading.Lock()
 
@@ -341,7 +376,9 @@ class CircuitBreaker:
 
     def open_error(self) -> CircuitOpenError:
         with self._lock:
-            return self._open_error(f"next probe in {max(0.0, self._opened_at + self.cooldown_s - self._clock()):.1f} s")
+            return self._open_error(
+                f"next probe in {max(0.0, self._opened_at + self.cooldown_s - self._clock()):.1f} s"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,7 +400,7 @@ class ResponseCache:
         canonical = json.dumps({"endpoint": endpoint.name, "params": dict(sorted(params.items()))}, sort_keys=True)
         return f"{endpoint.name}/{hashlib.sha256(canonical.encode()).hexdigest()[:40]}.json"
 
-    def get(self, endpoint: Endpoint, params: Mapping[str, str]) -> Optional[dict]:
+    def get(self, endpoint: Endpoint, params: Mapping[str, str]) -> dict | None:
         key = self.key(endpoint, params)
         try:
             if not self.store.exists(key):
@@ -423,18 +460,31 @@ class RequestStats:
     failures: Counter = field(default_factory=Counter)  # by kind: http_429, http_500, timeout, ...
 
     def snapshot(self) -> dict:
-        return {"calls": self.calls, "requests": self.requests, "cache_hits": self.cache_hits, "retries": self.retries,
-                "rate_limit_wait_s": self.rate_limit_wait_s, "retry_wait_s": self.retry_wait_s, "failures": dict(self.failures)}
+        return {
+            "calls": self.calls,
+            "requests": self.requests,
+            "cache_hits": self.cache_hits,
+            "retries": self.retries,
+            "rate_limit_wait_s": self.rate_limit_wait_s,
+            "retry_wait_s": self.retry_wait_s,
+            "failures": dict(self.failures),
+        }
 
     def since(self, before: dict) -> dict:
         now = self.snapshot()
-        out = {k: round(now[k] - before[k], 3) if isinstance(now[k], float) else now[k] - before[k] for k in now if k != "failures"}
-        out["failures"] = {k: v - before["failures"].get(k, 0) for k, v in now["failures"].items() if v - before["failures"].get(k, 0)}
+        out = {
+            k: round(now[k] - before[k], 3) if isinstance(now[k], float) else now[k] - before[k]
+            for k in now
+            if k != "failures"
+        }
+        out["failures"] = {
+            k: v - before["failures"].get(k, 0) for k, v in now["failures"].items() if v - before["failures"].get(k, 0)
+        }
         return out
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, kind: str, reason: str, retry_after: Optional[float] = None, retryable: bool = True):
+    def __init__(self, kind: str, reason: str, retry_after: float | None = None, retryable: bool = True):
         super().__init__(reason)
         self.kind, self.reason, self.retry_after, self.retryable = kind, reason, retry_after, retryable
 
@@ -448,17 +498,17 @@ class StatsApiClient:
         user_agent: str = DEFAULT_USER_AGENT,
         rate_per_s: float = 1.0,
         burst: int = 1,
-        endpoint_rates: Optional[Mapping[str, float]] = None,
+        endpoint_rates: Mapping[str, float] | None = None,
         retry: RetrySettings = RetrySettings(),
         breaker_failures: int = 5,
         breaker_cooldown_s: float = 60.0,
-        cache: Optional[ResponseCache] = None,
+        cache: ResponseCache | None = None,
         transport: Transport = urllib_transport,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        rng: Optional[random.Random] = None,
-        log: Optional[Callable[[str], None]] = None,
+        rng: random.Random | None = None,
+        log: Callable[[str], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = float(timeout_s)
@@ -486,7 +536,9 @@ class StatsApiClient:
     def breaker(self, endpoint: str) -> CircuitBreaker:
         with self._lock:
             if endpoint not in self._breakers:
-                self._breakers[endpoint] = CircuitBreaker(endpoint, self._breaker_failures, self._breaker_cooldown_s, self._clock)
+                self._breakers[endpoint] = CircuitBreaker(
+                    endpoint, self._breaker_failures, self._breaker_cooldown_s, self._clock
+                )
             return self._breakers[endpoint]
 
     def url(self, endpoint: Endpoint, params: Mapping[str, str]) -> str:
@@ -506,7 +558,7 @@ class StatsApiClient:
         breaker = self.breaker(endpoint.name)
         limiter = self.limiter(endpoint.name)
         url = self.url(endpoint, params)
-        last: Optional[_AttemptFailed] = None
+        last: _AttemptFailed | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             breaker.before_request()
             self.stats.rate_limit_wait_s += limiter.acquire()
@@ -517,7 +569,9 @@ class StatsApiClient:
                 self.stats.failures[failure.kind] += 1
                 if not failure.retryable:
                     breaker.record_success()  # the server answered: the endpoint is up
-                    raise StatsApiError(f"{label}: {failure.reason} (not retried)", endpoint.name, retryable=False) from None
+                    raise StatsApiError(
+                        f"{label}: {failure.reason} (not retried)", endpoint.name, retryable=False
+                    ) from None
                 breaker.record_failure(f"{failure.reason} on {label}")
                 if breaker.state == OPEN:
                     raise breaker.open_error() from None
@@ -525,7 +579,9 @@ class StatsApiClient:
                     break
                 delay = retry_delay(failure.retry_after, attempt, self.retry, self._rng)
                 if self.log:
-                    self.log(f"{label}: {failure.reason}; retry {attempt}/{self.retry.max_attempts - 1} in {delay:.2f} s")
+                    self.log(
+                        f"{label}: {failure.reason}; retry {attempt}/{self.retry.max_attempts - 1} in {delay:.2f} s"
+                    )
                 self.stats.retries += 1
                 self.stats.retry_wait_s += delay
                 self._sleep(delay)
@@ -536,7 +592,8 @@ class StatsApiClient:
             return doc, label
         raise StatsApiError(
             f"{label}: no valid response after {self.retry.max_attempts} attempts; last failure: {last.reason}",
-            endpoint.name, retryable=True,
+            endpoint.name,
+            retryable=True,
         )
 
     def _attempt(self, endpoint: Endpoint, url: str) -> dict:
@@ -546,7 +603,7 @@ class StatsApiClient:
         self.stats.requests += 1
         try:
             status, headers, body = self._transport(url, self.headers, self.timeout_s)
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise _AttemptFailed("timeout", f"no response within {self.timeout_s:g} s ({exc})") from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
@@ -581,14 +638,14 @@ def check_season_types(season_types: Iterable[str]) -> list[str]:
     return types
 
 
-def _concat(frames: list[Optional[pd.DataFrame]]) -> Optional[pd.DataFrame]:
+def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
     import pandas as pd
 
     frames = [f for f in frames if f is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def league_game_log_rows(client: StatsApiClient, season: str, season_types: Iterable[str]) -> Optional[pd.DataFrame]:
+def league_game_log_rows(client: StatsApiClient, season: str, season_types: Iterable[str]) -> pd.DataFrame | None:
     """LeagueGameLog team rows of a season (one request per season type); None if no games."""
     frames = []
     for season_type in check_season_types(season_types):
@@ -603,7 +660,7 @@ def season_game_ids(client: StatsApiClient, season: str, season_types: Iterable[
     return [] if rows is None else sorted(set(rows["GAME_ID"].str.strip().str.zfill(10)))
 
 
-def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> Optional[pd.DataFrame]:
+def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> pd.DataFrame | None:
     """BoxScoreTraditionalV2 player rows, one request per game."""
     frames = []
     for game_id in game_ids:
@@ -612,7 +669,7 @@ def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> Optional[
     return _concat(frames)
 
 
-def player_teams(box_scores: Optional[pd.DataFrame]) -> pd.DataFrame:
+def player_teams(box_scores: pd.DataFrame | None) -> pd.DataFrame:
     """(PLAYER_ID, TEAM_ID, TEAM_ABBREVIATION) a season's box scores list, once each: a player
     traded mid-season has a row per team, as a season roster does."""
     import pandas as pd
@@ -621,17 +678,28 @@ def player_teams(box_scores: Optional[pd.DataFrame]) -> pd.DataFrame:
     if box_scores is None or box_scores.empty:
         return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]") for c in cols})
     pairs = box_scores[cols].astype("string[pyarrow]").apply(lambda s: s.str.strip())
-    pairs = pairs.drop_duplicates(["PLAYER_ID", "TEAM_ID"]).sort_values(["PLAYER_ID", "TEAM_ID"], key=lambda s: s.str.zfill(12))
+    pairs = pairs.drop_duplicates(["PLAYER_ID", "TEAM_ID"]).sort_values(
+        ["PLAYER_ID", "TEAM_ID"], key=lambda s: s.str.zfill(12)
+    )
     return pairs.reset_index(drop=True)
 
 
 # CommonPlayerInfo column -> player_bios column. Bio facts (name, birth date, height, weight,
 # position, school) are the player's current record; SEASON and TEAM come from the box scores.
-BIO_COLUMNS = {"PERSON_ID": "PERSON_ID", "DISPLAY_FIRST_LAST": "FULL_NAME", "PLAYER_SLUG": "SLUG", "JERSEY": "JERSEY",
-               "POSITION": "POSITION", "HEIGHT": "HEIGHT", "WEIGHT": "WEIGHT", "BIRTHDATE": "BIRTH_DATE", "SCHOOL": "SCHOOL"}
+BIO_COLUMNS = {
+    "PERSON_ID": "PERSON_ID",
+    "DISPLAY_FIRST_LAST": "FULL_NAME",
+    "PLAYER_SLUG": "SLUG",
+    "JERSEY": "JERSEY",
+    "POSITION": "POSITION",
+    "HEIGHT": "HEIGHT",
+    "WEIGHT": "WEIGHT",
+    "BIRTHDATE": "BIRTH_DATE",
+    "SCHOOL": "SCHOOL",
+}
 
 
-def player_bio_rows(client: StatsApiClient, season: str, teams: pd.DataFrame) -> tuple[Optional[pd.DataFrame], list[str]]:
+def player_bio_rows(client: StatsApiClient, season: str, teams: pd.DataFrame) -> tuple[pd.DataFrame | None, list[str]]:
     """player_bios rows (one per player-season-team) from CommonPlayerInfo, one request per
     player; also the player ids the API had no record for."""
     import pandas as pd
@@ -645,11 +713,12 @@ def player_bio_rows(client: StatsApiClient, season: str, teams: pd.DataFrame) ->
             continue
         info = dict(zip([str(h).upper() for h in rs["headers"]], rs["rowSet"][0]))
         headers = [*BIO_COLUMNS.values(), "SEASON", "TEAM_ID", "TEAM_ABBREV"]
-        row_set = [[*(info.get(c) for c in BIO_COLUMNS), season, team, abbrev]
-                   for team, abbrev in rows[["TEAM_ID", "TEAM_ABBREVIATION"]].itertuples(index=False)]
+        row_set = [
+            [*(info.get(c) for c in BIO_COLUMNS), season, team, abbrev]
+            for team, abbrev in rows[["TEAM_ID", "TEAM_ABBREVIATION"]].itertuples(index=False)
+        ]
         bios = {"resultSets": [{"name": COMMON_PLAYER_INFO.result_set, "headers": headers, "rowSet": row_set}]}
         frame = read_landed_bytes(json.dumps(bios).encode(), f"{label}.json")
         frame[SOURCE_FILE] = pd.Series(label, index=frame.index, dtype="string[pyarrow]")
         frames.append(frame)
     return _concat(frames), unknown
-

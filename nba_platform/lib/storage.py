@@ -84,15 +84,21 @@ class LocalTableCache:
 
 
 class Store:
-    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None,
-                 table_cache: LocalTableCache | None = None):
+    def __init__(
+        self,
+        uri: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        table_cache: LocalTableCache | None = None,
+    ):
         import pyarrow.fs as pafs
 
         self.uri = uri.rstrip("/")
         if self.uri.startswith("s3://"):
-            bucket_prefix = self.uri[len("s3://"):]
+            bucket_prefix = self.uri[len("s3://") :]
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
-                endpoint_override=endpoint_url, region=region or "us-east-1",
+                endpoint_override=endpoint_url,
+                region=region or "us-east-1",
                 scheme="http" if endpoint_url and endpoint_url.startswith("http://") else "https",
                 allow_bucket_creation=False,
             )
@@ -100,7 +106,7 @@ class Store:
             self.is_local = False
         else:
             self.fs = pafs.LocalFileSystem()
-            self.root = self.uri[len("file://"):] if self.uri.startswith("file://") else self.uri
+            self.root = self.uri[len("file://") :] if self.uri.startswith("file://") else self.uri
             self.is_local = True
         # Only local files: their inode identifies a rewrite; S3 objects are always read.
         self.table_cache = table_cache if self.is_local else None
@@ -139,7 +145,7 @@ class Store:
         for info in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
             if info.type != pafs.FileType.File:
                 continue
-            rel = info.path[len(self.root) + 1:]
+            rel = info.path[len(self.root) + 1 :]
             if any(part.startswith(".") for part in rel.split("/")):  # temp and hidden files
                 continue
             mtime = info.mtime_ns or 0

@@ -16,7 +16,6 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -49,11 +48,11 @@ class AlertNotifier(dg.ConfigurableResource):
     ui_base_url: str = Field(default="http://127.0.0.1:3000", description="Dagster UI base URL for run links")
 
     email_enabled: bool = True
-    smtp_host: Optional[str] = None
+    smtp_host: str | None = None
     smtp_port: int = 587
     smtp_starttls: bool = True
-    smtp_ca_file: Optional[str] = Field(default=None, description="CA bundle to trust for STARTTLS (private relay)")
-    smtp_username: Optional[str] = None
+    smtp_ca_file: str | None = Field(default=None, description="CA bundle to trust for STARTTLS (private relay)")
+    smtp_username: str | None = None
     smtp_password_key: str = SMTP_PASSWORD_KEY
     email_from: str = "nba-platform@localhost"
     email_to: list[str] = Field(default_factory=list)
@@ -61,12 +60,14 @@ class AlertNotifier(dg.ConfigurableResource):
     webhook_enabled: bool = True
     webhook_url_key: str = WEBHOOK_URL_KEY
 
-    scrub_secret_keys: list[str] = Field(default_factory=list, description="further secret keys whose values are scrubbed")
+    scrub_secret_keys: list[str] = Field(
+        default_factory=list, description="further secret keys whose values are scrubbed"
+    )
     timeout_seconds: float = 10.0
 
     # ------------------------------------------------------------ secrets
 
-    def _secret(self, key: Optional[str]) -> Optional[str]:
+    def _secret(self, key: str | None) -> str | None:
         """The secret's value, or None if unset. A lookup error is reported by key, never value."""
         if not key:
             return None
@@ -94,8 +95,14 @@ class AlertNotifier(dg.ConfigurableResource):
 
     def channel_status(self) -> dict[str, str]:
         """'configured' | 'disabled' | 'not configured' per channel (no delivery attempted)."""
-        email = "configured" if self.email_configured() else ("disabled" if not self.email_enabled else "not configured")
-        hook = "configured" if self.webhook_configured() else ("disabled" if not self.webhook_enabled else "not configured")
+        email = (
+            "configured" if self.email_configured() else ("disabled" if not self.email_enabled else "not configured")
+        )
+        hook = (
+            "configured"
+            if self.webhook_configured()
+            else ("disabled" if not self.webhook_enabled else "not configured")
+        )
         return {"email": email, "webhook": hook}
 
     def run_url(self, run_id: str) -> str:
@@ -103,7 +110,7 @@ class AlertNotifier(dg.ConfigurableResource):
 
     # ------------------------------------------------------------ delivery
 
-    def send(self, alert: Alert, log: Optional[logging.Logger] = None) -> DeliveryReport:
+    def send(self, alert: Alert, log: logging.Logger | None = None) -> DeliveryReport:
         """Deliver `alert` on every configured channel; returns what happened on each. Never raises
         for a delivery failure, and no secret value reaches the messages, the log or the report."""
         log = log or logger
@@ -111,11 +118,18 @@ class AlertNotifier(dg.ConfigurableResource):
         alert = alert.scrubbed(secrets)
         report = DeliveryReport()
 
-        report.channels["email"] = self._deliver("email", self.email_enabled, self.email_configured(),
-                                                 lambda: self._send_email(alert, secrets), secrets, log)
+        report.channels["email"] = self._deliver(
+            "email", self.email_enabled, self.email_configured(), lambda: self._send_email(alert, secrets), secrets, log
+        )
         webhook_url = self._secret(self.webhook_url_key) if self.webhook_enabled else None
-        report.channels["webhook"] = self._deliver("webhook", self.webhook_enabled, bool(webhook_url),
-                                                   lambda: self._post_webhook(alert, webhook_url), secrets, log)
+        report.channels["webhook"] = self._deliver(
+            "webhook",
+            self.webhook_enabled,
+            bool(webhook_url),
+            lambda: self._post_webhook(alert, webhook_url),
+            secrets,
+            log,
+        )
         summary = f"alert '{scrub(alert.title, secrets)}': {report}"
         if report.failed:
             log.error(summary)
@@ -165,9 +179,12 @@ class AlertNotifier(dg.ConfigurableResource):
 
         payload = webhook_payload(alert)
         body = json.dumps(payload).encode("utf-8")  # built from the scrubbed alert
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json; charset=utf-8",
-                                                  "User-Agent": "nba-platform-alerts"})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "nba-platform-alerts"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 status = response.status

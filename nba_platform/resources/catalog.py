@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Optional
-
+from typing import Any
 
 from nba_platform.lib.catalog import (
     MANIFEST_NAME,
@@ -50,7 +49,7 @@ class RegisteredTable:
 
 
 class GlueCatalog:
-    def __init__(self, database: str, endpoint_url: Optional[str] = None, region: Optional[str] = None):
+    def __init__(self, database: str, endpoint_url: str | None = None, region: str | None = None):
         self.database = database
         self.endpoint_url = endpoint_url
         self.region = region or "us-east-1"
@@ -71,7 +70,7 @@ class GlueCatalog:
                 "existing database"
             ) from None
 
-    def get_table(self, name: str) -> Optional[dict[str, Any]]:
+    def get_table(self, name: str) -> dict[str, Any] | None:
         try:
             return self.client.get_table(DatabaseName=self.database, Name=name)["Table"]
         except self.client.exceptions.EntityNotFoundException:
@@ -96,7 +95,9 @@ class GlueCatalog:
         # VersionId: Glue refuses the update if another writer updated the table since our read.
         version = {"VersionId": existing["VersionId"]} if existing.get("VersionId") else {}
         try:
-            self.client.update_table(DatabaseName=self.database, TableInput=update_input(existing, table_input), **version)
+            self.client.update_table(
+                DatabaseName=self.database, TableInput=update_input(existing, table_input), **version
+            )
         except self.client.exceptions.ConcurrentModificationException:
             raise GlueCatalogConflict(f"{self.database}.{table_input['Name']} was updated concurrently") from None
         return "updated"
@@ -113,7 +114,7 @@ def partitioned_table_input(store: Store, asset_path: Sequence[str]) -> dict[str
     """One table over the asset's folder; its columns are the union of every partition file's."""
     folder = "/".join(asset_path)
     files = [f.path for f in store.list(folder)]
-    strays = [p for p in files if "/" in p[len(folder) + 1:] or not p.endswith(".parquet")]
+    strays = [p for p in files if "/" in p[len(folder) + 1 :] or not p.endswith(".parquet")]
     if strays:
         # Athena would read these as rows of this table (e.g. an asset keyed under this one).
         raise ValueError(f"{store.uri}/{folder}/ holds more than this asset's partition files: {strays[:5]}")
@@ -132,11 +133,13 @@ def single_file_table_input(store: Store, asset_path: Sequence[str], file_rel: s
         manifest = f"{manifest_folder}/{MANIFEST_NAME}"
         if not store.exists(manifest) or store.read_bytes(manifest) != body:
             store.write_bytes(manifest, body)
-    return parquet_table_input(glue_table_name(asset_path), columns, f"{store.uri}/{manifest_folder}/", folder, symlink=True)
+    return parquet_table_input(
+        glue_table_name(asset_path), columns, f"{store.uri}/{manifest_folder}/", folder, symlink=True
+    )
 
 
 def register_lake_asset(
-    store: Store, catalog: GlueCatalog, asset_path: Sequence[str], single_file: Optional[str] = None
+    store: Store, catalog: GlueCatalog, asset_path: Sequence[str], single_file: str | None = None
 ) -> RegisteredTable:
     """Create or update the Glue table of an asset on S3: its partition folder, or (`single_file`,
     the file's path under the lake root) one unpartitioned file."""
@@ -145,7 +148,8 @@ def register_lake_asset(
     attempt = 1
     while True:
         table_input = (
-            single_file_table_input(store, asset_path, single_file) if single_file
+            single_file_table_input(store, asset_path, single_file)
+            if single_file
             else partitioned_table_input(store, asset_path)
         )
         if not table_input["StorageDescriptor"]["Columns"]:

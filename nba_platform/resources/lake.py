@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
     root: str
-    endpoint_url: Optional[str] = None
-    region: Optional[str] = None
+    endpoint_url: str | None = None
+    region: str | None = None
     # Glue database (created by Terraform) to register every written asset's table in; S3 only.
-    glue_database: Optional[str] = None
+    glue_database: str | None = None
     # Tables this process wrote are kept (up to this many MB of Arrow memory) and served to the
     # steps that read them next, instead of decoding the Parquet file again; local lakes only,
     # and only while the file is still the one written. 0 turns it off.
@@ -43,7 +43,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     def _store(self) -> Store:
         return Store(self.root, self.endpoint_url, self.region, table_cache=_table_cache(self.read_cache_mb))
 
-    def _catalog(self) -> Optional[GlueCatalog]:
+    def _catalog(self) -> GlueCatalog | None:
         if not self.glue_database:
             return None
         if not self.root.startswith("s3://"):
@@ -54,7 +54,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     def _asset_path(key: dg.AssetKey) -> str:
         return "/".join(key.path)
 
-    def partition_path(self, key: dg.AssetKey, partition: Optional[str]) -> str:
+    def partition_path(self, key: dg.AssetKey, partition: str | None) -> str:
         base = self._asset_path(key)
         return f"{base}/{partition}.parquet" if partition is not None else f"{base}.parquet"
 
@@ -72,8 +72,12 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             expected = set(context.asset_partition_keys)
             missing, extra = expected - set(obj), set(obj) - expected
             if missing or extra:
-                raise ValueError(f"{key.to_user_string()}: partitions returned {sorted(obj)} != run's {sorted(expected)}")
-            _in_threads(lambda item: store.write_table(self.partition_path(key, item[0]), _to_arrow(item[1])), obj.items())
+                raise ValueError(
+                    f"{key.to_user_string()}: partitions returned {sorted(obj)} != run's {sorted(expected)}"
+                )
+            _in_threads(
+                lambda item: store.write_table(self.partition_path(key, item[0]), _to_arrow(item[1])), obj.items()
+            )
             rows = sum(len(f) for f in obj.values())
         else:
             store.write_table(self.partition_path(key, None), _to_arrow(obj))
@@ -110,12 +114,14 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             return {p: f for p, f in zip(partitions, frames) if f is not None}
         path = self.partition_path(key, None)
         if not store.exists(path):
-            raise FileNotFoundError(f"{key.to_user_string()} is not in the lake ({self.root}/{path}); materialize it first")
+            raise FileNotFoundError(
+                f"{key.to_user_string()} is not in the lake ({self.root}/{path}); materialize it first"
+            )
         return _to_pandas(store.read_table(path))
 
 
 @functools.cache
-def _table_cache(max_mb: int) -> Optional[LocalTableCache]:
+def _table_cache(max_mb: int) -> LocalTableCache | None:
     """One cache per process (and size): it outlives the IO manager objects Dagster builds per step."""
     return LocalTableCache(max_mb * 2**20) if max_mb > 0 else None
 

@@ -1,7 +1,6 @@
 """The landing zone: where source files arrive (local dir or S3 prefix), plus the sample
 files shipped inside the package, which are part of the zone unless disabled."""
 
-
 import functools
 import gzip
 import hashlib
@@ -15,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -59,7 +58,7 @@ class IndexEntry:
     """What one landed file version holds, so a raw asset can skip it without reading it."""
 
     shape: str
-    seasons: Optional[frozenset[str]] = None  # None: only the header was read (a file of another raw asset's shape)
+    seasons: frozenset[str] | None = None  # None: only the header was read (a file of another raw asset's shape)
 
 
 @functools.cache
@@ -81,14 +80,16 @@ def index_key(name: str) -> str:
     return f"{INDEX_PREFIX}{hashlib.sha256(name.encode('utf-8')).hexdigest()}.json"
 
 
-def _parse_entry(raw: bytes, f: LandedFile) -> Optional[IndexEntry]:
+def _parse_entry(raw: bytes, f: LandedFile) -> IndexEntry | None:
     doc = json.loads(raw)
     if not isinstance(doc, dict) or doc.get("name") != f.name or doc.get("fingerprint") != f.fingerprint:
         return None  # another file version: stale
     if doc.get("parser") != parser_digest():
         return None
     shape, seasons = doc.get("shape"), doc.get("seasons")
-    if not isinstance(shape, str) or not (seasons is None or (isinstance(seasons, list) and all(isinstance(x, str) for x in seasons))):
+    if not isinstance(shape, str) or not (
+        seasons is None or (isinstance(seasons, list) and all(isinstance(x, str) for x in seasons))
+    ):
         return None
     return IndexEntry(shape, None if seasons is None else frozenset(seasons))
 
@@ -112,7 +113,7 @@ def _peek_columns(data: bytes, name: str) -> list[str]:
                 if m.isfile() and m.name.endswith(".csv"):
                     return tar.extractfile(m).readline().decode("utf-8-sig").strip().split(",")
         raise LandingError(f"{name}: archive holds no .csv members")
-    if lower.endswith(".csv.gz") or lower.endswith(".csv"):
+    if lower.endswith((".csv.gz", ".csv")):
         raw = gzip.GzipFile(fileobj=io.BytesIO(data)).read(65536) if lower.endswith(".gz") else data[:65536]
         first = raw.split(b"\n", 1)[0]
         try:
@@ -127,13 +128,13 @@ class LandingZone(dg.ConfigurableResource):
 
     uri: str
     include_sample: bool = True
-    endpoint_url: Optional[str] = None
-    region: Optional[str] = None
+    endpoint_url: str | None = None
+    region: str | None = None
 
     def _store(self) -> Store:
         return Store(self.uri, self.endpoint_url, self.region)
 
-    def list_files(self, include_sample: Optional[bool] = None) -> list[LandedFile]:
+    def list_files(self, include_sample: bool | None = None) -> list[LandedFile]:
         files = []
         if self.include_sample if include_sample is None else include_sample:
             files += [LandedFile(SAMPLE_PREFIX + f.path, f.size, f.mtime_ns) for f in Store(sample_root()).list()]
@@ -144,20 +145,20 @@ class LandingZone(dg.ConfigurableResource):
         ]
         return files
 
-    def landed_file(self, name: str) -> Optional[LandedFile]:
+    def landed_file(self, name: str) -> LandedFile | None:
         """One landed file's current version (None if absent), without listing the zone."""
         if name.startswith(SAMPLE_PREFIX):
-            info = Store(sample_root()).info(name[len(SAMPLE_PREFIX):])
+            info = Store(sample_root()).info(name[len(SAMPLE_PREFIX) :])
         else:
             info = self._store().info(name)
         return None if info is None else LandedFile(name, info.size, info.mtime_ns)
 
-    def index_entries(self, files: list[LandedFile]) -> list[Optional[IndexEntry]]:
+    def index_entries(self, files: list[LandedFile]) -> list[IndexEntry | None]:
         """The index entry of each file version, or None where missing, stale or unreadable
         (a corrupt entry is only a cache miss: the file is read and the entry rewritten)."""
         store = self._store()
 
-        def one(f: LandedFile) -> Optional[IndexEntry]:
+        def one(f: LandedFile) -> IndexEntry | None:
             try:
                 return _parse_entry(store.read_bytes(index_key(f.name)), f)
             except Exception:  # missing, truncated, not JSON, S3 error: never fatal
@@ -168,11 +169,16 @@ class LandingZone(dg.ConfigurableResource):
         with ThreadPoolExecutor(max_workers=8) as pool:  # S3: one GET per entry, overlapped
             return list(pool.map(one, files))
 
-    def record_index(self, f: LandedFile, shape: str, seasons: Optional[Iterable[str]] = None) -> bool:
+    def record_index(self, f: LandedFile, shape: str, seasons: Iterable[str] | None = None) -> bool:
         """Write the entry of this file version (atomic replace: concurrent writers of the same
         entry never leave a torn one). False if the zone is not writable: it just stays unindexed."""
-        doc = {"name": f.name, "fingerprint": f.fingerprint, "parser": parser_digest(), "shape": shape,
-               "seasons": None if seasons is None else sorted(seasons)}
+        doc = {
+            "name": f.name,
+            "fingerprint": f.fingerprint,
+            "parser": parser_digest(),
+            "shape": shape,
+            "seasons": None if seasons is None else sorted(seasons),
+        }
         try:
             self._store().write_bytes(index_key(f.name), json.dumps(doc).encode("utf-8"))
         except OSError:
@@ -181,14 +187,14 @@ class LandingZone(dg.ConfigurableResource):
 
     def read_bytes(self, name: str) -> bytes:
         if name.startswith(SAMPLE_PREFIX):
-            return Store(sample_root()).read_bytes(name[len(SAMPLE_PREFIX):])
+            return Store(sample_root()).read_bytes(name[len(SAMPLE_PREFIX) :])
         return self._store().read_bytes(name)
 
-    def shape_of(self, name: str, data: Optional[bytes] = None) -> SourceShape:
+    def shape_of(self, name: str, data: bytes | None = None) -> SourceShape:
         data = self.read_bytes(name) if data is None else data
         return detect_shape(peek_columns(data, name), name)
 
-    def read_rows(self, name: str, data: Optional[bytes] = None) -> "tuple[SourceShape, dict[str, pd.DataFrame]]":
+    def read_rows(self, name: str, data: bytes | None = None) -> "tuple[SourceShape, dict[str, pd.DataFrame]]":
         """Every row of a landed file, grouped by season partition (raises LandingError)."""
         data = self.read_bytes(name) if data is None else data
         frame = read_landed_bytes(data, name)

@@ -11,7 +11,7 @@ imported lazily so loading the definitions stays cheap.
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -62,7 +62,9 @@ def _with_password(uri: str, password: str) -> str:
     parts = urlsplit(uri)
     if not parts.username:
         raise ValueError("MLflow tracking URI names no user to attach the password to")
-    netloc = f"{quote(parts.username, safe='')}:{quote(password, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{quote(parts.username, safe='')}:{quote(password, safe='')}@{parts.hostname}" + (
+        f":{parts.port}" if parts.port else ""
+    )
     return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -70,11 +72,11 @@ class MlflowTracking(dg.ConfigurableResource):
     # sqlite:///... locally; postgresql+psycopg2://user@host:port/db in prod (no password: it
     # comes from the secrets resource at use and is never stored in config or logged).
     tracking_uri: str
-    artifact_location: Optional[str] = None  # where new experiments store artifacts (dir or s3://)
+    artifact_location: str | None = None  # where new experiments store artifacts (dir or s3://)
     experiment_name: str = "nba_platform"
-    secrets: Optional[Secrets] = None
-    password_key: Optional[str] = None
-    s3_endpoint_url: Optional[str] = None  # S3-compatible endpoint for the artifact store (tests: moto_server)
+    secrets: Secrets | None = None
+    password_key: str | None = None
+    s3_endpoint_url: str | None = None  # S3-compatible endpoint for the artifact store (tests: moto_server)
 
     @contextlib.contextmanager
     def _mlflow(self):
@@ -86,7 +88,7 @@ class MlflowTracking(dg.ConfigurableResource):
 
         uri = self.tracking_uri
         if uri.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
+            os.makedirs(os.path.dirname(uri[len("sqlite:///") :]) or ".", exist_ok=True)
         password = None
         if self.password_key:
             if self.secrets is None:
@@ -127,8 +129,8 @@ class MlflowTracking(dg.ConfigurableResource):
         metrics: dict,
         tags: dict,
         registered_name: str = GAME_MODEL_NAME,
-        artifacts: Optional[dict[str, str]] = None,  # name -> text content
-        run_name: Optional[str] = None,
+        artifacts: dict[str, str] | None = None,  # name -> text content
+        run_name: str | None = None,
     ) -> LoggedModel:
         """One MLflow run: params, metrics, tags, the model with its signature, registered as a new version."""
         with self._mlflow() as mlflow:
@@ -143,7 +145,11 @@ class MlflowTracking(dg.ConfigurableResource):
                 for name, text in (artifacts or {}).items():
                     mlflow.log_text(text, name)
                 # Classifiers are logged with their positive-class probability as output, regressors with predict().
-                output = model.predict_proba(input_example)[:, 1] if hasattr(model, "predict_proba") else model.predict(input_example)
+                output = (
+                    model.predict_proba(input_example)[:, 1]
+                    if hasattr(model, "predict_proba")
+                    else model.predict(input_example)
+                )
                 signature = infer_signature(input_example, output)
                 info = mlflow.sklearn.log_model(
                     model,
@@ -179,7 +185,7 @@ class MlflowTracking(dg.ConfigurableResource):
             return list(client.search_model_versions(f"name = '{name}'"))
 
     # -- registry aliases: `champion` serves, `challenger` is scored in shadow ------------------
-    def version_by_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> Optional[RegisteredVersion]:
+    def version_by_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion | None:
         """The version an alias points at, or None (no such alias / model yet)."""
         with self._mlflow() as mlflow:
             from mlflow.exceptions import MlflowException

@@ -2,8 +2,6 @@
 s3://bucket/prefix, through the same `lib.storage.Store` as the lake. Bound next to the lake
 (`<lake>/_reports`) by resources/environment.py; the Parquet IO manager never writes there."""
 
-from typing import Optional
-
 import dagster as dg
 
 from nba_platform.lib.storage import Store
@@ -11,8 +9,8 @@ from nba_platform.lib.storage import Store
 
 class ReportStore(dg.ConfigurableResource):
     root: str
-    endpoint_url: Optional[str] = None
-    region: Optional[str] = None
+    endpoint_url: str | None = None
+    region: str | None = None
 
     def _store(self) -> Store:
         return Store(self.root, self.endpoint_url, self.region)

@@ -5,5 +5,7 @@ import dagster as dg
 
 class RetrainingPolicy(dg.ConfigurableResource):
     drift_share_threshold: float = 0.75  # share of drifted features in a new partition that asks for retraining
-    skill_decay_margin: float = 0.01  # live Brier (last N games) above the champion's validation Brier by more than this
+    skill_decay_margin: float = (
+        0.01  # live Brier (last N games) above the champion's validation Brier by more than this
+    )
     min_live_games: int = 100  # live skill over fewer games is too noisy to act on

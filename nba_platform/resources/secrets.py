@@ -6,7 +6,6 @@ the key, not the value.
 
 import json
 import os
-from typing import Optional
 
 import dagster as dg
 
@@ -19,9 +18,9 @@ class SecretNotFound(KeyError):
 
 class Secrets(dg.ConfigurableResource):
     source: str = "env"  # env | aws
-    secret_id: Optional[str] = None  # Secrets Manager secret holding a JSON object (source=aws)
-    region: Optional[str] = None
-    endpoint_url: Optional[str] = None
+    secret_id: str | None = None  # Secrets Manager secret holding a JSON object (source=aws)
+    region: str | None = None
+    endpoint_url: str | None = None
 
     def _aws_values(self) -> dict:
         # dagster-aws's SecretsManagerSecretsResource ignores endpoint_url (0.29.27); the plain
@@ -49,7 +48,7 @@ class Secrets(dg.ConfigurableResource):
         remember_secret(value)  # scrubbed from run logs and scrubbed errors from now on (lib/redaction.py)
         return value
 
-    def get_optional(self, key: str) -> Optional[str]:
+    def get_optional(self, key: str) -> str | None:
         try:
             return self.get(key)
         except SecretNotFound:

@@ -2,7 +2,7 @@
 DELETE + COPY in one transaction), an embedded SQLite file locally (staging + upsert). Same
 interface; the password comes only from the secrets resource. See lib/serving_db.py."""
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class ServingDatabase(dg.ConfigurableResource):
     url: str  # sqlite:///path/serving.db | postgresql://user@host:port/dbname (no password here)
     secrets: Secrets
-    password_key: Optional[str] = None  # e.g. rds_password
+    password_key: str | None = None  # e.g. rds_password
 
     @property
     def dialect(self) -> str:
@@ -28,7 +28,7 @@ class ServingDatabase(dg.ConfigurableResource):
         if self.dialect == "sqlite":
             import os
 
-            path = self.url[len("sqlite:///"):]
+            path = self.url[len("sqlite:///") :]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             return publish_sqlite(path, table, frame)
         password = self.secrets.get(self.password_key) if self.password_key else None
@@ -37,7 +37,7 @@ class ServingDatabase(dg.ConfigurableResource):
 
     def query(self, sql: str, params: tuple = ()) -> "pd.DataFrame":
         if self.dialect == "sqlite":
-            return query_sqlite(self.url[len("sqlite:///"):], sql, params)
+            return query_sqlite(self.url[len("sqlite:///") :], sql, params)
         import pandas as pd
         import psycopg
 

@@ -1,12 +1,16 @@
 """stats.nba.com as a source for the raw assets (instead of landed files). The client logic
 (rate limit, retries, circuit breaker, cache) lives in `lib.stats_api`; this only configures it."""
 
-from typing import Optional
-
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from nba_platform.lib.stats_api import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, ResponseCache, RetrySettings, StatsApiClient
+from nba_platform.lib.stats_api import (
+    DEFAULT_BASE_URL,
+    DEFAULT_USER_AGENT,
+    ResponseCache,
+    RetrySettings,
+    StatsApiClient,
+)
 from nba_platform.lib.storage import Store
 
 
@@ -22,20 +26,30 @@ class StatsApi(dg.ConfigurableResource):
     max_attempts: int = Field(5, description="Attempts per request, the first included.")
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
-    retry_after_cap_seconds: float = Field(120.0, description="Longest Retry-After honoured; longer ones wait this long.")
-    breaker_failure_threshold: int = Field(5, description="Consecutive failed attempts that open an endpoint's circuit.")
+    retry_after_cap_seconds: float = Field(
+        120.0, description="Longest Retry-After honoured; longer ones wait this long."
+    )
+    breaker_failure_threshold: int = Field(
+        5, description="Consecutive failed attempts that open an endpoint's circuit."
+    )
     breaker_cooldown_seconds: float = Field(60.0, description="Open time before a half-open probe request.")
     cache_uri: str = Field("", description="Response cache: local dir or s3://bucket/prefix; empty disables it.")
-    cache_ttl_seconds: float = Field(86400.0, description="Age after which a cached response is refetched (<= 0: never).")
-    endpoint_url: Optional[str] = None  # S3 endpoint of the cache (moto / LocalStack); None = AWS
-    region: Optional[str] = None
+    cache_ttl_seconds: float = Field(
+        86400.0, description="Age after which a cached response is refetched (<= 0: never)."
+    )
+    endpoint_url: str | None = None  # S3 endpoint of the cache (moto / LocalStack); None = AWS
+    region: str | None = None
 
     # One client per resource instance, so the breakers and limiters span every asset of a run.
-    _client: Optional[StatsApiClient] = PrivateAttr(default=None)
+    _client: StatsApiClient | None = PrivateAttr(default=None)
 
     def client(self) -> StatsApiClient:
         if self._client is None:
-            cache = ResponseCache(Store(self.cache_uri, self.endpoint_url, self.region), self.cache_ttl_seconds) if self.cache_uri else None
+            cache = (
+                ResponseCache(Store(self.cache_uri, self.endpoint_url, self.region), self.cache_ttl_seconds)
+                if self.cache_uri
+                else None
+            )
             self._client = StatsApiClient(
                 self.base_url,
                 timeout_s=self.timeout_seconds,
@@ -43,7 +57,9 @@ class StatsApi(dg.ConfigurableResource):
                 rate_per_s=self.requests_per_second,
                 burst=self.burst,
                 endpoint_rates=self.endpoint_requests_per_second,
-                retry=RetrySettings(self.max_attempts, self.backoff_base_seconds, self.backoff_max_seconds, self.retry_after_cap_seconds),
+                retry=RetrySettings(
+                    self.max_attempts, self.backoff_base_seconds, self.backoff_max_seconds, self.retry_after_cap_seconds
+                ),
                 breaker_failures=self.breaker_failure_threshold,
                 breaker_cooldown_s=self.breaker_cooldown_seconds,
                 cache=cache,

@@ -11,12 +11,16 @@ import pyarrow.parquet as pq
 def run_cli(args, home, extra_env=None):
     env = {**os.environ, "NBA_HOME": str(home), "NBA_INCLUDE_SAMPLE": "false", **(extra_env or {})}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.run([sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_ingest_lands_file_and_builds_its_season(tmp_path, sample_path):
     src = tmp_path / "gamelog.csv"
-    src.write_bytes(gzip.decompress(sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz").read_bytes()))
+    src.write_bytes(
+        gzip.decompress(sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz").read_bytes())
+    )
     home = tmp_path / "home"
     proc = run_cli(["ingest", str(src)], home)
     assert proc.returncode == 0, proc.stdout + proc.stderr

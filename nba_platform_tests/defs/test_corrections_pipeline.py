@@ -26,7 +26,9 @@ KAGGLE = "kaggle_nba_games_2003_2022/games.csv.gz"
 def run_cli(args, home):
     env = {**os.environ, "NBA_HOME": str(home), "NBA_INCLUDE_SAMPLE": "false", "NBA_PLATFORM_ENV": "local"}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.run([sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def read(root, *key, season=SEASON):
@@ -45,8 +47,24 @@ def team_row(table, team):
 
 def test_cli_correct_records_validates_and_refuses(tmp_path):
     home = tmp_path / "home"
-    ok = run_cli(["correct", "--entity", "team_game", "--key", f"game_id=22200001,team_id={PHI}", "--field", "pts",
-                  "--value", "119", "--reason", "official box score: 119", "--by", "Ana Lytic"], home)
+    ok = run_cli(
+        [
+            "correct",
+            "--entity",
+            "team_game",
+            "--key",
+            f"game_id=22200001,team_id={PHI}",
+            "--field",
+            "pts",
+            "--value",
+            "119",
+            "--reason",
+            "official box score: 119",
+            "--by",
+            "Ana Lytic",
+        ],
+        home,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"recorded team_game game_id={GAME},team_id={PHI}: pts = 119 (by Ana Lytic," in ok.stdout
     assert f"season {SEASON} is not ingested yet" in ok.stdout
@@ -56,11 +74,43 @@ def test_cli_correct_records_validates_and_refuses(tmp_path):
     assert lines[1].startswith(f'team_game,"game_id={GAME},team_id={PHI}",pts,119,official box score: 119,Ana Lytic,20')
     assert not list(path.parent.glob(".tmp-*"))  # written atomically: no temp file left behind
 
-    bad = run_cli(["correct", "--entity", "team_game", "--key", f"game_id={GAME}", "--field", "pts", "--value", "119",
-                   "--reason", "r", "--by", "b"], home)
+    bad = run_cli(
+        [
+            "correct",
+            "--entity",
+            "team_game",
+            "--key",
+            f"game_id={GAME}",
+            "--field",
+            "pts",
+            "--value",
+            "119",
+            "--reason",
+            "r",
+            "--by",
+            "b",
+        ],
+        home,
+    )
     assert bad.returncode == 2 and "a team_game key needs game_id+team_id; missing ['team_id']" in bad.stdout
-    worse = run_cli(["correct", "--entity", "team_game", "--key", f"game_id={GAME},team_id={PHI}", "--field", "opp_pts",
-                     "--value", "1", "--reason", "r", "--by", "b"], home)
+    worse = run_cli(
+        [
+            "correct",
+            "--entity",
+            "team_game",
+            "--key",
+            f"game_id={GAME},team_id={PHI}",
+            "--field",
+            "opp_pts",
+            "--value",
+            "1",
+            "--reason",
+            "r",
+            "--by",
+            "b",
+        ],
+        home,
+    )
     assert worse.returncode == 2 and "follows other fields" in worse.stdout
     assert path.read_text().splitlines() == lines  # nothing appended by a refused correction
 
@@ -72,17 +122,51 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
     shutil.copyfile(sample_path(KAGGLE), landing / "games.csv.gz")
 
     # Way in 1: the CLI appends to corrections/corrections.csv in the landing zone.
-    proc = run_cli(["correct", "--entity", "team_game", "--key", f"game_id={GAME},team_id={PHI}", "--field", "pts",
-                    "--value", "119", "--reason", "official box score: 119", "--by", "Ana Lytic"], tmp_path)
+    proc = run_cli(
+        [
+            "correct",
+            "--entity",
+            "team_game",
+            "--key",
+            f"game_id={GAME},team_id={PHI}",
+            "--field",
+            "pts",
+            "--value",
+            "119",
+            "--reason",
+            "official box score: 119",
+            "--by",
+            "Ana Lytic",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Way in 2: a corrections file dropped into the zone: one key that matches nothing this season,
     # one for another season (not this run's business, so not reported either).
-    (landing / "fixes.json").write_text(json.dumps([
-        {"entity": "team_game", "key": {"game_id": "0022201299", "team_id": BOS}, "field": "pts", "value": 100,
-         "reason": "no such game", "author": "Bo", "recorded_at": "2024-05-01T09:00:00Z"},
-        {"entity": "team_game", "key": {"game_id": "0022100001", "team_id": BOS}, "field": "pts", "value": 100,
-         "reason": "another season", "author": "Bo", "recorded_at": "2024-05-01T09:00:00Z"},
-    ]))
+    (landing / "fixes.json").write_text(
+        json.dumps(
+            [
+                {
+                    "entity": "team_game",
+                    "key": {"game_id": "0022201299", "team_id": BOS},
+                    "field": "pts",
+                    "value": 100,
+                    "reason": "no such game",
+                    "author": "Bo",
+                    "recorded_at": "2024-05-01T09:00:00Z",
+                },
+                {
+                    "entity": "team_game",
+                    "key": {"game_id": "0022100001", "team_id": BOS},
+                    "field": "pts",
+                    "value": 100,
+                    "reason": "another season",
+                    "author": "Bo",
+                    "recorded_at": "2024-05-01T09:00:00Z",
+                },
+            ]
+        )
+    )
 
     # Run 1: the points alone break the LeagueGameLog row's box score (pts = 2*FGM + FG3M + FTM), so
     # that row is quarantined with the rule; Kaggle (no box score) carries the corrected score.
@@ -91,8 +175,9 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
     checks = check_results(result)
     assert checks["team_games_nothing_lost"] and checks["team_games_keys_accounted"] and all(checks.values()), checks
     quarantined = read(tmp_path, "quarantine", "team_games")
-    [bad] = quarantined[quarantined["record"].str.contains(f'"team_id": {PHI}') & quarantined["record"].str.contains(GAME)] \
-        .to_dict(orient="records")
+    [bad] = quarantined[
+        quarantined["record"].str.contains(f'"team_id": {PHI}') & quarantined["record"].str.contains(GAME)
+    ].to_dict(orient="records")
     assert (bad["rule"], bad["source"], json.loads(bad["record"])["pts"]) == ("pts_consistent", "league_game_log", 119)
     audit = read(tmp_path, "corrections", "team_games")
     pts = audit[audit["field"] == "pts"].sort_values("source")
@@ -100,16 +185,23 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
         ["kaggle_games", "117", "119", "official box score: 119", "Ana Lytic", "accepted"],
         ["league_game_log", "117", "119", "official box score: 119", "Ana Lytic", "quarantined: pts_consistent"],
     ]
-    assert set(pts["correction_file"]) == {"corrections/corrections.csv"} and pts["recorded_at"].str.startswith("20").all()
+    assert (
+        set(pts["correction_file"]) == {"corrections/corrections.csv"} and pts["recorded_at"].str.startswith("20").all()
+    )
     assert set(pts["source_file"]) == {"games.csv.gz", "nba-gamelog-2022-23.csv.gz"}
     opp = audit[audit["field"] == "opp_pts"]
-    assert set(opp["row_key"]) == {f"game_id={GAME},team_id={BOS}"} and set(opp["old_value"]) == {"117"} and len(opp) == 2
-    assert team_row(read(tmp_path, "tables", "team_games"), PHI)[["pts", "sources"]].values.tolist() == [[119, "kaggle_games"]]
+    assert (
+        set(opp["row_key"]) == {f"game_id={GAME},team_id={BOS}"} and set(opp["old_value"]) == {"117"} and len(opp) == 2
+    )
+    assert team_row(read(tmp_path, "tables", "team_games"), PHI)[["pts", "sources"]].values.tolist() == [
+        [119, "kaggle_games"]
+    ]
 
     meta = materialization(result, "tables/team_games_validated")
     assert meta["corrections_applied"].value == 1
     assert [(m["key"], m["file"], m["row"]) for m in meta["unmatched_corrections"].value] == [
-        (f"game_id=0022201299,team_id={BOS}", "fixes.json", 1)]
+        (f"game_id=0022201299,team_id={BOS}", "fixes.json", 1)
+    ]
     audit_meta = materialization(result, "corrections/team_games")
     assert audit_meta["rows"].value == len(audit) == 4
     assert "| official box score: 119 | Ana Lytic |" in audit_meta["corrections"].value
@@ -120,7 +212,8 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
     (landing / "fixes-2.csv").write_text(
         "entity,key,field,value,reason,author,recorded_at\n"
         f'team_game,"game_id={GAME},team_id={PHI}",ftm,26,two free throws missing from the feed,Bo,2024-05-02T08:00:00Z\n'
-        f'team_game,"game_id={GAME},team_id={PHI}",ft_pct,0.929,follows ftm,Bo,2024-05-02T08:00:00Z\n')
+        f'team_game,"game_id={GAME},team_id={PHI}",ft_pct,0.929,follows ftm,Bo,2024-05-02T08:00:00Z\n'
+    )
     (landing / "nba-gamelog-2022-23.csv.gz").unlink()
     (landing / "LeagueGameLog-2022-23-reexport.csv").write_bytes(gzip.decompress(sample_path(GAMELOG).read_bytes()))
     again = materialize_seasons([SEASON], resources, instance)
@@ -137,13 +230,17 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
     audit = read(tmp_path, "corrections", "team_games")
     assert set(audit["outcome"]) == {"accepted"}
     assert set(audit[audit["field"] == "pts"]["source_file"]) == {"games.csv.gz", "LeagueGameLog-2022-23-reexport.csv"}
-    assert audit[(audit["field"] == "ftm") & (audit["source"] == "league_game_log")][["old_value", "new_value"]].values.tolist() \
-        == [["24", "26"]]
+    assert audit[(audit["field"] == "ftm") & (audit["source"] == "league_game_log")][
+        ["old_value", "new_value"]
+    ].values.tolist() == [["24", "26"]]
 
     # An invalid corrections file is a clear error: the validated step fails, naming file, row and problem.
-    (landing / "more_fixes.csv").write_text("entity,key,field,value,reason,author,recorded_at\n"
-                                            f"team_game,game_id={GAME},pts,120,typo,Bo,2024-05-02\n")
-    selection = dg.AssetSelection.assets(dg.AssetKey(["tables", "team_games_validated"])).required_multi_asset_neighbors()
+    (landing / "more_fixes.csv").write_text(
+        f"entity,key,field,value,reason,author,recorded_at\nteam_game,game_id={GAME},pts,120,typo,Bo,2024-05-02\n"
+    )
+    selection = dg.AssetSelection.assets(
+        dg.AssetKey(["tables", "team_games_validated"])
+    ).required_multi_asset_neighbors()
     failed = materialize_seasons([SEASON], resources, instance, selection=selection, raise_on_error=False)
     assert not failed.success
     [failure] = [e for e in failed.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -153,7 +250,9 @@ def test_real_game_correction_end_to_end(tmp_path, instance, sample_path):
 
 
 def evaluate(instance, landing, cursor=None):
-    return landing_zone_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing}))
+    return landing_zone_sensor(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
+    )
 
 
 def test_sensor_routes_corrections_files_without_new_partitions(instance, local_resources, landing_dir, sample_path):
@@ -201,8 +300,10 @@ def test_ingest_and_build_route_corrections_files(tmp_path):
     one; `build` does not take it for data."""
     home, name = tmp_path / "home", "fixes.csv"
     good = tmp_path / name
-    good.write_text("entity,key,field,value,reason,author,recorded_at\n"
-                    f'team_game,"game_id={GAME},team_id={PHI}",pts,119,box score,Ana,2024-05-01T10:00:00Z\n')
+    good.write_text(
+        "entity,key,field,value,reason,author,recorded_at\n"
+        f'team_game,"game_id={GAME},team_id={PHI}",pts,119,box score,Ana,2024-05-01T10:00:00Z\n'
+    )
     proc = run_cli(["ingest", str(good)], home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"landed {name}: 1 correction(s), known seasons touched: none" in proc.stdout

@@ -37,11 +37,13 @@ def test_skips_with_a_reason_when_no_season_partition_exists(schedule, instance)
 def test_requests_the_latest_season_partition(schedule, instance):
     # Added out of chronological order, as when an older season is landed after a newer one.
     instance.add_dynamic_partitions("season", ["2022-23", "2023-24", "2021-22"])
-    tick = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
     # With the code location's repository, the tick resolves the request against the job and its
     # partitions as the daemon does (an unknown partition key would fail the tick).
     repository = defs().get_repository_def()
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick, repository_def=repository) as context:
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=tick, repository_def=repository
+    ) as context:
         data = schedule.evaluate_tick(context)
     (request,) = data.run_requests
     assert request.partition_key == "2023-24"

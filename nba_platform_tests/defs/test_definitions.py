@@ -41,7 +41,9 @@ def test_loading_definitions_does_not_import_heavy_libraries():
 def test_dg_check_defs_passes():
     dg_bin = Path(sys.executable).parent / "dg"
     env = {**os.environ, "DG_CLI_SUPPRESS_WARNINGS": "1"}
-    proc = subprocess.run([str(dg_bin), "check", "defs"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    proc = subprocess.run(
+        [str(dg_bin), "check", "defs"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All definitions loaded successfully" in proc.stdout + proc.stderr
 
@@ -49,13 +51,24 @@ def test_dg_check_defs_passes():
 def test_jobs_and_sensor_are_registered():
     d = defs()
     assert {"build_all", "season_tables", "season_update", "retrain_game_model"} <= {j.name for j in d.jobs}
-    assert {t.job_name for t in d.resolve_sensor_def("landing_zone_sensor").targets} == {"season_tables", "season_update"}
+    assert {t.job_name for t in d.resolve_sensor_def("landing_zone_sensor").targets} == {
+        "season_tables",
+        "season_update",
+    }
     assert d.resolve_sensor_def("retraining_sensor").job_name == "retrain_game_model"
     # a cold build leaves per-partition drift reports to new data
-    assert dg.AssetKey(["monitoring", "feature_drift"]) not in d.resolve_job_def("build_all").asset_layer.selected_asset_keys
+    assert (
+        dg.AssetKey(["monitoring", "feature_drift"])
+        not in d.resolve_job_def("build_all").asset_layer.selected_asset_keys
+    )
     # drift follows a season update in its own run, requested by a run-status sensor
-    assert dg.AssetKey(["monitoring", "feature_drift"]) not in d.resolve_job_def("season_update").asset_layer.selected_asset_keys
-    assert d.resolve_job_def("season_drift").asset_layer.selected_asset_keys == {dg.AssetKey(["monitoring", "feature_drift"])}
+    assert (
+        dg.AssetKey(["monitoring", "feature_drift"])
+        not in d.resolve_job_def("season_update").asset_layer.selected_asset_keys
+    )
+    assert d.resolve_job_def("season_drift").asset_layer.selected_asset_keys == {
+        dg.AssetKey(["monitoring", "feature_drift"])
+    }
     drift_sensor = d.resolve_sensor_def("drift_after_season_update")
     assert isinstance(drift_sensor, dg.RunStatusSensorDefinition) and drift_sensor.job_name == "season_drift"
     assert isinstance(d.resolve_job_def("season_tables"), dg.JobDefinition)

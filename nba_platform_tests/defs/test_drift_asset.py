@@ -2,6 +2,7 @@
 real game features in the lake, a real champion in MLflow (SQLite), Evidently reports on disk."""
 
 import math
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 from nba_platform.defs.models.sensors import retraining_causes
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform.lib.storage import Store
-from nba_platform.model_registry import CHAMPION
+from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.retraining import RetrainingPolicy
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import materialize_seasons
@@ -27,9 +28,13 @@ def lake_features() -> pd.DataFrame:
     real = real_game_features()
     real = real[real["season"] >= TRAIN_FIRST]
     last = real[real["season"] == "2023-24"]
-    jump = scoring_jump(last).assign(season="2024-25", game_id="x" + last["game_id"], game_date=last["game_date"] + pd.DateOffset(years=1))
+    jump = scoring_jump(last).assign(
+        season="2024-25", game_id="x" + last["game_id"], game_date=last["game_date"] + pd.DateOffset(years=1)
+    )
     opening = last.sort_values("game_date").head(20)
-    opening = opening.assign(season="2025-26", game_id="y" + opening["game_id"], game_date=opening["game_date"] + pd.DateOffset(years=2))
+    opening = opening.assign(
+        season="2025-26", game_id="y" + opening["game_id"], game_date=opening["game_date"] + pd.DateOffset(years=2)
+    )
     return pd.concat([real, jump, opening], ignore_index=True)
 
 
@@ -43,9 +48,16 @@ def register_champion(mlflow) -> str:
     X, y = train[["diff_elo_pre", "elo_p_home_win"]], train["home_win"].astype(int)
     model = LogisticRegression().fit(X, y)
     brier = float(((model.predict_proba(X)[:, 1] - y) ** 2).mean())
-    tags = {"train_first_season": TRAIN_FIRST, "train_last_season": TRAIN_LAST, "eval_season": "2023-24",
-            "kind": "logistic", "validation_brier": f"{brier:.4f}"}
-    logged = mlflow.log_sklearn_model(model, X.head(50), params={"C": 1.0}, metrics={"validation_brier": brier}, tags=tags)
+    tags = {
+        "train_first_season": TRAIN_FIRST,
+        "train_last_season": TRAIN_LAST,
+        "eval_season": "2023-24",
+        "kind": "logistic",
+        "validation_brier": f"{brier:.4f}",
+    }
+    logged = mlflow.log_sklearn_model(
+        model, X.head(50), params={"C": 1.0}, metrics={"validation_brier": brier}, tags=tags
+    )
     mlflow.set_alias(CHAMPION, logged.version)
     return logged.label
 
@@ -101,7 +113,7 @@ def test_feature_drift_per_season_against_the_champion(setup):
     for season, meta in (("2023-24", real), ("2024-25", jump)):
         path = meta["report"]
         assert path == f"{reports.root}/drift/{season}.html"
-        html = open(path, encoding="utf-8").read()
+        html = Path(path).read_text(encoding="utf-8")
         assert html.lstrip().startswith("<!DOCTYPE html>") and "Dataset Drift" in html
         assert f"({meta['drifted_features']} out of 97)" in html and "Value Drift for column diff_elo_pre" in html
 
@@ -111,15 +123,21 @@ def test_feature_drift_per_season_against_the_champion(setup):
     assert set(SHIFTED) <= set(table.loc[table["drifted"], "feature"])
 
     # too few games: refused with the reason, the run still succeeds
-    assert opening["status"] == "not computed: only 20 current games; drift needs at least 50 " \
-                                "(too early in the season to tell drift from noise)"
+    assert (
+        opening["status"] == "not computed: only 20 current games; drift needs at least 50 "
+        "(too early in the season to tell drift from noise)"
+    )
     assert math.isnan(opening["drift_share"]) and opening["champion_version"] == label
     assert not reports.exists("drift/2025-26.html")
     assert lake.read_table("monitoring/feature_drift/2025-26.parquet").num_rows == 0
 
     # run-level summary on every partition of the run
     assert jump["drift_share_max"] == jump["drift_share"]
-    assert jump["drift_share_by_season"] == {"2023-24": real["drift_share"], "2024-25": jump["drift_share"], "2025-26": None}
+    assert jump["drift_share_by_season"] == {
+        "2023-24": real["drift_share"],
+        "2024-25": jump["drift_share"],
+        "2025-26": None,
+    }
 
     # what the retraining sensor reads: drift_share and champion_version per partition
     causes, _ = retraining_causes(instance, {}, RetrainingPolicy(drift_share_threshold=0.99 * jump["drift_share"]))
@@ -144,8 +162,9 @@ def test_drift_follows_a_season_update_run_for_the_same_seasons(setup):
     done = dg.materialize([tiny], instance=instance)
     [success] = [e for e in done.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
     update = dg.DagsterRun(job_name="season_update", run_id=done.run_id, tags=season_run_tags(["2024-25"]))
-    context = dg.build_run_status_sensor_context(sensor_name="drift_after_season_update", dagster_event=success,
-                                                 dagster_instance=instance, dagster_run=update)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="drift_after_season_update", dagster_event=success, dagster_instance=instance, dagster_run=update
+    )
     request = drift_after_season_update(context)
     assert isinstance(request, dg.RunRequest) and request.job_name == "season_drift"
     assert request.run_key == f"drift-after:{done.run_id}"  # one report per update run, however often evaluated
@@ -158,9 +177,13 @@ def test_drift_follows_a_season_update_run_for_the_same_seasons(setup):
     assert meta["status"] == "ok" and meta["champion_version"] == label and meta["drift_share"] > 0
 
     # A single-partition run, a run whose invoker reports drift itself (the CLI), a run without seasons.
-    single = drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r1", tags={"dagster/partition": "2023-24"}))
+    single = drift_request_for(
+        dg.DagsterRun(job_name="season_update", run_id="r1", tags={"dagster/partition": "2023-24"})
+    )
     assert single.tags["dagster/partition"] == "2023-24"
-    invoker = dg.DagsterRun(job_name="season_update", run_id="r2", tags={**season_run_tags(["2023-24"]), DRIFT_BY_TAG: "invoker"})
+    invoker = dg.DagsterRun(
+        job_name="season_update", run_id="r2", tags={**season_run_tags(["2023-24"]), DRIFT_BY_TAG: "invoker"}
+    )
     assert drift_request_for(invoker) is None
     assert drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r3")) is None
 

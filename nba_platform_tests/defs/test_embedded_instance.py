@@ -13,7 +13,7 @@ def season_rows(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 
 def test_cli_home_stores_events_through_the_engine_keeping_storage(tmp_path, monkeypatch):
-    from nba_platform.ops_runner import get_instance
+    from nba_platform.cli.runs import get_instance
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("NBA_HOME", str(tmp_path))
@@ -21,8 +21,11 @@ def test_cli_home_stores_events_through_the_engine_keeping_storage(tmp_path, mon
     instance = get_instance()
     home = tmp_path / "dagster"
     config = yaml.safe_load((home / "dagster.yaml").read_text())
-    assert config["event_log_storage"] == {"module": "nba_platform.dagster_storage",
-                                           "class": "EmbeddedSqliteEventLogStorage", "config": {}}
+    assert config["event_log_storage"] == {
+        "module": "nba_platform.dagster_storage",
+        "class": "EmbeddedSqliteEventLogStorage",
+        "config": {},
+    }
     storage = instance.event_log_storage
     assert isinstance(storage, EmbeddedSqliteEventLogStorage)
 
@@ -36,7 +39,9 @@ def test_cli_home_stores_events_through_the_engine_keeping_storage(tmp_path, mon
     # Dagster's own layout under the home: history/runs/<run_id>.db and index.db, so Dagster's
     # default SQLite storage (and the backup of the Dagster database) read the same files.
     run_ids = [r.run_id for r in instance.get_runs()]
-    assert sorted(p.name for p in (home / "history" / "runs").glob("*.db")) == sorted([*(f"{r}.db" for r in run_ids), "index.db"])
+    assert sorted(p.name for p in (home / "history" / "runs").glob("*.db")) == sorted(
+        [*(f"{r}.db" for r in run_ids), "index.db"]
+    )
     instance.dispose()
     from dagster._core.instance.ref import InstanceRef
 

@@ -21,9 +21,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import pandas as pd
@@ -84,7 +84,9 @@ def _injection_stored_and_shown_as_text(run) -> None:
     names = raw.set_index("_source_row")["TEAM_NAME"]
     assert names[1] == H.IMG_INJECTION and (names == H.SCRIPT_INJECTION).sum() == 82
     # The previews the UI renders: hostile text shown as text, never as markup.
-    previews = [v.value for m in run.materializations.values() for v in m.values() if isinstance(v, dg.MarkdownMetadataValue)]
+    previews = [
+        v.value for m in run.materializations.values() for v in m.values() if isinstance(v, dg.MarkdownMetadataValue)
+    ]
     shown = "\n".join(previews)
     assert "Wolves \\| &lt;img src=x onerror=alert(1)&gt; 2nd line" in shown and H.SQL_INJECTION in shown
     assert "<script" not in shown and "<img" not in shown
@@ -102,58 +104,153 @@ CASES = [
     # ------------------------------------------------ rejected whole at landing
     Case("empty_file", "0 bytes", H.empty_file, error=("empty file",)),
     Case("header_only", "the header line, no rows", H.header_only, error=("header only, no data rows",)),
-    Case("unbalanced_quote", "row 100 opens a quote that never closes", H.unbalanced_quote,
-         error=("row 100", "csv_quotes_balanced")),
-    Case("quote_swallows_rows", "quote opened on row 100, closed on row 140 (was: 41 rows read as 1)",
-         H.quote_swallows_rows, error=("row 100", "csv_quotes_balanced")),
-    Case("ragged_long_row", "row 250: an unquoted comma, 30 fields", H.ragged_long_row,
-         error=("row 250", "30 fields", "csv_row_width")),
-    Case("truncated_last_row", "cut inside the last row's points (was: a 123-10 game)", H.truncated_last_row,
-         error=("row 2460", "27 fields", "csv_row_width"), subprocess=True),
+    Case(
+        "unbalanced_quote",
+        "row 100 opens a quote that never closes",
+        H.unbalanced_quote,
+        error=("row 100", "csv_quotes_balanced"),
+    ),
+    Case(
+        "quote_swallows_rows",
+        "quote opened on row 100, closed on row 140 (was: 41 rows read as 1)",
+        H.quote_swallows_rows,
+        error=("row 100", "csv_quotes_balanced"),
+    ),
+    Case(
+        "ragged_long_row",
+        "row 250: an unquoted comma, 30 fields",
+        H.ragged_long_row,
+        error=("row 250", "30 fields", "csv_row_width"),
+    ),
+    Case(
+        "truncated_last_row",
+        "cut inside the last row's points (was: a 123-10 game)",
+        H.truncated_last_row,
+        error=("row 2460", "27 fields", "csv_row_width"),
+        subprocess=True,
+    ),
     Case("missing_column", "PTS column dropped", H.missing_column, error=("unrecognised source shape",)),
-    Case("header_missing", "no header line (row 1 read as one)", H.header_missing, error=("unrecognised source shape",)),
-    Case("latin1_text", "latin-1 bytes for 'Montréal' on row 300", H.latin1_team_name,
-         error=("not UTF-8", "data row 300", "utf8_text")),
-    Case("invalid_bytes_gz", "bytes FF FE inside row 1200 of a .csv.gz", H.invalid_bytes_gz, file=GAMELOG + ".gz",
-         error=("not UTF-8", "data row 1200", "utf8_text")),
+    Case(
+        "header_missing", "no header line (row 1 read as one)", H.header_missing, error=("unrecognised source shape",)
+    ),
+    Case(
+        "latin1_text",
+        "latin-1 bytes for 'Montréal' on row 300",
+        H.latin1_team_name,
+        error=("not UTF-8", "data row 300", "utf8_text"),
+    ),
+    Case(
+        "invalid_bytes_gz",
+        "bytes FF FE inside row 1200 of a .csv.gz",
+        H.invalid_bytes_gz,
+        file=GAMELOG + ".gz",
+        error=("not UTF-8", "data row 1200", "utf8_text"),
+    ),
     Case("truncated_gzip", ".csv.gz cut at 60%", H.truncated_gzip, file=GAMELOG + ".gz", error=("corrupt gzip",)),
     Case("unplaceable_row", "row 10: blank game id and date", H.unplaceable_row, error=("row 10", "season_derivable")),
-    Case("future_season_row", "row 11: blank game id, date 2099-01-15 (was: partition 2098-99)", H.future_season_row,
-         error=("row 11", "season_derivable")),
-    Case("box_latin1_name", "box score: 'Schröder' in latin-1", H.box_latin1_player_name, file=ARCHIVE,
-         error=(f"{ARCHIVE}!nba_boxscores/0022000002.csv", "data row 19", "utf8_text")),
-    Case("box_ragged_row", "box score: row 5 of a member lost a field", H.box_ragged_member, file=ARCHIVE,
-         error=(f"{ARCHIVE}!nba_boxscores/0022000003.csv", "row 5", "csv_row_width")),
+    Case(
+        "future_season_row",
+        "row 11: blank game id, date 2099-01-15 (was: partition 2098-99)",
+        H.future_season_row,
+        error=("row 11", "season_derivable"),
+    ),
+    Case(
+        "box_latin1_name",
+        "box score: 'Schröder' in latin-1",
+        H.box_latin1_player_name,
+        file=ARCHIVE,
+        error=(f"{ARCHIVE}!nba_boxscores/0022000002.csv", "data row 19", "utf8_text"),
+    ),
+    Case(
+        "box_ragged_row",
+        "box score: row 5 of a member lost a field",
+        H.box_ragged_member,
+        file=ARCHIVE,
+        error=(f"{ARCHIVE}!nba_boxscores/0022000003.csv", "row 5", "csv_row_width"),
+    ),
     # ------------------------------------------------ landed; bad rows quarantined, nothing lost
-    Case("wrong_types", "PTS 'abc' (row 20), FG_PCT 'forty' (row 21)", H.wrong_types,
-         validation={20: "value_unparseable", 21: "value_unparseable"},
-         dedup={P(20): "game_incomplete", P(21): "game_incomplete"}, rows_out={"team_games": 2456}),
-    Case("duplicates_conflicts", "rows 1-50 twice; row 21 a third time with 10 more points", H.duplicate_and_conflicting_rows,
-         read={"team_games": 2511}, exact_duplicates=49,
-         dedup={21: "source_internal_conflict", 2481: "source_internal_conflict", 2511: "source_internal_conflict",
-                P(21): "game_incomplete"},
-         rows_out={"team_games": 2458}),
-    Case("null_keys", "blank GAME_ID (row 40), blank TEAM_ID (row 45)", H.null_keys,
-         validation={40: "game_id_valid", P(40): "game_pair", 45: "team_id_valid", P(45): "game_pair"},
-         rows_out={"team_games": 2456}),
-    Case("impossible_values", "-5 points, 300 points, a 2099 date, a third team in a game", H.impossible_values,
-         read={"team_games": 2461},
-         validation={50: "pts_range", 55: "pts_range", 60: "game_date_in_season",
-                     65: "game_pair", P(65): "game_pair", 2461: "game_pair"},
-         dedup={P(50): "game_incomplete", P(55): "game_incomplete", P(60): "game_incomplete"},
-         rows_out={"team_games": 2452}),
-    Case("swapped_columns", "PTS and FGM headers swapped", H.swapped_columns,
-         validation=EveryRow("pts_consistent"), rows_out={"team_games": 0}),
-    Case("injection_text", "SQL / <script> / <img> in team abbreviation and name", H.injection_text,
-         rows_out={"team_games": 2460}, extra=_injection_stored_and_shown_as_text),
-    Case("very_large", f"the season {H.LARGE_COPIES} times over, streamed (~35 MB)", H.very_large,
-         read={"team_games": H.GAMELOG_ROWS * H.LARGE_COPIES}, rows_out={"team_games": 2460},
-         exact_duplicates=H.GAMELOG_ROWS * (H.LARGE_COPIES - 1)),
-    Case("box_hostile_values", "box score: <script>/SQL names, 300 and -2 points, MIN 'abc'", H.box_hostile_values,
-         file=ARCHIVE, season="2020-21", read={"team_games": 8, "player_games": H.box_rows_total()},
-         validation={BOX[("0022000002", "LeBron James")]: "pts_range", BOX[("0022000003", "Jayson Tatum")]: "box_consistent",
-                     BOX[("0022000004", "Luka Doncic")]: "value_unparseable"},
-         rows_out={"team_games": 8, "player_games": H.box_rows_total() - 3}, extra=_box_names_stored_verbatim),
+    Case(
+        "wrong_types",
+        "PTS 'abc' (row 20), FG_PCT 'forty' (row 21)",
+        H.wrong_types,
+        validation={20: "value_unparseable", 21: "value_unparseable"},
+        dedup={P(20): "game_incomplete", P(21): "game_incomplete"},
+        rows_out={"team_games": 2456},
+    ),
+    Case(
+        "duplicates_conflicts",
+        "rows 1-50 twice; row 21 a third time with 10 more points",
+        H.duplicate_and_conflicting_rows,
+        read={"team_games": 2511},
+        exact_duplicates=49,
+        dedup={
+            21: "source_internal_conflict",
+            2481: "source_internal_conflict",
+            2511: "source_internal_conflict",
+            P(21): "game_incomplete",
+        },
+        rows_out={"team_games": 2458},
+    ),
+    Case(
+        "null_keys",
+        "blank GAME_ID (row 40), blank TEAM_ID (row 45)",
+        H.null_keys,
+        validation={40: "game_id_valid", P(40): "game_pair", 45: "team_id_valid", P(45): "game_pair"},
+        rows_out={"team_games": 2456},
+    ),
+    Case(
+        "impossible_values",
+        "-5 points, 300 points, a 2099 date, a third team in a game",
+        H.impossible_values,
+        read={"team_games": 2461},
+        validation={
+            50: "pts_range",
+            55: "pts_range",
+            60: "game_date_in_season",
+            65: "game_pair",
+            P(65): "game_pair",
+            2461: "game_pair",
+        },
+        dedup={P(50): "game_incomplete", P(55): "game_incomplete", P(60): "game_incomplete"},
+        rows_out={"team_games": 2452},
+    ),
+    Case(
+        "swapped_columns",
+        "PTS and FGM headers swapped",
+        H.swapped_columns,
+        validation=EveryRow("pts_consistent"),
+        rows_out={"team_games": 0},
+    ),
+    Case(
+        "injection_text",
+        "SQL / <script> / <img> in team abbreviation and name",
+        H.injection_text,
+        rows_out={"team_games": 2460},
+        extra=_injection_stored_and_shown_as_text,
+    ),
+    Case(
+        "very_large",
+        f"the season {H.LARGE_COPIES} times over, streamed (~35 MB)",
+        H.very_large,
+        read={"team_games": H.GAMELOG_ROWS * H.LARGE_COPIES},
+        rows_out={"team_games": 2460},
+        exact_duplicates=H.GAMELOG_ROWS * (H.LARGE_COPIES - 1),
+    ),
+    Case(
+        "box_hostile_values",
+        "box score: <script>/SQL names, 300 and -2 points, MIN 'abc'",
+        H.box_hostile_values,
+        file=ARCHIVE,
+        season="2020-21",
+        read={"team_games": 8, "player_games": H.box_rows_total()},
+        validation={
+            BOX[("0022000002", "LeBron James")]: "pts_range",
+            BOX[("0022000003", "Jayson Tatum")]: "box_consistent",
+            BOX[("0022000004", "Luka Doncic")]: "value_unparseable",
+        },
+        rows_out={"team_games": 8, "player_games": H.box_rows_total() - 3},
+        extra=_box_names_stored_verbatim,
+    ),
 ]
 
 
@@ -175,13 +272,19 @@ def evaluate_sensor(cursor: str | None):
     landing = build_resources(load_settings())["landing"]
     instance = dg.DagsterInstance.get()
     try:
-        return landing_zone_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing}))
+        return landing_zone_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
+        )
     finally:
         instance.dispose()
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @dataclass
@@ -212,8 +315,13 @@ def baseline(tmp_path_factory) -> Baseline:
 
 def run_cli(args: list[str], capsys, in_subprocess: bool) -> tuple[int, str]:
     if in_subprocess:
-        proc = subprocess.run([sys.executable, "-m", "nba_platform.cli", *args], env=dict(os.environ),
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nba_platform.cli", *args],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         return proc.returncode, proc.stdout
     capsys.readouterr()
     rc = main(args)
@@ -241,8 +349,9 @@ def run_record(out: str, home: Path, season: str) -> RunRecord:
     [run_id] = re.findall(r"run ([0-9a-f-]{36}): SUCCESS", out)
     instance = dg.DagsterInstance.get()
     try:
-        events = instance.all_logs(run_id, of_type={dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-                                                    dg.DagsterEventType.ASSET_MATERIALIZATION})
+        events = instance.all_logs(
+            run_id, of_type={dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.ASSET_MATERIALIZATION}
+        )
     finally:
         instance.dispose()
     checks, mats = {}, {}
@@ -333,8 +442,10 @@ def assert_nothing_lost(run: RunRecord, table: str, rows_read: int) -> None:
     meta = {k: v.value for k, v in check.metadata.items() if k != "missing_sample"}
     raw_total = sum(run.rows_in_lake(f"raw/{shape}") for shape in shapes_of(ENTITY[table]))
     assert check.passed and meta["expected_rows"] == meta["accepted"] + meta["quarantined"] == raw_total
-    assert (meta["accepted"], meta["quarantined"]) == (run.rows_in_lake(f"tables/{table}_validated"),
-                                                       run.rows_in_lake(f"quarantine/{table}"))
+    assert (meta["accepted"], meta["quarantined"]) == (
+        run.rows_in_lake(f"tables/{table}_validated"),
+        run.rows_in_lake(f"quarantine/{table}"),
+    )
     assert (meta["source_rows_missing"], meta["unexpected_lineage"]) == (0, 0)
 
 
@@ -368,10 +479,16 @@ def assert_quarantine(run: RunRecord, case: Case) -> None:
 def test_raw_asset_reports_a_corrupt_archive_dropped_in_by_hand(local_resources, landing_dir, instance):
     """peek_columns used to raise tarfile/gzip errors, which failed every raw asset of every run."""
     (landing_dir / "nba-gamelog-2021-22.csv.gz").write_bytes(H.GAMELOG_2021_22.read_bytes())
-    (landing_dir / "broken-2022-23.csv.gz").write_bytes(H.GAMELOG_2022_23.read_bytes()[:1000])  # ends inside the header's block
+    (landing_dir / "broken-2022-23.csv.gz").write_bytes(
+        H.GAMELOG_2022_23.read_bytes()[:1000]
+    )  # ends inside the header's block
     (landing_dir / "garbage.tar.gz").write_bytes(b"not an archive")
-    result = materialize_seasons([BASE_SEASON], local_resources, instance,
-                                 selection=dg.AssetSelection.keys(dg.AssetKey(["raw", "league_game_log"])))
+    result = materialize_seasons(
+        [BASE_SEASON],
+        local_resources,
+        instance,
+        selection=dg.AssetSelection.keys(dg.AssetKey(["raw", "league_game_log"])),
+    )
     [mat] = result.asset_materializations_for_node("raw__league_game_log")
     assert mat.metadata["rows"].value == 2460
     unreadable = " ".join(mat.metadata["unreadable_files"].value)
@@ -390,9 +507,16 @@ def test_build_skips_unreadable_landed_files(tmp_path, monkeypatch, capsys):
 def test_published_text_is_stored_as_text(tmp_path):
     """The serving database takes values as bound parameters: SQL in a value stays a value."""
     path = str(tmp_path / "serving.db")
-    row = {"game_id": H.SQL_INJECTION, "season": H.SCRIPT_INJECTION, "season_type": "regular",
-           "game_date": pd.Timestamp("2023-01-01"), "home_team_id": 1610612744, "away_team_id": 1610612747,
-           "home_pts": 120, "away_pts": 110}
+    row = {
+        "game_id": H.SQL_INJECTION,
+        "season": H.SCRIPT_INJECTION,
+        "season_type": "regular",
+        "game_date": pd.Timestamp("2023-01-01"),
+        "home_team_id": 1610612744,
+        "away_team_id": 1610612747,
+        "home_pts": 120,
+        "away_pts": 110,
+    }
     assert publish_sqlite(path, GAMES, pd.DataFrame([row])) == 1
     assert publish_sqlite(path, GAMES, pd.DataFrame([row])) == 1  # idempotent upsert on the same key
     back = query_sqlite(path, "SELECT game_id, season FROM games")

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from nba_platform.json_logging import PYTHON_LOGS_CONFIG, RunLogHandler
 from nba_platform.lib.redaction import remember_secret
+from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG, RunLogHandler
 from nba_platform_tests.conftest import SAMPLE, embedded_resources
 from nba_platform_tests.defs.helpers import materialize_seasons
 from nba_platform_tests.integration.test_prod_mode import INFRA_DAGSTER_YAML, SPINE_KEYS
@@ -34,7 +34,7 @@ def json_lines(text: str) -> list[dict]:
 def test_the_instance_configs_name_the_handler(tmp_path, monkeypatch):
     assert yaml.safe_load(INFRA_DAGSTER_YAML.read_text())["python_logs"] == PYTHON_LOGS_CONFIG
     # the embedded home the CLI creates
-    from nba_platform.ops_runner import get_instance
+    from nba_platform.cli.runs import get_instance
 
     monkeypatch.setenv("NBA_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
@@ -77,8 +77,9 @@ def test_run_logs_are_json_lines_with_run_job_step_asset_and_partition(tmp_path,
         assert entry["timestamp"].endswith("Z") and entry["level"] in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         assert entry["partition"] == SEASON, entry
     in_steps = [e for e in lines if "step" in e]
-    assert in_steps and all("asset_key" in e or "asset_keys" in e for e in in_steps), \
-        [e for e in in_steps if "asset_key" not in e and "asset_keys" not in e][:3]
+    assert in_steps and all("asset_key" in e or "asset_keys" in e for e in in_steps), [
+        e for e in in_steps if "asset_key" not in e and "asset_keys" not in e
+    ][:3]
     # every asset of the spine is named by the lines of its step, and by its materialization
     materialized = {e["asset_key"] for e in lines if e.get("event_type") == "ASSET_MATERIALIZATION"}
     assert set(SPINE_KEYS) <= materialized, materialized
@@ -87,7 +88,12 @@ def test_run_logs_are_json_lines_with_run_job_step_asset_and_partition(tmp_path,
     # a multi-asset step (validated table + its quarantine) lists both
     validated = [e for e in in_steps if e["step"] == "team_games_validated" and e.get("event_type") == "STEP_START"]
     assert validated and {"tables/team_games_validated", "quarantine/team_games"} <= set(validated[0]["asset_keys"])
-    assert {e["event_type"] for e in lines if "event_type" in e} >= {"PIPELINE_START", "STEP_START", "STEP_SUCCESS", "PIPELINE_SUCCESS"}
+    assert {e["event_type"] for e in lines if "event_type" in e} >= {
+        "PIPELINE_START",
+        "STEP_START",
+        "STEP_SUCCESS",
+        "PIPELINE_SUCCESS",
+    }
 
 
 def test_text_format_leaves_the_handler_silent(monkeypatch):
@@ -129,7 +135,9 @@ def test_a_remembered_secret_is_scrubbed_from_a_record_and_its_exception(monkeyp
     except RuntimeError:
         import sys
 
-        record = logging.LogRecord("nba_platform.x", logging.ERROR, __file__, 1, "failed with %s", (secret,), sys.exc_info())
+        record = logging.LogRecord(
+            "nba_platform.x", logging.ERROR, __file__, 1, "failed with %s", (secret,), sys.exc_info()
+        )
     handler.emit(record)
     [entry] = json_lines(stream.getvalue())
     assert secret not in stream.getvalue()

@@ -14,14 +14,16 @@ KEY = dg.AssetKey(["tables", "team_games"])
 def frames() -> dict[str, pd.DataFrame]:
     """The dtypes the lib's frames carry: pyarrow strings, object text with None, nullable ints,
     floats with NaN, booleans, datetimes and dates, and an empty partition."""
-    typed = pd.DataFrame({
-        "GAME_ID": pd.array(["0022300001", "0022300002", None], dtype="string[pyarrow]"),
-        "TEAM": pd.array(["BOS", "LAL", "NYK"], dtype="string[pyarrow]"),
-        "PTS": pd.array([101, None, 99], dtype="Int64"),
-        "PLUS_MINUS": [1.5, np.nan, -3.0],
-        "WL_HOME": [True, False, True],
-        "GAME_DATE": pd.to_datetime(["2023-10-24", "2023-10-25", "2023-10-26"]),
-    })
+    typed = pd.DataFrame(
+        {
+            "GAME_ID": pd.array(["0022300001", "0022300002", None], dtype="string[pyarrow]"),
+            "TEAM": pd.array(["BOS", "LAL", "NYK"], dtype="string[pyarrow]"),
+            "PTS": pd.array([101, None, 99], dtype="Int64"),
+            "PLUS_MINUS": [1.5, np.nan, -3.0],
+            "WL_HOME": [True, False, True],
+            "GAME_DATE": pd.to_datetime(["2023-10-24", "2023-10-25", "2023-10-26"]),
+        }
+    )
     mixed = pd.DataFrame({"note": ["a", None, "c"], "n": [1, 2, 3], "day": [pd.Timestamp("2024-01-01").date()] * 3})
     return {"2022-23": typed, "2023-24": mixed, "2024-25": typed.iloc[0:0]}
 

@@ -55,7 +55,9 @@ def expected(scan, shape: str, seasons) -> dict[str, pd.DataFrame]:
 def run(landing: LandingZone, shape: str, instance, seasons: list[str]) -> dg.Output:
     """The real asset, invoked directly (API-capable shapes with their default config: landed files)."""
     key_range = dg.PartitionKeyRange(seasons[0], seasons[-1])
-    ctx = dg.build_asset_context(partition_key_range=key_range, instance=instance, resources={"landing": landing, "stats_api": StatsApi()})
+    ctx = dg.build_asset_context(
+        partition_key_range=key_range, instance=instance, resources={"landing": landing, "stats_api": StatsApi()}
+    )
     return ASSETS[shape](ctx)
 
 
@@ -88,7 +90,9 @@ def instance(all_seasons):
         yield inst
 
 
-def test_every_season_cold_and_warm_index_give_the_rows_of_a_full_scan(tmp_path, instance, sample_expected, all_seasons):
+def test_every_season_cold_and_warm_index_give_the_rows_of_a_full_scan(
+    tmp_path, instance, sample_expected, all_seasons
+):
     landing = LandingZone(uri=str(tmp_path / "landing"), include_sample=True)
     # Cold: one run of every season per asset builds the index as it goes.
     for shape in ASSETS:
@@ -100,7 +104,9 @@ def test_every_season_cold_and_warm_index_give_the_rows_of_a_full_scan(tmp_path,
         for season in all_seasons:
             out = run(landing, shape, instance, [season])
             assert_same(out.value, {season: sample_expected[shape][season]})
-            assert out.metadata["files_skipped_by_index"].value == len(landing.list_files()) - len(out.metadata["files"].data)
+            assert out.metadata["files_skipped_by_index"].value == len(landing.list_files()) - len(
+                out.metadata["files"].data
+            )
     # Warm over every season again (a backfill): same as cold.
     for shape in ASSETS:
         assert_same(run(landing, shape, instance, all_seasons).value, sample_expected[shape])
@@ -153,8 +159,16 @@ def test_a_file_replaced_in_place_is_read_again(tmp_path, instance):
     assert json.loads((zone / index_key("gamelog.csv.gz")).read_text())["seasons"] == ["2023-24"]
 
 
-@pytest.mark.parametrize("garbage", [b"", b"{not json", b'{"name": "gamelog.csv.gz"}', b"[1, 2]",
-                                     b'{"name": "gamelog.csv.gz", "fingerprint": "0:0", "shape": "league_game_log", "seasons": []}'])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"{not json",
+        b'{"name": "gamelog.csv.gz"}',
+        b"[1, 2]",
+        b'{"name": "gamelog.csv.gz", "fingerprint": "0:0", "shape": "league_game_log", "seasons": []}',
+    ],
+)
 def test_a_corrupt_or_stale_entry_is_ignored_and_rebuilt(tmp_path, instance, garbage):
     zone = tmp_path / "landing"
     zone.mkdir()
@@ -189,7 +203,10 @@ def test_an_unreadable_file_gets_no_entry_and_is_reported_every_run(tmp_path, in
     for _ in range(2):
         for shape in ASSETS:
             out = run(landing, shape, instance, ["2023-24"])
-            assert len(out.metadata["unreadable_files"].data) == 1 and "broken.csv.gz" in out.metadata["unreadable_files"].data[0]
+            assert (
+                len(out.metadata["unreadable_files"].data) == 1
+                and "broken.csv.gz" in out.metadata["unreadable_files"].data[0]
+            )
     assert not (zone / index_key("broken.csv.gz")).exists()
 
 

@@ -25,8 +25,8 @@ from nba_platform.definitions import defs
 from nba_platform.defs.ingestion.jobs import SEASON_TABLES_SELECTION
 from nba_platform.defs.models.promotion import RETRAIN_SELECTION
 from nba_platform.defs.models.sensors import retraining_sensor
-from nba_platform.model_registry import CHALLENGER, CHAMPION, champion_history
 from nba_platform.resources.landing import sample_root
+from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion_history
 from nba_platform.resources.retraining import RetrainingPolicy
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags
@@ -72,30 +72,49 @@ def lifecycle(tmp_path_factory):
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
 
         def run(selection, seasons=None, run_config=None, tags=None):
-            result = dg.materialize(everything, resources=resources, instance=instance, selection=selection,
-                                    run_config=run_config or {}, tags={**(season_run_tags(seasons) if seasons else {}), **(tags or {})},
-                                    raise_on_error=False)
+            result = dg.materialize(
+                everything,
+                resources=resources,
+                instance=instance,
+                selection=selection,
+                run_config=run_config or {},
+                tags={**(season_run_tags(seasons) if seasons else {}), **(tags or {})},
+                raise_on_error=False,
+            )
             assert result.success, [e.message for e in result.all_events if e.is_failure]
             return result
 
         def tick(cursor):
-            return retraining_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"retraining_policy": policy}))
+            return retraining_sensor(
+                dg.build_sensor_context(instance=instance, cursor=cursor, resources={"retraining_policy": policy})
+            )
 
         model_config = lambda cfg: {"ops": {"models__game_outcome_model": {"config": cfg}}}  # noqa: E731
         for season in SEASONS:
             path = GAMELOG_DIR / f"nba-gamelog-{season}.csv.gz"
             resources["landing"].accept(path.name, path.read_bytes())
         instance.add_dynamic_partitions("season", SEASONS)
-        run(SEASON_TABLES_SELECTION | FEATURES | dg.AssetSelection.assets(key("models", "game_outcome_model")),
-            SEASONS, model_config(WEAK_MODEL))
+        run(
+            SEASON_TABLES_SELECTION | FEATURES | dg.AssetSelection.assets(key("models", "game_outcome_model")),
+            SEASONS,
+            model_config(WEAK_MODEL),
+        )
         steps["v1_champion"] = resources["mlflow"].version_by_alias(CHAMPION)
         steps["tick_before"] = tick(None)
 
         # A drifted season lands and is built; its drift is measured and it is scored in shadow.
         resources["landing"].accept("nba-gamelog-2024-25-drifted.csv.gz", drifted_season_csv())
         instance.add_dynamic_partitions("season", ["2024-25"])
-        steps["drift_run"] = run(SEASON_TABLES_SELECTION | FEATURES | dg.AssetSelection.assets(
-            key("monitoring", "feature_drift"), key("serving", "game_predictions"), key("serving", "shadow_predictions")), ["2024-25"])
+        steps["drift_run"] = run(
+            SEASON_TABLES_SELECTION
+            | FEATURES
+            | dg.AssetSelection.assets(
+                key("monitoring", "feature_drift"),
+                key("serving", "game_predictions"),
+                key("serving", "shadow_predictions"),
+            ),
+            ["2024-25"],
+        )
 
         # The sensor fires; its run request is executed as the daemon would (job selection + tags).
         steps["tick_drift"] = tick(steps["tick_before"].cursor)
@@ -105,22 +124,38 @@ def lifecycle(tmp_path_factory):
         steps["tick_after"] = tick(steps["tick_drift"].cursor)
 
         # Shadow scoring of the new season by both, live skill, then the promotion rule.
-        steps["promotion_run"] = run(dg.AssetSelection.assets(key("serving", "shadow_predictions"), key("monitoring", "live_skill"),
-                                                              key("models", "champion_promotion")), ["2024-25"])
+        steps["promotion_run"] = run(
+            dg.AssetSelection.assets(
+                key("serving", "shadow_predictions"),
+                key("monitoring", "live_skill"),
+                key("models", "champion_promotion"),
+            ),
+            ["2024-25"],
+        )
         steps["champion_after_promotion"] = resources["mlflow"].version_by_alias(CHAMPION)
 
         # A worse challenger: refused.
         run(dg.AssetSelection.assets(key("models", "game_outcome_model")), run_config=model_config(WEAK_MODEL))
         steps["v3_challenger"] = resources["mlflow"].version_by_alias(CHALLENGER)
-        steps["refusal_run"] = run(dg.AssetSelection.assets(key("serving", "shadow_predictions"), key("models", "champion_promotion")), ["2024-25"])
+        steps["refusal_run"] = run(
+            dg.AssetSelection.assets(key("serving", "shadow_predictions"), key("models", "champion_promotion")),
+            ["2024-25"],
+        )
         steps["champion_after_refusal"] = resources["mlflow"].version_by_alias(CHAMPION)
-        steps["published_2024_25"] = resources["io_manager"]._store().read_table("serving/game_predictions/2024-25.parquet").to_pandas()
+        steps["published_2024_25"] = (
+            resources["io_manager"]._store().read_table("serving/game_predictions/2024-25.parquet").to_pandas()
+        )
 
         # The rollback command, as an operator runs it.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_"))}
         env.update({"NBA_PLATFORM_ENV": "local", "NBA_HOME": str(root)})
-        steps["rollback"] = subprocess.run([sys.executable, "-m", "nba_platform.cli", "rollback-champion"], env=env,
-                                           capture_output=True, text=True, timeout=120)
+        steps["rollback"] = subprocess.run(
+            [sys.executable, "-m", "nba_platform.cli", "rollback-champion"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         steps["champion_after_rollback"] = resources["mlflow"].version_by_alias(CHAMPION)
         steps["history"] = champion_history(resources["mlflow"])
         steps["instance"] = instance

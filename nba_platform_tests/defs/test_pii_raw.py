@@ -37,8 +37,10 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     (tmp_path / "landing" / "boxscores.tar.gz").write_bytes(buf.getvalue())
     rows = BOX_SCORE.splitlines()[1:]
 
-    selection = dg.AssetSelection.assets(dg.AssetKey(["raw", "box_score_traditional"])) | \
-        dg.AssetSelection.assets(dg.AssetKey(["tables", "player_games_validated"])).required_multi_asset_neighbors()
+    selection = (
+        dg.AssetSelection.assets(dg.AssetKey(["raw", "box_score_traditional"]))
+        | dg.AssetSelection.assets(dg.AssetKey(["tables", "player_games_validated"])).required_multi_asset_neighbors()
+    )
     result = materialize_seasons([SEASON], resources, instance, selection=selection)
     assert result.success and check_results(result)["player_games_nothing_lost"]
 
@@ -50,10 +52,16 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     everything = raw.astype(str).to_csv()
     assert "jo@agency.com" not in everything and "555-0199" not in everything and "123-45-6789" not in everything
 
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw/box_score_traditional"]
+    [event] = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "raw/box_score_traditional"
+    ]
     meta = event.materialization.metadata
     assert meta["pii_masked"].value == {"email": 1, "ipv6": 0, "ipv4": 0, "card": 0, "ssn": 1, "phone": 1}
     assert meta["pii_masked_by_column"].value == {"COMMENT": 2, "NICKNAME": 1}
 
     validated = pq.read_table(tmp_path / "lake" / "tables" / "player_games_validated" / f"{SEASON}.parquet").to_pandas()
-    assert validated.loc[validated["player_id"] == 1629001, "comment"].tolist() == ["DNP - Personal: agent [EMAIL], [PHONE]"]
+    assert validated.loc[validated["player_id"] == 1629001, "comment"].tolist() == [
+        "DNP - Personal: agent [EMAIL], [PHONE]"
+    ]

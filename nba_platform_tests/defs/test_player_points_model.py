@@ -27,9 +27,16 @@ def built(tmp_path_factory):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("season", BOX_SCORE_SEASONS)
         # Assets only: the tables' data-quality checks have their own tests (and cost ~10 s here).
-        result = dg.materialize(defs().assets, resources=resources, instance=instance, selection=SELECTION,
-                                tags=season_run_tags(BOX_SCORE_SEASONS))
-        meta = next(e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == MODEL_KEY)
+        result = dg.materialize(
+            defs().assets,
+            resources=resources,
+            instance=instance,
+            selection=SELECTION,
+            tags=season_run_tags(BOX_SCORE_SEASONS),
+        )
+        meta = next(
+            e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == MODEL_KEY
+        )
         evaluation = pq.read_table(root / "lake" / "models" / "player_points_model.parquet").to_pandas()
         yield {"result": result, "meta": meta, "evaluation": evaluation, "resources": resources}
 
@@ -77,8 +84,13 @@ def test_without_two_seasons_of_box_scores_nothing_is_trained_or_registered(tmp_
     from nba_platform.lib.schema import PLAYER_GAME_SCHEMA, empty_frame
 
     mlflow = embedded_resources(tmp_path, include_sample=False)["mlflow"]
-    output = player_points_model(context=dg.build_asset_context(), config=PlayerPointsModelConfig(), mlflow=mlflow,
-                                 features=pd.DataFrame(), player_games={"2023-24": empty_frame(PLAYER_GAME_SCHEMA)})
+    output = player_points_model(
+        context=dg.build_asset_context(),
+        config=PlayerPointsModelConfig(),
+        mlflow=mlflow,
+        features=pd.DataFrame(),
+        player_games={"2023-24": empty_frame(PLAYER_GAME_SCHEMA)},
+    )
     assert output.value.empty and "model_version" in output.value.columns
     assert output.metadata["status"].value.startswith("not trained: needs 2 seasons of box scores, found 0")
     assert mlflow.model_versions(PLAYER_POINTS_MODEL_NAME) == []

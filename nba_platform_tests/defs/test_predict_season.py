@@ -14,22 +14,28 @@ from nba_platform.lib.metrics import brier_score
 def run_cli(args, home):
     env = {**os.environ, "NBA_HOME": str(home), "NBA_INCLUDE_SAMPLE": "false"}
     env.pop("DAGSTER_HOME", None)
-    return subprocess.run([sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def test_predict_unseen_season_from_a_gamelog_export(tmp_path, sample_path):
     home = tmp_path / "home"
     # History the platform knows: 2018-19 .. 2022-23 (TeamGameLog + two LeagueGameLog seasons). No 2023-24.
-    history = [sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"),
-               sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2021-22.csv.gz"),
-               sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz")]
+    history = [
+        sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"),
+        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2021-22.csv.gz"),
+        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz"),
+    ]
     ingest = run_cli(["ingest", "--no-run", *map(str, history)], home)
     assert ingest.returncode == 0, ingest.stdout + ingest.stderr
     build = run_cli(["build"], home)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
 
     # The held-out season as an upper-case LeagueGameLog export.
-    text = gzip.decompress(sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2023-24.csv.gz").read_bytes()).decode()
+    text = gzip.decompress(
+        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2023-24.csv.gz").read_bytes()
+    ).decode()
     header, body = text.split("\n", 1)
     export = tmp_path / "LeagueGameLog_2023-24.csv"
     export.write_text(header.upper() + "\n" + body)
@@ -38,7 +44,14 @@ def test_predict_unseen_season_from_a_gamelog_export(tmp_path, sample_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     preds = pd.read_csv(out, dtype={"game_id": str})
-    assert list(preds.columns) == ["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]
+    assert list(preds.columns) == [
+        "game_id",
+        "game_date",
+        "home_team_id",
+        "away_team_id",
+        "p_home_win",
+        "model_version",
+    ]
     assert len(preds) == 1230 and preds["game_id"].is_unique and preds["game_id"].str.len().eq(10).all()
     assert preds["p_home_win"].between(0.01, 0.99).all()
     assert preds["model_version"].nunique() == 1 and preds["model_version"].iloc[0].startswith("nba_game_outcome/v")
@@ -51,5 +64,7 @@ def test_predict_unseen_season_from_a_gamelog_export(tmp_path, sample_path):
     assert brier_score(y, preds["p_home_win"].to_numpy()) < 0.235
 
     # A file for a different season than asked is refused, clearly, and lands nothing.
-    wrong = run_cli(["predict-season", "--gamelog", str(export), "--season", "2024-25", "--out", str(tmp_path / "x.csv")], home)
+    wrong = run_cli(
+        ["predict-season", "--gamelog", str(export), "--season", "2024-25", "--out", str(tmp_path / "x.csv")], home
+    )
     assert wrong.returncode == 2 and "season_matches" in wrong.stdout

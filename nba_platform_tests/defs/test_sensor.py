@@ -16,7 +16,9 @@ def evaluate(instance, landing, cursor=None):
 
 def test_new_file_requests_its_season_and_adds_the_partition(instance, local_resources, land, sample_path, landing_dir):
     # An upper-cased LeagueGameLog export for a season the instance has never seen.
-    text = gzip.decompress(sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2023-24.csv.gz").read_bytes()).decode()
+    text = gzip.decompress(
+        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2023-24.csv.gz").read_bytes()
+    ).decode()
     header, body = text.split("\n", 1)
     (landing_dir / "LeagueGameLog_2023_24.csv").write_text(header.upper() + "\n" + body)
 
@@ -42,7 +44,13 @@ def test_new_file_requests_its_season_and_adds_the_partition(instance, local_res
 def test_multi_season_file_requests_every_season(instance, local_resources, land, sample_path):
     land(sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"))
     result = evaluate(instance, local_resources["landing"])
-    assert sorted(r.partition_key for r in result.run_requests) == ["2018-19", "2019-20", "2020-21", "2021-22", "2022-23"]
+    assert sorted(r.partition_key for r in result.run_requests) == [
+        "2018-19",
+        "2019-20",
+        "2020-21",
+        "2021-22",
+        "2022-23",
+    ]
 
 
 def test_unreadable_file_is_rejected_once_and_reported(instance, local_resources, landing_dir):

@@ -24,7 +24,10 @@ def built(tmp_path_factory):
         instance.add_dynamic_partitions("season", ALL_SEASONS)
         d = defs()
         result = dg.materialize(
-            [*d.assets, *d.asset_checks], resources=resources, instance=instance, tags=season_run_tags(ALL_SEASONS),
+            [*d.assets, *d.asset_checks],
+            resources=resources,
+            instance=instance,
+            tags=season_run_tags(ALL_SEASONS),
             selection=BUILD_ALL_SELECTION,
         )
         yield {"root": root, "result": result, "instance": instance, "resources": resources}
@@ -79,7 +82,8 @@ def test_known_defects_repaired_or_quarantined(built):
     assert tg["exact_duplicates_collapsed"].value >= 22
     # The slim log's float/wrong PLUS_MINUS values are recomputed from points.
     repairs = {
-        k: v for e in built["result"].get_asset_materialization_events()
+        k: v
+        for e in built["result"].get_asset_materialization_events()
         if e.asset_key.to_user_string() == "tables/team_games"
         for k, v in e.materialization.metadata["repairs"].value.items()
     }
@@ -89,7 +93,7 @@ def test_known_defects_repaired_or_quarantined(built):
     conflicts = read(root, "quarantine", "team_games_dedup", season="2020-21")
     assert set(conflicts["rule"]) == {"source_internal_conflict"}
     games = read(root, "tables", "team_games", season="2020-21")
-    assert set(json.loads(r)["game_id"] for r in conflicts["record"]) <= set(games["game_id"])
+    assert {json.loads(r)["game_id"] for r in conflicts["record"]} <= set(games["game_id"])
     assert len(games[games["season_type"] == "regular"]) == 2160  # the 72-game season, complete
 
 
@@ -117,8 +121,11 @@ def test_rematerializing_a_partition_is_idempotent(built):
 
 
 def test_model_beats_elo_on_the_last_season_and_is_registered(built):
-    meta = next(e.materialization.metadata for e in built["result"].get_asset_materialization_events()
-                if e.asset_key.to_user_string() == "models/game_model_evaluation")
+    meta = next(
+        e.materialization.metadata
+        for e in built["result"].get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "models/game_model_evaluation"
+    )
     assert meta["eval_season"].value == "2023-24"
     assert meta["model_brier"].value < meta["elo_brier"].value < 0.25
     assert meta["calibration_plot"].value.startswith("![calibration](data:image/png;base64,")
@@ -159,8 +166,10 @@ def test_predictions_are_published_with_their_model_version_and_top_factors(buil
     # too little history before 2004-05: an empty partition, not a guess
     assert len(read(built["root"], "serving", "game_predictions", season="2003-04")) == 0
     db = built["resources"]["serving_db"]
-    published = db.query("SELECT count(*) AS n, count(DISTINCT model_version) AS v, count(top_factors) AS f "
-                         "FROM game_predictions WHERE season = '2023-24'")
+    published = db.query(
+        "SELECT count(*) AS n, count(DISTINCT model_version) AS v, count(top_factors) AS f "
+        "FROM game_predictions WHERE season = '2023-24'"
+    )
     assert published["n"].item() == 1312 and published["v"].item() == 1 and published["f"].item() == 1312
     games = db.query("SELECT count(*) AS n FROM games WHERE season = '2023-24'")
     assert games["n"].item() == 1312

@@ -41,8 +41,13 @@ def metadata(result, key: dg.AssetKey) -> dict:
 
 
 def stats_api(server: FakeStatsApi, cache_dir, **kw) -> StatsApi:
-    return StatsApi(base_url=server.base_url, cache_uri=str(cache_dir), requests_per_second=0,
-                    backoff_base_seconds=kw.pop("backoff_base_seconds", 0.05), **kw)
+    return StatsApi(
+        base_url=server.base_url,
+        cache_uri=str(cache_dir),
+        requests_per_second=0,
+        backoff_base_seconds=kw.pop("backoff_base_seconds", 0.05),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -62,11 +67,20 @@ def test_league_game_log_from_the_api_equals_the_landed_file(tmp_path, season_in
     with FakeStatsApi({(SEASON, "Regular Season"): league_game_log(SEASON)}) as server:
         server.inject("leaguegamelog", Fault("status", 500), Fault("status", 429, retry_after="1"))
         run = dg.materialize(
-            [asset], resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")}, instance=season_instance,
-            partition_key=SEASON, run_config=source_config("raw__league_game_log", season_types=["Regular Season"]),
+            [asset],
+            resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")},
+            instance=season_instance,
+            partition_key=SEASON,
+            run_config=source_config("raw__league_game_log", season_types=["Regular Season"]),
         )
         meta = metadata(run, LEAGUE_GAME_LOG)
-        assert (meta["source"], meta["rows"], meta["http_requests"], meta["retries"], meta["cache_hits"]) == ("stats_api", 2460, 3, 2, 0)
+        assert (meta["source"], meta["rows"], meta["http_requests"], meta["retries"], meta["cache_hits"]) == (
+            "stats_api",
+            2460,
+            3,
+            2,
+            0,
+        )
         assert meta["failed_attempts"] == {"http_500": 1, "http_429": 1}
         arrivals = [r.at for r in server.requests]
         assert [r.outcome for r in server.requests] == ["status", "status", "ok"]
@@ -76,16 +90,23 @@ def test_league_game_log_from_the_api_equals_the_landed_file(tmp_path, season_in
         # Same rows, same text; only the lineage says where they came from.
         assert set(from_api["_source_file"]) == {"stats_api/leaguegamelog?Season=2022-23&SeasonType=Regular+Season"}
         pd.testing.assert_frame_equal(from_api.drop(columns=LINEAGE), from_files.drop(columns=LINEAGE))
-        canonical = [validate_season("team_game", SEASON, {"league_game_log": f})[0].drop(columns=["source_file", "source_row"])
-                     .sort_values(["game_id", "team_id"], ignore_index=True) for f in (from_api, from_files)]
+        canonical = [
+            validate_season("team_game", SEASON, {"league_game_log": f})[0]
+            .drop(columns=["source_file", "source_row"])
+            .sort_values(["game_id", "team_id"], ignore_index=True)
+            for f in (from_api, from_files)
+        ]
         assert len(canonical[0]) == 2460
         pd.testing.assert_frame_equal(*canonical)
 
         # A re-run (new process, same cache) sends no request.
         t0 = time.monotonic()
         again = dg.materialize(
-            [asset], resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")}, instance=season_instance,
-            partition_key=SEASON, run_config=source_config("raw__league_game_log", season_types=["Regular Season"]),
+            [asset],
+            resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")},
+            instance=season_instance,
+            partition_key=SEASON,
+            run_config=source_config("raw__league_game_log", season_types=["Regular Season"]),
         )
         meta = metadata(again, LEAGUE_GAME_LOG)
         assert (meta["http_requests"], meta["cache_hits"], meta["rows"]) == (0, 1, 2460) and len(server.requests) == 3
@@ -100,11 +121,21 @@ def test_dead_endpoint_fails_the_step_with_the_breaker_error(tmp_path, season_in
     resources = embedded_resources(tmp_path, include_sample=False)
     with FakeStatsApi() as server:
         server.kill("leaguegamelog", status=503)
-        api = stats_api(server, tmp_path / "cache", breaker_failure_threshold=3, breaker_cooldown_seconds=0.5,
-                        backoff_base_seconds=0.01, max_attempts=5)
+        api = stats_api(
+            server,
+            tmp_path / "cache",
+            breaker_failure_threshold=3,
+            breaker_cooldown_seconds=0.5,
+            backoff_base_seconds=0.01,
+            max_attempts=5,
+        )
         run = dg.materialize(
-            [asset], resources={**resources, "stats_api": api}, instance=season_instance, partition_key=SEASON,
-            run_config=source_config("raw__league_game_log"), raise_on_error=False,
+            [asset],
+            resources={**resources, "stats_api": api},
+            instance=season_instance,
+            partition_key=SEASON,
+            run_config=source_config("raw__league_game_log"),
+            raise_on_error=False,
         )
         assert not run.success
         # 3 failed attempts open the breaker; the step retry (after the cooldown) sends one probe.
@@ -127,14 +158,20 @@ def test_box_scores_and_bios_from_the_api(tmp_path, season_instance):
     served = box_scores("2019-20", game_type="4")
     with FakeStatsApi({("2019-20", "Playoffs"): playoff_league_game_log("2019-20")}, served, player_info()) as server:
         run = dg.materialize(
-            [d.get_assets_def(k) for k in keys], resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")},
-            instance=season_instance, partition_key="2019-20",
+            [d.get_assets_def(k) for k in keys],
+            resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")},
+            instance=season_instance,
+            partition_key="2019-20",
             run_config=source_config("raw__box_score_traditional", "raw__player_bios", season_types=["Playoffs"]),
         )
         assert run.success
         box, bios = (metadata(run, k) for k in keys)
         assert (box["rows"], box["fetched"]["2019-20"]["games"]) == (2144, 83)
-        assert (bios["rows"], bios["fetched"]["2019-20"]["players"], bios["fetched"]["2019-20"]["players_unknown_to_api"]) == (229, 229, [])
+        assert (
+            bios["rows"],
+            bios["fetched"]["2019-20"]["players"],
+            bios["fetched"]["2019-20"]["players_unknown_to_api"],
+        ) == (229, 229, [])
         # 1 league game log + 83 box scores + 229 players, each requested once across both steps.
         assert box["http_requests"] + bios["http_requests"] == len(server.requests) == 1 + 83 + 229
         assert box["cache_hits"] + bios["cache_hits"] == 1 + 83
@@ -165,11 +202,16 @@ def test_settings_bind_the_stats_api_resource(tmp_path, monkeypatch):
 def test_bios_can_be_limited_to_listed_players(tmp_path):
     from nba_platform.defs.ingestion.assets import RawSourceConfig, fetch_season
 
-    with FakeStatsApi({("2019-20", "Playoffs"): playoff_league_game_log("2019-20")}, box_scores("2019-20", "4"), player_info()) as server:
+    with FakeStatsApi(
+        {("2019-20", "Playoffs"): playoff_league_game_log("2019-20")}, box_scores("2019-20", "4"), player_info()
+    ) as server:
         client = stats_api(server, tmp_path / "cache").client()
         config = RawSourceConfig(source="stats_api", season_types=["Playoffs"], player_ids=[203516, 1629109])
         rows, fetched = fetch_season(client, SHAPES_BY_NAME["player_bios"], "2019-20", config)
         assert sorted(rows["FULL_NAME"]) == ["Gary Clark", "James Ennis III"] and fetched["players"] == 2
-        assert [r.params["PlayerID"] for r in server.requests_to("commonplayerinfo")] == ["203516", "1629109"]  # player id order
+        assert [r.params["PlayerID"] for r in server.requests_to("commonplayerinfo")] == [
+            "203516",
+            "1629109",
+        ]  # player id order
         with pytest.raises(ValueError, match="season types"):
             fetch_season(client, SHAPES_BY_NAME["league_game_log"], "2019-20", RawSourceConfig(season_types=["Summer"]))

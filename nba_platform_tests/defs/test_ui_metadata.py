@@ -129,6 +129,8 @@ def test_owners_default_by_domain_where_an_asset_names_none(code_location):
     @dg.asset(key=["ops", "owned"], group_name="ops", owners=["team:someone"], description="x" * 40, kinds={"pandas"})
     def owned(): ...
 
-    graph = apply_asset_policy(dg.Definitions.merge(code_location, dg.Definitions(assets=[unowned, owned]))).resolve_asset_graph()
+    graph = apply_asset_policy(
+        dg.Definitions.merge(code_location, dg.Definitions(assets=[unowned, owned]))
+    ).resolve_asset_graph()
     assert graph.get(dg.AssetKey(["features", "unowned"])).owners == [DOMAIN_OWNERS["features"]]
     assert graph.get(dg.AssetKey(["ops", "owned"])).owners == ["team:someone"]

@@ -109,9 +109,7 @@ def env_references(node: Any) -> set[str]:
     return found
 
 
-_TF_OPTIONS = hcl2.SerializationOptions(
-    strip_string_quotes=True, explicit_blocks=False, with_comments=False
-)
+_TF_OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 
 
 def _tf_parse(path: Path) -> dict[str, Any]:
@@ -369,9 +367,7 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     bindir = _pg_bindir()
     if bindir is None:
         pytest.fail("PostgreSQL server binaries (initdb/pg_ctl/psql) are not installed: these tests need them")
-    version = subprocess.run(
-        [str(bindir / "psql"), "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    version = subprocess.run([str(bindir / "psql"), "--version"], capture_output=True, text=True, check=True).stdout
     major = int(re.search(r"(\d+)\.", version).group(1))  # type: ignore[union-attr]
     if major < 15:
         pytest.fail(f"init.sql needs psql >= 15 (\\getenv); found {version.strip()}")
@@ -401,9 +397,7 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
         capture_output=True,
         timeout=120,
     )
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off"
-    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off"
     subprocess.run(
         [
             *as_postgres,
@@ -445,9 +439,7 @@ def init_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def initialised_postgres(
-    throwaway_postgres: ThrowawayPostgres, init_env: dict[str, str]
-) -> ThrowawayPostgres:
+def initialised_postgres(throwaway_postgres: ThrowawayPostgres, init_env: dict[str, str]) -> ThrowawayPostgres:
     first = throwaway_postgres.psql_file(INIT_SQL, init_env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("CREATE DATABASE") == 3
@@ -616,10 +608,7 @@ def test_production_instance_runs_on_postgres_with_s3_compute_logs(
         assert event is not None and event.run_id == result.run_id
 
         keys = [
-            obj["Key"]
-            for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dagster/compute-logs/").get(
-                "Contents", []
-            )
+            obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dagster/compute-logs/").get("Contents", [])
         ]
         assert keys, "no compute log reached the S3 bucket"
         bodies = [s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys]
@@ -656,9 +645,7 @@ def test_seed_moto_creates_bucket_and_secret_like_compose(moto_endpoint: str) ->
     document = json.loads(sm.get_secret_value(SecretId=env["NBA_SECRETS_ID"])["SecretString"])
     assert set(document) == SECRET_JSON_KEYS
     assert document["dagster_pg_password"] == env["DAGSTER_PG_PASSWORD"]
-    assert (
-        document["rds_password"] == compose_env(compose["services"]["postgres"])["NBA_RDS_PASSWORD"]
-    )
+    assert document["rds_password"] == compose_env(compose["services"]["postgres"])["NBA_RDS_PASSWORD"]
 
     with pytest.raises(RuntimeError):
         seed_moto.seed({**env, "AWS_ENDPOINT_URL": "https://s3.us-east-1.amazonaws.com"})
@@ -737,11 +724,7 @@ def test_compose_healthchecks_and_depends_on_conditions() -> None:
 
 def test_compose_dagster_env_is_prod_on_local_standins() -> None:
     services = load_yaml(COMPOSE_YAML)["services"]
-    needed = (
-        PLATFORM_ENV_VARS
-        | env_references(load_yaml(DAGSTER_YAML))
-        | env_references(load_yaml(WORKSPACE_YAML))
-    )
+    needed = PLATFORM_ENV_VARS | env_references(load_yaml(DAGSTER_YAML)) | env_references(load_yaml(WORKSPACE_YAML))
     for name in DAGSTER_SERVICES:
         env = compose_env(services[name])
         assert not needed - set(env), f"{name} lacks {needed - set(env)}"
@@ -939,8 +922,7 @@ def test_s3_bucket_versioned_kms_encrypted_private_with_backup_lifecycle() -> No
         rule
         for rule in lifecycle["rule"]
         if any(
-            ref(str(f.get("prefix", ""))) in ("local.backups_prefix", "backups/")
-            for f in as_list(rule.get("filter"))
+            ref(str(f.get("prefix", ""))) in ("local.backups_prefix", "backups/") for f in as_list(rule.get("filter"))
         )
     ]
     assert len(backup_rules) == 1
@@ -1093,14 +1075,10 @@ def test_iam_statements_are_least_privilege() -> None:
         "s3:DeleteObject",
         "s3:ListBucket",
     }
-    assert {a for a in task_actions if a.startswith("secretsmanager:")} == {
-        "secretsmanager:GetSecretValue"
-    }
+    assert {a for a in task_actions if a.startswith("secretsmanager:")} == {"secretsmanager:GetSecretValue"}
     assert not tf_resources("aws_iam_role_policy_attachment"), "no managed (broad) policies"
     locals_ = tf_locals()
-    assert locals_["glue_database_arn"].endswith(
-        "database/${aws_glue_catalog_database.platform.name}"
-    )
+    assert locals_["glue_database_arn"].endswith("database/${aws_glue_catalog_database.platform.name}")
     assert locals_["glue_tables_arn"].endswith("table/${aws_glue_catalog_database.platform.name}/*")
 
 
@@ -1131,18 +1109,14 @@ def test_ecs_three_fargate_services_with_secrets_from_secrets_manager() -> None:
     assert "secrets = local.container_secrets" in containers
     assert 'user = "10001:10001"' in containers
 
-    code_cmd = [c for c in locals_["services"]["code-server"]["command"]]
+    code_cmd = list(locals_["services"]["code-server"]["command"])
     assert code_cmd == CODE_SERVER_CMD
     assert locals_["services"]["webserver"]["port"] == 3000
 
     environment = locals_["container_environment"]
     names = [item["name"] for item in environment]
     assert len(names) == len(set(names))
-    needed = (
-        PLATFORM_ENV_VARS
-        | env_references(load_yaml(DAGSTER_YAML))
-        | env_references(load_yaml(WORKSPACE_YAML))
-    )
+    needed = PLATFORM_ENV_VARS | env_references(load_yaml(DAGSTER_YAML)) | env_references(load_yaml(WORKSPACE_YAML))
     secrets = locals_["container_secrets"]
     secret_names = {item["name"] for item in secrets}
     missing = needed - set(names) - secret_names
@@ -1172,9 +1146,7 @@ def test_ecs_three_fargate_services_with_secrets_from_secrets_manager() -> None:
         assert ref(network["subnets"]) == "var.private_subnet_ids", name
     assert services["daemon"]["desired_count"] == 1
     assert services["daemon"]["deployment_maximum_percent"] == 100
-    assert ref(services["webserver"]["load_balancer"][0]["target_group_arn"]).startswith(
-        "aws_lb_target_group."
-    )
+    assert ref(services["webserver"]["load_balancer"][0]["target_group_arn"]).startswith("aws_lb_target_group.")
     assert services["code_server"]["service_registries"]
 
 
@@ -1223,9 +1195,7 @@ def test_dockerfile_base_user_install_and_command() -> None:
 
     assert any(k == "RUN" and re.search(r"pip install \.(\s|$)", rest) for k, rest in instructions)
     copies = [rest for k, rest in instructions if k == "COPY"]
-    assert any(
-        "workspace.yaml" in c and c.endswith("/opt/dagster/app/workspace.yaml") for c in copies
-    )
+    assert any("workspace.yaml" in c and c.endswith("/opt/dagster/app/workspace.yaml") for c in copies)
     assert any(c.startswith("infra/dagster/dagster.yaml") for c in copies)
     expose = " ".join(rest for k, rest in instructions if k == "EXPOSE").split()
     assert "3000" in expose
@@ -1240,9 +1210,7 @@ def test_dockerfile_base_user_install_and_command() -> None:
 
 def test_dockerignore_excludes_local_state() -> None:
     patterns = {
-        line.strip()
-        for line in DOCKERIGNORE.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
     }
     for needed in (".venv", ".git", ".nba_home", "bench/results", "**/.env"):
         assert needed in patterns, needed
@@ -1286,15 +1254,11 @@ def _allowed_value(value: str) -> bool:
         default = re.fullmatch(r"(\w+)(:?-)(.*)", inner)
         if default:  # compose variable with a default: only local placeholders are acceptable
             name, _, fallback = default.groups()
-            return name.startswith("NBA_LOCAL_") and (
-                fallback == "" or fallback.startswith("local-")
-            )
+            return name.startswith("NBA_LOCAL_") and (fallback == "" or fallback.startswith("local-"))
         return True  # interpolation of a reference
     if value.startswith(("var.", "local.", "data.", "{", "[", "(", ":'")):
         return True  # references and structures, not literals
-    if re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
-        return True  # the name of an environment variable
-    return False
+    return bool(re.fullmatch(r"[A-Z][A-Z0-9_]*", value))  # the name of an environment variable
 
 
 def _scan(text: str, path: Path) -> list[str]:

@@ -27,8 +27,10 @@ def postgres_admin_dsn() -> str:
         with psycopg.connect(dsn, connect_timeout=5) as con:
             con.execute("SELECT 1")
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc}); start it: "
-                    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+        pytest.fail(
+            f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc}); start it: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
     return dsn
 
 
@@ -38,7 +40,11 @@ def postgres_db(postgres_admin_dsn):
     name = f"nba_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:
         con.execute(f"CREATE DATABASE {name}")
-    yield {"name": name, "url": f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}", "dsn": f"host={PG_HOST} port={PG_PORT} user=postgres dbname={name}"}
+    yield {
+        "name": name,
+        "url": f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}",
+        "dsn": f"host={PG_HOST} port={PG_PORT} user=postgres dbname={name}",
+    }
     with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:
         con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -54,7 +60,11 @@ def make_postgres_db(postgres_admin_dsn):
         with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:
             con.execute(f"CREATE DATABASE {name}")
         names.append(name)
-        return {"name": name, "url": f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}", "dsn": f"host={PG_HOST} port={PG_PORT} user=postgres dbname={name}"}
+        return {
+            "name": name,
+            "url": f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}",
+            "dsn": f"host={PG_HOST} port={PG_PORT} user=postgres dbname={name}",
+        }
 
     yield _make
     with psycopg.connect(postgres_admin_dsn, autocommit=True) as con:

@@ -49,15 +49,28 @@ class ThrowawayPostgres:
         pwfile.write_text(password + "\n")
         if self.as_postgres:
             shutil.chown(pwfile, user="postgres", group="postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}",
-                  "--auth-local=trust", "--auth-host=scram-sha-256", timeout=120)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            timeout=120,
+        )
         pwfile.unlink()
 
     def _run(self, tool: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*self.as_postgres, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [*self.as_postgres, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=timeout
+        )
         if check and proc.returncode != 0:
             log = self.root / "server.log"
-            pytest.fail(f"{tool} {' '.join(args)} failed: {proc.stdout}{proc.stderr}\n{log.read_text() if log.exists() else ''}")
+            pytest.fail(
+                f"{tool} {' '.join(args)} failed: {proc.stdout}{proc.stderr}\n{log.read_text() if log.exists() else ''}"
+            )
         return proc
 
     @property
@@ -66,11 +79,25 @@ class ThrowawayPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def dsn(self, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} password={self.password} connect_timeout=5"
+        return (
+            f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} password={self.password} connect_timeout=5"
+        )
 
     def start(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         with psycopg.connect(self.dsn()) as con:
             con.execute("SELECT 1")
 

@@ -44,19 +44,24 @@ def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "smtp.crt", directory / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -72,8 +77,11 @@ class _Mailbox:
         return "250 Message accepted for delivery"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == SMTP_USER \
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == SMTP_USER
             and auth_data.password.decode() == SMTP_PASSWORD
+        )
         self.logins.append(f"{mechanism}:{'ok' if ok else 'refused'}")
         return AuthResult(success=ok, handled=False)  # handled=False: the server answers 235 / 535
 
@@ -86,8 +94,16 @@ def smtp_server(tmp_path_factory):
     tls.load_cert_chain(str(cert), str(key))
     box = _Mailbox()
     port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=tls, require_starttls=True,
-                            authenticator=box.authenticate, auth_require_tls=True, ready_timeout=10)
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls,
+        require_starttls=True,
+        authenticator=box.authenticate,
+        auth_require_tls=True,
+        ready_timeout=10,
+    )
     controller.start()
     yield {"port": port, "box": box, "ca_file": str(cert)}
     controller.stop()
@@ -134,10 +150,18 @@ def servers(smtp_server, http_server, monkeypatch):
 
 
 def notifier(servers, **overrides) -> AlertNotifier:
-    config = dict(secrets=Secrets(source="env"), smtp_host="127.0.0.1", smtp_port=servers["smtp"]["port"],
-                  smtp_starttls=True, smtp_ca_file=servers["smtp"]["ca_file"], smtp_username=SMTP_USER,
-                  email_from="nba-platform@nba.test", email_to=["oncall@nba.test", "data@nba.test"],
-                  ui_base_url="http://dagster.nba.test:3000", timeout_seconds=5)
+    config = dict(
+        secrets=Secrets(source="env"),
+        smtp_host="127.0.0.1",
+        smtp_port=servers["smtp"]["port"],
+        smtp_starttls=True,
+        smtp_ca_file=servers["smtp"]["ca_file"],
+        smtp_username=SMTP_USER,
+        email_from="nba-platform@nba.test",
+        email_to=["oncall@nba.test", "data@nba.test"],
+        ui_base_url="http://dagster.nba.test:3000",
+        timeout_seconds=5,
+    )
     config.update(overrides)
     return AlertNotifier(**config)
 
@@ -167,8 +191,11 @@ def failed_run(instance, error_text: str):
 
 def evaluate_run_failure_sensor(instance, result, notifier_resource):
     with dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
-        dagster_run=result.dagster_run, resources={"alert_notifier": notifier_resource},
+        sensor_name="run_failure_alert",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"alert_notifier": notifier_resource},
     ) as context:  # a context manager: the notifier's nested Secrets resource is opened inside
         return run_failure_alert(context)
 
@@ -228,10 +255,13 @@ def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, 
     assert str(tmp_path) in lake.root
     bad = good_game()
     bad.loc[0, "team_id"] = 42  # not an NBA franchise
-    Store(lake.root).write_table("tables/team_games_validated/2023-24.parquet", pa.Table.from_pandas(bad, preserve_index=False))
+    Store(lake.root).write_table(
+        "tables/team_games_validated/2023-24.parquet", pa.Table.from_pandas(bad, preserve_index=False)
+    )
     check_key = dg.AssetCheckKey(dg.AssetKey(["tables", "team_games_validated"]), "team_games_validated_contract")
     selection = dg.AssetSelection.checks(check_key) | dg.AssetSelection.assets(
-        dg.AssetKey(["tables", "team_games"]), dg.AssetKey(["quarantine", "team_games_dedup"]))
+        dg.AssetKey(["tables", "team_games"]), dg.AssetKey(["quarantine", "team_games_dedup"])
+    )
     result = materialize_seasons(["2023-24"], resources, instance, selection=selection, raise_on_error=False)
     assert check_results(result) == {"team_games_validated_contract": False}
 
@@ -241,15 +271,17 @@ def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, 
     assert bound.smtp_port == servers["smtp"]["port"] and bound.email_to == ["oncall@nba.test"]
 
     def evaluate(cursor):
-        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions,
-                                     resources={"alert_notifier": bound}) as context:
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=definitions, resources={"alert_notifier": bound}
+        ) as context:
             return failed_check_alert(context)
 
     first = evaluate(None)
     assert len(servers["smtp"]["box"].messages) == 1 and len(servers["http"].received) == 1
     mail = servers["smtp"]["box"].messages[0]
-    assert mail["Subject"] == ("[nba_platform local] Blocking check failed: "
-                               "tables/team_games_validated / team_games_validated_contract")
+    assert mail["Subject"] == (
+        "[nba_platform local] Blocking check failed: tables/team_games_validated / team_games_validated_contract"
+    )
     body = mail.get_content()
     assert "team_id" in body  # the GX report names the failing column
     assert "failures=" in body and "rows=2" in body and result.run_id in body
@@ -262,7 +294,9 @@ def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, 
     # team_games' own checks were planned but never ran (blocked upstream): remembered as pending
     # on the first tick, dropped on the second since their run has ended.
     assert set(json.loads(first.cursor)["pending"].values()) == {
-        "tables/team_games:team_games_contract", "tables/team_games:team_games_keys_accounted"}
+        "tables/team_games:team_games_contract",
+        "tables/team_games:team_games_keys_accounted",
+    }
     assert json.loads(second.cursor)["pending"] == {}
     assert "no new failed" in second.skip_reason.skip_message
 
@@ -324,15 +358,20 @@ def test_check_failing_after_a_newer_failure_is_still_alerted(tmp_path, instance
     bound = notifier(servers)
 
     def evaluate(cursor):
-        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=gated.defs,
-                                     resources={"alert_notifier": bound}) as context:
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=gated.defs, resources={"alert_notifier": bound}
+        ) as context:
             return failed_check_alert(context)
 
     tick0 = evaluate(None)  # nothing evaluated yet
     gate = tmp_path / "gate"
-    run_a = subprocess.Popen([sys.executable, str(module_path), serialize_value(instance.get_ref())],
-                             env={**os.environ, "GATE_FILE": str(gate)},
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run_a = subprocess.Popen(
+        [sys.executable, str(module_path), serialize_value(instance.get_ref())],
+        env={**os.environ, "GATE_FILE": str(gate)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         deadline = time.time() + 30
         while time.time() < deadline:  # until A's check is planned
@@ -345,7 +384,8 @@ def test_check_failing_after_a_newer_failure_is_still_alerted(tmp_path, instance
         run_b = dg.materialize([gated.gated_asset, gated.gated_check], instance=instance, raise_on_error=False)
         tick1 = evaluate(tick0.cursor)
         assert [m["Subject"] for m in servers["smtp"]["box"].messages] == [
-            "[nba_platform local] Blocking check failed: gated_asset / gated_check"]
+            "[nba_platform local] Blocking check failed: gated_asset / gated_check"
+        ]
         assert run_b.run_id in servers["smtp"]["box"].messages[0].get_content()
         assert json.loads(tick1.cursor)["pending"]  # A's planned evaluation is remembered
     finally:
@@ -432,5 +472,6 @@ def test_embedded_default_is_disabled_without_configuration(monkeypatch, tmp_pat
     assert build_resources()["alert_notifier"].channel_status()["email"] == "not configured"  # no recipients
     monkeypatch.setenv("NBA_ALERT_EMAIL_TO", "a@x.test")
     assert build_resources()["alert_notifier"].channel_status() == {"email": "configured", "webhook": "not configured"}
-    assert AlertNotifier(secrets=Secrets(), smtp_host="h", email_to=["a@x.test"], email_enabled=False,
-                         webhook_enabled=False).channel_status() == {"email": "disabled", "webhook": "disabled"}
+    assert AlertNotifier(
+        secrets=Secrets(), smtp_host="h", email_to=["a@x.test"], email_enabled=False, webhook_enabled=False
+    ).channel_status() == {"email": "disabled", "webhook": "disabled"}

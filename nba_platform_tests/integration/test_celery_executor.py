@@ -95,17 +95,40 @@ def celery_run(tmp_path_factory):
     queue = f"nba-test-{uuid.uuid4().hex[:10]}"
     worker_name = f"{queue}@%h"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "DAGSTER_"))}
-    env.update({
-        "NBA_PLATFORM_ENV": "local", "NBA_HOME": str(home), "NBA_INCLUDE_SAMPLE": "true", "DAGSTER_HOME": str(dagster_home),
-        "NBA_EXECUTOR": "celery", "NBA_CELERY_BROKER": BROKER, "NBA_CELERY_BACKEND": "rpc://", "NBA_CELERY_QUEUE": queue,
-    })
+    env.update(
+        {
+            "NBA_PLATFORM_ENV": "local",
+            "NBA_HOME": str(home),
+            "NBA_INCLUDE_SAMPLE": "true",
+            "DAGSTER_HOME": str(dagster_home),
+            "NBA_EXECUTOR": "celery",
+            "NBA_CELERY_BROKER": BROKER,
+            "NBA_CELERY_BACKEND": "rpc://",
+            "NBA_CELERY_QUEUE": queue,
+        }
+    )
     log = root / "worker.log"
     celery_bin = Path(sys.executable).parent / "celery"
     with open(log, "w") as fh:
         worker = subprocess.Popen(
-            [str(celery_bin), "-A", "nba_platform.celery_app", "worker", "--loglevel=INFO", "--concurrency=2",
-             "--prefetch-multiplier=1", "--without-gossip", "--without-mingle", "-n", worker_name],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(celery_bin),
+                "-A",
+                "nba_platform.celery_app",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--prefetch-multiplier=1",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                worker_name,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     mp = pytest.MonkeyPatch()
     instance = None
@@ -125,8 +148,16 @@ def celery_run(tmp_path_factory):
         result = dg.execute_job(job, instance, tags=season_run_tags([SEASON]))
         seconds = time.monotonic() - started
         pool = child_pids(worker.pid)
-        yield {"result": result, "seconds": seconds, "instance": instance, "home": home, "log": log,
-               "worker": worker, "pool": pool, "queue": queue}
+        yield {
+            "result": result,
+            "seconds": seconds,
+            "instance": instance,
+            "home": home,
+            "log": log,
+            "worker": worker,
+            "pool": pool,
+            "queue": queue,
+        }
     finally:
         stop_process_group(worker)
         if instance is not None:
@@ -149,10 +180,18 @@ def test_every_step_ran_on_the_worker(celery_run):
     result, queue = celery_run["result"], celery_run["queue"]
     step_keys = {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS}
     assert len(step_keys) >= 20, step_keys
-    submitted = {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.ENGINE_EVENT
-                 and (e.message or "").startswith("Submitting celery task") and f'to queue "{queue}"' in e.message}
-    on_worker = {e.step_key: e.engine_event_data.metadata["Celery worker"].value for e in result.all_events
-                 if e.event_type == dg.DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")}
+    submitted = {
+        e.step_key
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ENGINE_EVENT
+        and (e.message or "").startswith("Submitting celery task")
+        and f'to queue "{queue}"' in e.message
+    }
+    on_worker = {
+        e.step_key: e.engine_event_data.metadata["Celery worker"].value
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ENGINE_EVENT and "in celery worker" in (e.message or "")
+    }
     assert submitted == step_keys
     assert set(on_worker) == step_keys
     assert {w.split("@")[0] for w in on_worker.values()} == {queue}
@@ -161,7 +200,11 @@ def test_every_step_ran_on_the_worker(celery_run):
     assert os.getpid() not in step_pids
     assert step_pids and step_pids <= celery_run["pool"], (step_pids, celery_run["pool"])
     # and the worker's own log lists one succeeded execute_plan task per step, with its step's events
-    done = [line for line in celery_run["log"].read_text().splitlines() if "Task execute_plan[" in line and "] succeeded in " in line]
+    done = [
+        line
+        for line in celery_run["log"].read_text().splitlines()
+        if "Task execute_plan[" in line and "] succeeded in " in line
+    ]
     assert len(done) == len(step_keys)
     assert all(any(f'"step_key": "{key}"' in line for line in done) for key in step_keys)
 

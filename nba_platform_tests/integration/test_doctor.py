@@ -35,7 +35,9 @@ def doctor(env: dict, cwd: Path, *args: str, timeout: float = 120) -> tuple[int,
     assert script.is_file(), f"console script not installed: {script} (pip install -e .)"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(OUTER_PREFIXES)}
     t0 = time.perf_counter()
-    proc = subprocess.run([str(script), "doctor", *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [str(script), "doctor", *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     return proc.returncode, proc.stdout + STDERR_MARKER + proc.stderr, time.perf_counter() - t0
 
 
@@ -72,8 +74,18 @@ def test_doctor_passes_on_an_embedded_home(tmp_path):
     from nba_platform.resources.mlflow import MlflowTracking
 
     (home / "serving").mkdir(parents=True)
-    frame = pd.DataFrame({"game_id": ["0022200001"], "season": ["2022-23"], "season_type": ["Regular Season"],
-                          "game_date": ["2022-10-18"], "home_team_id": [1], "away_team_id": [2], "home_pts": [100], "away_pts": [90]})
+    frame = pd.DataFrame(
+        {
+            "game_id": ["0022200001"],
+            "season": ["2022-23"],
+            "season_type": ["Regular Season"],
+            "game_date": ["2022-10-18"],
+            "home_team_id": [1],
+            "away_team_id": [2],
+            "home_pts": [100],
+            "away_pts": [90],
+        }
+    )
     publish_sqlite(str(home / "serving" / "serving.db"), GAMES, frame)
     tracking = MlflowTracking(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     with tracking._mlflow() as mlflow:
@@ -105,8 +117,11 @@ def test_a_silent_service_does_not_hang_doctor(tmp_path):
     thread.start()
     try:
         port = listener.getsockname()[1]
-        env = {"NBA_PLATFORM_ENV": "local", "NBA_HOME": str(tmp_path / "home"),
-               "NBA_SERVING_DB_URL": f"postgresql://postgres@127.0.0.1:{port}/serving"}
+        env = {
+            "NBA_PLATFORM_ENV": "local",
+            "NBA_HOME": str(tmp_path / "home"),
+            "NBA_SERVING_DB_URL": f"postgresql://postgres@127.0.0.1:{port}/serving",
+        }
         code, out, elapsed = doctor(env, tmp_path, "--timeout", "3")
     finally:
         stop.set()
@@ -145,20 +160,36 @@ def prod_env(moto_endpoint, make_postgres_db, tmp_path_factory):
     s3.create_bucket(Bucket=bucket)
     aws_client("secretsmanager", moto_endpoint).create_secret(Name=secret_id, SecretString=json.dumps(secrets))
     env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
-        "NBA_PLATFORM_ENV": "prod", "NBA_HOME": str(root / "nba_home"), "DAGSTER_HOME": str(dagster_home),
-        "NBA_LAKE_URI": f"s3://{bucket}/lake", "NBA_LANDING_URI": f"s3://{bucket}/landing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "NBA_PLATFORM_ENV": "prod",
+        "NBA_HOME": str(root / "nba_home"),
+        "DAGSTER_HOME": str(dagster_home),
+        "NBA_LAKE_URI": f"s3://{bucket}/lake",
+        "NBA_LANDING_URI": f"s3://{bucket}/landing",
         "NBA_SECRETS_ID": secret_id,
         "NBA_SERVING_DB_URL": serving.url,
         "MLFLOW_TRACKING_URI": f"postgresql+psycopg2://postgres@127.0.0.1:{PG_PORT}/{mlflow_db['name']}",
         "MLFLOW_ARTIFACT_URI": f"s3://{bucket}/mlflow",
-        "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_DB": dagster_db["name"], "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_DB": dagster_db["name"],
+        "DAGSTER_PG_USER": "postgres",
         "DAGSTER_PG_PASSWORD": secrets["dagster_pg_password"],
-        "DAGSTER_COMPUTE_LOG_BUCKET": bucket, "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
+        "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
+        "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
     }
     try:
-        yield {"env": env, "root": root, "serving": serving, "bucket": bucket, "s3": s3, "secrets": list(secrets.values())}
+        yield {
+            "env": env,
+            "root": root,
+            "serving": serving,
+            "bucket": bucket,
+            "s3": s3,
+            "secrets": list(secrets.values()),
+        }
     finally:
         serving.destroy()
 
@@ -177,10 +208,14 @@ def test_doctor_passes_in_prod_mode_against_real_services(prod_env):
     assert f"postgresql://127.0.0.1:{serving.port}/postgres: SELECT 1 answered" in lines["serving database"], out
     assert f"s3://{prod_env['bucket']}/lake: bucket reachable" in lines["lake store"], out
     assert f"s3://{prod_env['bucket']}/landing: bucket reachable" in lines["landing store"], out
-    assert f"Secrets Manager secret '{prod_env['env']['NBA_SECRETS_ID']}': 3 key(s) resolve: " \
-        "rds_password, dagster_pg_password, mlflow_db_password" in lines["secrets"], out
+    assert (
+        f"Secrets Manager secret '{prod_env['env']['NBA_SECRETS_ID']}': 3 key(s) resolve: "
+        "rds_password, dagster_pg_password, mlflow_db_password" in lines["secrets"]
+    ), out
     assert "search_experiments answered" in lines["mlflow"], out
-    assert f"/{prod_env['env']['DAGSTER_PG_DB']}: PostgresRunStorage: get_runs answered" in lines["dagster instance"], out
+    assert f"/{prod_env['env']['DAGSTER_PG_DB']}: PostgresRunStorage: get_runs answered" in lines["dagster instance"], (
+        out
+    )
     # the probe objects are gone again
     listed = prod_env["s3"].list_objects_v2(Bucket=prod_env["bucket"]).get("Contents", [])
     assert not [o["Key"] for o in listed if "doctor-probe" in o["Key"]]
@@ -210,7 +245,9 @@ def test_doctor_reports_a_wrong_bucket_and_a_missing_secret_key(prod_env):
     code, out, _ = doctor(env, prod_env["root"], "--timeout", "90")
     assert code == 1, out
     lines = check_lines(out)
-    assert lines["lake store"].startswith("FAIL") and f"S3 bucket '{missing}' does not exist" in lines["lake store"], out
+    assert lines["lake store"].startswith("FAIL") and f"S3 bucket '{missing}' does not exist" in lines["lake store"], (
+        out
+    )
     assert lines["landing store"].startswith("PASS"), out
     assert lines["secrets"].startswith("FAIL") and "'no_such_key'" in lines["secrets"], out
     assert lines["serving database"].startswith("FAIL") and "no_such_key" in lines["serving database"], out

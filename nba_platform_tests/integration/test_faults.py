@@ -12,7 +12,6 @@ killed while writing a partition; and that a plain re-run then gives identical r
     SIGKILLed the moment the write's temp file appears.
 """
 
-
 import io
 import os
 import signal
@@ -81,7 +80,7 @@ class TcpRelay:
         while not stop.is_set():
             try:
                 client, _ = listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             client.settimeout(None)
             try:
@@ -155,8 +154,13 @@ def own_moto(tmp_path_factory):
 
 
 def s3_client(port: int):
-    return boto3.session.Session().client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION,
-                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def lake_objects(s3, bucket: str, prefix: str) -> dict[str, pd.DataFrame]:
@@ -165,7 +169,7 @@ def lake_objects(s3, bucket: str, prefix: str) -> dict[str, pd.DataFrame]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            out[obj["Key"][len(prefix):]] = pq.read_table(io.BytesIO(body)).to_pandas()
+            out[obj["Key"][len(prefix) :]] = pq.read_table(io.BytesIO(body)).to_pandas()
     return out
 
 
@@ -176,8 +180,12 @@ def assert_same_tables(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFr
 
 
 def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(own_moto, tmp_path, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     s3 = s3_client(own_moto)
@@ -186,13 +194,16 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
     relay = TcpRelay(own_moto)
     endpoint = f"http://127.0.0.1:{relay.port}"
     LandingZone(uri=f"s3://{bucket}/landing", include_sample=False, endpoint_url=endpoint, region=REGION).accept(
-        GAMELOG.name, GAMELOG.read_bytes())
+        GAMELOG.name, GAMELOG.read_bytes()
+    )
 
     # The raw layer's steps carry a retry policy (meant for the stats API: 90 s, then 180 s) that
     # an S3 outage would trigger too: the endpoint goes away once every raw step is done, so the
     # steps that meet the outage are the table steps, which fail at once.
     d = defs()
-    raw_steps = {k.to_python_identifier() for k in SEASON_TABLES_SELECTION.resolve(d.resolve_asset_graph()) if k.path[0] == "raw"}
+    raw_steps = {
+        k.to_python_identifier() for k in SEASON_TABLES_SELECTION.resolve(d.resolve_asset_graph()) if k.path[0] == "raw"
+    }
     assert RAW_STEP in raw_steps
     raw_done: set[str] = set()
 
@@ -205,8 +216,12 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
     def spine(lake_prefix: str, hooks=frozenset()):
         resources = {
             **embedded_resources(tmp_path / lake_prefix, include_sample=False),
-            "io_manager": ParquetLakeIOManager(root=f"s3://{bucket}/{lake_prefix}", endpoint_url=endpoint, region=REGION),
-            "landing": LandingZone(uri=f"s3://{bucket}/landing", include_sample=False, endpoint_url=endpoint, region=REGION),
+            "io_manager": ParquetLakeIOManager(
+                root=f"s3://{bucket}/{lake_prefix}", endpoint_url=endpoint, region=REGION
+            ),
+            "landing": LandingZone(
+                uri=f"s3://{bucket}/landing", include_sample=False, endpoint_url=endpoint, region=REGION
+            ),
             "s3_relay": dg.ResourceDefinition.hardcoded_resource(relay),
         }
         job = dg.define_asset_job("season_tables_under_fault", selection=SEASON_TABLES_SELECTION, hooks=set(hooks))
@@ -214,7 +229,8 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions("season", [SEASON])
             return definitions.resolve_job_def(job.name).execute_in_process(
-                instance=instance, tags=season_run_tags([SEASON]), raise_on_error=False)
+                instance=instance, tags=season_run_tags([SEASON]), raise_on_error=False
+            )
 
     try:
         baseline = spine("baseline")
@@ -228,7 +244,11 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
         assert not relay.reachable()
         assert not faulty.success
         succeeded = {e.step_key for e in faulty.all_events if e.event_type_value == "STEP_SUCCESS"}
-        failures = {e.step_key: e.step_failure_data.error.to_string() for e in faulty.all_events if e.event_type_value == "STEP_FAILURE"}
+        failures = {
+            e.step_key: e.step_failure_data.error.to_string()
+            for e in faulty.all_events
+            if e.event_type_value == "STEP_FAILURE"
+        }
         assert raw_steps <= succeeded and failures, (succeeded, failures)
         for step, error in failures.items():  # a clear error: the endpoint could not be reached
             assert "Could not connect to server" in error or "NETWORK_CONNECTION" in error, (step, error[-600:])
@@ -238,7 +258,10 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
         written_by = {key: key.rsplit("/", 1)[0].replace("/", "__") for key in left}
         assert set(written_by.values()) <= succeeded, written_by
         assert f"raw/league_game_log/{SEASON}.parquet" in left
-        assert f"tables/team_games/{SEASON}.parquet" not in left and f"tables/team_games_validated/{SEASON}.parquet" not in left
+        assert (
+            f"tables/team_games/{SEASON}.parquet" not in left
+            and f"tables/team_games_validated/{SEASON}.parquet" not in left
+        )
         for key, frame in left.items():
             pd.testing.assert_frame_equal(frame, expected[key], check_exact=True, obj=key)
         assert elapsed < 60, f"the failing run took {elapsed:.0f} s"
@@ -256,25 +279,37 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
 # ------------------------------------------------------------------------------------------------
 def games_frame(n: int, version: int, first: int = 0) -> pd.DataFrame:
     i = np.arange(first, first + n)
-    return pd.DataFrame({
-        "game_id": [f"00{x:08d}" for x in i], "season": SEASON, "season_type": "regular",
-        "game_date": pd.Timestamp("2022-10-18") + pd.to_timedelta(i % 170, unit="D"),
-        "home_team_id": 1610612737 + i % 30, "away_team_id": 1610612737 + (i + 1) % 30,
-        "home_pts": 100 + version + i % 20, "away_pts": 90 + i % 40,
-    })
+    return pd.DataFrame(
+        {
+            "game_id": [f"00{x:08d}" for x in i],
+            "season": SEASON,
+            "season_type": "regular",
+            "game_date": pd.Timestamp("2022-10-18") + pd.to_timedelta(i % 170, unit="D"),
+            "home_team_id": 1610612737 + i % 30,
+            "away_team_id": 1610612737 + (i + 1) % 30,
+            "home_pts": 100 + version + i % 20,
+            "away_pts": 90 + i % 40,
+        }
+    )
 
 
 def table_rows(pg: ThrowawayPostgres) -> pd.DataFrame:
     with psycopg.connect(pg.dsn()) as con:
-        cur = con.execute("SELECT game_id, season, season_type, game_date, home_team_id, away_team_id, home_pts, away_pts "
-                          "FROM games ORDER BY game_id")
+        cur = con.execute(
+            "SELECT game_id, season, season_type, game_date, home_team_id, away_team_id, home_pts, away_pts "
+            "FROM games ORDER BY game_id"
+        )
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
     frame["game_date"] = pd.to_datetime(frame["game_date"])
     return frame
 
 
 def expected_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values("game_id").reset_index(drop=True).astype({c: "int64" for c in frame.columns if c.endswith(("team_id", "_pts"))})
+    return (
+        frame.sort_values("game_id")
+        .reset_index(drop=True)
+        .astype({c: "int64" for c in frame.columns if c.endswith(("team_id", "_pts"))})
+    )
 
 
 def test_postgres_restart_mid_publish_rolls_back_and_a_retry_is_identical(monkeypatch):
@@ -305,7 +340,9 @@ def test_postgres_restart_mid_publish_rolls_back_and_a_retry_is_identical(monkey
         with psycopg.connect(pg.dsn(), autocommit=True) as watcher:
             deadline = time.time() + 60
             while thread.is_alive() and time.time() < deadline:
-                if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY games %' AND state = 'active'").fetchall():
+                if watcher.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY games %' AND state = 'active'"
+                ).fetchall():
                     copy_seen = True
                     break
                 time.sleep(0.005)
@@ -321,7 +358,12 @@ def test_postgres_restart_mid_publish_rolls_back_and_a_retry_is_identical(monkey
         # rolled back: exactly the previous rows, the 1,000 overlapping games not updated
         pd.testing.assert_frame_equal(table_rows(pg), before)
         with psycopg.connect(pg.dsn()) as con:
-            assert con.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()").fetchone()[0] == 0
+            assert (
+                con.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()"
+                ).fetchone()[0]
+                == 0
+            )
 
         # a retry of the same publish: the season holds exactly the new frame (overlap updated)
         assert db.publish("games", big) == 400_000
@@ -347,8 +389,13 @@ class BigTableConfig(dg.Config):
 
 def big_frame(partition: str, version: int) -> pd.DataFrame:
     rng = np.random.default_rng([version, int(partition[:4])])
-    return pd.DataFrame({"row": np.arange(BIG_ROWS, dtype="int64"), **{f"x{i}": rng.random(BIG_ROWS) for i in range(4)},
-                         "version": np.full(BIG_ROWS, version, dtype="int64")})
+    return pd.DataFrame(
+        {
+            "row": np.arange(BIG_ROWS, dtype="int64"),
+            **{f"x{i}": rng.random(BIG_ROWS) for i in range(4)},
+            "version": np.full(BIG_ROWS, version, dtype="int64"),
+        }
+    )
 
 
 @dg.asset(key=["faults", "big_table"], partitions_def=BIG_PARTITIONS)
@@ -357,8 +404,12 @@ def big_table(context: dg.AssetExecutionContext, config: BigTableConfig) -> dict
 
 
 def materialize_big(lake: Path, version: int, partition: str = SEASON) -> dg.ExecuteInProcessResult:
-    return dg.materialize([big_table], resources={"io_manager": ParquetLakeIOManager(root=str(lake))}, partition_key=partition,
-                          run_config=dg.RunConfig(ops={"faults__big_table": BigTableConfig(version=version)}))
+    return dg.materialize(
+        [big_table],
+        resources={"io_manager": ParquetLakeIOManager(root=str(lake))},
+        partition_key=partition,
+        run_config=dg.RunConfig(ops={"faults__big_table": BigTableConfig(version=version)}),
+    )
 
 
 def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_identical(tmp_path):
@@ -370,9 +421,12 @@ def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_
     old_bytes = partition.read_bytes()
 
     caught = None
-    for attempt in range(3):  # the kill must land inside the write; with ~130 MB it does at once
-        proc = subprocess.Popen([sys.executable, "-m", "nba_platform_tests.integration.test_faults", str(lake), "2"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for _attempt in range(3):  # the kill must land inside the write; with ~130 MB it does at once
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nba_platform_tests.integration.test_faults", str(lake), "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         temp = None
         deadline = time.time() + 120
         while proc.poll() is None and time.time() < deadline:
@@ -399,8 +453,11 @@ def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_
 
     assert [f.path for f in Store(str(lake)).list()] == [f"faults/big_table/{SEASON}.parquet"]
     io_manager = ParquetLakeIOManager(root=str(lake))
-    loaded = io_manager.load_input(dg.build_input_context(asset_key=dg.AssetKey(["faults", "big_table"]),
-                                                          asset_partitions_def=BIG_PARTITIONS, partition_key=SEASON))
+    loaded = io_manager.load_input(
+        dg.build_input_context(
+            asset_key=dg.AssetKey(["faults", "big_table"]), asset_partitions_def=BIG_PARTITIONS, partition_key=SEASON
+        )
+    )
     pd.testing.assert_frame_equal(loaded[SEASON], old)
 
     # a re-run writes the new version whole, identical to an uninterrupted run's

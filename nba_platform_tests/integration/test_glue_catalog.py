@@ -39,29 +39,39 @@ def lake(aws_env):
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     glue.create_database(DatabaseInput={"Name": database, "LocationUri": f"s3://{bucket}/lake/"})
-    io_manager = ParquetLakeIOManager(root=f"s3://{bucket}/lake", endpoint_url=aws_env, region=REGION, glue_database=database)
+    io_manager = ParquetLakeIOManager(
+        root=f"s3://{bucket}/lake", endpoint_url=aws_env, region=REGION, glue_database=database
+    )
     return {"bucket": bucket, "database": database, "s3": s3, "glue": glue, "io_manager": io_manager}
 
 
 def team_games(season: str, n: int = 3, **extra) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "game_id": pd.Series([f"0022{i:06d}" for i in range(n)], dtype="string[pyarrow]"),
-        "season": pd.Series([season] * n, dtype="string[pyarrow]"),
-        "game_date": pd.to_datetime(["2023-01-0%d" % (i % 9 + 1) for i in range(n)]),
-        "team_id": pd.Series(range(1610612737, 1610612737 + n), dtype="Int64"),
-        "is_home": pd.Series([i % 2 == 0 for i in range(n)], dtype="boolean"),
-        "fg_pct": pd.Series([0.45] * n, dtype="Float64"),
-        "start_day": [dt.date(2023, 1, 1)] * n,
-        "salary_musd": [decimal.Decimal("12.50")] * n,
-    })
+    frame = pd.DataFrame(
+        {
+            "game_id": pd.Series([f"0022{i:06d}" for i in range(n)], dtype="string[pyarrow]"),
+            "season": pd.Series([season] * n, dtype="string[pyarrow]"),
+            "game_date": pd.to_datetime([f"2023-01-0{i % 9 + 1}" for i in range(n)]),
+            "team_id": pd.Series(range(1610612737, 1610612737 + n), dtype="Int64"),
+            "is_home": pd.Series([i % 2 == 0 for i in range(n)], dtype="boolean"),
+            "fg_pct": pd.Series([0.45] * n, dtype="Float64"),
+            "start_day": [dt.date(2023, 1, 1)] * n,
+            "salary_musd": [decimal.Decimal("12.50")] * n,
+        }
+    )
     for name, values in extra.items():
         frame[name] = values
     return frame
 
 
 EXPECTED_COLUMNS = [
-    ("game_id", "string"), ("season", "string"), ("game_date", "timestamp"), ("team_id", "bigint"),
-    ("is_home", "boolean"), ("fg_pct", "double"), ("start_day", "date"), ("salary_musd", "decimal(4,2)"),
+    ("game_id", "string"),
+    ("season", "string"),
+    ("game_date", "timestamp"),
+    ("team_id", "bigint"),
+    ("is_home", "boolean"),
+    ("fg_pct", "double"),
+    ("start_day", "date"),
+    ("salary_musd", "decimal(4,2)"),
 ]
 
 
@@ -76,7 +86,9 @@ def partitioned_asset(frames: dict):
 
 
 def materialize(asset, io_manager, partition=None, raise_on_error=True):
-    return dg.materialize([asset], resources={"io_manager": io_manager}, partition_key=partition, raise_on_error=raise_on_error)
+    return dg.materialize(
+        [asset], resources={"io_manager": io_manager}, partition_key=partition, raise_on_error=raise_on_error
+    )
 
 
 def output_metadata(result) -> dict:
@@ -97,7 +109,9 @@ def columns(t: dict) -> list[tuple[str, str]]:
 
 
 def object_keys(lake, prefix: str) -> list[str]:
-    return sorted(o["Key"] for o in lake["s3"].list_objects_v2(Bucket=lake["bucket"], Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in lake["s3"].list_objects_v2(Bucket=lake["bucket"], Prefix=prefix).get("Contents", [])
+    )
 
 
 def test_partitioned_asset_is_one_parquet_table_over_its_folder(lake):
@@ -107,7 +121,10 @@ def test_partitioned_asset_is_one_parquet_table_over_its_folder(lake):
 
     name = "tables__team_games"
     assert output_metadata(first)["glue_table"] == f"{lake['database']}.{name}"
-    assert (output_metadata(first)["glue_table_change"], output_metadata(second)["glue_table_change"]) == ("created", "unchanged")
+    assert (output_metadata(first)["glue_table_change"], output_metadata(second)["glue_table_change"]) == (
+        "created",
+        "unchanged",
+    )
     t = table(lake, name)
     sd = t["StorageDescriptor"]
     assert t["TableType"] == "EXTERNAL_TABLE" and t["PartitionKeys"] == []
@@ -156,7 +173,12 @@ def test_rewrites_are_idempotent_and_schema_changes_update_the_table(lake):
     failed = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24", raise_on_error=False)
     assert not failed.success
     error = failed.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "'team_id' is double in" in error and "2023-24.parquet" in error and "bigint in" in error and "2022-23.parquet" in error
+    assert (
+        "'team_id' is double in" in error
+        and "2023-24.parquet" in error
+        and "bigint in" in error
+        and "2022-23.parquet" in error
+    )
     assert columns(table(lake, name)) == EXPECTED_COLUMNS and version_count(lake, name) == 3
 
 
@@ -166,7 +188,9 @@ def test_other_objects_in_an_asset_folder_are_refused(lake):
     frames = {s: team_games(s) for s in SEASONS}
     result = materialize(partitioned_asset(frames), lake["io_manager"], "2022-23", raise_on_error=False)
     error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "holds more than this asset's partition files" in error and "tables/team_games/nested/2022-23.parquet" in error
+    assert (
+        "holds more than this asset's partition files" in error and "tables/team_games/nested/2022-23.parquet" in error
+    )
     with pytest.raises(lake["glue"].exceptions.EntityNotFoundException):
         table(lake, "tables__team_games")
 
@@ -219,7 +243,9 @@ def test_an_output_without_typed_columns_is_not_registered_until_it_has_some(lak
 
 
 def test_missing_database_is_a_clear_error_before_anything_is_written(lake, aws_env):
-    io_manager = ParquetLakeIOManager(root=f"s3://{lake['bucket']}/lake", endpoint_url=aws_env, region=REGION, glue_database="nba_absent")
+    io_manager = ParquetLakeIOManager(
+        root=f"s3://{lake['bucket']}/lake", endpoint_url=aws_env, region=REGION, glue_database="nba_absent"
+    )
     frames = {s: team_games(s) for s in SEASONS}
     result = materialize(partitioned_asset(frames), io_manager, "2022-23", raise_on_error=False)
     assert not result.success
@@ -230,7 +256,9 @@ def test_missing_database_is_a_clear_error_before_anything_is_written(lake, aws_
 
 def test_a_local_lake_cannot_be_registered(tmp_path):
     io_manager = ParquetLakeIOManager(root=str(tmp_path / "lake"), glue_database="nba_platform")
-    result = materialize(partitioned_asset({s: team_games(s) for s in SEASONS}), io_manager, "2022-23", raise_on_error=False)
+    result = materialize(
+        partitioned_asset({s: team_games(s) for s in SEASONS}), io_manager, "2022-23", raise_on_error=False
+    )
     error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
     assert "needs an s3:// lake root" in error
     assert not (tmp_path / "lake").exists()

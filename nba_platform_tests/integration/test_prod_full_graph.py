@@ -46,17 +46,28 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
     instance = None
     try:
         env = {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
-            "NBA_PLATFORM_ENV": "prod", "NBA_HOME": str(root / "nba_home"), "DAGSTER_HOME": str(dagster_home),
-            "NBA_LAKE_URI": f"s3://{bucket}/lake", "NBA_LANDING_URI": f"s3://{bucket}/landing",
-            "NBA_INCLUDE_SAMPLE": "false", "NBA_SECRETS_ID": secret_id, "NBA_GLUE_DATABASE": glue_db,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "NBA_PLATFORM_ENV": "prod",
+            "NBA_HOME": str(root / "nba_home"),
+            "DAGSTER_HOME": str(dagster_home),
+            "NBA_LAKE_URI": f"s3://{bucket}/lake",
+            "NBA_LANDING_URI": f"s3://{bucket}/landing",
+            "NBA_INCLUDE_SAMPLE": "false",
+            "NBA_SECRETS_ID": secret_id,
+            "NBA_GLUE_DATABASE": glue_db,
             "NBA_SERVING_DB_URL": serving_db["url"],
             "MLFLOW_TRACKING_URI": f"postgresql+psycopg2://postgres@127.0.0.1:{PG_PORT}/{mlflow_db['name']}",
             "MLFLOW_ARTIFACT_URI": f"s3://{bucket}/mlflow",
-            "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_DB": dagster_db["name"], "DAGSTER_PG_USER": "postgres",
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_DB": dagster_db["name"],
+            "DAGSTER_PG_USER": "postgres",
             "DAGSTER_PG_PASSWORD": secrets["dagster_pg_password"],
-            "DAGSTER_COMPUTE_LOG_BUCKET": bucket, "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
+            "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
+            "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
         }
         set_prod_env(mp, root, env)
         s3 = aws_client("s3", moto_endpoint)
@@ -73,14 +84,28 @@ def full(moto_endpoint, make_postgres_db, tmp_path_factory):
         instance.add_dynamic_partitions("season", SEASONS)
         d = defs()
         result = dg.materialize(
-            [*d.assets, *(d.asset_checks or [])], resources=resources, instance=instance,
+            [*d.assets, *(d.asset_checks or [])],
+            resources=resources,
+            instance=instance,
             selection=BUILD_ALL_SELECTION,  # the build_all job: every asset but ops and new-partition drift
-            tags=season_run_tags(SEASONS), raise_on_error=False,
+            tags=season_run_tags(SEASONS),
+            raise_on_error=False,
         )
-        yield {"settings": settings, "resources": resources, "instance": instance, "s3": s3, "bucket": bucket,
-               "result": result, "serving_db": serving_db, "mlflow_db": mlflow_db, "dagster_db": dagster_db,
-               "secrets": list(secrets.values()), "root": root, "glue_db": glue_db,
-               "glue": aws_client("glue", moto_endpoint)}
+        yield {
+            "settings": settings,
+            "resources": resources,
+            "instance": instance,
+            "s3": s3,
+            "bucket": bucket,
+            "result": result,
+            "serving_db": serving_db,
+            "mlflow_db": mlflow_db,
+            "dagster_db": dagster_db,
+            "secrets": list(secrets.values()),
+            "root": root,
+            "glue_db": glue_db,
+            "glue": aws_client("glue", moto_endpoint),
+        }
     finally:
         if instance is not None:
             instance.dispose()
@@ -96,8 +121,15 @@ def test_every_asset_materializes_in_prod_mode_with_checks_passing(full):
     result = full["result"]
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     done = materialized(result)
-    for key in ["tables/team_games", "features/game_features", "models/game_outcome_model", "models/game_model_evaluation",
-                "serving/game_predictions", "serving/published_predictions", "serving/shadow_predictions"]:
+    for key in [
+        "tables/team_games",
+        "features/game_features",
+        "models/game_outcome_model",
+        "models/game_model_evaluation",
+        "serving/game_predictions",
+        "serving/published_predictions",
+        "serving/shadow_predictions",
+    ]:
         assert key in done, sorted(done)
     checks = check_results(result)
     assert checks and all(checks.values()), checks
@@ -122,7 +154,7 @@ def test_mlflow_tracking_and_registry_live_in_postgres(full):
 def test_mlflow_artifacts_are_on_s3(full):
     keys = object_keys(full["s3"], full["bucket"], "mlflow/")
     assert any(k.endswith("/MLmodel") for k in keys), keys[:20]
-    assert any(k.endswith("model.pkl") or k.endswith("model.skops") for k in keys), keys[:20]
+    assert any(k.endswith(("model.pkl", "model.skops")) for k in keys), keys[:20]
     assert not (full["settings"].home / "mlflow").exists()  # nothing on local disk
     # the registered champion loads back through the registry (Postgres) and artifacts (S3)
     champion = full["resources"]["mlflow"].version_by_alias("champion")
@@ -132,8 +164,9 @@ def test_mlflow_artifacts_are_on_s3(full):
 
 def test_predictions_published_to_postgres_carry_the_champion_version(full):
     with psycopg.connect(full["serving_db"]["dsn"]) as con:
-        by_version = dict(con.execute(
-            "SELECT model_version, count(*) FROM game_predictions GROUP BY model_version").fetchall())
+        by_version = dict(
+            con.execute("SELECT model_version, count(*) FROM game_predictions GROUP BY model_version").fetchall()
+        )
         games = con.execute("SELECT count(*) FROM games").fetchone()[0]
     assert games == 3 * 1230  # the shipped league game logs are regular seasons
     # 2023-24 is served by the champion, which never saw it
@@ -151,7 +184,9 @@ def test_no_secret_in_dagster_storage_or_mlflow_store(full):
 
 def test_lake_tables_are_registered_in_glue_for_athena(full):
     glue, db, bucket = full["glue"], full["glue_db"], full["bucket"]
-    tables = {t["Name"]: t for page in glue.get_paginator("get_tables").paginate(DatabaseName=db) for t in page["TableList"]}
+    tables = {
+        t["Name"]: t for page in glue.get_paginator("get_tables").paginate(DatabaseName=db) for t in page["TableList"]
+    }
     assert {"tables__team_games", "features__game_features", "serving__game_predictions"} <= set(tables), sorted(tables)
     team_games = tables["tables__team_games"]
     assert team_games["StorageDescriptor"]["Location"] == f"s3://{bucket}/lake/tables/team_games/"

@@ -59,7 +59,10 @@ def set_prod_env(mp: pytest.MonkeyPatch, root: Path, env: dict) -> None:
     no stray .env from the working directory."""
     mp.chdir(root)
     for key in list(os.environ):
-        if key.startswith(("NBA_", "MLFLOW_", "DAGSTER_PG_", "DAGSTER_COMPUTE_LOG_")) or key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        if key.startswith(("NBA_", "MLFLOW_", "DAGSTER_PG_", "DAGSTER_COMPUTE_LOG_")) or key in (
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+        ):
             mp.delenv(key, raising=False)
     for key, value in env.items():
         mp.setenv(key, value)
@@ -120,8 +123,11 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
     instance = None
     try:
         env = {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": moto_endpoint,
             "NBA_PLATFORM_ENV": "prod",
             "NBA_HOME": str(root / "nba_home"),
             "DAGSTER_HOME": str(dagster_home),
@@ -131,16 +137,20 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
             "NBA_SECRETS_ID": secret_id,
             "NBA_SERVING_DB_URL": serving_db["url"],
             # what the ECS task definitions / compose give the instance (see infra/dagster/dagster.yaml)
-            "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_DB": dagster_db["name"], "DAGSTER_PG_USER": "postgres",
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_DB": dagster_db["name"],
+            "DAGSTER_PG_USER": "postgres",
             "DAGSTER_PG_PASSWORD": dagster_pg_password,  # trust auth ignores it; it must still never leak
-            "DAGSTER_COMPUTE_LOG_BUCKET": bucket, "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
+            "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
+            "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
         }
         set_prod_env(mp, root, env)
 
         s3 = aws_client("s3", moto_endpoint)
         s3.create_bucket(Bucket=bucket)
         aws_client("secretsmanager", moto_endpoint).create_secret(
-            Name=secret_id, SecretString=json.dumps({"rds_password": rds_password, "dagster_pg_password": dagster_pg_password})
+            Name=secret_id,
+            SecretString=json.dumps({"rds_password": rds_password, "dagster_pg_password": dagster_pg_password}),
         )
 
         settings = load_settings()
@@ -150,7 +160,9 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
 
         # A file arrives in the S3 landing prefix; the landing sensor sees it on S3.
         landed = resources["landing"].accept(GAMELOG.name, GAMELOG.read_bytes())
-        sensor_result = landing_zone_sensor(dg.build_sensor_context(instance=instance, resources={"landing": resources["landing"]}))
+        sensor_result = landing_zone_sensor(
+            dg.build_sensor_context(instance=instance, resources={"landing": resources["landing"]})
+        )
         for request in sensor_result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
 
@@ -159,27 +171,53 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
         # Serving: predictions seeded in the lake (training models is out of scope here), then the
         # real `serving/published_predictions` asset upserts into Postgres with the password that
         # ServingDatabase fetches from Secrets Manager inside the run.
-        team_games = Store(settings.lake_uri, settings.aws_endpoint_url, REGION).read_table(f"tables/team_games/{SEASON}.parquet").to_pandas()
+        team_games = (
+            Store(settings.lake_uri, settings.aws_endpoint_url, REGION)
+            .read_table(f"tables/team_games/{SEASON}.parquet")
+            .to_pandas()
+        )
         home = team_games[team_games["is_home"] == True].head(20)  # noqa: E712
-        seeded = pd.DataFrame({
-            "game_id": home["game_id"], "game_date": home["game_date"], "season": home["season"],
-            "season_type": home["season_type"], "home_team_id": home["team_id"], "away_team_id": home["opponent_id"],
-            "p_home_win": 0.6, "elo_p_home_win": 0.55, "model_version": "nba_game_outcome/v0",
-            "top_factors": '[{"feature": "diff_elo_pre", "value": 40.0, "shap": 0.2}]',
-        })
+        seeded = pd.DataFrame(
+            {
+                "game_id": home["game_id"],
+                "game_date": home["game_date"],
+                "season": home["season"],
+                "season_type": home["season_type"],
+                "home_team_id": home["team_id"],
+                "away_team_id": home["opponent_id"],
+                "p_home_win": 0.6,
+                "elo_p_home_win": 0.55,
+                "model_version": "nba_game_outcome/v0",
+                "top_factors": '[{"feature": "diff_elo_pre", "value": 40.0, "shap": 0.2}]',
+            }
+        )
         Store(settings.lake_uri, settings.aws_endpoint_url, REGION).write_table(
             f"serving/game_predictions/{SEASON}.parquet", pa.Table.from_pandas(seeded, preserve_index=False)
         )
         serving = materialize_seasons(
-            [SEASON], resources, instance, raise_on_error=False,
+            [SEASON],
+            resources,
+            instance,
+            raise_on_error=False,
             selection=dg.AssetSelection.assets(dg.AssetKey(["serving", "published_predictions"])),
         )
 
         yield {
-            "settings": settings, "resources": resources, "instance": instance, "s3": s3, "bucket": bucket,
-            "landed": landed, "sensor_result": sensor_result, "spine": spine, "serving": serving,
-            "dagster_db": dagster_db, "serving_db": serving_db, "dagster_home": dagster_home, "root": root,
-            "secrets": [rds_password, dagster_pg_password], "seeded": seeded,
+            "settings": settings,
+            "resources": resources,
+            "instance": instance,
+            "s3": s3,
+            "bucket": bucket,
+            "landed": landed,
+            "sensor_result": sensor_result,
+            "spine": spine,
+            "serving": serving,
+            "dagster_db": dagster_db,
+            "serving_db": serving_db,
+            "dagster_home": dagster_home,
+            "root": root,
+            "secrets": [rds_password, dagster_pg_password],
+            "seeded": seeded,
         }
     finally:
         if instance is not None:
@@ -228,7 +266,8 @@ def test_season_spine_materializes_with_every_blocking_check_passing(prod):
     assert all(e.severity == dg.AssetCheckSeverity.ERROR for e in result.get_asset_check_evaluations())
     rows = {
         e.asset_key.to_user_string(): e.materialization.metadata["rows_written"].value
-        for e in result.get_asset_materialization_events() if "rows_written" in e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if "rows_written" in e.materialization.metadata
     }
     assert rows["raw/league_game_log"] == 2460 and rows["tables/team_games"] == 2460
 
@@ -249,10 +288,14 @@ def test_parquet_partitions_are_in_the_moto_bucket_and_read_back(prod):
     assert len(read_parquet_object(s3, bucket, f"lake/quarantine/team_games/{SEASON}.parquet")) == 0
     # and through the IO manager, as a downstream step would load it
     io_manager = prod["resources"]["io_manager"]
-    loaded = io_manager.load_input(dg.build_input_context(
-        asset_key=dg.AssetKey(["tables", "team_games"]), partition_key=SEASON,
-        asset_partitions_def=dg.DynamicPartitionsDefinition(name="season"), instance=prod["instance"],
-    ))
+    loaded = io_manager.load_input(
+        dg.build_input_context(
+            asset_key=dg.AssetKey(["tables", "team_games"]),
+            partition_key=SEASON,
+            asset_partitions_def=dg.DynamicPartitionsDefinition(name="season"),
+            instance=prod["instance"],
+        )
+    )
     assert len(loaded[SEASON]) == 2460
 
 
@@ -264,7 +307,7 @@ def test_run_records_are_in_the_postgres_event_log(prod):
         runs = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
         events = dict(con.execute("SELECT run_id, count(*) FROM event_logs GROUP BY run_id").fetchall())
         materialized = {r[0] for r in con.execute("SELECT asset_key FROM asset_keys").fetchall()}
-    assert runs == {run_id: "SUCCESS" for run_id in run_ids}
+    assert runs == dict.fromkeys(run_ids, "SUCCESS")
     assert all(events.get(run_id, 0) > 5 for run_id in run_ids) and sum(events.values()) > 100, events
     assert json.dumps(["tables", "team_games"]) in materialized
     latest = instance.get_latest_materialization_event(dg.AssetKey(["tables", "team_games"]))
@@ -289,18 +332,26 @@ def test_no_secret_value_in_event_log_metadata_or_captured_logs(prod):
     assert prod["spine"].run_id in dagster_text and "rows_written" in dagster_text
     # every event of both runs, as the instance returns them
     event_text = "\n".join(
-        dg.serialize_value(entry) for run_id in (prod["spine"].run_id, prod["serving"].run_id)
+        dg.serialize_value(entry)
+        for run_id in (prod["spine"].run_id, prod["serving"].run_id)
         for entry in instance.all_logs(run_id)
     )
     # captured stdout/stderr of the steps, as uploaded by the S3 compute log manager
     s3, bucket = prod["s3"], prod["bucket"]
     log_keys = object_keys(s3, bucket, COMPUTE_LOG_PREFIX + "/")
     assert log_keys, "no captured logs reached S3"
-    captured = "\n".join(s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8", "replace") for k in log_keys)
+    captured = "\n".join(
+        s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8", "replace") for k in log_keys
+    )
     # anything the run left on local disk (DAGSTER_HOME, NBA_HOME)
     local = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in prod["root"].rglob("*") if p.is_file())
     for secret in secrets:
-        for name, text in [("dagster db", dagster_text), ("event log", event_text), ("captured logs", captured), ("local files", local)]:
+        for name, text in [
+            ("dagster db", dagster_text),
+            ("event log", event_text),
+            ("captured logs", captured),
+            ("local files", local),
+        ]:
             assert secret not in text, f"a secret value leaked into the {name}"
 
 
@@ -315,7 +366,9 @@ def bucket(aws_env):
 
 
 def frame(version: int, n: int = 50) -> pd.DataFrame:
-    return pd.DataFrame({"game_id": [f"00223{i:05d}" for i in range(n)], "pts": [100 + version] * n, "version": [version] * n})
+    return pd.DataFrame(
+        {"game_id": [f"00223{i:05d}" for i in range(n)], "pts": [100 + version] * n, "version": [version] * n}
+    )
 
 
 def test_failed_conversion_leaves_previous_partition_intact(aws_env, bucket):
@@ -325,8 +378,11 @@ def test_failed_conversion_leaves_previous_partition_intact(aws_env, bucket):
     key = dg.AssetKey(["tables", "team_games"])
 
     def output(obj):
-        ctx = dg.build_output_context(asset_key=key, asset_partitions_def=parts,
-                                      asset_partition_key_range=dg.PartitionKeyRange("2021-22", "2022-23"))
+        ctx = dg.build_output_context(
+            asset_key=key,
+            asset_partitions_def=parts,
+            asset_partition_key_range=dg.PartitionKeyRange("2021-22", "2022-23"),
+        )
         io_manager.handle_output(ctx, obj)
 
     output({"2021-22": frame(1), "2022-23": frame(1)})

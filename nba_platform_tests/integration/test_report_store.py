@@ -18,7 +18,9 @@ def test_reports_are_written_beside_the_s3_lake(aws_env, monkeypatch, tmp_path):
     bucket = f"nba-lake-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     monkeypatch.setenv("NBA_HOME", str(tmp_path))
-    settings = dataclasses.replace(load_settings(), env="prod", lake_uri=f"s3://{bucket}/lake", aws_endpoint_url=aws_env)
+    settings = dataclasses.replace(
+        load_settings(), env="prod", lake_uri=f"s3://{bucket}/lake", aws_endpoint_url=aws_env
+    )
 
     reports = build_resources(settings)["reports"]
     assert reports.root == f"s3://{bucket}/lake/_reports"

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from nba_platform.json_logging import PYTHON_LOGS_CONFIG
 from nba_platform.lib.storage import Store
+from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.secrets import Secrets
 from nba_platform.resources.serving_db import ServingDatabase
@@ -40,7 +40,11 @@ def files_text(root: Path) -> str:
 
 
 def failure_errors(result) -> dict[str, str]:
-    return {e.step_key: e.step_failure_data.error.to_string() for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    return {
+        e.step_key: e.step_failure_data.error.to_string()
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    }
 
 
 def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capfd):
@@ -62,23 +66,48 @@ def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capf
             lake = Store(resources["io_manager"].root)
             games = lake.read_table(f"tables/team_games/{SEASON}.parquet").to_pandas()
             home = games[games["is_home"] == True].head(30)  # noqa: E712
-            lake.write_table(f"serving/game_predictions/{SEASON}.parquet", pa.Table.from_pandas(pd.DataFrame({
-                "game_id": home["game_id"], "game_date": home["game_date"], "season": home["season"],
-                "home_team_id": home["team_id"], "away_team_id": home["opponent_id"], "p_home_win": 0.6,
-                "elo_p_home_win": 0.55, "model_version": "nba_game_outcome/v0", "top_factors": "[]",
-            }), preserve_index=False))
+            lake.write_table(
+                f"serving/game_predictions/{SEASON}.parquet",
+                pa.Table.from_pandas(
+                    pd.DataFrame(
+                        {
+                            "game_id": home["game_id"],
+                            "game_date": home["game_date"],
+                            "season": home["season"],
+                            "home_team_id": home["team_id"],
+                            "away_team_id": home["opponent_id"],
+                            "p_home_win": 0.6,
+                            "elo_p_home_win": 0.55,
+                            "model_version": "nba_game_outcome/v0",
+                            "top_factors": "[]",
+                        }
+                    ),
+                    preserve_index=False,
+                ),
+            )
             lake.write_table("features/game_features.parquet", pa.Table.from_pandas(pd.DataFrame({"season": [SEASON]})))
 
             def run(serving_db, mlflow, *keys):
-                return materialize_seasons([SEASON], {**resources, "serving_db": serving_db, "mlflow": mlflow}, instance,
-                                           selection=dg.AssetSelection.assets(*keys), raise_on_error=False)
+                return materialize_seasons(
+                    [SEASON],
+                    {**resources, "serving_db": serving_db, "mlflow": mlflow},
+                    instance,
+                    selection=dg.AssetSelection.assets(*keys),
+                    raise_on_error=False,
+                )
 
             good_db = ServingDatabase(url=pg.url, secrets=secrets, password_key="rds_password")
-            closed_port_db = ServingDatabase(url=f"postgresql://postgres@127.0.0.1:{free_port()}/serving", secrets=secrets,
-                                             password_key="rds_password")
+            closed_port_db = ServingDatabase(
+                url=f"postgresql://postgres@127.0.0.1:{free_port()}/serving",
+                secrets=secrets,
+                password_key="rds_password",
+            )
             wrong_password_db = ServingDatabase(url=pg.url, secrets=secrets, password_key="wrong_rds_password")
-            misconfigured_mlflow = MlflowTracking(tracking_uri=f"postgres://postgres@127.0.0.1:{pg.port}/mlflow",
-                                                  secrets=secrets, password_key="mlflow_db_password")
+            misconfigured_mlflow = MlflowTracking(
+                tracking_uri=f"postgres://postgres@127.0.0.1:{pg.port}/mlflow",
+                secrets=secrets,
+                password_key="mlflow_db_password",
+            )
 
             published = run(good_db, resources["mlflow"], PUBLISHED)
             unreachable = run(closed_port_db, misconfigured_mlflow, PUBLISHED, SHADOW)
@@ -88,10 +117,15 @@ def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capf
             assert published.success
             [event] = published.get_asset_materialization_events()
             metadata = event.materialization.metadata
-            assert metadata["database"].value == f"postgresql://127.0.0.1:{pg.port}/postgres" and metadata["games_upserted"].value > 1000
+            assert (
+                metadata["database"].value == f"postgresql://127.0.0.1:{pg.port}/postgres"
+                and metadata["games_upserted"].value > 1000
+            )
             assert not unreachable.success and not refused.success
-            errors = {**{f"unreachable:{k}": v for k, v in failure_errors(unreachable).items()},
-                      **{f"refused:{k}": v for k, v in failure_errors(refused).items()}}
+            errors = {
+                **{f"unreachable:{k}": v for k, v in failure_errors(unreachable).items()},
+                **{f"refused:{k}": v for k, v in failure_errors(refused).items()},
+            }
             assert "Connection refused" in errors["unreachable:serving__published_predictions"]
             assert "password authentication failed" in errors["refused:serving__published_predictions"]
             # MLflow's raw error quoted the URI with the password: it arrives scrubbed
@@ -106,11 +140,17 @@ def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capf
         captured = capfd.readouterr()
         lines = json_lines(captured.out)
         failure_lines = [e for e in lines if e.get("event_type") == "STEP_FAILURE"]
-        assert {e["asset_key"] if "asset_key" in e else e["step"] for e in failure_lines} >= {"serving/shadow_predictions", "serving/published_predictions"}
+        assert {e["asset_key"] if "asset_key" in e else e["step"] for e in failure_lines} >= {
+            "serving/shadow_predictions",
+            "serving/published_predictions",
+        }
         assert any("SecretScrubbedError" in e.get("error", "") for e in failure_lines)
         everything = {
-            "JSON run logs (stdout)": captured.out, "console (stderr)": captured.err, "event log": event_log,
-            "step errors": "\n".join(errors.values()), "instance files (compute logs, storage)": instance_files,
+            "JSON run logs (stdout)": captured.out,
+            "console (stderr)": captured.err,
+            "event log": event_log,
+            "step errors": "\n".join(errors.values()),
+            "instance files (compute logs, storage)": instance_files,
             "lake and home": files_text(tmp_path / "home"),
         }
         for secret in (rds_password, mlflow_password, wrong_password):

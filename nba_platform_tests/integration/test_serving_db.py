@@ -11,13 +11,20 @@ pytestmark = pytest.mark.integration
 
 
 def predictions(p=0.6, version="nba_game_outcome/v1"):
-    return pd.DataFrame({
-        "game_id": ["0022300001", "0022300002"], "season": ["2023-24"] * 2,
-        "game_date": pd.to_datetime(["2023-10-24", "2023-10-24"]), "home_team_id": [1610612743, 1610612744],
-        "away_team_id": [1610612747, 1610612756], "p_home_win": [p, 0.4], "elo_p_home_win": [0.55, 0.45],
-        "model_version": [version] * 2, "published_at": pd.to_datetime(["2026-11-25T10:00:00"] * 2),
-        "top_factors": ['[{"feature": "diff_elo_pre", "value": 85.2, "shap": 0.31}]', None],
-    })
+    return pd.DataFrame(
+        {
+            "game_id": ["0022300001", "0022300002"],
+            "season": ["2023-24"] * 2,
+            "game_date": pd.to_datetime(["2023-10-24", "2023-10-24"]),
+            "home_team_id": [1610612743, 1610612744],
+            "away_team_id": [1610612747, 1610612756],
+            "p_home_win": [p, 0.4],
+            "elo_p_home_win": [0.55, 0.45],
+            "model_version": [version] * 2,
+            "published_at": pd.to_datetime(["2026-11-25T10:00:00"] * 2),
+            "top_factors": ['[{"feature": "diff_elo_pre", "value": 85.2, "shap": 0.31}]', None],
+        }
+    )
 
 
 def test_postgres_publish_twice_is_idempotent_and_upserts(postgres_db):
@@ -31,9 +38,14 @@ def test_postgres_publish_twice_is_idempotent_and_upserts(postgres_db):
     db.publish("game_predictions", predictions(version="nba_game_outcome/v2"))  # another model version -> new rows
     assert db.query("SELECT count(*) AS n FROM game_predictions")["n"].item() == 4
     with psycopg.connect(postgres_db["dsn"]) as con:
-        pk = con.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-                         "WHERE i.indrelid = 'game_predictions'::regclass AND i.indisprimary ORDER BY a.attname").fetchall()
-        indexes = {r[0] for r in con.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'game_predictions'").fetchall()}
+        pk = con.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'game_predictions'::regclass AND i.indisprimary ORDER BY a.attname"
+        ).fetchall()
+        indexes = {
+            r[0]
+            for r in con.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'game_predictions'").fetchall()
+        }
     assert [r[0] for r in pk] == ["game_id", "model_version"]
     assert {"ix_game_predictions_game_date", "ix_game_predictions_home_team_id_game_date"} <= indexes
 
@@ -65,15 +77,21 @@ def test_a_table_created_before_a_new_column_gets_it_on_publish(postgres_db, tmp
 
     old = predictions().drop(columns=["top_factors"])
     with psycopg.connect(postgres_db["dsn"]) as con:
-        con.execute("CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date DATE, home_team_id BIGINT, "
-                    "away_team_id BIGINT, p_home_win DOUBLE PRECISION, elo_p_home_win DOUBLE PRECISION, model_version TEXT, "
-                    "published_at TIMESTAMP, PRIMARY KEY (game_id, model_version))")
-        con.execute("INSERT INTO game_predictions VALUES ('0022299999', '2022-23', '2023-04-09', 1, 2, 0.5, 0.5, 'v0', now())")
+        con.execute(
+            "CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date DATE, home_team_id BIGINT, "
+            "away_team_id BIGINT, p_home_win DOUBLE PRECISION, elo_p_home_win DOUBLE PRECISION, model_version TEXT, "
+            "published_at TIMESTAMP, PRIMARY KEY (game_id, model_version))"
+        )
+        con.execute(
+            "INSERT INTO game_predictions VALUES ('0022299999', '2022-23', '2023-04-09', 1, 2, 0.5, 0.5, 'v0', now())"
+        )
     sqlite_path = tmp_path / "serving.db"
     con = sqlite3.connect(sqlite_path)
-    con.execute("CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date TEXT, home_team_id INTEGER, "
-                "away_team_id INTEGER, p_home_win REAL, elo_p_home_win REAL, model_version TEXT, published_at TEXT, "
-                "PRIMARY KEY (game_id, model_version))")
+    con.execute(
+        "CREATE TABLE game_predictions (game_id TEXT, season TEXT, game_date TEXT, home_team_id INTEGER, "
+        "away_team_id INTEGER, p_home_win REAL, elo_p_home_win REAL, model_version TEXT, published_at TEXT, "
+        "PRIMARY KEY (game_id, model_version))"
+    )
     con.commit()
     con.close()
     assert len(old.columns) == 9
@@ -85,10 +103,18 @@ def test_a_table_created_before_a_new_column_gets_it_on_publish(postgres_db, tmp
 
 
 def games(ids, season="2023-24", pts=100):
-    return pd.DataFrame({
-        "game_id": ids, "season": season, "season_type": "regular", "game_date": pd.to_datetime(["2023-10-24"] * len(ids)),
-        "home_team_id": 1610612743, "away_team_id": 1610612747, "home_pts": pts, "away_pts": 90,
-    })
+    return pd.DataFrame(
+        {
+            "game_id": ids,
+            "season": season,
+            "season_type": "regular",
+            "game_date": pd.to_datetime(["2023-10-24"] * len(ids)),
+            "home_team_id": 1610612743,
+            "away_team_id": 1610612747,
+            "home_pts": pts,
+            "away_pts": 90,
+        }
+    )
 
 
 def test_postgres_publish_replaces_the_slices_it_holds_and_keeps_the_others(postgres_db):
@@ -124,7 +150,9 @@ def test_postgres_publish_without_slice_keys_upserts_and_duplicates_are_refused(
     no_season.loc[0, "season"] = None  # no slice to name: upserted, a1 kept
     db.publish("games", no_season)
     assert db.query("SELECT game_id, season, home_pts FROM games ORDER BY game_id").values.tolist() == [
-        ["a1", "2023-24", 100], ["a2", None, 107]]
+        ["a1", "2023-24", 100],
+        ["a2", None, 107],
+    ]
     with pytest.raises(psycopg.Error):  # the same key twice in one publish: refused, nothing changes
         db.publish("games", games(["a1", "a1"], pts=1))
     assert db.query("SELECT count(*) AS n, sum(home_pts) AS s FROM games").values.tolist() == [[2, 207]]

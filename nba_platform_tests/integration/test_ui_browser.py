@@ -30,13 +30,27 @@ BIN = Path(sys.executable).parent
 GAMELOGS = ROOT / "nba_platform" / "data" / "landing" / "nba_api_league_gamelog_2021_2024"
 SEASONS = ["2021-22", "2022-23", "2023-24"]
 ARTIFACTS = Path(os.environ.get("NBA_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "ui"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1440, "height": 900}
 CHECKS = {
-    "team_games_validated_contract", "team_games_nothing_lost", "player_games_validated_contract",
-    "player_games_nothing_lost", "player_seasons_validated_contract", "player_seasons_nothing_lost",
-    "team_games_contract", "team_games_keys_accounted", "player_games_contract", "player_games_keys_accounted",
-    "players_contract", "players_keys_accounted",
+    "team_games_validated_contract",
+    "team_games_nothing_lost",
+    "player_games_validated_contract",
+    "player_games_nothing_lost",
+    "player_seasons_validated_contract",
+    "player_seasons_nothing_lost",
+    "team_games_contract",
+    "team_games_keys_accounted",
+    "player_games_contract",
+    "player_games_keys_accounted",
+    "players_contract",
+    "players_keys_accounted",
 }
 
 
@@ -53,8 +67,9 @@ def free_port() -> int:
 
 
 def graphql(base: str, query: str) -> dict:
-    req = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{base}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = json.load(resp)
     assert "errors" not in body, body
@@ -68,8 +83,11 @@ def wait_until_loaded(base: str, proc: subprocess.Popen, log: Path, timeout: flo
         assert proc.poll() is None, f"dagster-webserver exited {proc.returncode}:\n{log.read_text()[-3000:]}"
         try:
             urllib.request.urlopen(f"{base}/server_info", timeout=5).read()
-            entries = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                                    "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+            entries = graphql(
+                base,
+                "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                "locationOrLoadError { __typename ... on PythonError { message } } } } } }",
+            )
             (entry,) = entries["workspaceOrError"]["locationEntries"]
             if entry["loadStatus"] == "LOADED":
                 assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
@@ -89,12 +107,15 @@ def ui(tmp_path_factory):
     for season in SEASONS:
         shutil.copy(GAMELOGS / f"nba-gamelog-{season}.csv.gz", home / "landing")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "DAGSTER_", "AWS_"))}
-    env.update(NBA_PLATFORM_ENV="local", NBA_HOME=str(home), NBA_INCLUDE_SAMPLE="false",
-               DAGSTER_HOME=str(home / "dagster"))
+    env.update(
+        NBA_PLATFORM_ENV="local", NBA_HOME=str(home), NBA_INCLUDE_SAMPLE="false", DAGSTER_HOME=str(home / "dagster")
+    )
     timings = {}
 
     t0 = time.monotonic()
-    build = subprocess.run([str(BIN / "nba-platform"), "build"], cwd=work, env=env, capture_output=True, text=True, timeout=1200)
+    build = subprocess.run(
+        [str(BIN / "nba-platform"), "build"], cwd=work, env=env, capture_output=True, text=True, timeout=1200
+    )
     timings["build"] = time.monotonic() - t0
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
 
@@ -106,7 +127,11 @@ def ui(tmp_path_factory):
         # Own session: the webserver starts a code server child; teardown signals the whole group.
         proc = subprocess.Popen(
             [str(BIN / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_until_loaded(base, proc, log)
@@ -167,15 +192,25 @@ def test_build_reports_progress_per_step(ui):
 
 
 def test_graphql_lists_every_asset_and_check(ui):
-    nodes = graphql(ui["base"], "{ assetNodes { assetKey { path } groupName "
-                                "assetChecksOrError { ... on AssetChecks { checks { name } } } } }")["assetNodes"]
+    nodes = graphql(
+        ui["base"],
+        "{ assetNodes { assetKey { path } groupName assetChecksOrError { ... on AssetChecks { checks { name } } } } }",
+    )["assetNodes"]
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-    assert {"raw/league_game_log", "tables/team_games", "tables/players", "quarantine/team_games", "features/game_features",
-            "models/game_outcome_model", "models/game_model_evaluation", "serving/game_predictions",
-            "ops/database_backup"} <= keys
+    assert {
+        "raw/league_game_log",
+        "tables/team_games",
+        "tables/players",
+        "quarantine/team_games",
+        "features/game_features",
+        "models/game_outcome_model",
+        "models/game_model_evaluation",
+        "serving/game_predictions",
+        "ops/database_backup",
+    } <= keys
     assert {n["groupName"] for n in nodes} >= {"ingestion", "tables", "features", "models", "serving", "ops"}
     checks = {c["name"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
-    assert CHECKS <= checks, sorted(CHECKS - checks)
+    assert checks >= CHECKS, sorted(CHECKS - checks)
 
 
 def test_asset_graph_shows_the_groups_and_the_tables_lineage(ui, page):
@@ -227,8 +262,13 @@ def test_automation_page_lists_sensors_and_schedules(ui, page):
     page.get_by_text("At 10:00 AM UTC").first.wait_for()
     page.get_by_text("Run status sensor").first.wait_for()
     body = page.inner_text("body")
-    for name in ("landing_zone_sensor", "run_failure_alert", "failed_check_alert", "daily_season_ingest", "daily_database_backup"):
+    for name in (
+        "landing_zone_sensor",
+        "run_failure_alert",
+        "failed_check_alert",
+        "daily_season_ingest",
+        "daily_database_backup",
+    ):
         assert name in body, name
     assert "At 04:30 AM UTC" in body
     screenshot(page, "automation")
-

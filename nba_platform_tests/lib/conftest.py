@@ -30,12 +30,26 @@ from nba_platform.lib.schema import PLAYER_GAME_SCHEMA, PLAYER_SEASON_SCHEMA, TE
 
 # stats.nba.com franchise ids
 ATL, BOS, DAL, DET, NOP, NYK, PHI, SAS, TOR = (
-    1610612737, 1610612738, 1610612742, 1610612765, 1610612740, 1610612752, 1610612755, 1610612759, 1610612761,
+    1610612737,
+    1610612738,
+    1610612742,
+    1610612765,
+    1610612740,
+    1610612752,
+    1610612755,
+    1610612759,
+    1610612761,
 )
 TEAMS = {
-    ATL: ("ATL", "Atlanta Hawks"), BOS: ("BOS", "Boston Celtics"), DAL: ("DAL", "Dallas Mavericks"),
-    DET: ("DET", "Detroit Pistons"), NOP: ("NOP", "New Orleans Pelicans"), NYK: ("NYK", "New York Knicks"),
-    PHI: ("PHI", "Philadelphia 76ers"), SAS: ("SAS", "San Antonio Spurs"), TOR: ("TOR", "Toronto Raptors"),
+    ATL: ("ATL", "Atlanta Hawks"),
+    BOS: ("BOS", "Boston Celtics"),
+    DAL: ("DAL", "Dallas Mavericks"),
+    DET: ("DET", "Detroit Pistons"),
+    NOP: ("NOP", "New Orleans Pelicans"),
+    NYK: ("NYK", "New York Knicks"),
+    PHI: ("PHI", "Philadelphia 76ers"),
+    SAS: ("SAS", "San Antonio Spurs"),
+    TOR: ("TOR", "Toronto Raptors"),
 }
 
 # Regular season 2021-22: G1 in regulation (240 player-minutes), G2 in overtime (265).
@@ -51,8 +65,26 @@ GAMES = {
     P2: ("2024-06-09", BOS, DAL, 265),
 }
 
-_BOX_COLS = ["fgm", "fga", "fg_pct", "fg3m", "fg3a", "fg3_pct", "ftm", "fta", "ft_pct",
-             "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "pts"]
+_BOX_COLS = [
+    "fgm",
+    "fga",
+    "fg_pct",
+    "fg3m",
+    "fg3a",
+    "fg3_pct",
+    "ftm",
+    "fta",
+    "ft_pct",
+    "oreb",
+    "dreb",
+    "reb",
+    "ast",
+    "stl",
+    "blk",
+    "tov",
+    "pf",
+    "pts",
+]
 
 
 def _box(*values) -> dict:
@@ -82,9 +114,20 @@ def team_games(game_ids=(G1, G2)) -> list[dict]:
             opp_pts = BOX[(g, opp)]["pts"]
             abbr, name = TEAMS[me]
             out.append(
-                dict(game_id=g, date=date, team_id=me, opponent_id=opp, abbr=abbr, name=name, is_home=is_home,
-                     matchup=f"{abbr} vs. {TEAMS[opp][0]}" if is_home else f"{abbr} @ {TEAMS[opp][0]}",
-                     wl="W" if box["pts"] > opp_pts else "L", min=minutes, opp_pts=opp_pts, **box)
+                dict(
+                    game_id=g,
+                    date=date,
+                    team_id=me,
+                    opponent_id=opp,
+                    abbr=abbr,
+                    name=name,
+                    is_home=is_home,
+                    matchup=f"{abbr} vs. {TEAMS[opp][0]}" if is_home else f"{abbr} @ {TEAMS[opp][0]}",
+                    wl="W" if box["pts"] > opp_pts else "L",
+                    min=minutes,
+                    opp_pts=opp_pts,
+                    **box,
+                )
             )
     return out
 
@@ -94,10 +137,21 @@ def league_game_log_rows(game_ids=(G1, G2)) -> list[dict]:
     rows = []
     for t in team_games(game_ids):
         rows.append(
-            {"season_id": "2" + "20" + t["game_id"][3:5], "team_id": t["team_id"], "team_abbreviation": t["abbr"],
-             "team_name": t["name"], "game_id": t["game_id"], "game_date": t["date"], "matchup": t["matchup"],
-             "wl": t["wl"], "min": t["min"], **{c: t[c] for c in _BOX_COLS[:-1]}, "pts": t["pts"],
-             "plus_minus": t["pts"] - t["opp_pts"], "video_available": 1}
+            {
+                "season_id": "2" + "20" + t["game_id"][3:5],
+                "team_id": t["team_id"],
+                "team_abbreviation": t["abbr"],
+                "team_name": t["name"],
+                "game_id": t["game_id"],
+                "game_date": t["date"],
+                "matchup": t["matchup"],
+                "wl": t["wl"],
+                "min": t["min"],
+                **{c: t[c] for c in _BOX_COLS[:-1]},
+                "pts": t["pts"],
+                "plus_minus": t["pts"] - t["opp_pts"],
+                "video_available": 1,
+            }
         )
     return rows
 
@@ -109,9 +163,19 @@ def team_game_log_rows(game_ids=(G1, G2)) -> list[dict]:
         date = pd.Timestamp(t["date"]).strftime("%b %d, %Y").upper()
         wins, losses = 40 + i, 30 + (t["wl"] == "L")
         rows.append(
-            {"Team_ID": t["team_id"], "Game_ID": t["game_id"], "GAME_DATE": date, "MATCHUP": t["matchup"],
-             "WL": t["wl"], "W": wins, "L": losses, "W_PCT": round(wins / (wins + losses), 3), "MIN": t["min"],
-             **{c.upper(): t[c] for c in _BOX_COLS}, "TEAM_ABBREVIATION": t["abbr"]}
+            {
+                "Team_ID": t["team_id"],
+                "Game_ID": t["game_id"],
+                "GAME_DATE": date,
+                "MATCHUP": t["matchup"],
+                "WL": t["wl"],
+                "W": wins,
+                "L": losses,
+                "W_PCT": round(wins / (wins + losses), 3),
+                "MIN": t["min"],
+                **{c.upper(): t[c] for c in _BOX_COLS},
+                "TEAM_ABBREVIATION": t["abbr"],
+            }
         )
     return rows
 
@@ -122,10 +186,19 @@ def slim_rows(game_ids=(G1, G2)) -> list[dict]:
     for t in team_games(game_ids):
         start = 2000 + int(t["game_id"][3:5])
         rows.append(
-            {"SEASON_ID": f"2{start}", "TEAM_ID": t["team_id"], "TEAM_ABBREVIATION": t["abbr"], "GAME_ID": t["game_id"],
-             "GAME_DATE": t["date"], "MATCHUP": t["matchup"], "WL": t["wl"], "PTS": t["pts"],
-             "PLUS_MINUS": float(t["pts"] - t["opp_pts"]), "SEASON": f"{start}-{(start + 1) % 100:02d}",
-             "WON": int(t["wl"] == "W")}
+            {
+                "SEASON_ID": f"2{start}",
+                "TEAM_ID": t["team_id"],
+                "TEAM_ABBREVIATION": t["abbr"],
+                "GAME_ID": t["game_id"],
+                "GAME_DATE": t["date"],
+                "MATCHUP": t["matchup"],
+                "WL": t["wl"],
+                "PTS": t["pts"],
+                "PLUS_MINUS": float(t["pts"] - t["opp_pts"]),
+                "SEASON": f"{start}-{(start + 1) % 100:02d}",
+                "WON": int(t["wl"] == "W"),
+            }
         )
     return rows
 
@@ -136,12 +209,26 @@ def team_game_logs_rows(game_ids=(P1, P2)) -> list[dict]:
     for i, t in enumerate(team_games(game_ids)):
         start = 2000 + int(t["game_id"][3:5])
         rows.append(
-            {"SEASON_YEAR": f"{start}-{(start + 1) % 100:02d}", "TEAM_ID": t["team_id"],
-             "TEAM_ABBREVIATION": t["abbr"], "TEAM_NAME": t["name"], "GAME_ID": t["game_id"],
-             "GAME_DATE": t["date"] + "T00:00:00", "MATCHUP": t["matchup"], "WL": t["wl"],
-             "MIN": t["min"] / 5, **{c.upper(): float(t[c]) if c == "tov" else t[c] for c in _BOX_COLS[:-1]},
-             "BLKA": 3, "PFD": 18, "PTS": t["pts"], "PLUS_MINUS": float(t["pts"] - t["opp_pts"]),
-             "GP_RANK": 1, "PTS_RANK": 10 + i, "PLUS_MINUS_RANK": 20 + i, "AVAILABLE_FLAG": ""}
+            {
+                "SEASON_YEAR": f"{start}-{(start + 1) % 100:02d}",
+                "TEAM_ID": t["team_id"],
+                "TEAM_ABBREVIATION": t["abbr"],
+                "TEAM_NAME": t["name"],
+                "GAME_ID": t["game_id"],
+                "GAME_DATE": t["date"] + "T00:00:00",
+                "MATCHUP": t["matchup"],
+                "WL": t["wl"],
+                "MIN": t["min"] / 5,
+                **{c.upper(): float(t[c]) if c == "tov" else t[c] for c in _BOX_COLS[:-1]},
+                "BLKA": 3,
+                "PFD": 18,
+                "PTS": t["pts"],
+                "PLUS_MINUS": float(t["pts"] - t["opp_pts"]),
+                "GP_RANK": 1,
+                "PTS_RANK": 10 + i,
+                "PLUS_MINUS_RANK": 20 + i,
+                "AVAILABLE_FLAG": "",
+            }
         )
     return rows
 
@@ -152,21 +239,61 @@ def kaggle_rows(game_ids=(G1, G2)) -> list[dict]:
     for g in game_ids:
         date, home, away, _ = GAMES[g]
         h, a = BOX[(g, home)], BOX[(g, away)]
-        row = {"GAME_DATE_EST": date, "GAME_ID": str(int(g)), "GAME_STATUS_TEXT": "Final", "HOME_TEAM_ID": home,
-               "VISITOR_TEAM_ID": away, "SEASON": 2000 + int(g[3:5])}
+        row = {
+            "GAME_DATE_EST": date,
+            "GAME_ID": str(int(g)),
+            "GAME_STATUS_TEXT": "Final",
+            "HOME_TEAM_ID": home,
+            "VISITOR_TEAM_ID": away,
+            "SEASON": 2000 + int(g[3:5]),
+        }
         for side, team, box in (("home", home, h), ("away", away, a)):
-            row.update({f"TEAM_ID_{side}": team, f"PTS_{side}": float(box["pts"]), f"FG_PCT_{side}": box["fg_pct"],
-                        f"FT_PCT_{side}": box["ft_pct"], f"FG3_PCT_{side}": box["fg3_pct"],
-                        f"AST_{side}": float(box["ast"]), f"REB_{side}": float(box["reb"])})
+            row.update(
+                {
+                    f"TEAM_ID_{side}": team,
+                    f"PTS_{side}": float(box["pts"]),
+                    f"FG_PCT_{side}": box["fg_pct"],
+                    f"FT_PCT_{side}": box["ft_pct"],
+                    f"FG3_PCT_{side}": box["fg3_pct"],
+                    f"AST_{side}": float(box["ast"]),
+                    f"REB_{side}": float(box["reb"]),
+                }
+            )
         row["HOME_TEAM_WINS"] = int(h["pts"] > a["pts"])
         rows.append(row)
     return rows
 
 
-BOX_SCORE_COLUMNS = (
-    "GAME_ID,TEAM_ID,TEAM_ABBREVIATION,TEAM_CITY,PLAYER_ID,PLAYER_NAME,START_POSITION,COMMENT,MIN,FGM,FGA,FG_PCT,"
-    "FG3M,FG3A,FG3_PCT,FTM,FTA,FT_PCT,OREB,DREB,REB,AST,STL,BLK,TO,PF,PTS,PLUS_MINUS"
-).split(",")
+BOX_SCORE_COLUMNS = [
+    "GAME_ID",
+    "TEAM_ID",
+    "TEAM_ABBREVIATION",
+    "TEAM_CITY",
+    "PLAYER_ID",
+    "PLAYER_NAME",
+    "START_POSITION",
+    "COMMENT",
+    "MIN",
+    "FGM",
+    "FGA",
+    "FG_PCT",
+    "FG3M",
+    "FG3A",
+    "FG3_PCT",
+    "FTM",
+    "FTA",
+    "FT_PCT",
+    "OREB",
+    "DREB",
+    "REB",
+    "AST",
+    "STL",
+    "BLK",
+    "TO",
+    "PF",
+    "PTS",
+    "PLUS_MINUS",
+]
 
 # (team, player_id, name, start, comment, MIN, fgm, fga, fg3m, fg3a, ftm, fta, oreb, dreb, ast, stl, blk, to, pf, +/-)
 PLAYERS = {
@@ -189,36 +316,116 @@ def box_score_rows(game_id) -> list[dict]:
     for team, pid, name, start, comment, mins, *stats in PLAYERS[game_id]:
         fgm, fga, fg3m, fg3a, ftm, fta, oreb, dreb, ast, stl, blk, to, pf, pm = stats
         played = fgm is not None
-        f = (lambda v: "" if v is None else f"{float(v)}")
-        pct = (lambda m, a: "" if not played else (f"{round(m / a, 3)}" if a else "0.0"))
+
+        def f(v):
+            return "" if v is None else f"{float(v)}"
+
+        def pct(m, a, played=played):
+            return "" if not played else (f"{round(m / a, 3)}" if a else "0.0")
+
         rows.append(
-            {"GAME_ID": game_id, "TEAM_ID": team, "TEAM_ABBREVIATION": TEAMS[team][0], "TEAM_CITY": "City",
-             "PLAYER_ID": pid, "PLAYER_NAME": name, "START_POSITION": start, "COMMENT": comment, "MIN": mins,
-             "FGM": f(fgm), "FGA": f(fga), "FG_PCT": pct(fgm or 0, fga), "FG3M": f(fg3m), "FG3A": f(fg3a),
-             "FG3_PCT": pct(fg3m or 0, fg3a), "FTM": f(ftm), "FTA": f(fta), "FT_PCT": pct(ftm or 0, fta),
-             "OREB": f(oreb), "DREB": f(dreb), "REB": f(None if not played else oreb + dreb), "AST": f(ast),
-             "STL": f(stl), "BLK": f(blk), "TO": f(to), "PF": f(pf),
-             "PTS": f(None if not played else 2 * fgm + fg3m + ftm), "PLUS_MINUS": f(pm)}
+            {
+                "GAME_ID": game_id,
+                "TEAM_ID": team,
+                "TEAM_ABBREVIATION": TEAMS[team][0],
+                "TEAM_CITY": "City",
+                "PLAYER_ID": pid,
+                "PLAYER_NAME": name,
+                "START_POSITION": start,
+                "COMMENT": comment,
+                "MIN": mins,
+                "FGM": f(fgm),
+                "FGA": f(fga),
+                "FG_PCT": pct(fgm or 0, fga),
+                "FG3M": f(fg3m),
+                "FG3A": f(fg3a),
+                "FG3_PCT": pct(fg3m or 0, fg3a),
+                "FTM": f(ftm),
+                "FTA": f(fta),
+                "FT_PCT": pct(ftm or 0, fta),
+                "OREB": f(oreb),
+                "DREB": f(dreb),
+                "REB": f(None if not played else oreb + dreb),
+                "AST": f(ast),
+                "STL": f(stl),
+                "BLK": f(blk),
+                "TO": f(to),
+                "PF": f(pf),
+                "PTS": f(None if not played else 2 * fgm + fg3m + ftm),
+                "PLUS_MINUS": f(pm),
+            }
         )
     return rows
 
 
-BIOS_COLUMNS = ("person_id,full_name,slug,jersey,position,height,weight,birth_date,age,experience,school,season,"
-                "team_id,team_abbrev,team_name,height_inches").split(",")
+BIOS_COLUMNS = [
+    "person_id",
+    "full_name",
+    "slug",
+    "jersey",
+    "position",
+    "height",
+    "weight",
+    "birth_date",
+    "age",
+    "experience",
+    "school",
+    "season",
+    "team_id",
+    "team_abbrev",
+    "team_name",
+    "height_inches",
+]
 
 
 def bios_rows() -> list[dict]:
     base = dict(slug="", jersey="", team_abbrev="", team_name="")
     return [
-        {**base, "person_id": 1627761, "full_name": "DeAndre' Bembry", "position": "F-G", "height": "6-6",
-         "weight": 210, "birth_date": "JUL 04, 1994", "age": 22.0, "experience": "R", "school": "St. Joseph's (PA)",
-         "season": "2016-17", "team_id": ATL, "height_inches": 78.0},
-        {**base, "person_id": 1627761, "full_name": "DeAndre' Bembry", "position": "F-G", "height": "6-5",
-         "weight": 210, "birth_date": "JUL 04, 1994", "age": 23.0, "experience": "1", "school": "St. Joseph's (PA)",
-         "season": "2017-18", "team_id": ATL, "height_inches": ""},
-        {**base, "person_id": 203954, "full_name": "Joel Embiid", "position": "C-F", "height": "7-0",
-         "weight": 280, "birth_date": "MAR 16, 1994", "age": 27.0, "experience": "5", "school": "Kansas",
-         "season": "2021-22", "team_id": PHI, "height_inches": 84.0},
+        {
+            **base,
+            "person_id": 1627761,
+            "full_name": "DeAndre' Bembry",
+            "position": "F-G",
+            "height": "6-6",
+            "weight": 210,
+            "birth_date": "JUL 04, 1994",
+            "age": 22.0,
+            "experience": "R",
+            "school": "St. Joseph's (PA)",
+            "season": "2016-17",
+            "team_id": ATL,
+            "height_inches": 78.0,
+        },
+        {
+            **base,
+            "person_id": 1627761,
+            "full_name": "DeAndre' Bembry",
+            "position": "F-G",
+            "height": "6-5",
+            "weight": 210,
+            "birth_date": "JUL 04, 1994",
+            "age": 23.0,
+            "experience": "1",
+            "school": "St. Joseph's (PA)",
+            "season": "2017-18",
+            "team_id": ATL,
+            "height_inches": "",
+        },
+        {
+            **base,
+            "person_id": 203954,
+            "full_name": "Joel Embiid",
+            "position": "C-F",
+            "height": "7-0",
+            "weight": 280,
+            "birth_date": "MAR 16, 1994",
+            "age": 27.0,
+            "experience": "5",
+            "school": "Kansas",
+            "season": "2021-22",
+            "team_id": PHI,
+            "height_inches": 84.0,
+        },
     ]
 
 
@@ -250,8 +457,11 @@ def jsonl_bytes(rows: list[dict]) -> bytes:
 def result_sets_bytes(rows: list[dict], name: str = "LeagueGameLog") -> bytes:
     """A stats.nba.com response: upper-case headers, typed values in rowSet."""
     headers = [c.upper() for c in rows[0]]
-    body = {"resource": name.lower(), "parameters": {},
-            "resultSets": [{"name": name, "headers": headers, "rowSet": [list(r.values()) for r in rows]}]}
+    body = {
+        "resource": name.lower(),
+        "parameters": {},
+        "resultSets": [{"name": name, "headers": headers, "rowSet": [list(r.values()) for r in rows]}],
+    }
     return json.dumps(body).encode("utf-8")
 
 
@@ -274,10 +484,12 @@ def tar_gz_bytes(members: dict[str, bytes]) -> bytes:
 def box_score_archive() -> bytes:
     """Two per-game members: the first with the unnamed pandas index column the README
     describes, the second without it (as most shipped members are)."""
-    return tar_gz_bytes({
-        f"nba_boxscores/{G1}.csv": csv_bytes(box_score_rows(G1), BOX_SCORE_COLUMNS, index_column=True),
-        f"nba_boxscores/{G2}.csv": csv_bytes(box_score_rows(G2), BOX_SCORE_COLUMNS),
-    })
+    return tar_gz_bytes(
+        {
+            f"nba_boxscores/{G1}.csv": csv_bytes(box_score_rows(G1), BOX_SCORE_COLUMNS, index_column=True),
+            f"nba_boxscores/{G2}.csv": csv_bytes(box_score_rows(G2), BOX_SCORE_COLUMNS),
+        }
+    )
 
 
 # ---------------------------------------------------------------- pipeline helpers
@@ -289,10 +501,16 @@ def land(data: bytes, name: str):
     return raw, detect_shape(raw.columns, name)
 
 
-NORMALISERS = {"team_game": normalise_team_games, "player_game": normalise_player_games,
-               "player": normalise_player_seasons}
-RULES = {"team_game": (TEAM_GAME_RULES, TEAM_GAME_SCHEMA), "player_game": (PLAYER_GAME_RULES, PLAYER_GAME_SCHEMA),
-         "player": (PLAYER_SEASON_RULES, PLAYER_SEASON_SCHEMA)}
+NORMALISERS = {
+    "team_game": normalise_team_games,
+    "player_game": normalise_player_games,
+    "player": normalise_player_seasons,
+}
+RULES = {
+    "team_game": (TEAM_GAME_RULES, TEAM_GAME_SCHEMA),
+    "player_game": (PLAYER_GAME_RULES, PLAYER_GAME_SCHEMA),
+    "player": (PLAYER_SEASON_RULES, PLAYER_SEASON_SCHEMA),
+}
 
 
 def normalise(data: bytes, name: str) -> pd.DataFrame:
@@ -328,14 +546,42 @@ def one(frame: pd.DataFrame, **where) -> dict:
 def src() -> SimpleNamespace:
     """Builders, serialisers and pipeline helpers for hand-written landed files."""
     return SimpleNamespace(
-        ATL=ATL, BOS=BOS, DAL=DAL, DET=DET, NOP=NOP, NYK=NYK, PHI=PHI, SAS=SAS, TOR=TOR, TEAMS=TEAMS,
-        G1=G1, G2=G2, P1=P1, P2=P2, GAMES=GAMES, BOX=BOX,
-        team_games=team_games, league_game_log_rows=league_game_log_rows, team_game_log_rows=team_game_log_rows,
-        slim_rows=slim_rows, team_game_logs_rows=team_game_logs_rows, kaggle_rows=kaggle_rows,
-        box_score_rows=box_score_rows, BOX_SCORE_COLUMNS=BOX_SCORE_COLUMNS, bios_rows=bios_rows,
+        ATL=ATL,
+        BOS=BOS,
+        DAL=DAL,
+        DET=DET,
+        NOP=NOP,
+        NYK=NYK,
+        PHI=PHI,
+        SAS=SAS,
+        TOR=TOR,
+        TEAMS=TEAMS,
+        G1=G1,
+        G2=G2,
+        P1=P1,
+        P2=P2,
+        GAMES=GAMES,
+        BOX=BOX,
+        team_games=team_games,
+        league_game_log_rows=league_game_log_rows,
+        team_game_log_rows=team_game_log_rows,
+        slim_rows=slim_rows,
+        team_game_logs_rows=team_game_logs_rows,
+        kaggle_rows=kaggle_rows,
+        box_score_rows=box_score_rows,
+        BOX_SCORE_COLUMNS=BOX_SCORE_COLUMNS,
+        bios_rows=bios_rows,
         BIOS_COLUMNS=BIOS_COLUMNS,
-        csv_bytes=csv_bytes, json_records_bytes=json_records_bytes, jsonl_bytes=jsonl_bytes,
-        result_sets_bytes=result_sets_bytes, parquet_bytes=parquet_bytes, tar_gz_bytes=tar_gz_bytes,
-        box_score_archive=box_score_archive, gzip=gzip.compress,
-        land=land, normalise=normalise, validate=validate, one=one,
+        csv_bytes=csv_bytes,
+        json_records_bytes=json_records_bytes,
+        jsonl_bytes=jsonl_bytes,
+        result_sets_bytes=result_sets_bytes,
+        parquet_bytes=parquet_bytes,
+        tar_gz_bytes=tar_gz_bytes,
+        box_score_archive=box_score_archive,
+        gzip=gzip.compress,
+        land=land,
+        normalise=normalise,
+        validate=validate,
+        one=one,
     )

@@ -16,20 +16,32 @@ def days(start: D, end: D) -> list[D]:
 
 # ---- keys
 
+
 def test_dated_keys_round_trip_and_reject_other_keys():
     assert B.backup_key(D(2026, 11, 25), "serving.dump") == "daily/2026-11-25/serving.dump"
     assert B.parse_backup_key("daily/2026-11-25/serving.dump") == (D(2026, 11, 25), "serving.dump")
-    for other in ("daily/2026-13-01/x", "weekly/2026-11-22/x", "daily/latest/x", "daily/2026-11-25", "x/daily/2026-11-25/y"):
+    for other in (
+        "daily/2026-13-01/x",
+        "weekly/2026-11-22/x",
+        "daily/latest/x",
+        "daily/2026-11-25",
+        "x/daily/2026-11-25/y",
+    ):
         assert B.parse_backup_key(other) is None, other
 
 
 def test_backups_in_marks_complete_only_with_manifest():
-    keys = ["daily/2026-11-24/serving.dump", "daily/2026-11-24/manifest.json",
-            "daily/2026-11-25/serving.dump", "notes.txt"]
+    keys = [
+        "daily/2026-11-24/serving.dump",
+        "daily/2026-11-24/manifest.json",
+        "daily/2026-11-25/serving.dump",
+        "notes.txt",
+    ]
     assert B.backups_in(keys) == {D(2026, 11, 24): True, D(2026, 11, 25): False}
 
 
 # ---- retention
+
 
 def test_default_retention_keeps_seven_daily_and_four_sundays():
     # Every day from 1 Oct to Wed 25 Nov 2026.
@@ -76,7 +88,9 @@ def test_retention_of_incomplete_prefixes_and_protected_dates():
     # Nothing complete yet: nothing at all is deleted.
     assert B.plan_retention([], incomplete=incomplete).delete == ()
     # A protected date survives even when the policy would drop it.
-    assert D(2026, 11, 1) not in B.plan_retention(days(D(2026, 11, 1), D(2026, 11, 25)), protect=[D(2026, 11, 1)]).delete
+    assert (
+        D(2026, 11, 1) not in B.plan_retention(days(D(2026, 11, 1), D(2026, 11, 25)), protect=[D(2026, 11, 1)]).delete
+    )
 
 
 def test_retention_policy_rejects_nonsense():
@@ -90,6 +104,7 @@ def test_retention_policy_rejects_nonsense():
 
 # ---- lake manifest
 
+
 def test_lake_manifest_round_trip_is_deterministic():
     objs = [B.LakeObject("tables/b.parquet", 20, etag="e2"), B.LakeObject("tables/a.parquet", 10, sha256="ab" * 32)]
     data = B.lake_manifest_bytes(objs)
@@ -99,12 +114,18 @@ def test_lake_manifest_round_trip_is_deterministic():
 
 
 def test_manifest_diff_added_removed_changed():
-    old = [B.LakeObject("a", 1, sha256="x"), B.LakeObject("b", 2, sha256="y"), B.LakeObject("c", 3, etag="e"),
-           B.LakeObject("d", 4, sha256="z")]
-    new = [B.LakeObject("a", 1, sha256="x"),  # same
-           B.LakeObject("b", 2, sha256="Y"),  # same size, new content
-           B.LakeObject("c", 5, etag="e"),  # new size
-           B.LakeObject("e", 1, etag="f")]  # added; d removed
+    old = [
+        B.LakeObject("a", 1, sha256="x"),
+        B.LakeObject("b", 2, sha256="y"),
+        B.LakeObject("c", 3, etag="e"),
+        B.LakeObject("d", 4, sha256="z"),
+    ]
+    new = [
+        B.LakeObject("a", 1, sha256="x"),  # same
+        B.LakeObject("b", 2, sha256="Y"),  # same size, new content
+        B.LakeObject("c", 5, etag="e"),  # new size
+        B.LakeObject("e", 1, etag="f"),
+    ]  # added; d removed
     diff = B.diff_manifests(old, new)
     assert (diff.added, diff.removed, diff.changed) == (("e",), ("d",), ("b", "c"))
     assert not diff.empty
@@ -115,10 +136,26 @@ def test_manifest_diff_added_removed_changed():
 
 # ---- backup manifest, stats, checksums
 
+
 def test_backup_manifest_round_trip():
-    art = B.Artifact("serving", "postgres", "daily/2026-11-25/serving.dump", 1234, "f" * 64,
-                     "postgresql://db:5432/nba", {"public.games": B.TableStats(3, "1:2"), "public.x": B.TableStats(0, "0:0")})
-    m = B.BackupManifest(D(2026, 11, 25), "2026-11-25T03:00:00+00:00", (art,), "daily/2026-11-25/lake_manifest.jsonl.gz", 7, 700, "a" * 64)
+    art = B.Artifact(
+        "serving",
+        "postgres",
+        "daily/2026-11-25/serving.dump",
+        1234,
+        "f" * 64,
+        "postgresql://db:5432/nba",
+        {"public.games": B.TableStats(3, "1:2"), "public.x": B.TableStats(0, "0:0")},
+    )
+    m = B.BackupManifest(
+        D(2026, 11, 25),
+        "2026-11-25T03:00:00+00:00",
+        (art,),
+        "daily/2026-11-25/lake_manifest.jsonl.gz",
+        7,
+        700,
+        "a" * 64,
+    )
     back = B.BackupManifest.from_json(m.to_json())
     assert back == m
     assert back.artifact("serving").rows == 3
@@ -131,7 +168,11 @@ def test_backup_manifest_round_trip():
 def test_compare_stats_reports_every_kind_of_difference():
     src = {"public.a": B.TableStats(3, "1:1"), "public.b": B.TableStats(2, "2:2"), "public.c": B.TableStats(1, "3:3")}
     assert B.compare_stats(src, dict(src)) == []
-    restored = {"public.a": B.TableStats(2, "1:1"), "public.b": B.TableStats(2, "9:9"), "public.d": B.TableStats(0, "0:0")}
+    restored = {
+        "public.a": B.TableStats(2, "1:1"),
+        "public.b": B.TableStats(2, "9:9"),
+        "public.d": B.TableStats(0, "0:0"),
+    }
     problems = B.compare_stats(src, restored)
     assert problems == [
         "public.c: missing from the restored copy (source has 1 rows)",

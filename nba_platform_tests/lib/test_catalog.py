@@ -14,22 +14,42 @@ from nba_platform.lib.schema import TEAM_GAME_SCHEMA
 @pytest.mark.parametrize(
     "arrow_type, expected",
     [
-        (pa.string(), "string"), (pa.large_string(), "string"), (pa.int64(), "bigint"), (pa.int32(), "int"),
-        (pa.int16(), "smallint"), (pa.int8(), "tinyint"), (pa.uint8(), "smallint"), (pa.uint16(), "int"),
-        (pa.uint32(), "bigint"), (pa.float64(), "double"), (pa.float32(), "float"), (pa.bool_(), "boolean"),
-        (pa.date32(), "date"), (pa.date64(), "date"), (pa.timestamp("ns"), "timestamp"),
-        (pa.timestamp("us", tz="UTC"), "timestamp"), (pa.decimal128(12, 3), "decimal(12,3)"),
-        (pa.binary(), "binary"), (pa.dictionary(pa.int8(), pa.string()), "string"),
-        (pa.list_(pa.int64()), "array<bigint>"), (pa.large_list(pa.string()), "array<string>"),
+        (pa.string(), "string"),
+        (pa.large_string(), "string"),
+        (pa.int64(), "bigint"),
+        (pa.int32(), "int"),
+        (pa.int16(), "smallint"),
+        (pa.int8(), "tinyint"),
+        (pa.uint8(), "smallint"),
+        (pa.uint16(), "int"),
+        (pa.uint32(), "bigint"),
+        (pa.float64(), "double"),
+        (pa.float32(), "float"),
+        (pa.bool_(), "boolean"),
+        (pa.date32(), "date"),
+        (pa.date64(), "date"),
+        (pa.timestamp("ns"), "timestamp"),
+        (pa.timestamp("us", tz="UTC"), "timestamp"),
+        (pa.decimal128(12, 3), "decimal(12,3)"),
+        (pa.binary(), "binary"),
+        (pa.dictionary(pa.int8(), pa.string()), "string"),
+        (pa.list_(pa.int64()), "array<bigint>"),
+        (pa.large_list(pa.string()), "array<string>"),
         (pa.map_(pa.string(), pa.float64()), "map<string,double>"),
-        (pa.struct([("Team_ID", pa.int64()), ("tags", pa.list_(pa.string()))]), "struct<team_id:bigint,tags:array<string>>"),
+        (
+            pa.struct([("Team_ID", pa.int64()), ("tags", pa.list_(pa.string()))]),
+            "struct<team_id:bigint,tags:array<string>>",
+        ),
     ],
 )
 def test_arrow_types_map_to_glue_types(arrow_type, expected):
     assert C.glue_type(arrow_type) == expected
 
 
-@pytest.mark.parametrize("arrow_type", [pa.uint64(), pa.float16(), pa.time64("us"), pa.duration("s"), pa.decimal256(40, 2), pa.list_(pa.null())])
+@pytest.mark.parametrize(
+    "arrow_type",
+    [pa.uint64(), pa.float16(), pa.time64("us"), pa.duration("s"), pa.decimal256(40, 2), pa.list_(pa.null())],
+)
 def test_types_without_a_glue_equivalent_are_a_clear_error(arrow_type):
     with pytest.raises(C.GlueSchemaError, match="x.parquet: column 'c'"):
         C.glue_columns([pa.schema([("c", arrow_type)])], ["x.parquet"])
@@ -40,29 +60,43 @@ def test_canonical_team_game_table_from_pandas():
     columns = C.glue_columns([pa.Table.from_pandas(frame, preserve_index=False).schema])
     assert [c["Name"] for c in columns] == list(TEAM_GAME_SCHEMA)  # order kept, no pandas index column
     types = {c["Name"]: c["Type"] for c in columns}
-    assert (types["game_id"], types["season"], types["game_date"], types["team_id"], types["is_home"], types["fg_pct"]) == (
-        "string", "string", "timestamp", "bigint", "boolean", "double")
+    assert (
+        types["game_id"],
+        types["season"],
+        types["game_date"],
+        types["team_id"],
+        types["is_home"],
+        types["fg_pct"],
+    ) == ("string", "string", "timestamp", "bigint", "boolean", "double")
 
 
 def test_columns_are_the_union_of_all_files_in_newest_first_order():
     newest = pa.schema([("season", pa.string()), ("pts", pa.int64()), ("elo", pa.float64())])
     older = pa.schema([("Season", pa.large_string()), ("pts", pa.int64()), ("retired", pa.bool_())])
     assert C.glue_columns([newest, older]) == [
-        {"Name": "season", "Type": "string"}, {"Name": "pts", "Type": "bigint"},
-        {"Name": "elo", "Type": "double"}, {"Name": "retired", "Type": "boolean"},
+        {"Name": "season", "Type": "string"},
+        {"Name": "pts", "Type": "bigint"},
+        {"Name": "elo", "Type": "double"},
+        {"Name": "retired", "Type": "boolean"},
     ]
 
 
 def test_null_only_columns_take_a_type_from_other_files_or_are_left_out():
     empty_season = pa.schema([("season", pa.string()), ("comment", pa.null()), ("never_set", pa.null())])
     full_season = pa.schema([("season", pa.string()), ("comment", pa.string()), ("never_set", pa.null())])
-    assert C.glue_columns([empty_season, full_season]) == [{"Name": "season", "Type": "string"}, {"Name": "comment", "Type": "string"}]
+    assert C.glue_columns([empty_season, full_season]) == [
+        {"Name": "season", "Type": "string"},
+        {"Name": "comment", "Type": "string"},
+    ]
     assert C.glue_columns([pa.schema([("a", pa.null())])]) == []  # nothing to register yet
 
 
 def test_type_conflict_between_files_names_both_files():
     with pytest.raises(C.GlueSchemaError, match=r"'pts' is bigint in 2023-24.parquet but double in 2022-23.parquet"):
-        C.glue_columns([pa.schema([("pts", pa.int64())]), pa.schema([("pts", pa.float64())])], ["2023-24.parquet", "2022-23.parquet"])
+        C.glue_columns(
+            [pa.schema([("pts", pa.int64())]), pa.schema([("pts", pa.float64())])],
+            ["2023-24.parquet", "2022-23.parquet"],
+        )
 
 
 def test_columns_differing_only_in_case_are_a_clear_error():
@@ -72,8 +106,12 @@ def test_columns_differing_only_in_case_are_a_clear_error():
 
 @pytest.mark.parametrize(
     "path, name",
-    [(["tables", "team_games"], "tables__team_games"), (["Raw", "league-game.log"], "raw__league_game_log"),
-     (["features", "elo_ratings"], "features__elo_ratings"), (["x"], "x")],
+    [
+        (["tables", "team_games"], "tables__team_games"),
+        (["Raw", "league-game.log"], "raw__league_game_log"),
+        (["features", "elo_ratings"], "features__elo_ratings"),
+        (["x"], "x"),
+    ],
 )
 def test_glue_table_name_from_asset_key(path, name):
     assert C.glue_table_name(path) == name
@@ -100,7 +138,13 @@ def test_parquet_table_input_over_an_asset_folder():
 
 
 def test_symlink_table_input_and_manifest():
-    t = C.parquet_table_input("features__elo", [{"Name": "elo", "Type": "double"}], "s3://b/lake/_glue_symlinks/features/elo/", "features/elo", symlink=True)
+    t = C.parquet_table_input(
+        "features__elo",
+        [{"Name": "elo", "Type": "double"}],
+        "s3://b/lake/_glue_symlinks/features/elo/",
+        "features/elo",
+        symlink=True,
+    )
     sd = t["StorageDescriptor"]
     assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
     assert sd["SerdeInfo"]["SerializationLibrary"] == C.PARQUET_SERDE
@@ -110,8 +154,13 @@ def test_symlink_table_input_and_manifest():
 
 def _as_glue_returns(table_input: dict) -> dict:
     """What GetTable returns for a TableInput: the same fields plus Glue's own."""
-    out = {**table_input, "DatabaseName": "db", "CreateTime": dt.datetime(2024, 1, 1), "VersionId": "3",
-           "Parameters": {**table_input["Parameters"], "transient_lastDdlTime": "1700000000"}}
+    out = {
+        **table_input,
+        "DatabaseName": "db",
+        "CreateTime": dt.datetime(2024, 1, 1),
+        "VersionId": "3",
+        "Parameters": {**table_input["Parameters"], "transient_lastDdlTime": "1700000000"},
+    }
     out["StorageDescriptor"] = {**table_input["StorageDescriptor"], "Compressed": False, "NumberOfBuckets": -1}
     return out
 
@@ -121,8 +170,12 @@ def test_unchanged_table_is_not_updated_and_changes_are_detected():
     desired = C.parquet_table_input("t", columns, "s3://b/lake/t/", "t")
     existing = _as_glue_returns(desired)
     assert not C.table_differs(existing, desired)
-    assert C.table_differs(existing, C.parquet_table_input("t", [*columns, {"Name": "elo", "Type": "double"}], "s3://b/lake/t/", "t"))
-    assert C.table_differs(existing, C.parquet_table_input("t", [columns[0], {"Name": "pts", "Type": "double"}], "s3://b/lake/t/", "t"))
+    assert C.table_differs(
+        existing, C.parquet_table_input("t", [*columns, {"Name": "elo", "Type": "double"}], "s3://b/lake/t/", "t")
+    )
+    assert C.table_differs(
+        existing, C.parquet_table_input("t", [columns[0], {"Name": "pts", "Type": "double"}], "s3://b/lake/t/", "t")
+    )
     assert C.table_differs(existing, C.parquet_table_input("t", columns, "s3://b/other/t/", "t"))
     assert C.table_differs(existing, C.parquet_table_input("t", columns, "s3://b/lake/t/", "t", symlink=True))
 
@@ -138,5 +191,7 @@ def test_update_keeps_parameters_set_by_others():
 
 
 def test_decimal_and_date_values_round_trip_through_pandas_types():
-    table = pa.Table.from_pandas(pd.DataFrame({"d": [dt.date(2024, 1, 2)], "m": [decimal.Decimal("1.50")]}), preserve_index=False)
+    table = pa.Table.from_pandas(
+        pd.DataFrame({"d": [dt.date(2024, 1, 2)], "m": [decimal.Decimal("1.50")]}), preserve_index=False
+    )
     assert [c["Type"] for c in C.glue_columns([table.schema])] == ["date", "decimal(3,2)"]

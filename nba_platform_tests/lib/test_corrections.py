@@ -27,7 +27,9 @@ SCHEMAS = {"team_game": TEAM_GAME_SCHEMA, "player_game": PLAYER_GAME_SCHEMA, "pl
 WHEN = "2024-05-01T10:00:00Z"
 
 
-def corr(entity, key, field, value, reason="box score says so", author="Ana Lytic", recorded_at=WHEN, file="c.csv", row=1):
+def corr(
+    entity, key, field, value, reason="box score says so", author="Ana Lytic", recorded_at=WHEN, file="c.csv", row=1
+):
     return make_correction(entity, key, field, value, reason, author, recorded_at, file, row)
 
 
@@ -43,9 +45,18 @@ def run(frame, entity, corrections, season="2021-22"):
 
 
 def test_key_is_parsed_and_normalised():
-    assert parse_key("game_id=22101228, team_id=1610612755", "team_game") == (("game_id", "0022101228"), ("team_id", 1610612755))
-    assert parse_key('{"game_id": "0022101228", "player_id": 203954}', "player_game") == (("game_id", "0022101228"), ("player_id", 203954))
-    assert parse_key("{'player_id': '203954', 'season': '2021-22'}", "player") == (("player_id", 203954), ("season", "2021-22"))
+    assert parse_key("game_id=22101228, team_id=1610612755", "team_game") == (
+        ("game_id", "0022101228"),
+        ("team_id", 1610612755),
+    )
+    assert parse_key('{"game_id": "0022101228", "player_id": 203954}', "player_game") == (
+        ("game_id", "0022101228"),
+        ("player_id", 203954),
+    )
+    assert parse_key("{'player_id': '203954', 'season': '2021-22'}", "player") == (
+        ("player_id", 203954),
+        ("season", "2021-22"),
+    )
     assert parse_key("player_id=203954", "player") == (("player_id", 203954),)
 
 
@@ -67,7 +78,13 @@ def test_bad_keys_are_refused_with_the_reason(key, entity, message):
 
 def test_correction_is_validated_and_typed():
     c = corr("team_game", "game_id=0022101228,team_id=1610612755", "PTS", "119.0", recorded_at="2024-05-01 12:00")
-    assert (c.entity, c.field, c.value, c.season, c.recorded_at) == ("team_game", "pts", 119, "2021-22", "2024-05-01T12:00:00+00:00")
+    assert (c.entity, c.field, c.value, c.season, c.recorded_at) == (
+        "team_game",
+        "pts",
+        119,
+        "2021-22",
+        "2024-05-01T12:00:00+00:00",
+    )
     assert c.key_text == "game_id=0022101228,team_id=1610612755"
     assert corr("player", "player_id=1", "birth_date", "JUL 04, 1994").value == pd.Timestamp("1994-07-04")
     assert corr("team_game", "game_id=0022101228,team_id=1610612755", "is_home", "false").value is False
@@ -105,15 +122,21 @@ def test_reason_author_and_time_are_required():
 
 
 def test_reason_and_text_values_are_pii_masked_but_the_author_is_kept():
-    c = corr("player_game", "game_id=0022101228,player_id=1", "comment", "DNP - call 212-555-0199",
-             reason="per agent jo@agency.com", author="jo@agency.com")
+    c = corr(
+        "player_game",
+        "game_id=0022101228,player_id=1",
+        "comment",
+        "DNP - call 212-555-0199",
+        reason="per agent jo@agency.com",
+        author="jo@agency.com",
+    )
     assert c.value == "DNP - call [PHONE]" and c.reason == "per agent [EMAIL]" and c.author == "jo@agency.com"
 
 
 CSV = (
     "entity,key,field,value,reason,author,recorded_at\n"
     'team_game,"game_id=0022101228,team_id=1610612755",pts,119,official box score,Ana,2024-05-01T10:00:00Z\n'
-    'player,player_id=203954,school,Kansas,typo,Ana,2024-05-01T10:00:00Z\n'
+    "player,player_id=203954,school,Kansas,typo,Ana,2024-05-01T10:00:00Z\n"
 )
 
 
@@ -130,19 +153,39 @@ def test_a_landed_corrections_file_is_recognised_and_never_taken_for_data():
 def test_csv_and_json_corrections_files_read_the_same():
     from_csv = read_corrections(CSV.encode(), "fixes.csv")
     records = [
-        {"entity": "team_game", "key": {"game_id": "0022101228", "team_id": 1610612755}, "field": "pts", "value": 119,
-         "reason": "official box score", "author": "Ana", "recorded_at": "2024-05-01T10:00:00Z"},
-        {"entity": "player", "key": "player_id=203954", "field": "school", "value": "Kansas", "reason": "typo",
-         "author": "Ana", "recorded_at": "2024-05-01T10:00:00Z"},
+        {
+            "entity": "team_game",
+            "key": {"game_id": "0022101228", "team_id": 1610612755},
+            "field": "pts",
+            "value": 119,
+            "reason": "official box score",
+            "author": "Ana",
+            "recorded_at": "2024-05-01T10:00:00Z",
+        },
+        {
+            "entity": "player",
+            "key": "player_id=203954",
+            "field": "school",
+            "value": "Kansas",
+            "reason": "typo",
+            "author": "Ana",
+            "recorded_at": "2024-05-01T10:00:00Z",
+        },
     ]
     from_json = read_corrections(json.dumps(records).encode(), "fixes.json")
-    strip = lambda cs: [(c.entity, c.key, c.field, c.value, c.reason, c.author, c.recorded_at, c.row) for c in cs]
+
+    def strip(cs):
+        return [(c.entity, c.key, c.field, c.value, c.reason, c.author, c.recorded_at, c.row) for c in cs]
+
     assert strip(from_csv) == strip(from_json)
     assert [c.row for c in from_csv] == [1, 2] and {c.file for c in from_json} == {"fixes.json"}
 
 
 def test_an_invalid_file_is_one_clear_error_naming_every_bad_row():
-    bad = CSV + "team_game,game_id=0022101228,pts,1,x,Ana,2024-05-01\nplayer,player_id=1,height_inches,tall,x,Ana,2024-05-01\n"
+    bad = (
+        CSV
+        + "team_game,game_id=0022101228,pts,1,x,Ana,2024-05-01\nplayer,player_id=1,height_inches,tall,x,Ana,2024-05-01\n"
+    )
     with pytest.raises(CorrectionError) as exc:
         read_corrections(bad.encode(), "fixes.csv")
     msg = str(exc.value)
@@ -154,19 +197,42 @@ def test_an_invalid_file_is_one_clear_error_naming_every_bad_row():
 
 def test_append_builds_the_file_row_by_row_and_refuses_a_broken_one():
     key = "game_id=22101228,team_id=1610612755"
-    first, c1 = append_correction(None, "corrections/corrections.csv", "team_game", key, "pts", "119", "box score", "Ana", WHEN)
-    second, c2 = append_correction(first, "corrections/corrections.csv", "player", "player_id=203954", "school", "Kansas, KU",
-                                   'said "KU"', "Bo", WHEN)
+    first, c1 = append_correction(
+        None, "corrections/corrections.csv", "team_game", key, "pts", "119", "box score", "Ana", WHEN
+    )
+    second, c2 = append_correction(
+        first,
+        "corrections/corrections.csv",
+        "player",
+        "player_id=203954",
+        "school",
+        "Kansas, KU",
+        'said "KU"',
+        "Bo",
+        WHEN,
+    )
     assert first.decode().splitlines()[0] == "entity,key,field,value,reason,author,recorded_at"
     assert second.startswith(first) and (c1.row, c2.row) == (1, 2)
     assert c1.key_text == "game_id=0022101228,team_id=1610612755"  # the canonical key is what is written
     back = read_corrections(second, "corrections/corrections.csv")
-    assert [(c.field, c.value, c.reason) for c in back] == [("pts", 119, "box score"), ("school", "Kansas, KU", 'said "KU"')]
+    assert [(c.field, c.value, c.reason) for c in back] == [
+        ("pts", 119, "box score"),
+        ("school", "Kansas, KU", 'said "KU"'),
+    ]
     with pytest.raises(ValueError):
         append_correction(first, "corrections/corrections.csv", "team_game", key, "pts", "many", "r", "a", WHEN)
     with pytest.raises(CorrectionError):
-        append_correction(b"entity,key,field,value,reason,author,recorded_at\nteam,k,f,v,r,a,t\n", "c.csv",
-                          "team_game", key, "pts", "1", "r", "a", WHEN)
+        append_correction(
+            b"entity,key,field,value,reason,author,recorded_at\nteam,k,f,v,r,a,t\n",
+            "c.csv",
+            "team_game",
+            key,
+            "pts",
+            "1",
+            "r",
+            "a",
+            WHEN,
+        )
     # A hand-made file with its own column order and an extra column is appended to by its header.
     own = b"recorded_at,author,entity,key,field,value,reason,ticket\n2024-01-01,Cy,player,player_id=1,school,Duke,typo,T-1\n"
     data, c = append_correction(own, "c.csv", "team_game", key, "pts", "119", "box score", "Ana", WHEN)
@@ -180,7 +246,10 @@ def test_append_builds_the_file_row_by_row_and_refuses_a_broken_one():
 def phi_free_throw(src, pts="119", ftm="22", **kw):
     """PHI's G1 points (118) one free throw short: points and FTM corrected together (pts = 2*FGM + FG3M + FTM)."""
     key = f"game_id={src.G1},team_id={src.PHI}"
-    return [corr("team_game", key, "pts", pts, **kw), corr("team_game", key, "ftm", ftm, **{**kw, "row": kw.get("row", 1) + 1})]
+    return [
+        corr("team_game", key, "pts", pts, **kw),
+        corr("team_game", key, "ftm", ftm, **{**kw, "row": kw.get("row", 1) + 1}),
+    ]
 
 
 def test_corrected_points_pass_the_rules_and_follow_to_the_opponent(src):
@@ -188,14 +257,22 @@ def test_corrected_points_pass_the_rules_and_follow_to_the_opponent(src):
     applied, split = run(frame, "team_game", phi_free_throw(src, reason="official box score: 119"))
     assert len(split.accepted) + len(split.quarantined) == len(frame) == 4  # nothing added or lost
     ok = split.accepted
-    assert (src.one(ok, game_id=src.G1, team_id=src.PHI)["pts"], src.one(ok, game_id=src.G1, team_id=src.PHI)["ftm"]) == (119, 22)
+    assert (
+        src.one(ok, game_id=src.G1, team_id=src.PHI)["pts"],
+        src.one(ok, game_id=src.G1, team_id=src.PHI)["ftm"],
+    ) == (119, 22)
     assert src.one(ok, game_id=src.G1, team_id=src.DET)["opp_pts"] == 119
     assert src.one(ok, game_id=src.G2, team_id=src.BOS)["pts"] == 120  # other rows untouched
     audit = applied.audit
     assert list(audit.columns) == list(AUDIT_SCHEMA)
     rows = audit.set_index("field")
-    assert rows.loc["pts", ["old_value", "new_value", "reason", "author", "outcome"]].tolist() == \
-        ["118", "119", "official box score: 119", "Ana Lytic", "accepted"]
+    assert rows.loc["pts", ["old_value", "new_value", "reason", "author", "outcome"]].tolist() == [
+        "118",
+        "119",
+        "official box score: 119",
+        "Ana Lytic",
+        "accepted",
+    ]
     assert rows.loc["pts", "row_key"] == f"game_id={src.G1},team_id={src.PHI}"
     assert rows.loc["opp_pts", "row_key"] == f"game_id={src.G1},team_id={src.DET}"
     assert rows.loc["opp_pts", "reason"].startswith("follows the pts correction of")
@@ -270,8 +347,15 @@ def test_unmatched_and_out_of_season_corrections(src):
     assert applied.audit.empty and len(split.accepted) == 4
     assert [c.row for c in applied.considered] == [1, 2]  # 2022-23 and player corrections are not this run's
     assert [c.describe()["row"] for c in unmatched([applied])] == [1, 2]
-    assert unmatched([applied])[0].describe() == {"entity": "team_game", "key": f"game_id=0022101299,team_id={src.PHI}",
-                                                  "field": "pts", "value": "100", "season": "2021-22", "file": "c.csv", "row": 1}
+    assert unmatched([applied])[0].describe() == {
+        "entity": "team_game",
+        "key": f"game_id=0022101299,team_id={src.PHI}",
+        "field": "pts",
+        "value": "100",
+        "season": "2021-22",
+        "file": "c.csv",
+        "row": 1,
+    }
 
 
 def test_player_correction_without_season_reaches_every_season_row(src):
@@ -315,9 +399,15 @@ def test_tokens_name_the_season_and_change_with_the_correction():
     bio = corr("player", "player_id=1", "school", "Kansas")
     ta, tb, tbio = correction_tokens([a]), correction_tokens([b]), correction_tokens([bio])
     assert ta != tb and next(iter(ta)).startswith("2022-23:") and next(iter(tbio)).startswith("*:")
-    assert correction_tokens([a]) == correction_tokens([corr("team_game", "game_id=22200001,team_id=1610612738", "pts", "127.0")])
+    assert correction_tokens([a]) == correction_tokens(
+        [corr("team_game", "game_id=22200001,team_id=1610612738", "pts", "127.0")]
+    )
     existing = ["2021-22", "2022-23"]
     assert seasons_of_tokens(ta ^ tb, existing) == {"2022-23"}
-    assert seasons_of_tokens(correction_tokens([corr("team_game", "game_id=0023000001,team_id=1610612738", "pts", "1")]),
-                             existing) == set()  # a season not ingested: no new partition
+    assert (
+        seasons_of_tokens(
+            correction_tokens([corr("team_game", "game_id=0023000001,team_id=1610612738", "pts", "1")]), existing
+        )
+        == set()
+    )  # a season not ingested: no new partition
     assert seasons_of_tokens(tbio, existing) == set(existing)

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 import nba_platform
-from nba_platform.lib.dedup import SOURCE_PRIORITY, dedup_key_unique, dedup_player_games, dedup_players, dedup_team_games
+from nba_platform.lib.dedup import (
+    SOURCE_PRIORITY,
+    dedup_key_unique,
+    dedup_player_games,
+    dedup_players,
+    dedup_team_games,
+)
 from nba_platform.lib.landing import detect_shape, read_landed_bytes
 from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
 from nba_platform.lib.quality import PLAYER_GAME_RULES, PLAYER_SEASON_RULES, TEAM_GAME_RULES, apply_rules
@@ -104,7 +110,9 @@ def test_differing_copies_within_a_source_are_quarantined_not_guessed(src):
     q = alone.quarantined
     assert sorted(zip(q["rule"], q["source_row"], [json.loads(x)["team_id"] for x in q["record"]])) == [
         ("game_incomplete", 1, src.PHI),  # the identical home copies collapse, but lose their away row
-        ("source_internal_conflict", 1, src.DET), ("source_internal_conflict", 2, src.DET)]
+        ("source_internal_conflict", 1, src.DET),
+        ("source_internal_conflict", 2, src.DET),
+    ]
     assert alone.exact_duplicates == 1 and alone.table.empty
     assert_team_table_invariants(alone, 4)
     # With a second source carrying the game, the game survives from that source.
@@ -138,14 +146,23 @@ def test_sources_merge_field_by_field_in_priority_order(src):
     # lineage points at the winning (highest-priority) source row
     assert (phi["source"], phi["source_file"], phi["source_row"]) == ("league_game_log", "lgl.csv", 1)
     assert (phi["pts"], phi["opp_pts"], phi["fgm"], phi["tov"], phi["fg_pct"], phi["game_minutes"]) == (
-        118, 106, 46, 11, 0.523, 48.0)
+        118,
+        106,
+        46,
+        11,
+        0.523,
+        48.0,
+    )
     assert SOURCE_PRIORITY["league_game_log"] < SOURCE_PRIORITY["kaggle_games"]
     assert_team_table_invariants(r, 16)
 
 
 def test_gaps_are_filled_from_lower_priority_sources(src):
-    frame = accepted(src, (src.csv_bytes(src.slim_rows([src.G1])), "slim.csv"),
-                     (src.csv_bytes(src.kaggle_rows([src.G1])), "games.csv"))
+    frame = accepted(
+        src,
+        (src.csv_bytes(src.slim_rows([src.G1])), "slim.csv"),
+        (src.csv_bytes(src.kaggle_rows([src.G1])), "games.csv"),
+    )
     r = dedup_team_games(frame)
     phi = src.one(r.table, team_id=src.PHI)
     # slim wins (points, lineage, abbreviation); Kaggle fills the percentages, assists and rebounds
@@ -189,8 +206,12 @@ def test_sources_disagreeing_on_a_result_quarantine_the_whole_game(src, change, 
     q = r.quarantined
     assert set(q["rule"]) == {"source_conflict"}
     assert set(q["reason"]) == {f"sources disagree on: {fields}"}
-    assert sorted(zip(q["source"], q["source_row"])) == [("league_game_log", 1), ("league_game_log", 2),
-                                                         ("league_game_log_slim", 1), ("league_game_log_slim", 2)]
+    assert sorted(zip(q["source"], q["source_row"])) == [
+        ("league_game_log", 1),
+        ("league_game_log", 2),
+        ("league_game_log_slim", 1),
+        ("league_game_log_slim", 2),
+    ]
     assert set(r.table["game_id"]) == {src.G2}  # the other game is untouched; no score is guessed
     assert_team_table_invariants(r, 8)
 
@@ -240,9 +261,12 @@ def test_dedup_is_idempotent_on_a_single_source(src):
 
 
 def test_dedup_rerun_keeps_every_canonical_value_across_sources(src):
-    frame = accepted(src, (src.csv_bytes(src.league_game_log_rows()), "lgl.csv"),
-                     (src.json_records_bytes(src.slim_rows()), "slim.json"),
-                     (src.csv_bytes(src.kaggle_rows()), "games.csv"))
+    frame = accepted(
+        src,
+        (src.csv_bytes(src.league_game_log_rows()), "lgl.csv"),
+        (src.json_records_bytes(src.slim_rows()), "slim.json"),
+        (src.csv_bytes(src.kaggle_rows()), "games.csv"),
+    )
     first = dedup_team_games(frame)
     second = dedup_team_games(first.table)
     cols = list(TEAM_GAME_SCHEMA)
@@ -251,8 +275,11 @@ def test_dedup_rerun_keeps_every_canonical_value_across_sources(src):
 
 
 def test_dedup_rerun_is_the_same_table_including_sources(src):
-    frame = accepted(src, (src.csv_bytes(src.league_game_log_rows()), "lgl.csv"),
-                     (src.json_records_bytes(src.slim_rows()), "slim.json"))
+    frame = accepted(
+        src,
+        (src.csv_bytes(src.league_game_log_rows()), "lgl.csv"),
+        (src.json_records_bytes(src.slim_rows()), "slim.json"),
+    )
     first = dedup_team_games(frame)
     assert set(first.table["sources"]) == {"league_game_log,league_game_log_slim"}
     pd.testing.assert_frame_equal(dedup_team_games(first.table).table, first.table)
@@ -317,10 +344,17 @@ def test_players_take_the_latest_season(src):
     assert list(t.columns) == list(PLAYER_SCHEMA)
     assert t["player_id"].tolist() == [203954, 1627761] and t["player_id"].is_unique
     bembry = src.one(t, player_id=1627761)
-    assert {k: bembry[k] for k in ["first_season", "last_season", "seasons_on_record", "last_team_id",
-                                   "height_inches", "source_row"]} == dict(
-        first_season="2016-17", last_season="2017-18", seasons_on_record=2, last_team_id=src.ATL,
-        height_inches=77.0, source_row=2)
+    assert {
+        k: bembry[k]
+        for k in ["first_season", "last_season", "seasons_on_record", "last_team_id", "height_inches", "source_row"]
+    } == dict(
+        first_season="2016-17",
+        last_season="2017-18",
+        seasons_on_record=2,
+        last_team_id=src.ATL,
+        height_inches=77.0,
+        source_row=2,
+    )
     assert r.merged_across_sources == 1 and r.quarantined.empty
 
 
@@ -338,11 +372,20 @@ def test_players_with_differing_birth_dates_are_quarantined(src):
 # ---------------------------------------------------------------- the real shipped files, end to end
 
 LANDING = pathlib.Path(nba_platform.__file__).parent / "data" / "landing"
-NORMALISERS = {"team_game": normalise_team_games, "player_game": normalise_player_games,
-               "player": normalise_player_seasons}
+NORMALISERS = {
+    "team_game": normalise_team_games,
+    "player_game": normalise_player_games,
+    "player": normalise_player_seasons,
+}
 REGULAR_SEASON_ROWS = {  # README: 1,230 games x 2, except the COVID seasons
-    "2016-17": 2460, "2017-18": 2460, "2018-19": 2460, "2019-20": 2118, "2020-21": 2160,
-    "2021-22": 2460, "2022-23": 2460, "2023-24": 2460,
+    "2016-17": 2460,
+    "2017-18": 2460,
+    "2018-19": 2460,
+    "2019-20": 2118,
+    "2020-21": 2160,
+    "2021-22": 2460,
+    "2022-23": 2460,
+    "2023-24": 2460,
 }
 
 
@@ -361,20 +404,35 @@ def real():
     team_splits = {s: apply_rules(g, TEAM_GAME_RULES, "team_game", TEAM_GAME_SCHEMA) for s, g in team.groupby("season")}
     team_dedup = {s: dedup_team_games(sp.accepted) for s, sp in team_splits.items()}
     player = pd.concat(normalised["player_game"], ignore_index=True)
-    player_splits = {s: apply_rules(g, PLAYER_GAME_RULES, "player_game", PLAYER_GAME_SCHEMA)
-                     for s, g in player.groupby("season")}
+    player_splits = {
+        s: apply_rules(g, PLAYER_GAME_RULES, "player_game", PLAYER_GAME_SCHEMA) for s, g in player.groupby("season")
+    }
     player_dedup = {s: dedup_player_games(sp.accepted, team_dedup[s].table) for s, sp in player_splits.items()}
     bios = pd.concat(normalised["player"], ignore_index=True)
     bios_split = apply_rules(bios, PLAYER_SEASON_RULES, "player", PLAYER_SEASON_SCHEMA)
-    return dict(raw=raw_by_shape, team=team, team_splits=team_splits, team_dedup=team_dedup, player=player,
-                player_splits=player_splits, player_dedup=player_dedup, bios=bios, bios_split=bios_split,
-                players=dedup_players(bios_split.accepted))
+    return dict(
+        raw=raw_by_shape,
+        team=team,
+        team_splits=team_splits,
+        team_dedup=team_dedup,
+        player=player,
+        player_splits=player_splits,
+        player_dedup=player_dedup,
+        bios=bios,
+        bios_split=bios_split,
+        players=dedup_players(bios_split.accepted),
+    )
 
 
 def test_real_every_file_is_read_and_recognised(real):
     assert {k: len(v) for k, v in real["raw"].items()} == {
-        "kaggle_games": 26651, "league_game_log": 3 * 2460, "league_game_log_slim": 19038,
-        "box_score_traditional": 32727 + 33275, "team_game_logs": 2362, "team_game_log": 11658, "player_bios": 4009,
+        "kaggle_games": 26651,
+        "league_game_log": 3 * 2460,
+        "league_game_log_slim": 19038,
+        "box_score_traditional": 32727 + 33275,
+        "team_game_logs": 2362,
+        "team_game_log": 11658,
+        "player_bios": 4009,
     }
     assert len(real["team"]) == 2 * 26651 + 3 * 2460 + 19038 + 2362 + 11658
 
@@ -386,7 +444,7 @@ def test_real_validation_quarantines_exactly_kaggles_null_stat_rows(real):
     kaggle = real["raw"]["kaggle_games"]
     null_rows = set(kaggle.loc[kaggle["PTS_HOME"].str.strip() == "", "_source_row"])
     assert len(null_rows) == 99  # README: 99 rows have null box stats
-    assert q["source_row"].value_counts().to_dict() == {r: 2 for r in null_rows}  # home and away of each
+    assert q["source_row"].value_counts().to_dict() == dict.fromkeys(null_rows, 2)  # home and away of each
 
 
 def test_real_team_games_keys_unique_and_every_game_has_two_rows(real):
@@ -445,7 +503,11 @@ def test_real_kaggle_doubled_games_collapse_or_are_set_aside(real):
     assert r.exact_duplicates == identical_sides
     assert r.quarantined_by_rule == {"source_internal_conflict": 4}  # 2 copies x 2 differing sides
     assert sorted(zip(r.quarantined["source_row"], [json.loads(x)["game_id"] for x in r.quarantined["record"]])) == [
-        (2478, "0022000070"), (2484, "0022000076"), (3103, "0022000070"), (3105, "0022000076")]
+        (2478, "0022000070"),
+        (2484, "0022000076"),
+        (3103, "0022000070"),
+        (3105, "0022000076"),
+    ]
     # the games themselves survive from the other sources
     for game_id in ("0022000070", "0022000076"):
         rows = rows_of(r.table, game_id=game_id)
@@ -453,8 +515,11 @@ def test_real_kaggle_doubled_games_collapse_or_are_set_aside(real):
     bos = src_one(r.table, game_id="0022000070", team_id=1610612738)
     assert "kaggle_games" not in bos["sources"] and bos["reb"] == 44 and bos["source"] == "team_game_log"
     # no other season collapses or conflicts at all
-    others = {s: (x.exact_duplicates, len(x.quarantined)) for s, x in real["team_dedup"].items()
-              if s not in ("2020-21", "2023-24")}
+    others = {
+        s: (x.exact_duplicates, len(x.quarantined))
+        for s, x in real["team_dedup"].items()
+        if s not in ("2020-21", "2023-24")
+    }
     assert set(others.values()) == {(0, 0)}
 
 
@@ -485,7 +550,7 @@ def test_real_player_games_and_bios(real):
     # the NBA side of those preseason games has no team-game row to join: set aside, not dropped
     orphans = real["player_dedup"]["2019-20"].quarantined
     assert set(orphans["rule"]) == {"game_not_in_team_games"}
-    assert set(json.loads(x)["game_id"] for x in orphans["record"]) == set(foreign["game_id"])
+    assert {json.loads(x)["game_id"] for x in orphans["record"]} == set(foreign["game_id"])
     assert real["player_dedup"]["2020-21"].quarantined.empty
     assert len(real["player_dedup"]["2020-21"].table) == 33275
     dnp = real["player_dedup"]["2020-21"].table

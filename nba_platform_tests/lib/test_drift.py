@@ -15,9 +15,13 @@ from nba_platform.lib.drift import (
 )
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform_tests.real_features import SHIFTED, real_game_features, scoring_jump
+
 # Season-phase features: they grow or settle through a season.
-PHASE = [f"{side}_{c}" for side in ("home", "away") for c in
-         ("season_games_played", "season_wins", "season_win_pct", "season_margin_avg", "games_last_7_days")]
+PHASE = [
+    f"{side}_{c}"
+    for side in ("home", "away")
+    for c in ("season_games_played", "season_wins", "season_win_pct", "season_margin_avg", "games_last_7_days")
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,10 @@ def test_same_distribution_has_a_low_drift_share(iid_split, same):
     # a p-value test: drifted exactly when p < threshold; most drifted (smallest p) first
     assert (same.table["drifted"] == (same.table["drift_score"] < 0.05)).all()
     drifted = same.table[same.table["drifted"]]
-    assert drifted["drift_score"].is_monotonic_increasing and same.table.index[: len(drifted)].tolist() == drifted.index.tolist()
+    assert (
+        drifted["drift_score"].is_monotonic_increasing
+        and same.table.index[: len(drifted)].tolist() == drifted.index.tolist()
+    )
 
 
 def test_shifted_features_are_flagged_and_the_rest_unchanged(same, shifted):
@@ -111,8 +118,10 @@ def test_features_missing_on_one_side_are_dropped_and_reported(features):
     reference["home_off_rtg_last5"] = np.nan  # e.g. seasons before box scores were collected
     current["away_off_rtg_last5"] = np.inf  # non-finite counts as missing
     result = feature_drift(reference, current, columns)
-    assert result.dropped == {"home_off_rtg_last5": "no value in the reference",
-                              "away_off_rtg_last5": "no value in the current data"}
+    assert result.dropped == {
+        "home_off_rtg_last5": "no value in the reference",
+        "away_off_rtg_last5": "no value in the current data",
+    }
     assert set(result.table["feature"]) == {"home_elo_pre", "diff_elo_pre"} and result.n_features == 2
     with pytest.raises(DriftRefused, match="none of the 2 features"):
         feature_drift(reference, current, columns[:2])

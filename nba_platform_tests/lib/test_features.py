@@ -26,8 +26,8 @@ ALL_STAR_IDS = (1610616833, 1610616834)
 TYPE_CODES = {"preseason": "1", "regular": "2", "all_star": "3", "playoffs": "4", "play_in": "5"}
 TEAM_COUNTS = ["fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf"]
 TEAM_BOX_DTYPES = {
-    **{c: "Int64" for c in TEAM_COUNTS},
-    **{c: "Float64" for c in ["fg_pct", "fg3_pct", "ft_pct"]},
+    **dict.fromkeys(TEAM_COUNTS, "Int64"),
+    **dict.fromkeys(["fg_pct", "fg3_pct", "ft_pct"], "Float64"),
 }
 PLAYER_BOX = TEAM_COUNTS + ["pts"]
 
@@ -161,7 +161,7 @@ def synthetic_league(n_seasons: int = 3, seed: int = 11, unplayed_tail_dates: in
             "game_id": "string", "season": "string", "season_type": "string", "team_id": "Int64",
             "opponent_id": "Int64", "is_home": "boolean", "player_id": "Int64", "player_name": "string",
             "start_position": "string", "did_play": "boolean", "minutes": "Float64", "plus_minus": "Float64",
-            **{c: "Int64" for c in PLAYER_BOX},
+            **dict.fromkeys(PLAYER_BOX, "Int64"),
         }
     )  # fmt: skip
     return team_games, player_games
@@ -299,7 +299,7 @@ def test_game_features_and_outcomes_hand_checked():
 
 
 def test_feature_column_lists():
-    assert FEATURE_COLUMNS == game_feature_columns((5, 10, 20))
+    assert game_feature_columns((5, 10, 20)) == FEATURE_COLUMNS
     assert "elo_p_home_win" in FEATURE_COLUMNS and "diff_elo_pre" in FEATURE_COLUMNS
     assert "home_margin_last20" in FEATURE_COLUMNS and "away_games_last_7_days" in FEATURE_COLUMNS
     assert not set(FEATURE_COLUMNS) & POST_GAME_COLUMNS
@@ -328,17 +328,32 @@ def tiny_player_games() -> pd.DataFrame:
             {
                 "game_id": f"0022{'1' if date < '2022' else '2'}{game_no:05d}",
                 "season": "2021-22" if date < "2022" else "2022-23",
-                "season_type": "regular", "game_date": pd.Timestamp(date), "team_id": 1, "opponent_id": 2,
-                "is_home": game_no % 2 == 1, "player_id": 77, "player_name": "Hand Checked",
-                "start_position": start, "did_play": played, "minutes": minutes, "pts": pts, "fga": fga, "fta": fta,
-                "tov": tov, "reb": reb, "ast": ast, "plus_minus": 0.0,
+                "season_type": "regular",
+                "game_date": pd.Timestamp(date),
+                "team_id": 1,
+                "opponent_id": 2,
+                "is_home": game_no % 2 == 1,
+                "player_id": 77,
+                "player_name": "Hand Checked",
+                "start_position": start,
+                "did_play": played,
+                "minutes": minutes,
+                "pts": pts,
+                "fga": fga,
+                "fta": fta,
+                "tov": tov,
+                "reb": reb,
+                "ast": ast,
+                "plus_minus": 0.0,
             }  # fmt: skip
             for game_no, date, played, start, minutes, pts, fga, fta, tov, reb, ast in rows
         ]
     )
     return frame.astype(
         {
-            "did_play": "boolean", "minutes": "Float64", **dict.fromkeys(["pts", "fga", "fta", "tov", "reb", "ast"], "Int64"),
+            "did_play": "boolean",
+            "minutes": "Float64",
+            **dict.fromkeys(["pts", "fga", "fta", "tov", "reb", "ast"], "Int64"),
         }
     )
 

@@ -18,11 +18,18 @@ ROW = b"0022101228,1610612755,Philadelphia 76ers,118\n"
 
 def test_a_quote_closed_rows_later_is_rejected_not_read_as_one_row():
     # pandas read rows 2-4 as ONE row: row 2's first fields, row 4's last ones; row 3 vanished.
-    data = HEADER + ROW + b'0022101228,1610612765,"Detroit Pistons,106\n' + ROW + b'0022101229,1610612738,Boston Celtics",99\n'
+    data = (
+        HEADER
+        + ROW
+        + b'0022101228,1610612765,"Detroit Pistons,106\n'
+        + ROW
+        + b'0022101229,1610612738,Boston Celtics",99\n'
+    )
     with pytest.raises(LandingError) as exc:
         read_landed_bytes(data, "q.csv")
-    assert str(exc.value) == ("q.csv: malformed CSV: row 2 (line 3) opens a quote that runs over whole records "
-                              "(rule: csv_quotes_balanced)")
+    assert str(exc.value) == (
+        "q.csv: malformed CSV: row 2 (line 3) opens a quote that runs over whole records (rule: csv_quotes_balanced)"
+    )
 
 
 def test_a_quote_never_closed_in_a_big_file_names_its_row():
@@ -38,8 +45,10 @@ def test_a_multi_line_value_without_whole_records_in_it_is_still_text():
 
 @pytest.mark.parametrize(
     "data, where",
-    [(HEADER + ROW + ROW.replace(b"Phila", b"Phil\xe0"), "on line 3 (data row 2) (rule: utf8_text)"),
-     (b"GAME_\xe9ID,PTS\n" + ROW, "on line 1 (the header) (rule: utf8_text)")],
+    [
+        (HEADER + ROW + ROW.replace(b"Phila", b"Phil\xe0"), "on line 3 (data row 2) (rule: utf8_text)"),
+        (b"GAME_\xe9ID,PTS\n" + ROW, "on line 1 (the header) (rule: utf8_text)"),
+    ],
 )
 def test_not_utf8_names_the_line_and_the_data_row(data, where):
     with pytest.raises(LandingError) as exc:
@@ -71,13 +80,20 @@ def test_seasons_after_this_year_or_before_1946_cannot_be_placed(src):
 
 
 def _tar_with_latin1_header(src) -> bytes:
-    return src.tar_gz_bytes({"b/1.csv": "GAME_ID,PLAYER_NAME,PTS,COMMENTAIRE_D\u00c9TAILL\u00c9\n1,Jo,2,x\n".encode("latin-1")})
+    return src.tar_gz_bytes(
+        {"b/1.csv": "GAME_ID,PLAYER_NAME,PTS,COMMENTAIRE_D\u00c9TAILL\u00c9\n1,Jo,2,x\n".encode("latin-1")}
+    )
 
 
 @pytest.mark.parametrize(
     "data, name",
-    [(b"not an archive", "b.tar.gz"), (b"", "b.tgz"), (b"not gzip", "g.csv.gz"),
-     (gzip.compress(HEADER + ROW * 5000)[:40], "cut.csv.gz"), ("latin1", "l.tar.gz")],
+    [
+        (b"not an archive", "b.tar.gz"),
+        (b"", "b.tgz"),
+        (b"not gzip", "g.csv.gz"),
+        (gzip.compress(HEADER + ROW * 5000)[:40], "cut.csv.gz"),
+        ("latin1", "l.tar.gz"),
+    ],
     ids=["not-a-tar", "empty-tgz", "not-gzip", "truncated-gzip", "latin1-member-header"],
 )
 def test_peek_columns_reports_corrupt_files_as_landing_errors(src, data, name):

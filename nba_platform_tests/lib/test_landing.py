@@ -31,7 +31,12 @@ def test_csv_values_stay_source_text_and_headers_are_upper_cased(src):
     assert len(raw) == 4
     first = raw.iloc[0]
     # Text exactly as landed: the leading zeros, '240', '0.523' survive, nothing is inferred.
-    assert (first["GAME_ID"], first["MIN"], first["FG_PCT"], first["MATCHUP"]) == ("0022101228", "240", "0.523", "PHI vs. DET")
+    assert (first["GAME_ID"], first["MIN"], first["FG_PCT"], first["MATCHUP"]) == (
+        "0022101228",
+        "240",
+        "0.523",
+        "PHI vs. DET",
+    )
     assert all(str(raw[c].dtype) == "string" for c in raw.columns if c not in LINEAGE)
     assert raw[SOURCE_FILE].tolist() == ["nba-gamelog-2021-22.csv"] * 4
     assert raw[SOURCE_ROW].tolist() == [1, 2, 3, 4]
@@ -57,11 +62,18 @@ def test_json_records(src):
     assert len(raw) == 4
     # JSON numbers become the text a CSV would have held.
     assert raw.loc[0, ["GAME_ID", "TEAM_ID", "PTS", "PLUS_MINUS", "WON"]].tolist() == [
-        "0022101228", "1610612755", "118", "12.0", "1"]
+        "0022101228",
+        "1610612755",
+        "118",
+        "12.0",
+        "1",
+    ]
 
 
 def test_json_null_in_a_text_column_becomes_blank_text():
-    data = json.dumps([{"GAME_ID": "0022101228", "COMMENT": "DNP"}, {"GAME_ID": "0022101228", "COMMENT": None}]).encode()
+    data = json.dumps(
+        [{"GAME_ID": "0022101228", "COMMENT": "DNP"}, {"GAME_ID": "0022101228", "COMMENT": None}]
+    ).encode()
     raw = read_landed_bytes(data, "nulls.json")
     assert raw["COMMENT"].tolist() == ["DNP", ""]
 
@@ -71,8 +83,16 @@ def test_json_null_in_a_numeric_column_keeps_integers_and_blanks(fmt):
     if fmt == "records":
         data = json.dumps([{"GAME_ID": "0022101228", "PTS": 118}, {"GAME_ID": "0022101228", "PTS": None}]).encode()
     else:
-        data = json.dumps({"resultSets": [{"headers": ["GAME_ID", "FT_PCT", "PTS"],
-                                           "rowSet": [["0022101228", 0.8, 118], ["0022101228", None, None]]}]}).encode()
+        data = json.dumps(
+            {
+                "resultSets": [
+                    {
+                        "headers": ["GAME_ID", "FT_PCT", "PTS"],
+                        "rowSet": [["0022101228", 0.8, 118], ["0022101228", None, None]],
+                    }
+                ]
+            }
+        ).encode()
     raw = read_landed_bytes(data, "nulls.json")
     assert raw["PTS"].tolist() == ["118", ""]
 
@@ -91,7 +111,12 @@ def test_stats_nba_result_sets(src, key):
     raw = read_landed_bytes(json.dumps(body).encode(), "leaguegamelog.json")
     assert raw.columns[0] == "SEASON_ID" and "VIDEO_AVAILABLE" in raw.columns
     assert raw.loc[0, ["TEAM_ID", "GAME_ID", "MIN", "FG_PCT", "PLUS_MINUS"]].tolist() == [
-        "1610612755", "0022101228", "240", "0.523", "12"]
+        "1610612755",
+        "0022101228",
+        "240",
+        "0.523",
+        "12",
+    ]
     assert detect_shape(raw.columns, "leaguegamelog.json").name == "league_game_log"
 
 
@@ -99,7 +124,13 @@ def test_parquet_typed_columns_become_text(src):
     raw = read_landed_bytes(src.parquet_bytes(src.team_game_logs_rows()), "playoffs.parquet")
     assert len(raw) == 4
     assert raw.loc[0, ["TEAM_ID", "GAME_ID", "MIN", "TOV", "PTS", "AVAILABLE_FLAG"]].tolist() == [
-        "1610612738", "0042300401", "48.0", "11.0", "107", ""]
+        "1610612738",
+        "0042300401",
+        "48.0",
+        "11.0",
+        "107",
+        "",
+    ]
     assert raw[SOURCE_ROW].tolist() == [1, 2, 3, 4]
 
 
@@ -118,11 +149,20 @@ def test_tar_gz_of_per_game_csvs_keeps_member_lineage(src):
     raw = read_landed_bytes(src.box_score_archive(), "boxscores_2021-22.tar.gz")
     # G1 has 4 players (its member carries the unnamed index column), G2 has 2.
     assert len(raw) == 6
-    assert raw[SOURCE_FILE].tolist() == ["boxscores_2021-22.tar.gz!nba_boxscores/0022101228.csv"] * 4 + [
-        "boxscores_2021-22.tar.gz!nba_boxscores/0022101229.csv"] * 2
+    assert (
+        raw[SOURCE_FILE].tolist()
+        == ["boxscores_2021-22.tar.gz!nba_boxscores/0022101228.csv"] * 4
+        + ["boxscores_2021-22.tar.gz!nba_boxscores/0022101229.csv"] * 2
+    )
     assert raw[SOURCE_ROW].tolist() == [1, 2, 3, 4, 1, 2]
-    assert raw["PLAYER_NAME"].tolist() == ["Joel Embiid", "Tyrese Maxey", "Charles Bassey", "Cade Cunningham",
-                                           "Jayson Tatum", "Jalen Brunson"]
+    assert raw["PLAYER_NAME"].tolist() == [
+        "Joel Embiid",
+        "Tyrese Maxey",
+        "Charles Bassey",
+        "Cade Cunningham",
+        "Jayson Tatum",
+        "Jalen Brunson",
+    ]
     assert raw["MIN"].tolist()[:3] == ["41:05", "35:30", ""]
     assert raw["TO"].tolist()[0] == "3.0"
     assert detect_shape(raw.columns, "boxscores_2021-22.tar.gz").name == "box_score_traditional"
@@ -133,8 +173,9 @@ def test_tar_members_with_crlf_missing_final_newline_and_quoted_newlines(src):
     a = (header + "\r\n0022101228,1610612755,1,A,,10:00,4.0\r\n").encode()
     b = (header + "\n0022101228,1610612765,2,B,,12:00,6.0").encode()  # no trailing newline
     c = (header + '\n0022101229,1610612738,3,C,"DNP -\nRest",,\n0022101229,1610612738,4,D,,5:00,2.0\n').encode()
-    raw = read_landed_bytes(src.tar_gz_bytes({"x/c.csv": c, "x/a.csv": a, "x/b.csv": b, "x/readme.txt": b"hi"}),
-                            "t.tgz")
+    raw = read_landed_bytes(
+        src.tar_gz_bytes({"x/c.csv": c, "x/a.csv": a, "x/b.csv": b, "x/readme.txt": b"hi"}), "t.tgz"
+    )
     assert raw["PLAYER_ID"].tolist() == ["1", "2", "3", "4"]  # members sorted by name, .txt ignored
     assert raw["PTS"].tolist() == ["4.0", "6.0", "", "2.0"]
     assert raw["COMMENT"].tolist()[2] == "DNP -\nRest"
@@ -164,9 +205,13 @@ def test_tar_without_csv_members_is_rejected(src):
 )
 def test_detect_shape_for_every_source(src, builder, name, shape):
     rows = {
-        "league_game_log": src.league_game_log_rows, "team_game_log": src.team_game_log_rows,
-        "slim": src.slim_rows, "team_game_logs": src.team_game_logs_rows, "kaggle": src.kaggle_rows,
-        "box_score": lambda: src.box_score_rows(src.G1), "bios": src.bios_rows,
+        "league_game_log": src.league_game_log_rows,
+        "team_game_log": src.team_game_log_rows,
+        "slim": src.slim_rows,
+        "team_game_logs": src.team_game_logs_rows,
+        "kaggle": src.kaggle_rows,
+        "box_score": lambda: src.box_score_rows(src.G1),
+        "bios": src.bios_rows,
     }[builder]()
     raw = read_landed_bytes(src.csv_bytes(rows), name)
     detected = detect_shape(raw.columns, name)
@@ -176,8 +221,15 @@ def test_detect_shape_for_every_source(src, builder, name, shape):
 
 
 def test_every_shape_is_tested_and_kaggle_expands_to_two_rows():
-    assert {s.name for s in SHAPES} == {"team_game_logs", "league_game_log_slim", "team_game_log", "league_game_log",
-                                        "kaggle_games", "box_score_traditional", "player_bios"}
+    assert {s.name for s in SHAPES} == {
+        "team_game_logs",
+        "league_game_log_slim",
+        "team_game_log",
+        "league_game_log",
+        "kaggle_games",
+        "box_score_traditional",
+        "player_bios",
+    }
     assert {s.name: s.canonical_rows_per_row for s in SHAPES}["kaggle_games"] == 2
     assert all(s.canonical_rows_per_row == 1 for s in SHAPES if s.name != "kaggle_games")
 
@@ -186,8 +238,12 @@ def test_mixed_case_and_lower_case_headers_are_recognised(src):
     # TeamGameLog ships 'Team_ID'/'Game_ID'; LeagueGameLog ships all lower-case.
     tgl = read_landed_bytes(src.csv_bytes(src.team_game_log_rows()), "tgl.csv")
     assert {"TEAM_ID", "GAME_ID"} <= set(tgl.columns) and "Team_ID" not in tgl.columns
-    assert detect_shape(["Team_ID", "Game_ID", "GAME_DATE", "MATCHUP", "WL", "W", "L", "W_PCT", "FGM", "PTS"],
-                        "x.csv").name == "team_game_log"
+    assert (
+        detect_shape(
+            ["Team_ID", "Game_ID", "GAME_DATE", "MATCHUP", "WL", "W", "L", "W_PCT", "FGM", "PTS"], "x.csv"
+        ).name
+        == "team_game_log"
+    )
 
 
 def test_most_specific_shape_wins():
@@ -305,8 +361,9 @@ def test_rows_with_missing_fields_are_rejected_not_padded():
     data = b"GAME_ID,TEAM_ID,PTS\n0022101228,1610612765,106\n0022101228,1610612755\n"
     with pytest.raises(LandingError) as exc:
         read_landed_bytes(data, "short.csv")
-    assert str(exc.value) == ("short.csv: malformed CSV: row 2 (line 3) has 2 fields where the header has 3 "
-                              "(rule: csv_row_width)")
+    assert str(exc.value) == (
+        "short.csv: malformed CSV: row 2 (line 3) has 2 fields where the header has 3 (rule: csv_row_width)"
+    )
 
 
 # ---------------------------------------------------------------- season partitions

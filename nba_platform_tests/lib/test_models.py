@@ -10,7 +10,13 @@ import pytest
 import nba_platform
 from nba_platform.lib.dedup import dedup_team_games
 from nba_platform.lib.elo import pregame_elo
-from nba_platform.lib.features import FEATURE_COLUMNS, GAME_KEY_COLUMNS, game_features, game_outcomes, team_game_features
+from nba_platform.lib.features import (
+    FEATURE_COLUMNS,
+    GAME_KEY_COLUMNS,
+    game_features,
+    game_outcomes,
+    team_game_features,
+)
 from nba_platform.lib.landing import detect_shape, read_landed_bytes, split_by_season
 from nba_platform.lib.metrics import brier_score, compare_methods, markdown_comparison
 from nba_platform.lib.models import (
@@ -258,8 +264,12 @@ def test_select_and_train_is_deterministic_and_order_free(league, trained):
 
 def test_single_candidate_and_holdout_probabilities(league):
     features, outcomes = league
-    model = select_and_train(features, outcomes, ["2015-16", "2016-17", "2017-18"],
-                             GameModelParams(candidates=("logistic",), calibration="none"))
+    model = select_and_train(
+        features,
+        outcomes,
+        ["2015-16", "2016-17", "2017-18"],
+        GameModelParams(candidates=("logistic",), calibration="none"),
+    )
     assert model.kind == "logistic" and model.validation["candidate"].tolist() == ["logistic"]
     y, probs, keys = holdout_probabilities(model, features, outcomes, ["2018-19"])
     assert set(probs) == {"model", "elo", "home_base_rate", "coin_flip"} and len(y) == len(keys) == 500
@@ -293,9 +303,10 @@ def real_team_games() -> pd.DataFrame:
         for season, rows in split_by_season(raw, shape).items():
             by_season.setdefault(season, []).append(normalise_team_games(rows, shape.name).assign(season=season))
     tables = []
-    for season, frames in sorted(by_season.items()):
-        split = apply_rules(pd.concat(frames, ignore_index=True), RULES_BY_ENTITY["team_game"], "team_game",
-                            TEAM_GAME_SCHEMA)
+    for _season, frames in sorted(by_season.items()):
+        split = apply_rules(
+            pd.concat(frames, ignore_index=True), RULES_BY_ENTITY["team_game"], "team_game", TEAM_GAME_SCHEMA
+        )
         tables.append(dedup_team_games(split.accepted).table)
     return pd.concat(tables, ignore_index=True)
 

@@ -30,10 +30,35 @@ REGULAR_KEYS = {
 
 # The complete canonical row of PHI in G1 when the source has the full LeagueGameLog box score.
 PHI_G1_FULL_BOX = dict(
-    game_id="0022101228", season="2021-22", season_type="regular", game_date=TS("2022-04-10"),
-    team_id=1610612755, opponent_id=1610612765, is_home=True, team_abbreviation="PHI", pts=118, opp_pts=106,
-    game_minutes=48.0, fgm=46, fga=88, fg3m=5, fg3a=25, ftm=21, fta=23, oreb=10, dreb=32, reb=42, ast=25, stl=13,
-    blk=6, tov=11, pf=23, fg_pct=0.523, fg3_pct=0.2, ft_pct=0.913, plus_minus=12.0,
+    game_id="0022101228",
+    season="2021-22",
+    season_type="regular",
+    game_date=TS("2022-04-10"),
+    team_id=1610612755,
+    opponent_id=1610612765,
+    is_home=True,
+    team_abbreviation="PHI",
+    pts=118,
+    opp_pts=106,
+    game_minutes=48.0,
+    fgm=46,
+    fga=88,
+    fg3m=5,
+    fg3a=25,
+    ftm=21,
+    fta=23,
+    oreb=10,
+    dreb=32,
+    reb=42,
+    ast=25,
+    stl=13,
+    blk=6,
+    tov=11,
+    pf=23,
+    fg_pct=0.523,
+    fg3_pct=0.2,
+    ft_pct=0.913,
+    plus_minus=12.0,
 )
 
 
@@ -98,7 +123,11 @@ def test_slim_league_game_log_from_json_records(src):
         # The slim log has no minutes and no box score.
         assert subset(row, ["opponent_id", "is_home", "pts", "opp_pts", "game_minutes", "fgm", "reb", "fg_pct"]) == {
             **{k: exp[k] for k in ["opponent_id", "is_home", "pts", "opp_pts"]},
-            "game_minutes": None, "fgm": None, "reb": None, "fg_pct": None}
+            "game_minutes": None,
+            "fgm": None,
+            "reb": None,
+            "fg_pct": None,
+        }
         assert (row["season"], row["season_type"], row["game_date"]) == ("2021-22", "regular", TS("2022-04-10"))
     # The float PLUS_MINUS is kept as the source's value here; dedup recomputes it (see test_dedup).
     assert src.one(out, game_id="0022101228", team_id=src.PHI)["plus_minus"] == 11.8
@@ -115,14 +144,46 @@ def test_team_game_logs_playoffs(src, fmt):
     out = canonical(data, name, "team_game_logs", src)
     assert len(out) == 4
     bos = src.one(out, game_id="0042300401", team_id=src.BOS)
-    assert subset(bos, ["season", "season_type", "game_date", "opponent_id", "is_home", "pts", "opp_pts",
-                        "game_minutes", "tov", "fgm", "fg3m", "ftm", "reb", "fg_pct", "plus_minus"]) == dict(
-        season="2023-24", season_type="playoffs", game_date=TS("2024-06-06"),  # from '2024-06-06T00:00:00'
-        opponent_id=src.DAL, is_home=True, pts=107, opp_pts=89, game_minutes=48.0,  # MIN is game minutes: 48 stays 48
-        tov=11, fgm=39, fg3m=16, ftm=13, reb=51, fg_pct=0.453, plus_minus=18.0)
+    assert subset(
+        bos,
+        [
+            "season",
+            "season_type",
+            "game_date",
+            "opponent_id",
+            "is_home",
+            "pts",
+            "opp_pts",
+            "game_minutes",
+            "tov",
+            "fgm",
+            "fg3m",
+            "ftm",
+            "reb",
+            "fg_pct",
+            "plus_minus",
+        ],
+    ) == dict(
+        season="2023-24",
+        season_type="playoffs",
+        game_date=TS("2024-06-06"),  # from '2024-06-06T00:00:00'
+        opponent_id=src.DAL,
+        is_home=True,
+        pts=107,
+        opp_pts=89,
+        game_minutes=48.0,  # MIN is game minutes: 48 stays 48
+        tov=11,
+        fgm=39,
+        fg3m=16,
+        ftm=13,
+        reb=51,
+        fg_pct=0.453,
+        plus_minus=18.0,
+    )
     dal = src.one(out, game_id="0042300402", team_id=src.DAL)
     assert subset(dal, ["game_date", "is_home", "pts", "opp_pts", "game_minutes"]) == dict(
-        game_date=TS("2024-06-09"), is_home=False, pts=98, opp_pts=105, game_minutes=53.0)  # OT, 53 stays 53
+        game_date=TS("2024-06-09"), is_home=False, pts=98, opp_pts=105, game_minutes=53.0
+    )  # OT, 53 stays 53
     assert not any(c.endswith("_rank") or c == "available_flag" for c in out.columns)
 
 
@@ -136,16 +197,63 @@ def test_kaggle_games_one_row_becomes_home_and_away(src, game_id_text):
     assert len(out) == 4  # each landed row -> home and away
     home = src.one(out, game_id="0022101228", team_id=src.PHI)
     away = src.one(out, game_id="0022101228", team_id=src.DET)
-    cols = ["season", "season_type", "game_date", "opponent_id", "is_home", "pts", "opp_pts", "fg_pct", "ft_pct",
-            "fg3_pct", "ast", "reb", "fgm", "tov", "game_minutes", "plus_minus", "source_row"]
-    assert subset(home, cols) == dict(season="2021-22", season_type="regular", game_date=TS("2022-04-10"),
-                                      opponent_id=src.DET, is_home=True, pts=118, opp_pts=106, fg_pct=0.523,
-                                      ft_pct=0.913, fg3_pct=0.2, ast=25, reb=42, fgm=None, tov=None,
-                                      game_minutes=None, plus_minus=None, source_row=1)
-    assert subset(away, cols) == dict(season="2021-22", season_type="regular", game_date=TS("2022-04-10"),
-                                      opponent_id=src.PHI, is_home=False, pts=106, opp_pts=118, fg_pct=0.444,
-                                      ft_pct=0.8, fg3_pct=0.333, ast=20, reb=39, fgm=None, tov=None,
-                                      game_minutes=None, plus_minus=None, source_row=1)  # same landed row
+    cols = [
+        "season",
+        "season_type",
+        "game_date",
+        "opponent_id",
+        "is_home",
+        "pts",
+        "opp_pts",
+        "fg_pct",
+        "ft_pct",
+        "fg3_pct",
+        "ast",
+        "reb",
+        "fgm",
+        "tov",
+        "game_minutes",
+        "plus_minus",
+        "source_row",
+    ]
+    assert subset(home, cols) == dict(
+        season="2021-22",
+        season_type="regular",
+        game_date=TS("2022-04-10"),
+        opponent_id=src.DET,
+        is_home=True,
+        pts=118,
+        opp_pts=106,
+        fg_pct=0.523,
+        ft_pct=0.913,
+        fg3_pct=0.2,
+        ast=25,
+        reb=42,
+        fgm=None,
+        tov=None,
+        game_minutes=None,
+        plus_minus=None,
+        source_row=1,
+    )
+    assert subset(away, cols) == dict(
+        season="2021-22",
+        season_type="regular",
+        game_date=TS("2022-04-10"),
+        opponent_id=src.PHI,
+        is_home=False,
+        pts=106,
+        opp_pts=118,
+        fg_pct=0.444,
+        ft_pct=0.8,
+        fg3_pct=0.333,
+        ast=20,
+        reb=39,
+        fgm=None,
+        tov=None,
+        game_minutes=None,
+        plus_minus=None,
+        source_row=1,
+    )  # same landed row
 
 
 def test_kaggle_team_id_columns_disagreeing_with_home_visitor_are_flagged(src):
@@ -163,11 +271,36 @@ def test_box_score_traditional_from_tar_gz(src):
     assert len(out) == 6
     embiid = src.one(out, player_id=203954)
     box = ["fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "reb", "ast", "stl", "blk", "tov", "pf", "pts"]
-    assert subset(embiid, ["game_id", "season", "season_type", "team_id", "player_name", "start_position",
-                           "comment", "did_play", "minutes", "plus_minus", "source_file", "source_row"]) == dict(
-        game_id="0022101228", season="2021-22", season_type="regular", team_id=src.PHI, player_name="Joel Embiid",
-        start_position="C", comment=None, did_play=True, minutes=41.083,  # '41:05'
-        plus_minus=10.0, source_file="boxscores_2021-22.tar.gz!nba_boxscores/0022101228.csv", source_row=1)
+    assert subset(
+        embiid,
+        [
+            "game_id",
+            "season",
+            "season_type",
+            "team_id",
+            "player_name",
+            "start_position",
+            "comment",
+            "did_play",
+            "minutes",
+            "plus_minus",
+            "source_file",
+            "source_row",
+        ],
+    ) == dict(
+        game_id="0022101228",
+        season="2021-22",
+        season_type="regular",
+        team_id=src.PHI,
+        player_name="Joel Embiid",
+        start_position="C",
+        comment=None,
+        did_play=True,
+        minutes=41.083,  # '41:05'
+        plus_minus=10.0,
+        source_file="boxscores_2021-22.tar.gz!nba_boxscores/0022101228.csv",
+        source_row=1,
+    )
     # counts written as floats ('10.0') become integers; 'TO' becomes tov
     assert [embiid[c] for c in box] == [10, 20, 2, 5, 8, 9, 3, 9, 12, 4, 1, 2, 3, 2, 30]
     tatum = src.one(out, player_id=1628369)
@@ -191,9 +324,19 @@ def test_player_bios(src):
     assert (out[PARSE_ERRORS] == "").all()
     cols = [c for c in PLAYER_SEASON_SCHEMA if c not in ("source", "source_file")]
     rookie, second, embiid = (subset(out.iloc[i].to_dict(), cols) for i in range(3))
-    assert rookie == dict(player_id=1627761, season="2016-17", team_id=src.ATL, full_name="DeAndre' Bembry",
-                          position="F-G", height_inches=78.0, weight_lbs=210.0, birth_date=TS("1994-07-04"),
-                          experience_years=0, school="St. Joseph's (PA)", source_row=1)  # 'R' -> 0 years
+    assert rookie == dict(
+        player_id=1627761,
+        season="2016-17",
+        team_id=src.ATL,
+        full_name="DeAndre' Bembry",
+        position="F-G",
+        height_inches=78.0,
+        weight_lbs=210.0,
+        birth_date=TS("1994-07-04"),
+        experience_years=0,
+        school="St. Joseph's (PA)",
+        source_row=1,
+    )  # 'R' -> 0 years
     assert second["height_inches"] == 77.0  # blank height_inches -> from '6-5'
     assert second["experience_years"] == 1
     assert embiid["birth_date"] == TS("1994-03-16") and embiid["height_inches"] == 84.0
@@ -210,20 +353,44 @@ def test_player_bios_bad_experience_and_birth_date_are_flagged(src):
 
 
 def test_parse_dates_mixed_formats_in_one_column():
-    text = pd.Series(["2022-04-10", "APR 10, 2019", "2011-04-16T00:00:00", "apr 10, 2019", "Apr 10, 2019",
-                      "2022-04-10 19:30:00", "04/10/2019", "20190410", " 2022-04-10 ", "", None, "not a date",
-                      "2019-02-30"], dtype="object")
+    text = pd.Series(
+        [
+            "2022-04-10",
+            "APR 10, 2019",
+            "2011-04-16T00:00:00",
+            "apr 10, 2019",
+            "Apr 10, 2019",
+            "2022-04-10 19:30:00",
+            "04/10/2019",
+            "20190410",
+            " 2022-04-10 ",
+            "",
+            None,
+            "not a date",
+            "2019-02-30",
+        ],
+        dtype="object",
+    )
     out = parse_dates(text)
     assert str(out.dtype) == "datetime64[ns]"
-    assert out.tolist()[:9] == [TS("2022-04-10"), TS("2019-04-10"), TS("2011-04-16"), TS("2019-04-10"),
-                                TS("2019-04-10"), TS("2022-04-10"), TS("2019-04-10"), TS("2019-04-10"),
-                                TS("2022-04-10")]
+    assert out.tolist()[:9] == [
+        TS("2022-04-10"),
+        TS("2019-04-10"),
+        TS("2011-04-16"),
+        TS("2019-04-10"),
+        TS("2019-04-10"),
+        TS("2022-04-10"),
+        TS("2019-04-10"),
+        TS("2019-04-10"),
+        TS("2022-04-10"),
+    ]
     assert out.iloc[9:].isna().all()
 
 
 def test_parse_minutes():
-    text = pd.Series(["41:05", "0:00", "5:30", "PT41M05.00S", "PT12M30S", "41", "41.5", "", None, "abc", "41:05:00"],
-                     dtype="object")
+    text = pd.Series(
+        ["41:05", "0:00", "5:30", "PT41M05.00S", "PT12M30S", "41", "41.5", "", None, "abc", "41:05:00"], dtype="object"
+    )
     out = parse_minutes(text)
     assert out.tolist()[:7] == [41.083, 0.0, 5.5, 41.083, 12.5, 41.0, 41.5]
     assert out.iloc[7:].isna().all()
@@ -335,6 +502,7 @@ def test_normalised_player_rows_fit_the_schema(src):
     split = apply_rules(out, PLAYER_GAME_RULES, "player_game", PLAYER_GAME_SCHEMA)
     assert list(split.accepted.columns) == list(PLAYER_GAME_SCHEMA)
     assert {c: str(t) for c, t in split.accepted.dtypes.items()} == {
-        c: str(pd.Series(dtype=t).dtype) for c, t in PLAYER_GAME_SCHEMA.items()}
+        c: str(pd.Series(dtype=t).dtype) for c, t in PLAYER_GAME_SCHEMA.items()
+    }
     assert split.accepted["did_play"].tolist() == [True, True, False, True, True, True]
     assert split.accepted["minutes"].tolist()[:2] == [41.083, 35.5]

@@ -80,11 +80,33 @@ def test_near_misses_are_not_masked(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "DNP - Coach's Decision", "DNP - Coach's Decision      ", "DND - Injury/Illness", "NWT - Not With Team",
-        "NWT_HEALTH_AND_SAFETY_PROTOCOLS", "DNP - Rest", "41:05", "15:60", "PT41M05.00S", "0022200001", "22200001",
-        "1610612747", "1628389", "2022-10-18", "2022-10-18T00:00:00", "APR 10, 2019", "LAL @ BOS", "BOS vs. PHI",
-        "112-108", "6-10", "-12.0", "0.476", "St. Joseph's (PA)", "Dennis Schröder",
-        "https://cdn.nba.com/headshots/nba/latest/1040x760/1628389.png", "2022-23", "22022",
+        "DNP - Coach's Decision",
+        "DNP - Coach's Decision      ",
+        "DND - Injury/Illness",
+        "NWT - Not With Team",
+        "NWT_HEALTH_AND_SAFETY_PROTOCOLS",
+        "DNP - Rest",
+        "41:05",
+        "15:60",
+        "PT41M05.00S",
+        "0022200001",
+        "22200001",
+        "1610612747",
+        "1628389",
+        "2022-10-18",
+        "2022-10-18T00:00:00",
+        "APR 10, 2019",
+        "LAL @ BOS",
+        "BOS vs. PHI",
+        "112-108",
+        "6-10",
+        "-12.0",
+        "0.476",
+        "St. Joseph's (PA)",
+        "Dennis Schröder",
+        "https://cdn.nba.com/headshots/nba/latest/1040x760/1628389.png",
+        "2022-23",
+        "22022",
     ],
 )
 def test_ordinary_nba_values_are_not_masked(text):
@@ -112,13 +134,16 @@ def test_shipped_files_have_nothing_masked():
 
 
 def test_mask_frame_masks_any_text_column_and_leaves_lineage_and_numbers():
-    raw = pd.DataFrame({
-        "COMMENT": ["DNP - Coach's Decision", "DND - Personal, call 212-555-0199", ""],
-        "NICKNAME": ["Joel", "mail: joel@example.com", None],  # a column a source adds
-        "PTS": ["31", "0", "4111111111111111"],  # a 16-digit Luhn-valid value is still a card
-        "MIN": ["41:05", "", "12:01"],
-        "_source_file": ["a@b.com.csv"] * 3,
-    }, dtype="string[pyarrow]")
+    raw = pd.DataFrame(
+        {
+            "COMMENT": ["DNP - Coach's Decision", "DND - Personal, call 212-555-0199", ""],
+            "NICKNAME": ["Joel", "mail: joel@example.com", None],  # a column a source adds
+            "PTS": ["31", "0", "4111111111111111"],  # a 16-digit Luhn-valid value is still a card
+            "MIN": ["41:05", "", "12:01"],
+            "_source_file": ["a@b.com.csv"] * 3,
+        },
+        dtype="string[pyarrow]",
+    )
     raw["_source_row"] = pd.Series([1, 2, 3], dtype="int64")
     before = raw.copy()
     out, by_kind, by_column = mask_frame(raw, skip=tuple(LINEAGE))

@@ -36,10 +36,18 @@ def _real_player_games() -> pd.DataFrame:
     tables = []
     for season in SEASONS:
         box, box_shape = _landed(f"nba_api_player_boxscores_2015_2021/boxscores_{season}.tar.gz")
-        teams = apply_rules(normalise_team_games(team_logs[season], team_shape).assign(season=season),
-                            RULES_BY_ENTITY["team_game"], "team_game", TEAM_GAME_SCHEMA)
-        players = apply_rules(normalise_player_games(box[season], box_shape).assign(season=season),
-                              RULES_BY_ENTITY["player_game"], "player_game", PLAYER_GAME_SCHEMA)
+        teams = apply_rules(
+            normalise_team_games(team_logs[season], team_shape).assign(season=season),
+            RULES_BY_ENTITY["team_game"],
+            "team_game",
+            TEAM_GAME_SCHEMA,
+        )
+        players = apply_rules(
+            normalise_player_games(box[season], box_shape).assign(season=season),
+            RULES_BY_ENTITY["player_game"],
+            "player_game",
+            PLAYER_GAME_SCHEMA,
+        )
         tables.append(dedup_player_games(players.accepted, dedup_team_games(teams.accepted).table).table)
     return pd.concat(tables, ignore_index=True)
 
@@ -98,7 +106,9 @@ def test_baselines_are_means_of_the_players_earlier_appearances(features, player
 def test_regression_metrics_hand_checked():
     m = P.regression_metrics([10, 20, 0], [12, 14, 0])
     assert m == {"mae": pytest.approx(8 / 3), "rmse": pytest.approx(np.sqrt(40 / 3)), "n": 3}
-    table = P.compare_methods(np.array([10.0, 20.0]), {"model": np.array([11.0, 19.0]), "season_avg": np.array([14.0, 16.0])})
+    table = P.compare_methods(
+        np.array([10.0, 20.0]), {"model": np.array([11.0, 19.0]), "season_avg": np.array([14.0, 16.0])}
+    )
     assert list(table.columns) == P.COMPARISON_COLUMNS
     by = table.set_index("method")
     assert by.loc["model", "mae"] == 1.0 and by.loc["season_avg", "mae"] == 4.0
@@ -154,6 +164,9 @@ def test_evaluated_seasons_labels_and_own_results_reach_no_prediction(features, 
     X_edited, _, keys_edited = P.training_frame(player_game_features(edited), edited, ["2020-21"])
     rows = (keys["game_id"] == game_id).to_numpy()
     assert rows.sum() >= 10 and (keys_edited["game_id"] == game_id).sum() == rows.sum()
-    pd.testing.assert_frame_equal(X_edited[(keys_edited["game_id"] == game_id).to_numpy()].reset_index(drop=True),
-                                  X[rows].reset_index(drop=True))
-    np.testing.assert_array_equal(model.predict(X_edited[(keys_edited["game_id"] == game_id).to_numpy()]), baseline[rows])
+    pd.testing.assert_frame_equal(
+        X_edited[(keys_edited["game_id"] == game_id).to_numpy()].reset_index(drop=True), X[rows].reset_index(drop=True)
+    )
+    np.testing.assert_array_equal(
+        model.predict(X_edited[(keys_edited["game_id"] == game_id).to_numpy()]), baseline[rows]
+    )

@@ -57,7 +57,9 @@ def test_paired_bootstrap_is_deterministic_and_centred():
     a = np.array([0.2, 0.3, 0.25, 0.1] * 50)
     b = a - 0.01
     mean, low, high, share = paired_bootstrap(a, b, 500, 0.95, seed=3)
-    assert mean == pytest.approx(-0.01) and low == pytest.approx(-0.01) and high == pytest.approx(-0.01) and share == 1.0
+    assert (
+        mean == pytest.approx(-0.01) and low == pytest.approx(-0.01) and high == pytest.approx(-0.01) and share == 1.0
+    )
     assert paired_bootstrap(a, b, 500, 0.95, seed=3) == (mean, low, high, share)
 
 
@@ -76,11 +78,15 @@ def test_complete_seasons():
     def games(season, dates, types, pts=10):
         return pd.DataFrame({"season": season, "game_date": pd.to_datetime(dates), "season_type": types, "pts": pts})
 
-    tg = pd.concat([
-        games("2019-20", ["2019-11-01", "2020-10-11"], ["regular", "playoffs"]),  # bubble finals: a later season exists
-        games("2020-21", ["2020-12-22", "2021-07-20"], ["regular", "playoffs"]),
-        games("2021-22", ["2021-10-19", "2022-04-10"], ["regular", "regular"]),  # no playoffs yet
-    ])
+    tg = pd.concat(
+        [
+            games(
+                "2019-20", ["2019-11-01", "2020-10-11"], ["regular", "playoffs"]
+            ),  # bubble finals: a later season exists
+            games("2020-21", ["2020-12-22", "2021-07-20"], ["regular", "playoffs"]),
+            games("2021-22", ["2021-10-19", "2022-04-10"], ["regular", "regular"]),  # no playoffs yet
+        ]
+    )
     assert complete_seasons(tg) == ["2019-20", "2020-21"]
     unplayed = games("2022-23", ["2022-10-18", "2023-06-12"], ["regular", "playoffs"]).assign(pts=[10, None])
     assert complete_seasons(unplayed) == []

@@ -38,13 +38,27 @@ def defective(team: pd.DataFrame) -> pd.DataFrame:
 # (errored first, then an order of its own: checked against the pre-optimisation run_suite).
 EXPECTED_FAILURES = [
     {"expectation": "expect_column_values_to_not_be_null", "column": "is_home", "unexpected_count": None, "sample": []},
-    {"expectation": "expect_column_values_to_not_be_null", "column": "game_id", "unexpected_count": 1, "sample": [None]},
-    {"expectation": "expect_column_values_to_be_in_set", "column": "season_type", "unexpected_count": 1, "sample": ["exhibition"]},
+    {
+        "expectation": "expect_column_values_to_not_be_null",
+        "column": "game_id",
+        "unexpected_count": 1,
+        "sample": [None],
+    },
+    {
+        "expectation": "expect_column_values_to_be_in_set",
+        "column": "season_type",
+        "unexpected_count": 1,
+        "sample": ["exhibition"],
+    },
     {"expectation": "expect_column_values_to_be_between", "column": "team_id", "unexpected_count": 1, "sample": [5.0]},
     {"expectation": "expect_column_to_exist", "column": "is_home", "unexpected_count": None, "sample": []},
     {"expectation": "expect_column_values_to_be_between", "column": "pts", "unexpected_count": 1, "sample": [250.0]},
-    {"expectation": "expect_column_pair_values_a_to_be_greater_than_b", "column": "fga/fgm", "unexpected_count": 1,
-     "sample": "(fga, fgm) of the row"},
+    {
+        "expectation": "expect_column_pair_values_a_to_be_greater_than_b",
+        "column": "fga/fgm",
+        "unexpected_count": 1,
+        "sample": "(fga, fgm) of the row",
+    },
 ]
 
 
@@ -63,7 +77,9 @@ def test_only_failures_carry_samples_and_at_most_three(team):
     bad = pd.concat([team] * 3, ignore_index=True)
     bad["pts"] = [250.0, 251.0, 252.0, 253.0] * 3
     result = run_suite(bad, "team_games_validated", team_game_expectations(False))
-    assert [(f["column"], f["unexpected_count"], f["sample"]) for f in result.failures] == [("pts", 12, [250.0, 251.0, 252.0])]
+    assert [(f["column"], f["unexpected_count"], f["sample"]) for f in result.failures] == [
+        ("pts", 12, [250.0, 251.0, 252.0])
+    ]
 
 
 def test_consecutive_calls_share_no_expectations_or_data(team):
@@ -73,7 +89,9 @@ def test_consecutive_calls_share_no_expectations_or_data(team):
     good = run_suite(team, "team_games_validated", team_game_expectations(False))
     assert (good.success, good.evaluated, good.failures) == (True, len(team_game_expectations(False)), [])
     # Same name, other expectations: only these are evaluated.
-    one = run_suite(bad, "team_games_validated", [E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=200)])
+    one = run_suite(
+        bad, "team_games_validated", [E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=200)]
+    )
     assert one.evaluated == 1
     assert [(f["column"], f["sample"]) for f in one.failures] == [("pts", [250.0])]
     # Another suite on another frame, then the first again: identical to the first run.
@@ -96,14 +114,19 @@ def test_caller_frame_and_expectations_are_left_as_they_were(team):
 
 
 def test_equal_expectations_count_once_as_in_a_gx_suite(team):
-    exps = [E.ExpectColumnValuesToNotBeNull(column="pts"), E.ExpectColumnValuesToNotBeNull(column="pts"),
-            E.ExpectColumnValuesToNotBeNull(column="pts", meta={"note": "same expectation"})]
+    exps = [
+        E.ExpectColumnValuesToNotBeNull(column="pts"),
+        E.ExpectColumnValuesToNotBeNull(column="pts"),
+        E.ExpectColumnValuesToNotBeNull(column="pts", meta={"note": "same expectation"}),
+    ]
     assert run_suite(team, "s", exps).evaluated == 1
 
 
 def test_columns_no_expectation_reads_do_not_change_results(team):
     bad = defective(team)
-    noisy = bad.assign(junk=[{"a": 1}, [1, 2], None, object()], comment=pd.array(["x", None, "z", None], dtype="string"))
+    noisy = bad.assign(
+        junk=[{"a": 1}, [1, 2], None, object()], comment=pd.array(["x", None, "z", None], dtype="string")
+    )
     exps = team_game_expectations(False)
     assert run_suite(noisy, "t", exps).failures == run_suite(bad, "t", team_game_expectations(False)).failures
 

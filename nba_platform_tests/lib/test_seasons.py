@@ -58,8 +58,15 @@ def test_normalise_game_id_pads_strips_and_rejects():
         dtype="object",
     )
     out = normalise_game_id(raw)
-    assert out.tolist()[:7] == ["0022100001", "0022200477", "0022100001", "0042300401", "0052000101",
-                                "0012100005", "0032100001"]
+    assert out.tolist()[:7] == [
+        "0022100001",
+        "0022200477",
+        "0022100001",
+        "0042300401",
+        "0052000101",
+        "0012100005",
+        "0032100001",
+    ]
     assert out.iloc[7:].isna().all()
     assert len(out) == len(raw) and out.index.equals(raw.index)
 
@@ -73,15 +80,18 @@ def test_game_id_regex_is_the_documented_00TYYNNNNN():
 
 
 def test_season_from_game_id():
-    ids = pd.Series(["0022100001", "0042300401", "0029900001", "0020000001", "0024600001", "0011900001", None],
-                    dtype="string[pyarrow]")
+    ids = pd.Series(
+        ["0022100001", "0042300401", "0029900001", "0020000001", "0024600001", "0011900001", None],
+        dtype="string[pyarrow]",
+    )
     assert season_from_game_id(ids).tolist()[:6] == ["2021-22", "2023-24", "1999-00", "2000-01", "1946-47", "2019-20"]
     assert pd.isna(season_from_game_id(ids).iloc[6])
 
 
 def test_season_type_from_game_id_covers_every_type_code():
-    ids = pd.Series(["0012100001", "0022100001", "0032100001", "0042100001", "0052100001", None],
-                    dtype="string[pyarrow]")
+    ids = pd.Series(
+        ["0012100001", "0022100001", "0032100001", "0042100001", "0052100001", None], dtype="string[pyarrow]"
+    )
     out = season_type_from_game_id(ids)
     assert out.tolist()[:5] == ["preseason", "regular", "all_star", "playoffs", "play_in"]
     assert pd.isna(out.iloc[5])
@@ -89,17 +99,21 @@ def test_season_type_from_game_id_covers_every_type_code():
 
 
 def test_season_from_date_starts_seasons_in_september():
-    dates = pd.Series(pd.to_datetime([
-        "2021-10-19",  # opening night 2021-22
-        "2022-04-10",  # end of the 2021-22 regular season
-        "2022-06-16",  # 2022 finals
-        "2021-09-01",  # first day that can belong to 2021-22
-        "2021-08-31",  # still 2020-21
-        "2020-08-20",  # bubble playoffs, 2019-20
-        "2020-12-22",  # opening night 2020-21 (late start)
-        "2011-12-25",  # lockout season opener, 2011-12
-        None,
-    ]))
+    dates = pd.Series(
+        pd.to_datetime(
+            [
+                "2021-10-19",  # opening night 2021-22
+                "2022-04-10",  # end of the 2021-22 regular season
+                "2022-06-16",  # 2022 finals
+                "2021-09-01",  # first day that can belong to 2021-22
+                "2021-08-31",  # still 2020-21
+                "2020-08-20",  # bubble playoffs, 2019-20
+                "2020-12-22",  # opening night 2020-21 (late start)
+                "2011-12-25",  # lockout season opener, 2011-12
+                None,
+            ]
+        )
+    )
     out = season_from_date(dates)
     assert out.tolist()[:8] == ["2021-22", "2021-22", "2021-22", "2021-22", "2020-21", "2019-20", "2020-21", "2011-12"]
     assert pd.isna(out.iloc[8])

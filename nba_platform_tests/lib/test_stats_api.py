@@ -7,8 +7,8 @@ import json
 import random
 import socket
 import time
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
@@ -62,12 +62,24 @@ class CeilingRandom(random.Random):
 
 def make_client(base_url, clock=None, cache_dir=None, ttl=3600.0, **kw) -> api.StatsApiClient:
     clock = clock or FakeClock()
-    settings = dict(max_attempts=kw.pop("max_attempts", 5), backoff_base_s=kw.pop("backoff_base_s", 1.0),
-                    backoff_max_s=kw.pop("backoff_max_s", 30.0), retry_after_cap_s=kw.pop("retry_after_cap_s", 120.0))
+    settings = dict(
+        max_attempts=kw.pop("max_attempts", 5),
+        backoff_base_s=kw.pop("backoff_base_s", 1.0),
+        backoff_max_s=kw.pop("backoff_max_s", 30.0),
+        retry_after_cap_s=kw.pop("retry_after_cap_s", 120.0),
+    )
     cache = api.ResponseCache(Store(str(cache_dir)), ttl, clock=clock) if cache_dir else None
     return api.StatsApiClient(
-        base_url, rate_per_s=kw.pop("rate_per_s", 0), timeout_s=kw.pop("timeout_s", 5.0), retry=api.RetrySettings(**settings),
-        cache=cache, clock=clock, wall_clock=clock, sleep=clock.sleep, rng=kw.pop("rng", CeilingRandom()), **kw,
+        base_url,
+        rate_per_s=kw.pop("rate_per_s", 0),
+        timeout_s=kw.pop("timeout_s", 5.0),
+        retry=api.RetrySettings(**settings),
+        cache=cache,
+        clock=clock,
+        wall_clock=clock,
+        sleep=clock.sleep,
+        rng=kw.pop("rng", CeilingRandom()),
+        **kw,
     )
 
 
@@ -86,7 +98,10 @@ def canonical(raw: pd.DataFrame, shape: str, season: str) -> pd.DataFrame:
 def data():
     """The shipped real data in the API's shape (read once per module)."""
     return {
-        "league": {(SEASON, "Regular Season"): league_game_log(SEASON), ("2019-20", "Playoffs"): playoff_league_game_log("2019-20")},
+        "league": {
+            (SEASON, "Regular Season"): league_game_log(SEASON),
+            ("2019-20", "Playoffs"): playoff_league_game_log("2019-20"),
+        },
         "box_scores": box_scores("2019-20", game_type="4"),
         "players": player_info(),
     }
@@ -120,9 +135,9 @@ def test_token_bucket_allows_a_burst_then_paces_at_the_rate():
 def test_retry_after_takes_seconds_or_an_http_date():
     now = 1_700_000_000.0
     assert api.parse_retry_after("7", now) == 7.0
-    in_90s = format_datetime(datetime.fromtimestamp(now + 90, tz=timezone.utc), usegmt=True)
+    in_90s = format_datetime(datetime.fromtimestamp(now + 90, tz=UTC), usegmt=True)
     assert api.parse_retry_after(in_90s, now) == pytest.approx(90.0)
-    past = format_datetime(datetime.fromtimestamp(now - 90, tz=timezone.utc), usegmt=True)
+    past = format_datetime(datetime.fromtimestamp(now - 90, tz=UTC), usegmt=True)
     assert api.parse_retry_after(past, now) == 0.0
     assert api.parse_retry_after("soon", now) is None and api.parse_retry_after(None, now) is None
 
@@ -169,8 +184,13 @@ def test_circuit_breaker_opens_fails_fast_and_probes_after_cooldown():
     breaker.before_request()
     breaker.record_success()
     assert breaker.state == api.CLOSED
-    assert breaker.transitions == [("closed", "open"), ("open", "half_open"), ("half_open", "open"),
-                                   ("open", "half_open"), ("half_open", "closed")]
+    assert breaker.transitions == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
 
 
 def test_endpoint_parameters_are_complete_and_checked():
@@ -189,7 +209,11 @@ def test_cache_honours_ttl_and_ignores_bad_entries(tmp_path):
     clock = FakeClock()
     cache = api.ResponseCache(Store(str(tmp_path)), ttl_s=100, clock=clock)
     params = api.COMMON_PLAYER_INFO.params(PlayerID=2544)
-    doc = {"resultSets": [{"name": "CommonPlayerInfo", "headers": sorted(api.COMMON_PLAYER_INFO.required_columns), "rowSet": []}]}
+    doc = {
+        "resultSets": [
+            {"name": "CommonPlayerInfo", "headers": sorted(api.COMMON_PLAYER_INFO.required_columns), "rowSet": []}
+        ]
+    }
     assert cache.get(api.COMMON_PLAYER_INFO, params) is None
     cache.put(api.COMMON_PLAYER_INFO, params, doc)
     assert cache.get(api.COMMON_PLAYER_INFO, params) == doc
@@ -212,7 +236,9 @@ def test_cache_on_s3_through_moto(aws_env):  # noqa: F811
     clock = FakeClock()
     cache = api.ResponseCache(Store("s3://stats-cache/api", aws_env, "us-east-1"), ttl_s=100, clock=clock)
     params = api.LEAGUE_GAME_LOG.params(Season="2022-23", SeasonType="Playoffs")
-    doc = {"resultSets": [{"name": "LeagueGameLog", "headers": sorted(api.LEAGUE_GAME_LOG.required_columns), "rowSet": []}]}
+    doc = {
+        "resultSets": [{"name": "LeagueGameLog", "headers": sorted(api.LEAGUE_GAME_LOG.required_columns), "rowSet": []}]
+    }
     cache.put(api.LEAGUE_GAME_LOG, params, doc)
     assert cache.get(api.LEAGUE_GAME_LOG, params) == doc
     listed = boto3.client("s3", endpoint_url=aws_env, region_name="us-east-1").list_objects_v2(Bucket="stats-cache")
@@ -228,12 +254,26 @@ def test_headers_params_and_rows_equal_the_landed_file(server):
 
     [regular, playoffs] = server.requests
     assert (regular.outcome, playoffs.outcome) == ("ok", "empty")  # no playoff rows served for 2022-23
-    for name, value in {"user-agent": api.DEFAULT_USER_AGENT, "referer": "https://www.nba.com/",
-                        "origin": "https://www.nba.com", "x-nba-stats-origin": "stats", "x-nba-stats-token": "true",
-                        "accept": "application/json, text/plain, */*"}.items():
+    for name, value in {
+        "user-agent": api.DEFAULT_USER_AGENT,
+        "referer": "https://www.nba.com/",
+        "origin": "https://www.nba.com",
+        "x-nba-stats-origin": "stats",
+        "x-nba-stats-token": "true",
+        "accept": "application/json, text/plain, */*",
+    }.items():
         assert regular.headers[name] == value, name
-    assert regular.params == {"Counter": "0", "DateFrom": "", "DateTo": "", "Direction": "ASC", "LeagueID": "00",
-                              "PlayerOrTeam": "T", "Season": SEASON, "SeasonType": "Regular Season", "Sorter": "DATE"}
+    assert regular.params == {
+        "Counter": "0",
+        "DateFrom": "",
+        "DateTo": "",
+        "Direction": "ASC",
+        "LeagueID": "00",
+        "PlayerOrTeam": "T",
+        "Season": SEASON,
+        "SeasonType": "Regular Season",
+        "Sorter": "DATE",
+    }
 
     assert len(rows) == 2460
     assert set(rows[SOURCE_FILE]) == {"stats_api/leaguegamelog?Season=2022-23&SeasonType=Regular+Season"}
@@ -259,7 +299,7 @@ def test_429_and_500_are_retried_honouring_retry_after(server):
 
 def test_retry_after_as_http_date_is_capped(server):
     clock = FakeClock()
-    in_an_hour = format_datetime(datetime.fromtimestamp(clock.now + 3600, tz=timezone.utc), usegmt=True)
+    in_an_hour = format_datetime(datetime.fromtimestamp(clock.now + 3600, tz=UTC), usegmt=True)
     server.inject("commonplayerinfo", Fault("status", 503, retry_after=in_an_hour))
     client = make_client(server.base_url, clock=clock, retry_after_cap_s=45)
     doc, _ = client.fetch(api.COMMON_PLAYER_INFO, PlayerID=2544)
@@ -268,8 +308,14 @@ def test_retry_after_as_http_date_is_capped(server):
 
 
 def test_timeouts_and_broken_bodies_are_retried_and_never_cached(server, tmp_path):
-    server.inject("leaguegamelog", Fault("slow", delay_s=2.0), Fault("truncated"), Fault("incomplete"),
-                  Fault("wrong_schema"), Fault("html"))
+    server.inject(
+        "leaguegamelog",
+        Fault("slow", delay_s=2.0),
+        Fault("truncated"),
+        Fault("incomplete"),
+        Fault("wrong_schema"),
+        Fault("html"),
+    )
     client = make_client(server.base_url, cache_dir=tmp_path, timeout_s=0.5, max_attempts=6, breaker_failures=6)
     rows = api.league_game_log_rows(client, SEASON, ["Regular Season"])
     assert len(rows) == 2460
@@ -315,8 +361,13 @@ def test_dead_endpoint_opens_the_breaker_then_a_probe_closes_it(server):
     clock.now += 60
     assert len(api.league_game_log_rows(client, SEASON, ["Regular Season"])) == 2460
     breaker = client.breaker("leaguegamelog")
-    assert breaker.transitions == [("closed", "open"), ("open", "half_open"), ("half_open", "open"),
-                                   ("open", "half_open"), ("half_open", "closed")]
+    assert breaker.transitions == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
 
 
 def test_connection_refused_is_a_clear_failure():
@@ -339,7 +390,9 @@ def test_client_errors_are_not_retried(server):
 
 def test_rerun_is_served_from_the_cache(server, tmp_path):
     clock = FakeClock()
-    first = api.league_game_log_rows(make_client(server.base_url, clock=clock, cache_dir=tmp_path, ttl=3600), SEASON, BOTH)
+    first = api.league_game_log_rows(
+        make_client(server.base_url, clock=clock, cache_dir=tmp_path, ttl=3600), SEASON, BOTH
+    )
     assert len(server.requests) == 2
 
     again = make_client(server.base_url, clock=clock, cache_dir=tmp_path, ttl=3600)  # a new process, same cache
@@ -390,7 +443,10 @@ def test_box_scores_and_bios_of_a_season_from_the_api(server, data):
     whole_archive = landed("sample/nba_api_player_boxscores_2015_2021/boxscores_2019-20.tar.gz")
     archive = whole_archive[whole_archive["GAME_ID"].str.startswith("004")]
     assert len(box) == len(archive) == 2144
-    api_rows, file_rows = canonical(box, "box_score_traditional", "2019-20"), canonical(archive, "box_score_traditional", "2019-20")
+    api_rows, file_rows = (
+        canonical(box, "box_score_traditional", "2019-20"),
+        canonical(archive, "box_score_traditional", "2019-20"),
+    )
     assert len(api_rows) > 2000
     pd.testing.assert_frame_equal(api_rows, file_rows)
 
@@ -404,9 +460,9 @@ def test_box_scores_and_bios_of_a_season_from_the_api(server, data):
     from_api = canonical(bios, "player_bios", "2019-20").drop_duplicates("player_id").set_index("player_id")
     common = [p for p in from_api.index if str(p) in shipped.index]
     assert len(common) > 200
-    assert (from_api.loc[common, "full_name"].tolist() == shipped.loc[[str(p) for p in common], "FULL_NAME"].tolist())
+    assert from_api.loc[common, "full_name"].tolist() == shipped.loc[[str(p) for p in common], "FULL_NAME"].tolist()
     shipped_births = pd.to_datetime(shipped.loc[[str(p) for p in common], "BIRTH_DATE"], format="%b %d, %Y")
-    assert (from_api.loc[common, "birth_date"].dt.date.tolist() == shipped_births.dt.date.tolist())
+    assert from_api.loc[common, "birth_date"].dt.date.tolist() == shipped_births.dt.date.tolist()
     assert bios[SOURCE_FILE].tolist() == [f"stats_api/commonplayerinfo?PlayerID={p}" for p in teams["PLAYER_ID"]]
 
     # A player traded mid-season (two teams in the shipped 2019-20 regular-season box scores)

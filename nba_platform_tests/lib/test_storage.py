@@ -39,8 +39,14 @@ def test_gzip_bytes_are_stored_verbatim(tmp_path):
 def test_parquet_tables_round_trip(tmp_path):
     store = Store(f"file://{tmp_path}/")
     assert store.root == str(tmp_path)
-    table = pa.table({"game_id": ["0022101228", "0022101229"], "team_id": pa.array([1610612755, 1610612738], pa.int64()),
-                      "pts": pa.array([118, None], pa.int64()), "fg_pct": [0.523, 0.463]})
+    table = pa.table(
+        {
+            "game_id": ["0022101228", "0022101229"],
+            "team_id": pa.array([1610612755, 1610612738], pa.int64()),
+            "pts": pa.array([118, None], pa.int64()),
+            "fg_pct": [0.523, 0.463],
+        }
+    )
     store.write_table("tables/team_games/season=2021-22/part.parquet", table)
     back = store.read_table("tables/team_games/season=2021-22/part.parquet")
     assert back.equals(table)

@@ -59,15 +59,19 @@ def mask_pii(out: dict[str, DataFrame]) -> tuple[dict[str, DataFrame], dict]:
         masked[season], kinds, columns = mask_frame(frame, skip=tuple(LINEAGE))
         by_kind.update(kinds)
         by_column.update(columns)
-    return masked, {"pii_masked": dg.MetadataValue.json(counts_by_kind(by_kind)),
-                    "pii_masked_by_column": dg.MetadataValue.json(dict(sorted(by_column.items())))}
+    return masked, {
+        "pii_masked": dg.MetadataValue.json(counts_by_kind(by_kind)),
+        "pii_masked_by_column": dg.MetadataValue.json(dict(sorted(by_column.items()))),
+    }
 
 
 def _output(out: dict[str, DataFrame], metadata: dict, log=None) -> dg.Output:
     out, pii = mask_pii(out)
     if log is not None and sum(pii["pii_masked"].value.values()):
         # counts and columns only: the values themselves never reach a log
-        log.warning(f"masked personal data in raw rows: {pii['pii_masked'].value} in columns {pii['pii_masked_by_column'].value}")
+        log.warning(
+            f"masked personal data in raw rows: {pii['pii_masked'].value} in columns {pii['pii_masked_by_column'].value}"
+        )
     sample = next((f for f in out.values() if len(f)), _empty_raw())
     return dg.Output(
         out,
@@ -93,7 +97,9 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
     # another shape, or with none of the run's seasons, is skipped unread. Rows are exactly those
     # of a full scan; a file without a valid entry is read as before and its entry written.
     for f, known in zip(files, landing.index_entries(files)):
-        if known is not None and (known.shape != shape.name or (known.seasons is not None and not known.seasons & wanted)):
+        if known is not None and (
+            known.shape != shape.name or (known.seasons is not None and not known.seasons & wanted)
+        ):
             skipped += 1
             continue
         data = landing.read_bytes(f.name)
@@ -118,12 +124,20 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
     if unindexed:
         context.log.warning(f"landing file index not writable ({unindexed} entries): files are re-read every run")
     out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
-    return _output(out, {"files": dg.MetadataValue.json(files_read), "files_skipped_by_index": skipped,
-                         "unreadable_files": dg.MetadataValue.json(unrecognised)},
-                   context.log)
+    return _output(
+        out,
+        {
+            "files": dg.MetadataValue.json(files_read),
+            "files_skipped_by_index": skipped,
+            "unreadable_files": dg.MetadataValue.json(unrecognised),
+        },
+        context.log,
+    )
 
 
-def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig) -> "tuple[DataFrame | None, dict]":
+def fetch_season(
+    client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig
+) -> "tuple[DataFrame | None, dict]":
     """One season's raw rows of `shape` from the API, plus what was fetched."""
     if shape.name == "league_game_log":
         return api.league_game_log_rows(client, season, config.season_types), {}
@@ -135,10 +149,16 @@ def fetch_season(client: api.StatsApiClient, shape: SourceShape, season: str, co
     if config.player_ids:
         teams = teams[teams["PLAYER_ID"].isin([str(p) for p in config.player_ids])]
     bios, unknown = api.player_bio_rows(client, season, teams)
-    return bios, {"games": len(game_ids), "players": int(teams["PLAYER_ID"].nunique()), "players_unknown_to_api": unknown}
+    return bios, {
+        "games": len(game_ids),
+        "players": int(teams["PLAYER_ID"].nunique()),
+        "players_unknown_to_api": unknown,
+    }
 
 
-def api_rows(context: dg.AssetExecutionContext, stats_api: StatsApi, shape: SourceShape, config: RawSourceConfig) -> dg.Output:
+def api_rows(
+    context: dg.AssetExecutionContext, stats_api: StatsApi, shape: SourceShape, config: RawSourceConfig
+) -> dg.Output:
     client = stats_api.client()
     client.log = context.log.warning
     before = client.stats.snapshot()
@@ -203,10 +223,14 @@ def build_raw_asset(shape: SourceShape, retry_policy: dg.RetryPolicy | None = AP
 
         return raw_asset
 
-    spec["description"] += " With config `source: stats_api`, fetched from stats.nba.com instead (same shape, `_source_file` names the request)."
+    spec["description"] += (
+        " With config `source: stats_api`, fetched from stats.nba.com instead (same shape, `_source_file` names the request)."
+    )
 
     @dg.asset(**spec, retry_policy=retry_policy)
-    def raw_api_asset(context: dg.AssetExecutionContext, config: RawSourceConfig, landing: LandingZone, stats_api: StatsApi):
+    def raw_api_asset(
+        context: dg.AssetExecutionContext, config: RawSourceConfig, landing: LandingZone, stats_api: StatsApi
+    ):
         if config.source == "landing":
             return landing_rows(context, landing, shape)
         return api_rows(context, stats_api, shape, config)

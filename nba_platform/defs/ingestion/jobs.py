@@ -11,6 +11,7 @@ season_tables_job = dg.define_asset_job(
     description="Raw -> validated -> deduplicated tables for the season partition(s) of the run.",
 )
 
+
 def _keys(*keys: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*[dg.AssetKey(k.split("/")) for k in keys])
 
@@ -42,9 +43,15 @@ build_all_job = dg.define_asset_job(
 # predictions by the champion, shadow scores, the publish, live skill and the promotion check.
 # No retraining: the retraining sensor decides that. Drift follows in `season_drift`.
 SEASON_UPDATE_SELECTION = (
-    SEASON_TABLES_SELECTION | dg.AssetSelection.groups("features")
-    | _keys("serving/game_predictions", "serving/shadow_predictions", "serving/published_predictions",
-            "monitoring/live_skill", "models/champion_promotion")
+    SEASON_TABLES_SELECTION
+    | dg.AssetSelection.groups("features")
+    | _keys(
+        "serving/game_predictions",
+        "serving/shadow_predictions",
+        "serving/published_predictions",
+        "monitoring/live_skill",
+        "models/champion_promotion",
+    )
 )
 season_update_job = dg.define_asset_job(
     name="season_update",
@@ -58,4 +65,8 @@ MODEL_KEY = dg.AssetKey(["models", "game_outcome_model"])
 
 def job_for_new_data(instance: dg.DagsterInstance) -> str:
     """season_update once a game model has been built (its card is what predictions read), else season_tables."""
-    return season_update_job.name if instance.get_latest_materialization_event(MODEL_KEY) is not None else season_tables_job.name
+    return (
+        season_update_job.name
+        if instance.get_latest_materialization_event(MODEL_KEY) is not None
+        else season_tables_job.name
+    )

@@ -1,8 +1,8 @@
 """The daily ingest: once a day the latest season is rebuilt from the landing zone, so rows appended
 to an already-landed file (in-season game logs) reach the tables even when the sensor saw no new file."""
 
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Iterable, Optional
 
 import dagster as dg
 
@@ -20,7 +20,7 @@ SEASON_TABLES_FRESHNESS = dg.FreshnessPolicy.cron(
 )
 
 
-def latest_season(partition_keys: Iterable[str]) -> Optional[str]:
+def latest_season(partition_keys: Iterable[str]) -> str | None:
     """The most recent season by start year (partitions are kept in the order they were added,
     which is not chronological when an older season is landed later)."""
     keys = list(partition_keys)
@@ -41,5 +41,7 @@ def latest_season(partition_keys: Iterable[str]) -> Optional[str]:
 def daily_season_ingest(context: dg.ScheduleEvaluationContext):
     season = latest_season(context.instance.get_dynamic_partitions(season_partitions.name))
     if season is None:
-        return dg.SkipReason("no season partitions yet: land a file (landing_zone_sensor or `nba-platform ingest`) first")
+        return dg.SkipReason(
+            "no season partitions yet: land a file (landing_zone_sensor or `nba-platform ingest`) first"
+        )
     return dg.RunRequest(partition_key=season, tags={"nba/trigger": "daily_season_ingest"})

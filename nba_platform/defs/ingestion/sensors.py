@@ -43,7 +43,9 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZon
     for name in sorted(set(seen) - {f.name for f in listed}):
         if "#" in seen[name]:  # a removed corrections file: its seasons are rebuilt without it
             fingerprint, _, tokens = seen.pop(name).partition("#")
-            seasons_by_file[f"{name}@{fingerprint}-removed"] = seasons_of_tokens(set(filter(None, tokens.split(","))), existing)
+            seasons_by_file[f"{name}@{fingerprint}-removed"] = seasons_of_tokens(
+                set(filter(None, tokens.split(","))), existing
+            )
     for f in listed:
         before = seen.get(f.name, "")
         if before.split("#", 1)[0] == f.fingerprint:
@@ -79,7 +81,10 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing: LandingZon
                 run_key=f"{season}:{'|'.join(files)}",
                 partition_key=season,
                 job_name=job_name,
-                tags={"nba/trigger": "landing_sensor", "nba/landed_files": ", ".join(k.split("@")[0] for k in files)[:250]},
+                tags={
+                    "nba/trigger": "landing_sensor",
+                    "nba/landed_files": ", ".join(k.split("@")[0] for k in files)[:250],
+                },
             )
         )
     if not run_requests and not rejected:

@@ -23,8 +23,13 @@ class PlayerPointsModelConfig(dg.Config):
     loss: str = P.PlayerModelParams.loss
 
     def params(self) -> P.PlayerModelParams:
-        return P.PlayerModelParams(loss=self.loss, learning_rate=self.learning_rate, max_iter=self.max_iter,
-                                   max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf)
+        return P.PlayerModelParams(
+            loss=self.loss,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+        )
 
 
 def comparison_markdown(table: DataFrame) -> str:
@@ -35,17 +40,26 @@ def comparison_markdown(table: DataFrame) -> str:
 
 @dg.asset(
     key=["models", "player_points_model"],
-    ins={"features": dg.AssetIn(key=["features", "player_game_features"]),
-         "player_games": dg.AssetIn(key=["tables", "player_games"])},
-    group_name="models", kinds={"scikitlearn", "mlflow"}, owners=OWNERS,
+    ins={
+        "features": dg.AssetIn(key=["features", "player_game_features"]),
+        "player_games": dg.AssetIn(key=["tables", "player_games"]),
+    },
+    group_name="models",
+    kinds={"scikitlearn", "mlflow"},
+    owners=OWNERS,
     description="Points a player scores in a game he plays (gradient boosting, absolute-error loss, on his point-in-time "
     "rolling, season-to-date and rest features). Walk-forward: each season is predicted by a model fitted on earlier "
     "seasons only and scored (MAE, RMSE) against the season-to-date average and last-5/10-game averages on the same "
     "player-games; the latest season's model is logged and registered in MLflow as nba_player_points. "
     "Materializes one row per evaluated season and method.",
 )
-def player_points_model(context: dg.AssetExecutionContext, config: PlayerPointsModelConfig, mlflow: MlflowTracking,
-                        features: DataFrame, player_games: dict) -> dg.Output:
+def player_points_model(
+    context: dg.AssetExecutionContext,
+    config: PlayerPointsModelConfig,
+    mlflow: MlflowTracking,
+    features: DataFrame,
+    player_games: dict,
+) -> dg.Output:
     import pandas as pd
 
     labels = concat_partitions(player_games)
@@ -66,25 +80,44 @@ def player_points_model(context: dg.AssetExecutionContext, config: PlayerPointsM
     metrics = {f"eval_{m}_{k}": latest.loc[m, k] for m in latest.index for k in ("mae", "rmse")}
     improvement = float(latest.loc["model", "mae_improvement_vs_season_avg"])
     logged = mlflow.log_sklearn_model(
-        model.estimator, example,
+        model.estimator,
+        example,
         params={**model.params, "kind": P.MODEL_KIND, "train_seasons": train_seasons, "eval_season": eval_season},
-        metrics={**metrics, "mae_improvement_vs_season_avg": improvement, "n_eval_rows": latest.loc["model", "n"],
-                 "n_train_rows": model.n_train_rows},
+        metrics={
+            **metrics,
+            "mae_improvement_vs_season_avg": improvement,
+            "n_eval_rows": latest.loc["model", "n"],
+            "n_train_rows": model.n_train_rows,
+        },
         tags={"purpose": "evaluation", "eval_season": eval_season, "kind": P.MODEL_KIND, "target": "pts"},
         registered_name=P.PLAYER_POINTS_MODEL_NAME,
-        artifacts={"feature_columns.json": json.dumps(model.feature_columns, indent=1),
-                   "walk_forward.md": markdown_comparison(evaluation, decimals=4)},
+        artifacts={
+            "feature_columns.json": json.dumps(model.feature_columns, indent=1),
+            "walk_forward.md": markdown_comparison(evaluation, decimals=4),
+        },
         run_name=f"player_points_model eval {eval_season}",
     )
-    context.log.info(f"{eval_season}: model MAE {latest.loc['model', 'mae']:.3f} vs season average "
-                     f"{latest.loc['season_avg', 'mae']:.3f} ({100 * improvement:+.1f}%) on {latest.loc['model', 'n']} player-games")
+    context.log.info(
+        f"{eval_season}: model MAE {latest.loc['model', 'mae']:.3f} vs season average "
+        f"{latest.loc['season_avg', 'mae']:.3f} ({100 * improvement:+.1f}%) on {latest.loc['model', 'n']} player-games"
+    )
     evaluation["model_version"] = [logged.label if s == eval_season else None for s in evaluation["eval_season"]]
-    return dg.Output(evaluation, metadata={
-        "model": logged.label, "model_version": logged.version, "mlflow_run_id": logged.run_id,
-        "eval_season": eval_season, "train_seasons": train_seasons, "n_train_rows": model.n_train_rows,
-        "n_eval_rows": int(latest.loc["model", "n"]),
-        "model_mae": float(latest.loc["model", "mae"]), "season_avg_mae": float(latest.loc["season_avg", "mae"]),
-        "mae_improvement_vs_season_avg_pct": round(100 * improvement, 2),
-        "comparison": dg.MetadataValue.md(comparison_markdown(latest.reset_index())),
-        "walk_forward": dg.MetadataValue.md(markdown_comparison(evaluation.drop(columns="model_version"), decimals=4)),
-    })
+    return dg.Output(
+        evaluation,
+        metadata={
+            "model": logged.label,
+            "model_version": logged.version,
+            "mlflow_run_id": logged.run_id,
+            "eval_season": eval_season,
+            "train_seasons": train_seasons,
+            "n_train_rows": model.n_train_rows,
+            "n_eval_rows": int(latest.loc["model", "n"]),
+            "model_mae": float(latest.loc["model", "mae"]),
+            "season_avg_mae": float(latest.loc["season_avg", "mae"]),
+            "mae_improvement_vs_season_avg_pct": round(100 * improvement, 2),
+            "comparison": dg.MetadataValue.md(comparison_markdown(latest.reset_index())),
+            "walk_forward": dg.MetadataValue.md(
+                markdown_comparison(evaluation.drop(columns="model_version"), decimals=4)
+            ),
+        },
+    )

@@ -48,10 +48,21 @@ def retraining_causes(instance: dg.DagsterInstance, cursor: dict, policy: Retrai
         meta = record.asset_materialization.metadata
         share, champion = _value(meta, "drift_share"), _value(meta, "champion_version", "none")
         cause_id = f"drift:{champion}:{record.partition_key}"
-        if share is not None and share == share and float(share) >= policy.drift_share_threshold and cause_id not in fired:
+        if (
+            share is not None
+            and share == share
+            and float(share) >= policy.drift_share_threshold
+            and cause_id not in fired
+        ):
             fired.add(cause_id)
-            causes.append({"reason": "drift", "id": cause_id, "partition": record.partition_key,
-                           "detail": f"drift share {float(share):.2f} >= {policy.drift_share_threshold} in {record.partition_key} vs {champion}"})
+            causes.append(
+                {
+                    "reason": "drift",
+                    "id": cause_id,
+                    "partition": record.partition_key,
+                    "detail": f"drift share {float(share):.2f} >= {policy.drift_share_threshold} in {record.partition_key} vs {champion}",
+                }
+            )
 
     for record in _new_records(instance, SKILL_KEY, cursor["skill_id"]):
         cursor["skill_id"] = record.storage_id
@@ -59,12 +70,23 @@ def retraining_causes(instance: dg.DagsterInstance, cursor: dict, policy: Retrai
         live, validation = _value(meta, "champion_brier_last_n"), _value(meta, "champion_validation_brier")
         games, champion = int(_value(meta, "games", 0) or 0), _value(meta, "champion", "none")
         cause_id = f"skill:{champion}"
-        if (live is not None and validation is not None and live == live and validation == validation
-                and games >= policy.min_live_games and float(live) - float(validation) > policy.skill_decay_margin
-                and cause_id not in fired):
+        if (
+            live is not None
+            and validation is not None
+            and live == live
+            and validation == validation
+            and games >= policy.min_live_games
+            and float(live) - float(validation) > policy.skill_decay_margin
+            and cause_id not in fired
+        ):
             fired.add(cause_id)
-            causes.append({"reason": "skill_decay", "id": cause_id,
-                           "detail": f"{champion} live Brier {float(live):.4f} > validation {float(validation):.4f} + {policy.skill_decay_margin}"})
+            causes.append(
+                {
+                    "reason": "skill_decay",
+                    "id": cause_id,
+                    "detail": f"{champion} live Brier {float(live):.4f} > validation {float(validation):.4f} + {policy.skill_decay_margin}",
+                }
+            )
 
     for record in _new_records(instance, OUTCOMES_KEY, cursor["outcomes_id"]):
         cursor["outcomes_id"] = record.storage_id
@@ -98,13 +120,16 @@ def retraining_sensor(context: dg.SensorEvaluationContext, retraining_policy: Re
     cursor = json.loads(context.cursor) if context.cursor else {}
     causes, new_cursor = retraining_causes(context.instance, cursor, retraining_policy)
     if not causes:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no drift, skill decay or new complete season"),
-                               cursor=json.dumps(new_cursor))
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason("no drift, skill decay or new complete season"), cursor=json.dumps(new_cursor)
+        )
     for cause in causes:
         context.log.info(f"retraining: {cause['detail']}")
     request = dg.RunRequest(
         run_key="+".join(c["id"] for c in causes),
-        tags={"nba/retrain_reason": ",".join(sorted({c["reason"] for c in causes})),
-              "nba/retrain_detail": "; ".join(c["detail"] for c in causes)[:1000]},
+        tags={
+            "nba/retrain_reason": ",".join(sorted({c["reason"] for c in causes})),
+            "nba/retrain_detail": "; ".join(c["detail"] for c in causes)[:1000],
+        },
     )
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(new_cursor))

@@ -12,23 +12,21 @@ to `<reports>/drift/<season>.html` (replaced on re-materialization). No champion
 games, still materializes: `drift_share` is NaN and `status` says why.
 """
 
-from typing import Optional
-
 import dagster as dg
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib import drift as D
 from nba_platform.lib.features import FEATURE_COLUMNS
-from nba_platform.model_registry import CHAMPION
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.reports import ReportStore
 
 
 class FeatureDriftConfig(dg.Config):
     reference_seasons: int = D.DEFAULT_REFERENCE_SEASONS  # latest N training seasons of the champion
     method: str = D.DEFAULT_METHOD  # an Evidently stat test name, the same for every feature
-    threshold: Optional[float] = None  # None: the method's Evidently default (KS: p < 0.05)
+    threshold: float | None = None  # None: the method's Evidently default (KS: p < 0.05)
     min_current_games: int = D.DEFAULT_MIN_CURRENT_ROWS
     align_season_progress: bool = True  # compare a partial season with the same days of the reference seasons
     top_n: int = 10  # drifted features listed in the metadata
@@ -45,14 +43,22 @@ def _not_computed(status: str, champion_label: str) -> dict:
 @dg.asset(
     key=["monitoring", "feature_drift"],
     ins={"features": dg.AssetIn(key=["features", "game_features"])},
-    partitions_def=season_partitions, backfill_policy=single_run,
-    group_name="monitoring", kinds={"evidently", "pandas"}, owners=["team:ml"],
+    partitions_def=season_partitions,
+    backfill_policy=single_run,
+    group_name="monitoring",
+    kinds={"evidently", "pandas"},
+    owners=["team:ml"],
     description="Evidently data drift of a season's game features against the champion model's latest training "
     "seasons (KS test per feature, partial seasons aligned by days into the season): per-feature scores, share of "
     "drifted features (`drift_share`, read by the retraining sensor) and the HTML report under <lake>/_reports/drift/.",
 )
-def feature_drift(context: dg.AssetExecutionContext, config: FeatureDriftConfig, mlflow: MlflowTracking,
-                  reports: ReportStore, features: DataFrame) -> dg.Output:
+def feature_drift(
+    context: dg.AssetExecutionContext,
+    config: FeatureDriftConfig,
+    mlflow: MlflowTracking,
+    reports: ReportStore,
+    features: DataFrame,
+) -> dg.Output:
     seasons = list(context.partition_keys)
     champion = mlflow.version_by_alias(CHAMPION)
     label = champion.label if champion else "none"
@@ -78,34 +84,59 @@ def feature_drift(context: dg.AssetExecutionContext, config: FeatureDriftConfig,
     run_meta: dict = {"champion_trained_on": f"{first}..{last}" if first and last else "none"}
     if len(seasons) > 1:
         computed = {s: v for s, v in shares.items() if v == v}
-        run_meta["drift_share_by_season"] = dg.MetadataValue.json({s: (v if v == v else None) for s, v in shares.items()})
+        run_meta["drift_share_by_season"] = dg.MetadataValue.json(
+            {s: (v if v == v else None) for s, v in shares.items()}
+        )
         run_meta["drift_share_max"] = max(computed.values()) if computed else float("nan")
     return dg.Output(out, metadata=run_meta)
 
 
-def _season_drift(config: FeatureDriftConfig, reports: ReportStore, features: DataFrame, season: str,
-                  first: str, last: str, label: str) -> tuple[Optional[DataFrame], dict]:
+def _season_drift(
+    config: FeatureDriftConfig,
+    reports: ReportStore,
+    features: DataFrame,
+    season: str,
+    first: str,
+    last: str,
+    label: str,
+) -> "tuple[DataFrame | None, dict]":
     """(per-feature table or None when not computed, the season's materialization metadata)."""
     import pandas as pd
 
-    ref_seasons = D.reference_seasons(features["season"].unique(), first, last, config.reference_seasons, exclude=[season])
+    ref_seasons = D.reference_seasons(
+        features["season"].unique(), first, last, config.reference_seasons, exclude=[season]
+    )
     base = {"champion_version": label, "reference_seasons": ", ".join(ref_seasons) or "none"}
     if not ref_seasons:
-        return None, {**_not_computed(f"no game features for the champion's training seasons {first}..{last}", label), **base}
+        return None, {
+            **_not_computed(f"no game features for the champion's training seasons {first}..{last}", label),
+            **base,
+        }
     current = features[features["season"] == season]
     reference = features[features["season"].isin(ref_seasons)]
     if config.align_season_progress:
         reference = D.align_to_season_progress(reference, current)
     try:
-        result = D.feature_drift(reference, current, FEATURE_COLUMNS, method=config.method, threshold=config.threshold,
-                                 min_current_rows=config.min_current_games)
+        result = D.feature_drift(
+            reference,
+            current,
+            FEATURE_COLUMNS,
+            method=config.method,
+            threshold=config.threshold,
+            min_current_rows=config.min_current_games,
+        )
     except D.DriftRefused as refused:
-        return None, {**_not_computed(f"not computed: {refused}", label), **base,
-                      "current_games": len(current), "reference_games": len(reference)}
+        return None, {
+            **_not_computed(f"not computed: {refused}", label),
+            **base,
+            "current_games": len(current),
+            "reference_games": len(reference),
+        }
     reports.write_text(report_path(season), result.html)
     latest = pd.to_datetime(current["game_date"]).max()
     return result.table, {
-        "status": "ok", **base,
+        "status": "ok",
+        **base,
         "drift_share": result.share_drifted,
         "drifted_features": result.n_drifted,
         "features_compared": result.n_features,

@@ -14,10 +14,10 @@ from nba_platform.defs.models.assets import calibration_markdown, png_markdown
 from nba_platform.lib import metrics as M
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.promotion import rolling_brier, skill_summary
-from nba_platform.model_registry import CHALLENGER, CHAMPION
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.model_registry import CHALLENGER, CHAMPION
 
 
 class LiveSkillConfig(dg.Config):
@@ -48,19 +48,32 @@ def rolling_brier_png(scored: DataFrame, last_n: int, validation_brier: float | 
 
 @dg.asset(
     key=["monitoring", "live_skill"],
-    ins={"shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}), "outcomes": dg.AssetIn(key=["features", "game_outcomes"])},
-    group_name="monitoring", kinds={"pandas", "mlflow"}, owners=["team:ml"],
+    ins={
+        "shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}),
+        "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
+    },
+    group_name="monitoring",
+    kinds={"pandas", "mlflow"},
+    owners=["team:ml"],
     automation_condition=dg.AutomationCondition.eager(),
     description="Live skill of the champion (and the shadow challenger) on played games neither was trained on: "
     "Brier, log loss, accuracy over the last N games and the latest season to date, calibration table, rolling-Brier plot.",
 )
-def live_skill(context: dg.AssetExecutionContext, config: LiveSkillConfig, mlflow: MlflowTracking,
-               shadow: dict, outcomes: DataFrame) -> dg.Output:
+def live_skill(
+    context: dg.AssetExecutionContext,
+    config: LiveSkillConfig,
+    mlflow: MlflowTracking,
+    shadow: dict,
+    outcomes: DataFrame,
+) -> dg.Output:
     import pandas as pd
 
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     scored = concat_partitions(shadow)
-    meta: dict = {"champion": champion.label if champion else "none", "challenger": challenger.label if challenger else "none"}
+    meta: dict = {
+        "champion": champion.label if champion else "none",
+        "challenger": challenger.label if challenger else "none",
+    }
     if champion is None or scored.empty:
         meta["status"] = "no champion yet" if champion is None else "no shadow-scored games yet"
         return dg.Output(pd.DataFrame(columns=["game_id", "home_win"]), metadata={**meta, "games": 0})
@@ -80,23 +93,39 @@ def live_skill(context: dg.AssetExecutionContext, config: LiveSkillConfig, mlflo
             all_games = skill_summary(scored["home_win"], scored[f"p_{role}"], config.last_n)
             season = skill_summary(this_season["home_win"], this_season[f"p_{role}"], config.last_n)
             summary[role] = all_games
-            rows.append({"model": role, "games": all_games["games"], f"brier_last_{config.last_n}": all_games[f"brier_last_{config.last_n}"],
-                         "brier_season_to_date": season["brier_to_date"], "log_loss_season_to_date": season["log_loss_to_date"],
-                         "accuracy_season_to_date": season["accuracy_to_date"], "brier_all_scored": all_games["brier_to_date"]})
+            rows.append(
+                {
+                    "model": role,
+                    "games": all_games["games"],
+                    f"brier_last_{config.last_n}": all_games[f"brier_last_{config.last_n}"],
+                    "brier_season_to_date": season["brier_to_date"],
+                    "log_loss_season_to_date": season["log_loss_to_date"],
+                    "accuracy_season_to_date": season["accuracy_to_date"],
+                    "brier_all_scored": all_games["brier_to_date"],
+                }
+            )
     table = pd.DataFrame(rows).set_index("model")
     calib = M.calibration_table(scored["home_win"].astype(float), scored["p_champion"])
     champion_last_n = summary["champion"][f"brier_last_{config.last_n}"]
-    meta.update({
-        "games": len(scored), "latest_season": latest, "last_n": config.last_n,
-        "champion_brier_last_n": champion_last_n,
-        "champion_brier_season_to_date": float(table.loc["champion", "brier_season_to_date"]),
-        "champion_validation_brier": validation_brier if validation_brier is not None else float("nan"),
-        "skill": dg.MetadataValue.md(M.markdown_comparison(table.reset_index())),
-        "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
-        "rolling_brier_plot": dg.MetadataValue.md(png_markdown(rolling_brier_png(scored, config.last_n, validation_brier), "rolling Brier")),
-        "latest_games": dg.MetadataValue.md(markdown_table(scored.tail(5))),
-    })
+    meta.update(
+        {
+            "games": len(scored),
+            "latest_season": latest,
+            "last_n": config.last_n,
+            "champion_brier_last_n": champion_last_n,
+            "champion_brier_season_to_date": float(table.loc["champion", "brier_season_to_date"]),
+            "champion_validation_brier": validation_brier if validation_brier is not None else float("nan"),
+            "skill": dg.MetadataValue.md(M.markdown_comparison(table.reset_index())),
+            "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
+            "rolling_brier_plot": dg.MetadataValue.md(
+                png_markdown(rolling_brier_png(scored, config.last_n, validation_brier), "rolling Brier")
+            ),
+            "latest_games": dg.MetadataValue.md(markdown_table(scored.tail(5))),
+        }
+    )
     if "challenger" in summary:
         meta["challenger_brier_last_n"] = summary["challenger"][f"brier_last_{config.last_n}"]
-    context.log.info(f"live skill of {champion.label}: Brier last {config.last_n} = {champion_last_n:.4f} (validation {validation_brier})")
+    context.log.info(
+        f"live skill of {champion.label}: Brier last {config.last_n} = {champion_last_n:.4f} (validation {validation_brier})"
+    )
     return dg.Output(scored, metadata=meta)

@@ -26,7 +26,9 @@ def drift_request_for(run: dg.DagsterRun) -> dg.RunRequest | None:
     else:
         return None
     # run_key: one drift run per update run, however often the sensor is evaluated.
-    return dg.RunRequest(run_key=f"drift-after:{run.run_id}", job_name=season_drift_job.name, tags={**tags, **partitions})
+    return dg.RunRequest(
+        run_key=f"drift-after:{run.run_id}", job_name=season_drift_job.name, tags={**tags, **partitions}
+    )
 
 
 @dg.run_status_sensor(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import (
@@ -39,8 +38,13 @@ def run_failure_alert_for(context: dg.RunFailureSensorContext, notifier: AlertNo
     job_data = failure.job_failure_data if failure and failure.is_job_failure else None
     run_error = _error_text(job_data.error) if job_data and job_data.error else (failure.message if failure else None)
     return msg.run_failure(
-        job_name=run.job_name, run_id=run.run_id, steps=steps, run_error=run_error,
-        ui_base_url=notifier.ui_base_url, environment=notifier.environment, secrets=notifier.secret_values(),
+        job_name=run.job_name,
+        run_id=run.run_id,
+        steps=steps,
+        run_error=run_error,
+        ui_base_url=notifier.ui_base_url,
+        environment=notifier.environment,
+        secrets=notifier.secret_values(),
     )
 
 
@@ -69,16 +73,19 @@ def blocking_check_keys(repository_def) -> list[dg.AssetCheckKey]:
     if repository_def is None:
         return []
     graph = repository_def.asset_graph
-    return sorted((k for k in graph.asset_check_keys if graph.get_check_spec(k).blocking),
-                  key=lambda k: (k.asset_key.to_user_string(), k.name))
+    return sorted(
+        (k for k in graph.asset_check_keys if graph.get_check_spec(k).blocking),
+        key=lambda k: (k.asset_key.to_user_string(), k.name),
+    )
 
 
 def _key_str(key: dg.AssetCheckKey) -> str:
     return f"{key.asset_key.to_user_string()}:{key.name}"
 
 
-def new_failed_check_records(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey],
-                             cursor: Optional[str]) -> tuple[list[AssetCheckExecutionRecord], str]:
+def new_failed_check_records(
+    instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey], cursor: str | None
+) -> tuple[list[AssetCheckExecutionRecord], str]:
     """The failed evaluations not alerted yet, and the next cursor.
 
     Cursor: `storage_id`, the highest check-event storage id seen (evaluations and plans; the
@@ -88,19 +95,22 @@ def new_failed_check_records(instance: dg.DagsterInstance, check_keys: list[dg.A
     With no cursor (first tick), only checks whose latest completed evaluation failed are alerted.
     """
     state = json.loads(cursor) if cursor else {}
-    after_storage: Optional[int] = state.get("storage_id")
-    after_record: Optional[int] = state.get("record_id")
+    after_storage: int | None = state.get("storage_id")
+    after_record: int | None = state.get("record_id")
     pending: dict[int, str] = {int(k): v for k, v in state.get("pending", {}).items()}
 
     storage = instance.event_log_storage
-    infos = storage.get_asset_check_partition_info(list(check_keys), after_storage_id=after_storage) if check_keys else []
+    infos = (
+        storage.get_asset_check_partition_info(list(check_keys), after_storage_id=after_storage) if check_keys else []
+    )
     # A check is re-read when its latest record has a newer event, or when it has a pending
     # (planned) record: an older record completing does not change the check's latest record.
     pending_names = set(pending.values())
-    active = sorted({i.check_key for i in infos
-                     if after_storage is None or (i.latest_check_event_storage_id or 0) > after_storage}
-                    | {k for k in check_keys if _key_str(k) in pending_names},
-                    key=_key_str)
+    active = sorted(
+        {i.check_key for i in infos if after_storage is None or (i.latest_check_event_storage_id or 0) > after_storage}
+        | {k for k in check_keys if _key_str(k) in pending_names},
+        key=_key_str,
+    )
     next_storage = max([after_storage or 0, *(i.latest_check_event_storage_id or 0 for i in infos)])
     active_names = {_key_str(k) for k in active}
     next_pending = {rid: k for rid, k in pending.items() if k not in active_names}
@@ -123,13 +133,22 @@ def new_failed_check_records(instance: dg.DagsterInstance, check_keys: list[dg.A
                         continue
                     next_stale.add(rec.id)
                 next_pending[rec.id] = _key_str(key)
-            elif rec.status == AssetCheckExecutionRecordStatus.FAILED and unseen:
-                if after_record is not None or rec is latest_completed:
-                    found.append(rec)
+            elif (
+                rec.status == AssetCheckExecutionRecordStatus.FAILED
+                and unseen
+                and (after_record is not None or rec is latest_completed)
+            ):
+                found.append(rec)
     found.sort(key=lambda r: r.id)
-    next_cursor = json.dumps({"storage_id": next_storage, "record_id": next_record,
-                              "pending": {str(k): v for k, v in sorted(next_pending.items())},
-                              "stale": sorted(next_stale & set(next_pending))}, sort_keys=True)
+    next_cursor = json.dumps(
+        {
+            "storage_id": next_storage,
+            "record_id": next_record,
+            "pending": {str(k): v for k, v in sorted(next_pending.items())},
+            "stale": sorted(next_stale & set(next_pending)),
+        },
+        sort_keys=True,
+    )
     return found, next_cursor
 
 
@@ -140,14 +159,21 @@ def _metadata_values(metadata) -> dict:
     return out
 
 
-def failed_check_alert_for(rec: AssetCheckExecutionRecord, description: Optional[str], notifier: AlertNotifier) -> msg.Alert:
+def failed_check_alert_for(
+    rec: AssetCheckExecutionRecord, description: str | None, notifier: AlertNotifier
+) -> msg.Alert:
     evaluation = rec.evaluation
     severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
     return msg.failed_check(
-        asset_path=rec.key.asset_key.path, check_name=rec.key.name, run_id=rec.run_id or None,
-        partition=rec.partition, metadata=_metadata_values(evaluation.metadata if evaluation else {}),
+        asset_path=rec.key.asset_key.path,
+        check_name=rec.key.name,
+        run_id=rec.run_id or None,
+        partition=rec.partition,
+        metadata=_metadata_values(evaluation.metadata if evaluation else {}),
         description=(evaluation.description if evaluation and evaluation.description else description),
-        ui_base_url=notifier.ui_base_url, severity=str(severity), environment=notifier.environment,
+        ui_base_url=notifier.ui_base_url,
+        severity=str(severity),
+        environment=notifier.environment,
         secrets=notifier.secret_values(),
     )
 
@@ -166,8 +192,10 @@ def failed_check_alert(context: dg.SensorEvaluationContext, alert_notifier: Aler
     if not keys:
         return dg.SensorResult(skip_reason="no blocking asset checks in this code location", cursor=context.cursor)
     if not context.instance.event_log_storage.supports_asset_checks:
-        return dg.SensorResult(skip_reason="event storage has no asset check tables (run `dagster instance migrate`)",
-                               cursor=context.cursor)
+        return dg.SensorResult(
+            skip_reason="event storage has no asset check tables (run `dagster instance migrate`)",
+            cursor=context.cursor,
+        )
     records, cursor = new_failed_check_records(context.instance, keys, context.cursor)
     if not records:
         return dg.SensorResult(skip_reason="no new failed blocking check evaluations", cursor=cursor)

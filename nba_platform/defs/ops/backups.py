@@ -5,7 +5,8 @@ import datetime as dt
 
 import dagster as dg
 
-from nba_platform.backup_runner import DatabaseBackups, run_backup
+from nba_platform.operations.backups import run_backup
+from nba_platform.resources.backups import DatabaseBackups
 
 BACKUP_ASSET_KEY = dg.AssetKey(["ops", "database_backup"])
 BACKUP_JOB_NAME = "database_backup"
@@ -16,15 +17,17 @@ def backup_date(context: dg.AssetExecutionContext) -> dt.date:
     backup under the day it was scheduled for; today (UTC) otherwise."""
     tick = context.run.tags.get("dagster/scheduled_execution_time")
     if tick:
-        return dt.datetime.fromisoformat(tick).astimezone(dt.timezone.utc).date()
-    return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.fromisoformat(tick).astimezone(dt.UTC).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def _is_backup_run(context: dg.AssetExecutionContext) -> bool:
     """Back up only in a run that selects this asset alone: the database_backup job (schedule,
     `nba-platform backup`) or a UI "Materialize" of it. A run that selects every asset (build_all,
     tests materializing the whole graph) skips it instead of backing up mid-build."""
-    return context.run.job_name == BACKUP_JOB_NAME or set(context.job_def.asset_layer.selected_asset_keys) == {BACKUP_ASSET_KEY}
+    return context.run.job_name == BACKUP_JOB_NAME or set(context.job_def.asset_layer.selected_asset_keys) == {
+        BACKUP_ASSET_KEY
+    }
 
 
 @dg.asset(
@@ -43,32 +46,45 @@ def _is_backup_run(context: dg.AssetExecutionContext) -> bool:
 )
 def database_backup(context: dg.AssetExecutionContext, backups: DatabaseBackups):
     if not _is_backup_run(context):
-        context.log.info(f"ops/database_backup: skipped: run {context.run.job_name!r} selects other assets too; "
-                         f"backups run in the {BACKUP_JOB_NAME!r} job (schedule daily_database_backup)")
+        context.log.info(
+            f"ops/database_backup: skipped: run {context.run.job_name!r} selects other assets too; "
+            f"backups run in the {BACKUP_JOB_NAME!r} job (schedule daily_database_backup)"
+        )
         return
     report = run_backup(backups.plan(), day=backup_date(context), log=context.log.info)
     m = report.manifest
-    yield dg.MaterializeResult(metadata={
-        "backup_date": m.date.isoformat(),
-        "location": backups.store().url(f"daily/{m.date.isoformat()}/"),
-        "keys_written": dg.MetadataValue.json(sorted(report.written)),
-        "bytes_written": dg.MetadataValue.json(report.written),
-        "total_bytes": sum(report.written.values()),
-        "verified": True,
-        "rows_verified": dg.MetadataValue.json(
-            {name: {"tables": v["tables"], "rows": v["rows"]} for name, v in report.verified.items()}),
-        "rows_verified_per_table": dg.MetadataValue.json({name: v["per_table"] for name, v in report.verified.items()}),
-        "sources": dg.MetadataValue.json({a.database: a.source for a in m.artifacts}),
-        "lake_objects": m.lake_objects,
-        "lake_bytes": m.lake_bytes,
-        "lake_changes_since_previous": dg.MetadataValue.json(
-            None if report.lake_diff is None else {"added": len(report.lake_diff.added), "removed": len(report.lake_diff.removed),
-                                                   "changed": len(report.lake_diff.changed)}),
-        "retention_kept": dg.MetadataValue.json([d.isoformat() for d in report.retention.keep]),
-        "retention_deleted": dg.MetadataValue.json([d.isoformat() for d in report.retention.delete]),
-        "retention_objects_deleted": report.deleted_keys,
-        "seconds": round(report.seconds, 2),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "backup_date": m.date.isoformat(),
+            "location": backups.store().url(f"daily/{m.date.isoformat()}/"),
+            "keys_written": dg.MetadataValue.json(sorted(report.written)),
+            "bytes_written": dg.MetadataValue.json(report.written),
+            "total_bytes": sum(report.written.values()),
+            "verified": True,
+            "rows_verified": dg.MetadataValue.json(
+                {name: {"tables": v["tables"], "rows": v["rows"]} for name, v in report.verified.items()}
+            ),
+            "rows_verified_per_table": dg.MetadataValue.json(
+                {name: v["per_table"] for name, v in report.verified.items()}
+            ),
+            "sources": dg.MetadataValue.json({a.database: a.source for a in m.artifacts}),
+            "lake_objects": m.lake_objects,
+            "lake_bytes": m.lake_bytes,
+            "lake_changes_since_previous": dg.MetadataValue.json(
+                None
+                if report.lake_diff is None
+                else {
+                    "added": len(report.lake_diff.added),
+                    "removed": len(report.lake_diff.removed),
+                    "changed": len(report.lake_diff.changed),
+                }
+            ),
+            "retention_kept": dg.MetadataValue.json([d.isoformat() for d in report.retention.keep]),
+            "retention_deleted": dg.MetadataValue.json([d.isoformat() for d in report.retention.delete]),
+            "retention_objects_deleted": report.deleted_keys,
+            "seconds": round(report.seconds, 2),
+        }
+    )
 
 
 database_backup_job = dg.define_asset_job(

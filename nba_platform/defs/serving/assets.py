@@ -8,13 +8,23 @@ import dagster as dg
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics as M
-from nba_platform.model_registry import CHAMPION
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.serving_db import ServingDatabase
 
-PREDICTION_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id",
-                      "p_home_win", "elo_p_home_win", "model_version", "top_factors"]
+PREDICTION_COLUMNS = [
+    "game_id",
+    "game_date",
+    "season",
+    "season_type",
+    "home_team_id",
+    "away_team_id",
+    "p_home_win",
+    "elo_p_home_win",
+    "model_version",
+    "top_factors",
+]
 
 
 def _model_inputs(model, game_features: DataFrame) -> DataFrame:
@@ -40,23 +50,36 @@ def prediction_top_factors(model, game_features: DataFrame, k: int = 3) -> list[
 def empty_predictions() -> DataFrame:
     import pandas as pd
 
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS}
+    )
 
 
 @dg.asset(
     key=["serving", "game_predictions"],
-    ins={"features": dg.AssetIn(key=["features", "game_features"]), "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
-         "card": dg.AssetIn(key=["models", "game_outcome_model"])},
+    ins={
+        "features": dg.AssetIn(key=["features", "game_features"]),
+        "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
+        "card": dg.AssetIn(key=["models", "game_outcome_model"]),
+    },
     partitions_def=season_partitions,
     backfill_policy=single_run,
-    group_name="serving", kinds={"parquet", "scikitlearn", "mlflow"}, owners=["team:ml"],
+    group_name="serving",
+    kinds={"parquet", "scikitlearn", "mlflow"},
+    owners=["team:ml"],
     description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
     "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
     "models/game_outcome_model refit on every season before that one, registered in MLflow). Each game's features "
     "use only earlier games, including earlier games of the same season.",
 )
-def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig, mlflow: MlflowTracking,
-                     features: DataFrame, outcomes: DataFrame, card: DataFrame) -> dg.Output:
+def game_predictions(
+    context: dg.AssetExecutionContext,
+    config: GameModelConfig,
+    mlflow: MlflowTracking,
+    features: DataFrame,
+    outcomes: DataFrame,
+    card: DataFrame,
+) -> dg.Output:
     from nba_platform.lib.models import train_kind, training_frame, walk_forward_train_seasons
 
     kind = card["kind"].iloc[0]
@@ -70,62 +93,101 @@ def game_predictions(context: dg.AssetExecutionContext, config: GameModelConfig,
         if len(season_games) and champion is not None and champion.tags.get("train_last_season", "9999") < season:
             # The live case: the champion never saw this season, so it serves it as is.
             champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
-            preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
+            preds = season_games[
+                ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
+            ].copy()
             preds["p_home_win"] = predict_home_win(champion_model, season_games)
             preds["model_version"] = champion.label
             preds["top_factors"] = prediction_top_factors(champion_model, season_games)
             out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
-            briefs[season] = f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
+            briefs[season] = (
+                f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
+            )
             context.log.info(f"{season}: {briefs[season]}")
             continue
         if len(season_games) == 0 or len(train) < params.min_train_seasons:
             out[season] = empty_predictions()
-            briefs[season] = f"not predicted: {len(train)} earlier season(s) with games (need {params.min_train_seasons})"
+            briefs[season] = (
+                f"not predicted: {len(train)} earlier season(s) with games (need {params.min_train_seasons})"
+            )
             continue
         trained = train_kind(features, outcomes, train, kind, params)
         X = season_games[trained.feature_columns]
         logged = mlflow.log_sklearn_model(
-            trained.estimator, X.head(200),
+            trained.estimator,
+            X.head(200),
             params={**trained.params, "kind": kind, "train_seasons": f"{train[0]}..{train[-1]}"},
             metrics={"n_train_rows": trained.n_train_rows},
             tags={"purpose": "walk_forward", "predicts_season": season, "kind": kind},
             artifacts={"feature_columns.json": json.dumps(trained.feature_columns)},
             run_name=f"walk-forward {season}",
         )
-        preds = season_games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]].copy()
+        preds = season_games[
+            ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
+        ].copy()
         preds["p_home_win"] = trained.predict_proba_home(season_games)
         preds["model_version"] = logged.label
         preds["top_factors"] = prediction_top_factors(trained.estimator, season_games[trained.feature_columns])
         out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
         Xp, y, keys = training_frame(features, outcomes, [season], params.season_types)
         if len(y):
-            scored = keys[["game_id"]].assign(y=y).merge(out[season][["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
-            cmp = M.compare_methods(scored["y"].to_numpy(), {"model": scored["p_home_win"].to_numpy(), "elo": scored["elo_p_home_win"].to_numpy()})
+            scored = (
+                keys[["game_id"]]
+                .assign(y=y)
+                .merge(out[season][["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
+            )
+            cmp = M.compare_methods(
+                scored["y"].to_numpy(),
+                {"model": scored["p_home_win"].to_numpy(), "elo": scored["elo_p_home_win"].to_numpy()},
+            )
             by = cmp.set_index("method") if "method" in cmp.columns else cmp
-            briefs[season] = (f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); played {len(y)}: "
-                              f"Brier model {by.loc['model', 'brier']:.4f} vs Elo {by.loc['elo', 'brier']:.4f}")
+            briefs[season] = (
+                f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); played {len(y)}: "
+                f"Brier model {by.loc['model', 'brier']:.4f} vs Elo {by.loc['elo', 'brier']:.4f}"
+            )
         else:
-            briefs[season] = f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); none played yet"
+            briefs[season] = (
+                f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); none played yet"
+            )
         context.log.info(f"{season}: {briefs[season]}")
-    return dg.Output(out, metadata={
-        "games": sum(len(f) for f in out.values()),
-        "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
-    })
+    return dg.Output(
+        out,
+        metadata={
+            "games": sum(len(f) for f in out.values()),
+            "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
+        },
+    )
 
 
-GAME_ROW_SOURCE = ["game_id", "season", "season_type", "game_date", "team_id", "opponent_id", "pts", "opp_pts"]  # published as games
+GAME_ROW_SOURCE = [
+    "game_id",
+    "season",
+    "season_type",
+    "game_date",
+    "team_id",
+    "opponent_id",
+    "pts",
+    "opp_pts",
+]  # published as games
 
 
 @dg.asset(
     key=["serving", "published_predictions"],
-    ins={"predictions": dg.AssetIn(key=["serving", "game_predictions"]), "games": dg.AssetIn(key=["tables", "team_games"])},
+    ins={
+        "predictions": dg.AssetIn(key=["serving", "game_predictions"]),
+        "games": dg.AssetIn(key=["tables", "team_games"]),
+    },
     partitions_def=season_partitions,
     backfill_policy=single_run,
-    group_name="serving", kinds={"postgres", "sqlite"}, owners=["team:ml"],
+    group_name="serving",
+    kinds={"postgres", "sqlite"},
+    owners=["team:ml"],
     description="The season's games and predictions (with the model version that made them) published to the serving "
     "database: RDS Postgres in prod (the season's rows replaced in one transaction: delete, then COPY), embedded SQLite locally.",
 )
-def published_predictions(context: dg.AssetExecutionContext, serving_db: ServingDatabase, predictions: dict, games: dict) -> dg.MaterializeResult:
+def published_predictions(
+    context: dg.AssetExecutionContext, serving_db: ServingDatabase, predictions: dict, games: dict
+) -> dg.MaterializeResult:
     import pandas as pd
 
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
@@ -134,18 +196,30 @@ def published_predictions(context: dg.AssetExecutionContext, serving_db: Serving
     seasons = [games[s][[*GAME_ROW_SOURCE, "is_home"]] for s in context.partition_keys]
     tg = pd.concat(seasons, ignore_index=True) if seasons else pd.DataFrame(columns=[*GAME_ROW_SOURCE, "is_home"])
     home = tg[tg["is_home"] == True]  # noqa: E712 (nullable boolean)
-    game_rows = pd.DataFrame({
-        "game_id": home["game_id"], "season": home["season"], "season_type": home["season_type"],
-        "game_date": home["game_date"], "home_team_id": home["team_id"], "away_team_id": home["opponent_id"],
-        "home_pts": home["pts"], "away_pts": home["opp_pts"],
-    })
+    game_rows = pd.DataFrame(
+        {
+            "game_id": home["game_id"],
+            "season": home["season"],
+            "season_type": home["season_type"],
+            "game_date": home["game_date"],
+            "home_team_id": home["team_id"],
+            "away_team_id": home["opponent_id"],
+            "home_pts": home["pts"],
+            "away_pts": home["opp_pts"],
+        }
+    )
     prediction_rows = [predictions[s] for s in context.partition_keys if len(predictions[s])]
     preds = pd.concat(prediction_rows, ignore_index=True) if prediction_rows else None
     if preds is not None:
         preds["published_at"] = now  # on the concatenated copy: the inputs are not modified
-    published = {"games": serving_db.publish("games", game_rows) if len(seasons) else 0,
-                 "game_predictions": serving_db.publish("game_predictions", preds) if preds is not None else 0}
-    return dg.MaterializeResult(metadata={
-        "database": serving_db.describe(), "games_upserted": published["games"],
-        "predictions_upserted": published["game_predictions"],
-    })
+    published = {
+        "games": serving_db.publish("games", game_rows) if len(seasons) else 0,
+        "game_predictions": serving_db.publish("game_predictions", preds) if preds is not None else 0,
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "database": serving_db.describe(),
+            "games_upserted": published["games"],
+            "predictions_upserted": published["game_predictions"],
+        }
+    )

@@ -9,12 +9,20 @@ import dagster as dg
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.serving.assets import predict_home_win
-from nba_platform.model_registry import CHALLENGER, CHAMPION
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.model_registry import CHALLENGER, CHAMPION
 
-SHADOW_COLUMNS = ["game_id", "game_date", "season", "season_type", "p_champion", "champion_version",
-                  "p_challenger", "challenger_version"]
+SHADOW_COLUMNS = [
+    "game_id",
+    "game_date",
+    "season",
+    "season_type",
+    "p_champion",
+    "champion_version",
+    "p_challenger",
+    "challenger_version",
+]
 
 
 def empty_shadow() -> DataFrame:
@@ -31,7 +39,9 @@ def empty_shadow() -> DataFrame:
     automation_condition=dg.AutomationCondition.eager(),
     partitions_def=season_partitions,
     backfill_policy=single_run,
-    group_name="serving", kinds={"parquet", "mlflow"}, owners=["team:ml"],
+    group_name="serving",
+    kinds={"parquet", "mlflow"},
+    owners=["team:ml"],
     description="Champion and challenger (MLflow aliases) side by side on every game of the season that neither was "
     "trained on. Never published; feeds monitoring/live_skill and models/champion_promotion.",
 )
@@ -59,9 +69,12 @@ def shadow_predictions(context: dg.AssetExecutionContext, mlflow: MlflowTracking
         out[season] = frame[SHADOW_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
         briefs[season] = f"{len(frame)} games: {' vs '.join(v.label for _, v in scorers)}"
         context.log.info(f"{season}: {briefs[season]}")
-    return dg.Output(out, metadata={
-        "games": sum(len(f) for f in out.values()),
-        "champion": champion.label if champion else "none",
-        "challenger": challenger.label if challenger else "none",
-        "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
-    })
+    return dg.Output(
+        out,
+        metadata={
+            "games": sum(len(f) for f in out.values()),
+            "champion": champion.label if champion else "none",
+            "challenger": challenger.label if challenger else "none",
+            "by_season": dg.MetadataValue.md("\n".join(f"- **{s}**: {b}" for s, b in sorted(briefs.items()))),
+        },
+    )

@@ -4,14 +4,20 @@ deduplicated tables (one row per natural key across sources). Logic lives in `li
 import dagster as dg
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
-from nba_platform.lib.corrections import Applied, Correction, apply_corrections, empty_audit, mark_outcomes, read_corrections, unmatched
+from nba_platform.lib.corrections import (
+    Applied,
+    Correction,
+    apply_corrections,
+    empty_audit,
+    mark_outcomes,
+    read_corrections,
+    unmatched,
+)
 from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_players, dedup_team_games
 from nba_platform.lib.landing import CORRECTIONS, SHAPES, LandingError
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
 from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
-from nba_platform.resources.landing import LandingZone
-from nba_platform.resources.lake import concat_partitions
 from nba_platform.lib.schema import (
     PLAYER_GAME_SCHEMA,
     PLAYER_SEASON_SCHEMA,
@@ -20,9 +26,15 @@ from nba_platform.lib.schema import (
     empty_frame,
 )
 from nba_platform.resources.frames import DataFrame
+from nba_platform.resources.lake import concat_partitions
+from nba_platform.resources.landing import LandingZone
 
 OWNERS = ["team:data-engineering"]
-NORMALISERS = {"team_game": normalise_team_games, "player_game": normalise_player_games, "player": normalise_player_seasons}
+NORMALISERS = {
+    "team_game": normalise_team_games,
+    "player_game": normalise_player_games,
+    "player": normalise_player_seasons,
+}
 SCHEMAS = {"team_game": TEAM_GAME_SCHEMA, "player_game": PLAYER_GAME_SCHEMA, "player": PLAYER_SEASON_SCHEMA}
 
 
@@ -35,7 +47,9 @@ def validate_season(entity: str, season: str, raw_by_shape: dict[str, DataFrame]
     return validate_season_corrected(entity, season, raw_by_shape, corrections)[:4]
 
 
-def validate_season_corrected(entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction]):
+def validate_season_corrected(
+    entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction]
+):
     """validate_season, plus the corrections applied between normalisation and the row rules
     (so a corrected row can pass them): -> (accepted, quarantined, counts, rows in, Applied)."""
     import pandas as pd
@@ -71,13 +85,26 @@ def landed_corrections(landing: LandingZone) -> tuple[list[Correction], list[str
         try:
             corrections += read_corrections(data, f.name)
         except LandingError as exc:
-            raise dg.Failure(description=f"invalid corrections file in the landing zone: {exc}", allow_retries=False) from None
+            raise dg.Failure(
+                description=f"invalid corrections file in the landing zone: {exc}", allow_retries=False
+            ) from None
         files.append(f.name)
     return corrections, files
 
 
-AUDIT_PREVIEW = ["key", "row_key", "field", "old_value", "new_value", "reason", "author", "recorded_at", "source_file",
-                 "source_row", "outcome"]
+AUDIT_PREVIEW = [
+    "key",
+    "row_key",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "author",
+    "recorded_at",
+    "source_file",
+    "source_row",
+    "outcome",
+]
 
 
 def corrections_metadata(audit: DataFrame, results: list[Applied], files: list[str]) -> dict:
@@ -87,7 +114,9 @@ def corrections_metadata(audit: DataFrame, results: list[Applied], files: list[s
         "values_changed": len(audit),
         "unmatched_corrections": dg.MetadataValue.json(missed),
         "correction_files": dg.MetadataValue.json(files),
-        "corrections": dg.MetadataValue.md(markdown_table(audit[AUDIT_PREVIEW] if len(audit) else audit, max_rows=20, max_cols=len(AUDIT_PREVIEW))),
+        "corrections": dg.MetadataValue.md(
+            markdown_table(audit[AUDIT_PREVIEW] if len(audit) else audit, max_rows=20, max_cols=len(AUDIT_PREVIEW))
+        ),
     }
 
 
@@ -100,18 +129,24 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
             "validated": dg.AssetOut(
                 key=["tables", f"{table}_validated"],
                 description=f"Every source's {entity} rows in the canonical schema, minus rows that failed a rule.",
-                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "validated", "entity": entity},
+                kinds={"parquet", "pandas"},
+                owners=OWNERS,
+                tags={"layer": "validated", "entity": entity},
             ),
             "quarantine": dg.AssetOut(
                 key=["quarantine", table],
                 description=f"{entity} rows that failed validation: the failing rule, reason, source file and row, and the row itself.",
-                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "quarantine", "entity": entity},
+                kinds={"parquet", "pandas"},
+                owners=OWNERS,
+                tags={"layer": "quarantine", "entity": entity},
             ),
             "corrections": dg.AssetOut(
                 key=["corrections", table],
                 description=f"Audit of the corrections applied to {entity} rows: key, field, old and new value, reason, "
                 "author, recorded_at, the correction's file and row, the source row changed, and whether it was accepted.",
-                kinds={"parquet", "pandas"}, owners=OWNERS, tags={"layer": "corrections", "entity": entity},
+                kinds={"parquet", "pandas"},
+                owners=OWNERS,
+                tags={"layer": "corrections", "entity": entity},
             ),
         },
         ins={shape: dg.AssetIn(key=["raw", shape]) for shape in shapes},
@@ -127,7 +162,8 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         accepted, quarantined, audits, applied, by_rule, rows_in = {}, {}, {}, [], {}, 0
         for season in context.partition_keys:
             ok, bad, counts, n, corrected = validate_season_corrected(
-                entity, season, {shape: raw[shape][season] for shape in shapes}, corrections)
+                entity, season, {shape: raw[shape][season] for shape in shapes}, corrections
+            )
             accepted[season], quarantined[season], audits[season] = ok, bad, corrected.audit
             applied.append(corrected)
             rows_in += n
@@ -139,25 +175,37 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         corrections_meta = corrections_metadata(audit, applied, correction_files)
         missed = corrections_meta["unmatched_corrections"].value
         if missed:
-            context.log.warning(f"{len(missed)} {entity} correction(s) matched no row in seasons {', '.join(context.partition_keys)}: "
-                                + "; ".join(f"{m['key']} {m['field']} ({m['file']} row {m['row']})" for m in missed[:10]))
+            context.log.warning(
+                f"{len(missed)} {entity} correction(s) matched no row in seasons {', '.join(context.partition_keys)}: "
+                + "; ".join(f"{m['key']} {m['field']} ({m['file']} row {m['row']})" for m in missed[:10])
+            )
         yield dg.Output(
-            accepted, output_name="validated",
+            accepted,
+            output_name="validated",
             metadata={
-                "rows_in": rows_in, "rows_accepted": n_ok, "rows_quarantined": n_bad,
+                "rows_in": rows_in,
+                "rows_accepted": n_ok,
+                "rows_quarantined": n_bad,
                 "corrections_applied": corrections_meta["corrections_applied"],
                 "unmatched_corrections": corrections_meta["unmatched_corrections"],
                 "failures_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
                 "seasons_covered": seasons_covered(accepted),
-                "preview": dg.MetadataValue.md(markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))),
+                "preview": dg.MetadataValue.md(
+                    markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))
+                ),
             },
         )
         yield dg.Output(
-            quarantined, output_name="quarantine",
+            quarantined,
+            output_name="quarantine",
             metadata={
                 "rows": n_bad,
-                "quarantined_by_rule": dg.MetadataValue.md(counts_markdown({str(k): int(v) for k, v in q_rules.items()})),
-                "preview": dg.MetadataValue.md(markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))),
+                "quarantined_by_rule": dg.MetadataValue.md(
+                    counts_markdown({str(k): int(v) for k, v in q_rules.items()})
+                ),
+                "preview": dg.MetadataValue.md(
+                    markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))
+                ),
             },
         )
         yield dg.Output(audits, output_name="corrections", metadata={"rows": len(audit), **corrections_meta})
@@ -199,13 +247,17 @@ def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: "DataF
 @dg.multi_asset(
     outs={
         "team_games": dg.AssetOut(
-            key=["tables", "team_games"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["tables", "team_games"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "deduplicated", "entity": "team_game"},
             description="One row per (game_id, team_id) across all sources: most complete source wins field by field, "
             "margins recomputed from points, every game exactly two rows (home and away).",
         ),
         "team_games_conflicts": dg.AssetOut(
-            key=["quarantine", "team_games_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["quarantine", "team_games_dedup"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "quarantine", "entity": "team_game"},
             description="Team-game rows set aside at dedup: sources disagreeing on a result, or games left without both teams.",
         ),
@@ -220,19 +272,26 @@ def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame
     results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
-    yield dg.Output({s: r.quarantined for s, r in results.items()}, output_name="team_games_conflicts",
-                    metadata={"rows": sum(len(r.quarantined) for r in results.values())})
+    yield dg.Output(
+        {s: r.quarantined for s, r in results.items()},
+        output_name="team_games_conflicts",
+        metadata={"rows": sum(len(r.quarantined) for r in results.values())},
+    )
 
 
 @dg.multi_asset(
     outs={
         "player_games": dg.AssetOut(
-            key=["tables", "player_games"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["tables", "player_games"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "deduplicated", "entity": "player_game"},
             description="One row per (game_id, player_id), with the game's date, opponent and venue from team_games.",
         ),
         "player_games_conflicts": dg.AssetOut(
-            key=["quarantine", "player_games_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["quarantine", "player_games_dedup"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "quarantine", "entity": "player_game"},
             description="Player-game rows set aside at dedup: conflicting copies, or no accepted team-game for the game.",
         ),
@@ -250,19 +309,26 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFra
     results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
-    yield dg.Output({s: r.quarantined for s, r in results.items()}, output_name="player_games_conflicts",
-                    metadata={"rows": sum(len(r.quarantined) for r in results.values())})
+    yield dg.Output(
+        {s: r.quarantined for s, r in results.items()},
+        output_name="player_games_conflicts",
+        metadata={"rows": sum(len(r.quarantined) for r in results.values())},
+    )
 
 
 @dg.multi_asset(
     outs={
         "players": dg.AssetOut(
-            key=["tables", "players"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["tables", "players"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "deduplicated", "entity": "player"},
             description="One row per player_id: latest season's attributes, first/last season on record.",
         ),
         "players_conflicts": dg.AssetOut(
-            key=["quarantine", "players_dedup"], kinds={"parquet", "pandas"}, owners=OWNERS,
+            key=["quarantine", "players_dedup"],
+            kinds={"parquet", "pandas"},
+            owners=OWNERS,
             tags={"layer": "quarantine", "entity": "player"},
             description="Player rows set aside at dedup (identity conflicts such as differing birth dates).",
         ),
@@ -277,6 +343,6 @@ def players(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
         seasons = empty_frame(PLAYER_SEASON_SCHEMA)
     result = dedup_players(seasons)
     meta = _dedup_metadata(result, result.table)
-    meta["seasons_covered"] = seasons_covered({s: f for s, f in validated.items()})
+    meta["seasons_covered"] = seasons_covered(dict(validated.items()))
     yield dg.Output(result.table, output_name="players", metadata=meta)
     yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})

@@ -8,7 +8,6 @@ import dagster as dg
 
 from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
-from nba_platform.resources.lake import concat_partitions
 from nba_platform.lib.quality import (
     SuiteResult,
     player_expectations,
@@ -18,13 +17,18 @@ from nba_platform.lib.quality import (
     team_game_pair_view,
 )
 from nba_platform.resources.frames import DataFrame
+from nba_platform.resources.lake import concat_partitions
 
 
 def _suite_result(result: SuiteResult, rows: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=result.success,
-        metadata={"rows": rows, "expectations": result.evaluated, "failures": len(result.failures),
-                  "report": dg.MetadataValue.md(result.markdown())},
+        metadata={
+            "rows": rows,
+            "expectations": result.evaluated,
+            "failures": len(result.failures),
+            "report": dg.MetadataValue.md(result.markdown()),
+        },
     )
 
 
@@ -37,22 +41,39 @@ def gx_contract(table: DataFrame, suite: str, expectations) -> dg.AssetCheckResu
 # ---------------------------------------------------------------- validated tables
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "team_games_validated"]), blocking=True,
-                description="GX suite: schema, non-null keys, id formats, value ranges, dates within the season.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "team_games_validated"]),
+    blocking=True,
+    description="GX suite: schema, non-null keys, id formats, value ranges, dates within the season.",
+)
 def team_games_validated_contract(team_games_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(concat_partitions(team_games_validated), "team_games_validated", team_game_expectations(deduplicated=False))
+    return gx_contract(
+        concat_partitions(team_games_validated), "team_games_validated", team_game_expectations(deduplicated=False)
+    )
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "player_games_validated"]), blocking=True,
-                description="GX suite: non-null keys, id formats, minutes and counts in range.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "player_games_validated"]),
+    blocking=True,
+    description="GX suite: non-null keys, id formats, minutes and counts in range.",
+)
 def player_games_validated_contract(player_games_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(concat_partitions(player_games_validated), "player_games_validated", player_game_expectations(deduplicated=False))
+    return gx_contract(
+        concat_partitions(player_games_validated),
+        "player_games_validated",
+        player_game_expectations(deduplicated=False),
+    )
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "player_seasons_validated"]), blocking=True,
-                description="GX suite: keys unique and non-null, birth date present, height/weight in range.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    blocking=True,
+    description="GX suite: keys unique and non-null, birth date present, height/weight in range.",
+)
 def player_seasons_validated_contract(player_seasons_validated: dict) -> dg.AssetCheckResult:
-    return gx_contract(concat_partitions(player_seasons_validated), "player_seasons_validated", player_expectations("player_seasons"))
+    return gx_contract(
+        concat_partitions(player_seasons_validated), "player_seasons_validated", player_expectations("player_seasons")
+    )
 
 
 def nothing_lost(raw: dict[str, DataFrame], accepted: DataFrame, quarantined: DataFrame) -> dg.AssetCheckResult:
@@ -72,8 +93,11 @@ def nothing_lost(raw: dict[str, DataFrame], accepted: DataFrame, quarantined: Da
     return dg.AssetCheckResult(
         passed=passed,
         metadata={
-            "expected_rows": expected_rows, "accepted": len(accepted), "quarantined": len(quarantined),
-            "source_rows_missing": len(missing), "unexpected_lineage": len(unexpected),
+            "expected_rows": expected_rows,
+            "accepted": len(accepted),
+            "quarantined": len(quarantined),
+            "source_rows_missing": len(missing),
+            "unexpected_lineage": len(unexpected),
             "missing_sample": dg.MetadataValue.json([f"{a} row {b}" for a, b in sorted(missing)[:5]]),
         },
     )
@@ -86,42 +110,84 @@ NOTHING_LOST = (
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["tables", "team_games_validated"]), blocking=True, description=NOTHING_LOST,
-    additional_ins={"quarantine": dg.AssetIn(key=["quarantine", "team_games"]),
-                    **{shape: dg.AssetIn(key=["raw", shape]) for shape in shapes_of("team_game")}},
+    asset=dg.AssetKey(["tables", "team_games_validated"]),
+    blocking=True,
+    description=NOTHING_LOST,
+    additional_ins={
+        "quarantine": dg.AssetIn(key=["quarantine", "team_games"]),
+        **{shape: dg.AssetIn(key=["raw", shape]) for shape in shapes_of("team_game")},
+    },
 )
-def team_games_nothing_lost(team_games_validated: dict, quarantine: dict, team_game_logs: dict, league_game_log_slim: dict,
-                            team_game_log: dict, league_game_log: dict, kaggle_games: dict) -> dg.AssetCheckResult:
-    raw = {"team_game_logs": team_game_logs, "league_game_log_slim": league_game_log_slim, "team_game_log": team_game_log,
-           "league_game_log": league_game_log, "kaggle_games": kaggle_games}
-    return nothing_lost({k: concat_partitions(v) for k, v in raw.items()}, concat_partitions(team_games_validated), concat_partitions(quarantine))
+def team_games_nothing_lost(
+    team_games_validated: dict,
+    quarantine: dict,
+    team_game_logs: dict,
+    league_game_log_slim: dict,
+    team_game_log: dict,
+    league_game_log: dict,
+    kaggle_games: dict,
+) -> dg.AssetCheckResult:
+    raw = {
+        "team_game_logs": team_game_logs,
+        "league_game_log_slim": league_game_log_slim,
+        "team_game_log": team_game_log,
+        "league_game_log": league_game_log,
+        "kaggle_games": kaggle_games,
+    }
+    return nothing_lost(
+        {k: concat_partitions(v) for k, v in raw.items()},
+        concat_partitions(team_games_validated),
+        concat_partitions(quarantine),
+    )
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["tables", "player_games_validated"]), blocking=True, description=NOTHING_LOST,
-    additional_ins={"quarantine": dg.AssetIn(key=["quarantine", "player_games"]),
-                    "box_score_traditional": dg.AssetIn(key=["raw", "box_score_traditional"])},
+    asset=dg.AssetKey(["tables", "player_games_validated"]),
+    blocking=True,
+    description=NOTHING_LOST,
+    additional_ins={
+        "quarantine": dg.AssetIn(key=["quarantine", "player_games"]),
+        "box_score_traditional": dg.AssetIn(key=["raw", "box_score_traditional"]),
+    },
 )
-def player_games_nothing_lost(player_games_validated: dict, quarantine: dict, box_score_traditional: dict) -> dg.AssetCheckResult:
-    return nothing_lost({"box_score_traditional": concat_partitions(box_score_traditional)}, concat_partitions(player_games_validated),
-                        concat_partitions(quarantine))
+def player_games_nothing_lost(
+    player_games_validated: dict, quarantine: dict, box_score_traditional: dict
+) -> dg.AssetCheckResult:
+    return nothing_lost(
+        {"box_score_traditional": concat_partitions(box_score_traditional)},
+        concat_partitions(player_games_validated),
+        concat_partitions(quarantine),
+    )
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["tables", "player_seasons_validated"]), blocking=True, description=NOTHING_LOST,
-    additional_ins={"quarantine": dg.AssetIn(key=["quarantine", "player_seasons"]),
-                    "player_bios": dg.AssetIn(key=["raw", "player_bios"])},
+    asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    blocking=True,
+    description=NOTHING_LOST,
+    additional_ins={
+        "quarantine": dg.AssetIn(key=["quarantine", "player_seasons"]),
+        "player_bios": dg.AssetIn(key=["raw", "player_bios"]),
+    },
 )
-def player_seasons_nothing_lost(player_seasons_validated: dict, quarantine: dict, player_bios: dict) -> dg.AssetCheckResult:
-    return nothing_lost({"player_bios": concat_partitions(player_bios)}, concat_partitions(player_seasons_validated), concat_partitions(quarantine))
+def player_seasons_nothing_lost(
+    player_seasons_validated: dict, quarantine: dict, player_bios: dict
+) -> dg.AssetCheckResult:
+    return nothing_lost(
+        {"player_bios": concat_partitions(player_bios)},
+        concat_partitions(player_seasons_validated),
+        concat_partitions(quarantine),
+    )
 
 
 # ---------------------------------------------------------------- deduplicated tables
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "team_games"]), blocking=True,
-                description="GX suite: (game_id, team_id) unique, exactly two rows per game (one home), "
-                "opp_pts equals the opponent row's points, plus the validated-table contract.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "team_games"]),
+    blocking=True,
+    description="GX suite: (game_id, team_id) unique, exactly two rows per game (one home), "
+    "opp_pts equals the opponent row's points, plus the validated-table contract.",
+)
 def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
     table = concat_partitions(team_games)
     if table.empty:
@@ -129,19 +195,27 @@ def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
     return gx_contract(team_game_pair_view(table), "team_games", team_game_expectations(deduplicated=True))
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "player_games"]), blocking=True,
-                description="GX suite: (game_id, player_id) unique, game date attached, counts in range.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "player_games"]),
+    blocking=True,
+    description="GX suite: (game_id, player_id) unique, game date attached, counts in range.",
+)
 def player_games_contract(player_games: dict) -> dg.AssetCheckResult:
     return gx_contract(concat_partitions(player_games), "player_games", player_game_expectations(deduplicated=True))
 
 
-@dg.asset_check(asset=dg.AssetKey(["tables", "players"]), blocking=True,
-                description="GX suite: one row per player_id, names and birth dates present, sizes in range.")
+@dg.asset_check(
+    asset=dg.AssetKey(["tables", "players"]),
+    blocking=True,
+    description="GX suite: one row per player_id, names and birth dates present, sizes in range.",
+)
 def players_contract(players: DataFrame) -> dg.AssetCheckResult:
     return gx_contract(players, "players", player_expectations("players"))
 
 
-def keys_accounted(validated: DataFrame, table: DataFrame, quarantined: DataFrame, key: list[str]) -> dg.AssetCheckResult:
+def keys_accounted(
+    validated: DataFrame, table: DataFrame, quarantined: DataFrame, key: list[str]
+) -> dg.AssetCheckResult:
     """Dedup may collapse rows, never lose a key: each validated key is in the table or quarantined."""
     import pandas as pd
 
@@ -159,28 +233,42 @@ def keys_accounted(validated: DataFrame, table: DataFrame, quarantined: DataFram
     dupes = int(table.duplicated(key).sum()) if len(table) else 0
     return dg.AssetCheckResult(
         passed=not lost and dupes == 0,
-        metadata={"validated_keys": len(vkeys), "table_keys": len(tkeys), "quarantined_keys": len(qkeys),
-                  "keys_lost": len(lost), "duplicate_keys_in_table": dupes,
-                  "lost_sample": dg.MetadataValue.json([list(k) for k in sorted(lost)[:5]])},
+        metadata={
+            "validated_keys": len(vkeys),
+            "table_keys": len(tkeys),
+            "quarantined_keys": len(qkeys),
+            "keys_lost": len(lost),
+            "duplicate_keys_in_table": dupes,
+            "lost_sample": dg.MetadataValue.json([list(k) for k in sorted(lost)[:5]]),
+        },
     )
 
 
-def build_keys_check(table: str, validated_key: list[str], quarantine_key: str, key: list[str], partitioned: bool = True):
+def build_keys_check(
+    table: str, validated_key: list[str], quarantine_key: str, key: list[str], partitioned: bool = True
+):
     @dg.asset_check(
         asset=dg.AssetKey(["tables", table]),
         name=f"{table}_keys_accounted",
         blocking=True,
         description=f"Dedup on {key}: no duplicate keys remain and every validated key is either in the table or in quarantine.",
-        additional_ins={"validated": dg.AssetIn(key=validated_key), "quarantined": dg.AssetIn(key=["quarantine", quarantine_key])},
+        additional_ins={
+            "validated": dg.AssetIn(key=validated_key),
+            "quarantined": dg.AssetIn(key=["quarantine", quarantine_key]),
+        },
     )
     def check(deduplicated, validated, quarantined) -> dg.AssetCheckResult:
-        return keys_accounted(concat_partitions(validated), concat_partitions(deduplicated), concat_partitions(quarantined), key)
+        return keys_accounted(
+            concat_partitions(validated), concat_partitions(deduplicated), concat_partitions(quarantined), key
+        )
 
     return check
 
 
 keys_checks = [
     build_keys_check("team_games", ["tables", "team_games_validated"], "team_games_dedup", ["game_id", "team_id"]),
-    build_keys_check("player_games", ["tables", "player_games_validated"], "player_games_dedup", ["game_id", "player_id"]),
+    build_keys_check(
+        "player_games", ["tables", "player_games_validated"], "player_games_dedup", ["game_id", "player_id"]
+    ),
     build_keys_check("players", ["tables", "player_seasons_validated"], "players_dedup", ["player_id"]),
 ]

@@ -15,9 +15,9 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from nba_platform.lib.redaction import redact
 from nba_platform.settings import Settings
@@ -50,7 +50,7 @@ def _existing_ancestor_writable(path: Path) -> Path | None:
 
 
 def _sqlite_file(url: str, created_by: str) -> str:
-    path = Path(url[len("sqlite:///"):])
+    path = Path(url[len("sqlite:///") :])
     if not path.exists():
         if _existing_ancestor_writable(path.parent) is None:
             raise PermissionError(f"{path.parent} cannot be created or written")
@@ -156,7 +156,7 @@ def mlflow_target(settings: Settings, resources: dict) -> str:
 def check_mlflow(settings: Settings, resources: dict) -> str:
     tracking = resources["mlflow"]
     uri = tracking.tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).exists():
         return _sqlite_file(uri, "the first training run")
     t0 = time.perf_counter()
     with tracking._mlflow() as mlflow:
@@ -171,7 +171,7 @@ def dagster_target(settings: Settings, resources: dict) -> str:
 
 
 def check_dagster_instance(settings: Settings, resources: dict) -> str:
-    from nba_platform.ops_runner import get_instance
+    from nba_platform.cli.runs import get_instance
 
     t0 = time.perf_counter()
     instance = get_instance()
@@ -215,7 +215,11 @@ def run_checks(settings: Settings, resources: dict, timeout: float = DEFAULT_TIM
         thread = threading.Thread(target=run, name=f"doctor-{name}", daemon=True)
         thread.start()
         thread.join(timeout)
-        results.append(outcome[0] if outcome else CheckResult(name, False, f"{target}: no answer within {timeout:g} s (down or unreachable?)"))
+        results.append(
+            outcome[0]
+            if outcome
+            else CheckResult(name, False, f"{target}: no answer within {timeout:g} s (down or unreachable?)")
+        )
     return results
 
 
@@ -227,6 +231,9 @@ def prepare(settings: Settings, timeout: float) -> None:
     import psycopg  # noqa: F401
     import pyarrow.fs  # noqa: F401
 
-    if not settings.mlflow_tracking_uri.startswith("sqlite:///") or Path(settings.mlflow_tracking_uri[len("sqlite:///"):]).exists():
-        import mlflow  # noqa: F401
+    if (
+        not settings.mlflow_tracking_uri.startswith("sqlite:///")
+        or Path(settings.mlflow_tracking_uri[len("sqlite:///") :]).exists()
+    ):
+        import mlflow
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401

@@ -37,14 +37,12 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Union
-
-import dagster as dg
+from typing import Protocol
 
 from nba_platform.lib import backup as B
-from nba_platform.resources.secrets import Secrets
 
 Log = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 6 * 3600
@@ -64,6 +62,7 @@ def _tail(text: str, limit: int = 1500) -> str:
 
 
 # ================================================================ backup locations
+
 
 class BackupStore(Protocol):
     uri: str
@@ -151,7 +150,7 @@ class S3BackupStore:
     def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
         import boto3
 
-        rest = uri[len("s3://"):].strip("/")
+        rest = uri[len("s3://") :].strip("/")
         self.bucket, _, self.prefix = rest.partition("/")
         self.uri = f"s3://{rest}"
         self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
@@ -174,7 +173,9 @@ class S3BackupStore:
         try:
             self.client.download_file(self.bucket, self._key(key), str(path))
         except ClientError as exc:
-            raise BackupError(f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}") from None
+            raise BackupError(
+                f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}"
+            ) from None
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
@@ -182,7 +183,9 @@ class S3BackupStore:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except ClientError as exc:
-            raise BackupError(f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}") from None
+            raise BackupError(
+                f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}"
+            ) from None
 
     def exists(self, key: str) -> bool:
         return any(k == key for k, _ in self.list(key))
@@ -198,11 +201,13 @@ class S3BackupStore:
 
     def delete(self, keys: list[str]) -> None:
         for i in range(0, len(keys), 1000):
-            batch = [{"Key": self._key(k)} for k in keys[i:i + 1000]]
+            batch = [{"Key": self._key(k)} for k in keys[i : i + 1000]]
             resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             if resp.get("Errors"):
                 first = resp["Errors"][0]
-                raise BackupError(f"deleting {len(resp['Errors'])} backup object(s) failed, e.g. {first.get('Key')}: {first.get('Code')}")
+                raise BackupError(
+                    f"deleting {len(resp['Errors'])} backup object(s) failed, e.g. {first.get('Key')}: {first.get('Code')}"
+                )
 
 
 def open_backup_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> BackupStore:
@@ -210,10 +215,11 @@ def open_backup_store(uri: str, endpoint_url: str | None = None, region: str | N
         raise BackupError("no backup location configured: set NBA_BACKUP_URI (s3://bucket/backups in prod)")
     if uri.startswith("s3://"):
         return S3BackupStore(uri, endpoint_url, region)
-    return LocalBackupStore(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return LocalBackupStore(uri[len("file://") :] if uri.startswith("file://") else uri)
 
 
 # ================================================================ the lake manifest
+
 
 def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None = None) -> list[B.LakeObject]:
     """Every lake object: S3 -> size + ETag from the listing (nothing downloaded); local -> size + sha256.
@@ -223,16 +229,18 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
     if lake_uri.startswith("s3://"):
         import boto3
 
-        bucket, _, prefix = lake_uri[len("s3://"):].strip("/").partition("/")
+        bucket, _, prefix = lake_uri[len("s3://") :].strip("/").partition("/")
         client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
         out = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""
+        ):
             for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix) + 1:] if prefix else obj["Key"]
+                rel = obj["Key"][len(prefix) + 1 :] if prefix else obj["Key"]
                 if rel and not any(part.startswith(".") for part in rel.split("/")):
                     out.append(B.LakeObject(rel, int(obj["Size"]), etag=obj["ETag"].strip('"')))
         return sorted(out, key=lambda o: o.path)
-    root = Path(lake_uri[len("file://"):] if lake_uri.startswith("file://") else lake_uri)
+    root = Path(lake_uri[len("file://") :] if lake_uri.startswith("file://") else lake_uri)
     if not root.is_dir():
         return []
     out = []
@@ -246,8 +254,13 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
 # ================================================================ databases: Postgres
 
 # Fixed session settings so a row's text is the same on every connection that computes it.
-_PG_SESSION = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
-               "SET extra_float_digits = 1", "SET bytea_output = 'hex'")
+_PG_SESSION = (
+    "SET TimeZone = 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET extra_float_digits = 1",
+    "SET bytea_output = 'hex'",
+)
 
 _PG_TABLES = """
 SELECT n.nspname, c.relname
@@ -307,29 +320,46 @@ def _run_pg_tool(args: list[str], password: str | None, what: str, timeout_s: fl
     if exe is None:
         raise BackupError(f"{args[0]} is not installed (PostgreSQL client tools are needed for {what})")
     try:
-        proc = subprocess.run([exe, *args[1:]], env=env, capture_output=True, text=True, errors="replace", timeout=timeout_s)
+        proc = subprocess.run(
+            [exe, *args[1:]], env=env, capture_output=True, text=True, errors="replace", timeout=timeout_s
+        )
     except subprocess.TimeoutExpired:
         raise BackupError(f"{what}: {args[0]} did not finish within {timeout_s:.0f} s") from None
     if proc.returncode != 0:
         raise BackupError(f"{what}: {args[0]} exited {proc.returncode}: {_tail(proc.stderr)}")
 
 
-def pg_restore(artifact: Path, conninfo: str, password: str | None, what: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+def pg_restore(
+    artifact: Path, conninfo: str, password: str | None, what: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> None:
     # One transaction: a restore either lands completely or not at all. Objects are owned by the
     # restoring user (the roles of the source need not exist on the target).
-    _run_pg_tool(["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
-                  "--no-password", f"--dbname={conninfo}", str(artifact)], password, what, timeout_s)
+    _run_pg_tool(
+        [
+            "pg_restore",
+            "--exit-on-error",
+            "--single-transaction",
+            "--no-owner",
+            "--no-privileges",
+            "--no-password",
+            f"--dbname={conninfo}",
+            str(artifact),
+        ],
+        password,
+        what,
+        timeout_s,
+    )
 
 
 @dataclass
 class PostgresDatabase:
     name: str  # serving | dagster: names the artifact
     url: str  # postgresql://user@host:port/db, no password
-    password: Optional[str] = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
     # Where scratch databases are created for verification (the role needs CREATEDB); default:
     # the source's own server and role.
-    scratch_url: Optional[str] = None
-    scratch_password: Optional[str] = field(default=None, repr=False)
+    scratch_url: str | None = None
+    scratch_password: str | None = field(default=None, repr=False)
     timeout_s: float = DEFAULT_TIMEOUT_S
     kind: str = "postgres"
 
@@ -346,7 +376,9 @@ class PostgresDatabase:
         try:
             return psycopg.connect(_pg_conninfo(url, dbname), password=password, connect_timeout=15, **kw)
         except psycopg.OperationalError as exc:
-            raise BackupError(f"cannot connect to {describe_pg(url) if not dbname else dbname}: {_tail(str(exc), 400)}") from None
+            raise BackupError(
+                f"cannot connect to {dbname if dbname else describe_pg(url)}: {_tail(str(exc), 400)}"
+            ) from None
 
     def dump(self, dest: Path) -> dict[str, B.TableStats]:
         """pg_dump from an exported snapshot; the source's stats computed inside the same snapshot."""
@@ -357,9 +389,19 @@ class PostgresDatabase:
             con.isolation_level = IsolationLevel.REPEATABLE_READ
             con.read_only = True
             snapshot = con.execute("SELECT pg_export_snapshot()").fetchone()[0]
-            _run_pg_tool(["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--no-password",
-                          f"--file={dest}", f"--dbname={_pg_conninfo(self.url)}"],
-                         self.password, f"dumping {self.describe()}", self.timeout_s)
+            _run_pg_tool(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    "--no-password",
+                    f"--file={dest}",
+                    f"--dbname={_pg_conninfo(self.url)}",
+                ],
+                self.password,
+                f"dumping {self.describe()}",
+                self.timeout_s,
+            )
             stats = postgres_stats(con)
             con.rollback()
         finally:
@@ -377,10 +419,18 @@ class PostgresDatabase:
             try:
                 con.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
             except Exception as exc:
-                raise BackupError(f"cannot create scratch database on {describe_pg(url)} (the role needs CREATEDB, "
-                                  f"or set NBA_BACKUP_SCRATCH_DB_URL): {_tail(str(exc), 300)}") from None
+                raise BackupError(
+                    f"cannot create scratch database on {describe_pg(url)} (the role needs CREATEDB, "
+                    f"or set NBA_BACKUP_SCRATCH_DB_URL): {_tail(str(exc), 300)}"
+                ) from None
         try:
-            pg_restore(artifact, _pg_conninfo(url, scratch), password, f"restoring {self.artifact_name} into {scratch}", self.timeout_s)
+            pg_restore(
+                artifact,
+                _pg_conninfo(url, scratch),
+                password,
+                f"restoring {self.artifact_name} into {scratch}",
+                self.timeout_s,
+            )
             with self._connect(url, password, dbname=scratch) as con:
                 return postgres_stats(con)
         finally:
@@ -388,8 +438,9 @@ class PostgresDatabase:
                 con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
 
 
-def restore_postgres(artifact: Path, target_url: str, password: str | None = None,
-                     timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, B.TableStats]:
+def restore_postgres(
+    artifact: Path, target_url: str, password: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> dict[str, B.TableStats]:
     """Restore a custom-format dump into `target_url`: created if it does not exist; refused if it
     already holds tables (a restore never overwrites data). Returns the target's stats."""
     import psycopg
@@ -405,7 +456,9 @@ def restore_postgres(artifact: Path, target_url: str, password: str | None = Non
         if "does not exist" not in str(exc):
             raise BackupError(f"cannot connect to {describe_pg(target_url)}: {_tail(str(exc), 400)}") from None
         try:
-            with psycopg.connect(_pg_conninfo(target_url, "postgres"), password=password, connect_timeout=15, autocommit=True) as admin:
+            with psycopg.connect(
+                _pg_conninfo(target_url, "postgres"), password=password, connect_timeout=15, autocommit=True
+            ) as admin:
                 admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)))
         except psycopg.Error as exc2:
             raise BackupError(f"cannot create {describe_pg(target_url)}: {_tail(str(exc2), 400)}") from None
@@ -413,8 +466,10 @@ def restore_postgres(artifact: Path, target_url: str, password: str | None = Non
     with con:
         existing = postgres_stats(con)
     if existing:
-        raise BackupError(f"{describe_pg(target_url)} already holds {len(existing)} table(s) "
-                          f"(e.g. {sorted(existing)[0]}): restore into a new or empty database")
+        raise BackupError(
+            f"{describe_pg(target_url)} already holds {len(existing)} table(s) "
+            f"(e.g. {sorted(existing)[0]}): restore into a new or empty database"
+        )
     pg_restore(artifact, _pg_conninfo(target_url), password, f"restoring into {describe_pg(target_url)}", timeout_s)
     with psycopg.connect(_pg_conninfo(target_url), password=password, connect_timeout=15) as con:
         return postgres_stats(con)
@@ -445,8 +500,12 @@ def sqlite_stats(path: Path, label: str) -> dict[str, B.TableStats]:
         if check != [("ok",)]:
             raise BackupError(f"{label}: SQLite integrity check failed: {'; '.join(r[0] for r in check[:3])}")
         out = {}
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+        ]
         for table in tables:
             acc, n = (0, 0), 0
             for row in con.execute(f'SELECT * FROM "{table.replace(chr(34), chr(34) * 2)}"'):
@@ -506,12 +565,17 @@ class SqliteDatabase:
         if p.is_file():
             return [(p.name, p)]
         if p.is_dir():
-            found = [(x.relative_to(p).as_posix(), x) for x in sorted(p.rglob("*.db"))
-                     if x.is_file() and _is_sqlite(x) and not any(s.startswith(".") for s in x.relative_to(p).parts)]
+            found = [
+                (x.relative_to(p).as_posix(), x)
+                for x in sorted(p.rglob("*.db"))
+                if x.is_file() and _is_sqlite(x) and not any(s.startswith(".") for s in x.relative_to(p).parts)
+            ]
             if found:
                 return found
-        raise BackupError(f"{self.name}: no SQLite database at {p} (nothing to back up; for the serving "
-                          f"database run `nba-platform build` first)")
+        raise BackupError(
+            f"{self.name}: no SQLite database at {p} (nothing to back up; for the serving "
+            f"database run `nba-platform build` first)"
+        )
 
     def dump(self, dest: Path) -> dict[str, B.TableStats]:
         stats: dict[str, B.TableStats] = {}
@@ -536,7 +600,9 @@ class SqliteDatabase:
 def restore_sqlite(artifact: Path, target: Path) -> dict[str, B.TableStats]:
     """One database in the archive -> `target` is that file; several -> `target` is a directory.
     Refuses to overwrite anything."""
-    with tempfile.TemporaryDirectory(prefix="restore-sqlite-", dir=target.parent if target.parent.exists() else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="restore-sqlite-", dir=target.parent if target.parent.exists() else None
+    ) as tmp:
         names = _safe_extract(artifact, Path(tmp))
         stats: dict[str, B.TableStats] = {}
         for rel in names:
@@ -555,15 +621,20 @@ def restore_sqlite(artifact: Path, target: Path) -> dict[str, B.TableStats]:
     return stats
 
 
-Database = Union[PostgresDatabase, SqliteDatabase]
+Database = PostgresDatabase | SqliteDatabase
 
 
-def database_from_url(name: str, url: str, password: str | None = None, scratch_url: str | None = None,
-                      scratch_password: str | None = None) -> Database:
+def database_from_url(
+    name: str,
+    url: str,
+    password: str | None = None,
+    scratch_url: str | None = None,
+    scratch_password: str | None = None,
+) -> Database:
     if not url:
         raise BackupError(f"no URL configured for the {name} database")
     if url.startswith("sqlite:///"):
-        return SqliteDatabase(name, Path(url[len("sqlite:///"):]))
+        return SqliteDatabase(name, Path(url[len("sqlite:///") :]))
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(name, url, password, scratch_url, scratch_password)
     raise BackupError(f"{name}: unsupported database URL scheme {url.split(':', 1)[0]!r} (sqlite:/// or postgresql://)")
@@ -571,13 +642,14 @@ def database_from_url(name: str, url: str, password: str | None = None, scratch_
 
 # ================================================================ one backup
 
+
 @dataclass
 class BackupPlan:
     store: BackupStore
     databases: list[Database]
     lake_uri: str = ""
-    lake_endpoint_url: Optional[str] = None
-    lake_region: Optional[str] = None
+    lake_endpoint_url: str | None = None
+    lake_region: str | None = None
     policy: B.RetentionPolicy = field(default_factory=B.RetentionPolicy)
 
 
@@ -586,21 +658,23 @@ class BackupReport:
     manifest: B.BackupManifest
     written: dict[str, int]  # url -> bytes
     verified: dict[str, dict]  # database -> {tables, rows, per_table}
-    lake_diff: Optional[B.ManifestDiff]
+    lake_diff: B.ManifestDiff | None
     retention: B.RetentionPlan
     deleted_keys: int
     seconds: float
 
 
-def verify_artifact(db: Database, path: Path, key: str, expected_sha: str,
-                    expected: dict[str, B.TableStats], check_sha: bool = True) -> dict[str, B.TableStats]:
+def verify_artifact(
+    db: Database, path: Path, key: str, expected_sha: str, expected: dict[str, B.TableStats], check_sha: bool = True
+) -> dict[str, B.TableStats]:
     """Checksum of the stored bytes, then a restore into scratch compared table by table."""
     if check_sha:
         got = B.sha256_file(path)
         if got != expected_sha:
             raise BackupVerificationError(
                 f"{db.name}: {key} is corrupt: sha256 of the stored object is {got[:16]}..., the backup "
-                f"recorded {expected_sha[:16]}...")
+                f"recorded {expected_sha[:16]}..."
+            )
     try:
         restored = db.verify_in_scratch(path)
     except BackupVerificationError:
@@ -614,7 +688,7 @@ def verify_artifact(db: Database, path: Path, key: str, expected_sha: str,
     return restored
 
 
-def _latest_complete_before(store: BackupStore, day: dt.date) -> Optional[dt.date]:
+def _latest_complete_before(store: BackupStore, day: dt.date) -> dt.date | None:
     found = B.backups_in(k for k, _ in store.list(f"{B.DAILY}/"))
     earlier = [d for d, complete in found.items() if complete and d < day]
     return max(earlier) if earlier else None
@@ -633,8 +707,12 @@ def read_manifest(store: BackupStore, day: dt.date) -> B.BackupManifest:
 def apply_retention(store: BackupStore, policy: B.RetentionPolicy, protect: dt.date) -> tuple[B.RetentionPlan, int]:
     keys = [k for k, _ in store.list(f"{B.DAILY}/")]
     found = B.backups_in(keys)
-    plan = B.plan_retention([d for d, ok in found.items() if ok], policy,
-                            incomplete=[d for d, ok in found.items() if not ok], protect=[protect])
+    plan = B.plan_retention(
+        [d for d, ok in found.items() if ok],
+        policy,
+        incomplete=[d for d, ok in found.items() if not ok],
+        protect=[protect],
+    )
     doomed = set(plan.delete)
     victims = [k for k in keys if (p := B.parse_backup_key(k)) and p[0] in doomed]
     # Manifests first: a prefix interrupted mid-deletion is then incomplete, never half-restorable.
@@ -648,7 +726,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
     """Dump, upload, verify what was stored, write the lake manifest and the backup manifest, then
     apply retention. Raises (nothing marked complete, nothing deleted) if any verification fails."""
     t0 = time.perf_counter()
-    day = day or dt.datetime.now(dt.timezone.utc).date()
+    day = day or dt.datetime.now(dt.UTC).date()
     store = plan.store
     manifest_key = B.backup_key(day, B.MANIFEST_NAME)
     if store.exists(manifest_key):  # a re-run for the same day: never leave an old manifest over new objects
@@ -663,20 +741,27 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
             sha, size = B.sha256_file(local), local.stat().st_size
             store.put_file(key, local)
             local.unlink()
-            log(f"{db.name}: dumped {db.describe()} ({len(source_stats)} tables, "
-                f"{sum(s.rows for s in source_stats.values())} rows, {size} bytes) to {store.url(key)} in {time.perf_counter() - t:.1f}s")
+            log(
+                f"{db.name}: dumped {db.describe()} ({len(source_stats)} tables, "
+                f"{sum(s.rows for s in source_stats.values())} rows, {size} bytes) to {store.url(key)} in {time.perf_counter() - t:.1f}s"
+            )
             # Verify what the store holds, not the local file.
             back = Path(tmp) / f"stored-{db.artifact_name}"
             store.get_file(key, back)
             t = time.perf_counter()
             verify_artifact(db, back, key, sha, source_stats)
             back.unlink()
-            log(f"{db.name}: verified: restored into scratch, {len(source_stats)} tables match the source "
-                f"(rows and row digests) in {time.perf_counter() - t:.1f}s")
+            log(
+                f"{db.name}: verified: restored into scratch, {len(source_stats)} tables match the source "
+                f"(rows and row digests) in {time.perf_counter() - t:.1f}s"
+            )
             artifacts.append(B.Artifact(db.name, db.kind, key, size, sha, db.describe(), source_stats))
             written[store.url(key)] = size
-            verified[db.name] = {"tables": len(source_stats), "rows": sum(s.rows for s in source_stats.values()),
-                                 "per_table": {t: s.rows for t, s in sorted(source_stats.items())}}
+            verified[db.name] = {
+                "tables": len(source_stats),
+                "rows": sum(s.rows for s in source_stats.values()),
+                "per_table": {t: s.rows for t, s in sorted(source_stats.items())},
+            }
 
     objects = list_lake(plan.lake_uri, plan.lake_endpoint_url, plan.lake_region)
     lake_bytes = B.lake_manifest_bytes(objects)
@@ -687,15 +772,27 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
     previous = _latest_complete_before(store, day)
     if previous is not None:
         try:
-            lake_diff = B.diff_manifests(B.parse_lake_manifest(store.get_bytes(B.backup_key(previous, B.LAKE_MANIFEST_NAME))), objects)
+            lake_diff = B.diff_manifests(
+                B.parse_lake_manifest(store.get_bytes(B.backup_key(previous, B.LAKE_MANIFEST_NAME))), objects
+            )
         except (BackupError, OSError, ValueError):
             lake_diff = None
-    log(f"lake: {len(objects)} objects ({sum(o.size for o in objects)} bytes) listed to {store.url(lake_key)}"
-        + (f"; since {previous}: +{len(lake_diff.added)} -{len(lake_diff.removed)} ~{len(lake_diff.changed)}" if lake_diff else ""))
+    log(
+        f"lake: {len(objects)} objects ({sum(o.size for o in objects)} bytes) listed to {store.url(lake_key)}"
+        + (
+            f"; since {previous}: +{len(lake_diff.added)} -{len(lake_diff.removed)} ~{len(lake_diff.changed)}"
+            if lake_diff
+            else ""
+        )
+    )
 
     manifest = B.BackupManifest(
-        date=day, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), artifacts=tuple(artifacts),
-        lake_key=lake_key, lake_objects=len(objects), lake_bytes=sum(o.size for o in objects),
+        date=day,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        artifacts=tuple(artifacts),
+        lake_key=lake_key,
+        lake_objects=len(objects),
+        lake_bytes=sum(o.size for o in objects),
         lake_sha256=hashlib.sha256(lake_bytes).hexdigest(),
     )
     manifest_bytes = manifest.to_json()
@@ -704,11 +801,15 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
 
     retention, deleted = apply_retention(store, plan.policy, protect=day)
     if retention.delete:
-        log(f"retention: deleted {len(retention.delete)} backup(s) ({deleted} objects): {', '.join(d.isoformat() for d in retention.delete)}")
+        log(
+            f"retention: deleted {len(retention.delete)} backup(s) ({deleted} objects): {', '.join(d.isoformat() for d in retention.delete)}"
+        )
     return BackupReport(manifest, written, verified, lake_diff, retention, deleted, time.perf_counter() - t0)
 
 
-def verify_backup(plan: BackupPlan, day: dt.date, check_sha: bool = True, log: Log = print) -> dict[str, dict[str, B.TableStats]]:
+def verify_backup(
+    plan: BackupPlan, day: dt.date, check_sha: bool = True, log: Log = print
+) -> dict[str, dict[str, B.TableStats]]:
     """Re-verify a stored backup (drills, or after a suspected corruption): download each
     database artifact, check its sha256, restore into scratch, compare with the manifest."""
     store = plan.store
@@ -734,8 +835,9 @@ class RestoreResult:
     stats: dict[str, B.TableStats]
 
 
-def restore_backup(store: BackupStore, day: dt.date, target: str, database: str = "serving",
-                   password: str | None = None) -> RestoreResult:
+def restore_backup(
+    store: BackupStore, day: dt.date, target: str, database: str = "serving", password: str | None = None
+) -> RestoreResult:
     """Restore one database of the backup of `day` into `target` (postgresql://... or sqlite:///...),
     after checking the stored object's sha256, and compare the result with the manifest."""
     manifest = read_manifest(store, day)
@@ -748,8 +850,10 @@ def restore_backup(store: BackupStore, day: dt.date, target: str, database: str 
         store.get_file(art.key, path)
         got = B.sha256_file(path)
         if got != art.sha256:
-            raise BackupVerificationError(f"{store.url(art.key)} is corrupt: sha256 {got[:16]}... but the backup recorded "
-                                          f"{art.sha256[:16]}...; nothing was restored (use another date)")
+            raise BackupVerificationError(
+                f"{store.url(art.key)} is corrupt: sha256 {got[:16]}... but the backup recorded "
+                f"{art.sha256[:16]}...; nothing was restored (use another date)"
+            )
         if art.kind == "postgres":
             if not target.startswith(("postgresql://", "postgres://")):
                 raise BackupError(f"{art.key} is a Postgres dump: --target-db must be postgresql://user@host:port/db")
@@ -757,48 +861,10 @@ def restore_backup(store: BackupStore, day: dt.date, target: str, database: str 
         else:
             if not target.startswith("sqlite:///"):
                 raise BackupError(f"{art.key} holds SQLite databases: --target-db must be sqlite:///path")
-            stats = restore_sqlite(path, Path(target[len("sqlite:///"):]))
+            stats = restore_sqlite(path, Path(target[len("sqlite:///") :]))
     problems = B.compare_stats(art.tables, stats)
     if problems:
-        raise BackupVerificationError(f"restored {art.key} differs from the backup's manifest: {'; '.join(problems[:5])}")
+        raise BackupVerificationError(
+            f"restored {art.key} differs from the backup's manifest: {'; '.join(problems[:5])}"
+        )
     return RestoreResult(art, store.url(art.key), stats)
-
-
-# ================================================================ Dagster resource
-
-class DatabaseBackups(dg.ConfigurableResource):
-    """Where backups go and what they cover, bound per environment in resources/environment.py.
-    URLs carry no passwords: those are read from `secrets` at run time under the *_password_key names."""
-
-    backup_uri: str  # s3://bucket/backups (prod) | $NBA_HOME/backups (embedded)
-    lake_uri: str
-    serving_db_url: str
-    dagster_db_url: str  # postgresql://... (prod) | sqlite:///$DAGSTER_HOME (embedded: every *.db under it)
-    secrets: Secrets
-    serving_password_key: Optional[str] = None
-    dagster_password_key: Optional[str] = None
-    scratch_db_url: Optional[str] = None  # server/role for scratch databases (default: each source's own)
-    scratch_password_key: Optional[str] = None
-    endpoint_url: Optional[str] = None
-    region: Optional[str] = None
-    keep_daily: int = 7
-    keep_weekly: int = 4
-
-    def store(self) -> BackupStore:
-        return open_backup_store(self.backup_uri, self.endpoint_url, self.region)
-
-    def _password(self, key: Optional[str]) -> Optional[str]:
-        return self.secrets.get(key) if key else None
-
-    def databases(self) -> list[Database]:
-        scratch_pw = self._password(self.scratch_password_key) if self.scratch_db_url else None
-        return [
-            database_from_url("serving", self.serving_db_url, self._password(self.serving_password_key) if self.serving_db_url.startswith("postgres") else None,
-                              self.scratch_db_url, scratch_pw),
-            database_from_url("dagster", self.dagster_db_url, self._password(self.dagster_password_key) if self.dagster_db_url.startswith("postgres") else None,
-                              self.scratch_db_url, scratch_pw),
-        ]
-
-    def plan(self) -> BackupPlan:
-        return BackupPlan(self.store(), self.databases(), self.lake_uri, self.endpoint_url, self.region,
-                          B.RetentionPolicy(keep_daily=self.keep_daily, keep_weekly=self.keep_weekly))

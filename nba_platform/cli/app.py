@@ -1,13 +1,13 @@
 """`nba-platform`: the command line for what is quicker outside the UI.
 
-  nba-platform build              every asset, every season found in the landing zone
-  nba-platform ingest PATH...     land file(s) and build the season partitions they touch
-  nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
-  nba-platform seasons            the season partitions the instance knows
-  nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
-  nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
-  nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
-  nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
+nba-platform build              every asset, every season found in the landing zone
+nba-platform ingest PATH...     land file(s) and build the season partitions they touch
+nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
+nba-platform seasons            the season partitions the instance knows
+nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
+nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
+nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
+nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def step_progress(instance, tags: dict, interval: float = 1.0):
 
 
 def cmd_build(args) -> int:
+    from nba_platform.cli.runs import get_instance, register_seasons, run_job
     from nba_platform.defs.ingestion.sensors import is_corrections_file
     from nba_platform.lib.landing import LandingError
-    from nba_platform.ops_runner import get_instance, register_seasons, run_job
     from nba_platform.resources.environment import build_resources
 
     instance = get_instance()
@@ -112,10 +112,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from nba_platform.cli.runs import get_instance, register_seasons
     from nba_platform.defs.ingestion.sensors import is_corrections_file
     from nba_platform.lib.corrections import correction_tokens, read_corrections, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
-    from nba_platform.ops_runner import get_instance, register_seasons
     from nba_platform.resources.environment import build_resources
 
     landing = build_resources()["landing"]
@@ -133,7 +133,9 @@ def cmd_ingest(args) -> int:
                 corrections = read_corrections(data, p.name)
                 name = landing.accept(p.name, data, replace=args.replace)
                 seasons = seasons_of_tokens(correction_tokens(corrections), instance.get_dynamic_partitions("season"))
-                _print(f"landed {name}: {len(corrections)} correction(s), known seasons touched: {', '.join(sorted(seasons)) or 'none'}")
+                _print(
+                    f"landed {name}: {len(corrections)} correction(s), known seasons touched: {', '.join(sorted(seasons)) or 'none'}"
+                )
                 touched |= seasons
                 continue
             # Read everything before landing anything: a bad file never enters the zone.
@@ -161,17 +163,19 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True) -
     """The run new data needs (job_for_new_data), then, after a successful `season_update`, its drift
     report in a second run, as `drift_after_season_update` does when the daemon runs. The update run is
     tagged so that sensor leaves it to us (no second report)."""
+    from nba_platform.cli.runs import run_job
     from nba_platform.defs.ingestion.jobs import job_for_new_data, season_drift_job, season_update_job
     from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG
-    from nba_platform.ops_runner import run_job
 
     job = job_for_new_data(instance)
     tags = {"nba/trigger": trigger, INVOCATION_TAG: uuid.uuid4().hex, DRIFT_BY_TAG: "invoker" if drift else "none"}
     t0 = time.perf_counter()
     with step_progress(instance, tags):
         outcome = run_job(job, seasons, instance, tags=tags)
-    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s "
-           f"(job {job}, covered {', '.join(outcome.seasons)})")
+    _print(
+        f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s "
+        f"(job {job}, covered {', '.join(outcome.seasons)})"
+    )
     if not outcome.success or not drift or job != season_update_job.name:
         return 0 if outcome.success else 1
     _print(f"drift report of {', '.join(outcome.seasons)} against the champion ...")
@@ -179,32 +183,38 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True) -
     tags = {"nba/trigger": trigger, "nba/after_run": outcome.run_id, INVOCATION_TAG: uuid.uuid4().hex}
     with step_progress(instance, tags):
         drift_outcome = run_job(season_drift_job.name, outcome.seasons, instance, tags=tags)
-    _print(f"run {drift_outcome.run_id}: {'SUCCESS' if drift_outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s (job {season_drift_job.name})")
+    _print(
+        f"run {drift_outcome.run_id}: {'SUCCESS' if drift_outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s (job {season_drift_job.name})"
+    )
     return 0 if drift_outcome.success else 1
 
 
 def cmd_correct(args) -> int:
     import datetime as dt
 
+    from nba_platform.cli.runs import SEASON_PARTITIONS, get_instance
     from nba_platform.lib.corrections import CLI_FILE, append_correction, correction_tokens, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.storage import Store
-    from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance
     from nba_platform.resources.environment import build_resources
 
     landing = build_resources()["landing"]
     store = Store(landing.uri, landing.endpoint_url, landing.region)
-    recorded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    recorded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     try:
         # Read, append, validate, then one atomic write of the whole file (temp + rename / one S3 put).
         existing = store.read_bytes(CLI_FILE) if store.exists(CLI_FILE) else None
-        data, c = append_correction(existing, CLI_FILE, args.entity, args.key, args.field, args.value, args.reason, args.by, recorded_at)
+        data, c = append_correction(
+            existing, CLI_FILE, args.entity, args.key, args.field, args.value, args.reason, args.by, recorded_at
+        )
     except (LandingError, ValueError) as exc:
         _print(f"error: {exc}")
         return 2
     store.write_bytes(CLI_FILE, data)
-    _print(f"recorded {c.entity} {c.key_text}: {c.field} = {c.value_text or 'null'} (by {c.author}, {c.recorded_at}) "
-           f"in {landing.uri.rstrip('/')}/{CLI_FILE}, row {c.row}")
+    _print(
+        f"recorded {c.entity} {c.key_text}: {c.field} = {c.value_text or 'null'} (by {c.author}, {c.recorded_at}) "
+        f"in {landing.uri.rstrip('/')}/{CLI_FILE}, row {c.row}"
+    )
     instance = get_instance()
     known = instance.get_dynamic_partitions(SEASON_PARTITIONS)
     seasons = sorted(seasons_of_tokens(correction_tokens([c]), known))
@@ -212,7 +222,9 @@ def cmd_correct(args) -> int:
         _print(f"season {c.season} is not ingested yet: the correction applies when it is")
         return 0
     if not args.run:
-        _print(f"applies at the next build of {', '.join(seasons)} (the landing sensor requests one; or rerun with --run)")
+        _print(
+            f"applies at the next build of {', '.join(seasons)} (the landing sensor requests one; or rerun with --run)"
+        )
         return 0
     _print(f"building season partition(s) {', '.join(seasons)} ...")
     table = {"team_game": "team_games", "player_game": "player_games", "player": "player_seasons"}[c.entity]
@@ -225,7 +237,9 @@ def cmd_correct(args) -> int:
         audit = lake.read_table(f"corrections/{table}/{season}.parquet").to_pandas()
         mine = audit[(audit["correction_file"] == CLI_FILE) & (audit["correction_row"] == c.row)]
         for r in mine.itertuples():
-            _print(f"  {r.row_key} {r.field}: {r.old_value or 'null'} -> {r.new_value or 'null'} ({r.source}): {r.outcome}")
+            _print(
+                f"  {r.row_key} {r.field}: {r.old_value or 'null'} -> {r.new_value or 'null'} ({r.source}): {r.outcome}"
+            )
         if mine.empty:
             _print(f"  {season}: the key matched no row (see unmatched_corrections in the run's metadata)")
     return 0
@@ -234,10 +248,10 @@ def cmd_correct(args) -> int:
 def cmd_predict_season(args) -> int:
     import pandas as pd
 
+    from nba_platform.cli.runs import get_instance, register_seasons, run_job
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.seasons import season_start_year
     from nba_platform.lib.storage import Store
-    from nba_platform.ops_runner import get_instance, register_seasons, run_job
     from nba_platform.resources.environment import build_resources
 
     try:
@@ -246,7 +260,10 @@ def cmd_predict_season(args) -> int:
         _print(f"error: {exc}")
         return 2
     resources = build_resources()
-    landing, lake = resources["landing"], Store(resources["io_manager"].root, resources["io_manager"].endpoint_url, resources["io_manager"].region)
+    landing, lake = (
+        resources["landing"],
+        Store(resources["io_manager"].root, resources["io_manager"].endpoint_url, resources["io_manager"].region),
+    )
     if not lake.exists("models/game_outcome_model.parquet"):
         _print("error: no trained model in the lake yet: run `nba-platform build` first")
         return 2
@@ -258,16 +275,22 @@ def cmd_predict_season(args) -> int:
     try:
         shape, by_season = landing.read_rows(path.name, data)
         if shape.entity != "team_game":
-            raise LandingError(f"{path.name}: a {shape.name} file holds {shape.entity} rows; predict-season needs a team game log")
+            raise LandingError(
+                f"{path.name}: a {shape.name} file holds {shape.entity} rows; predict-season needs a team game log"
+            )
         if set(by_season) != {args.season}:
-            raise LandingError(f"{path.name}: holds seasons {sorted(by_season)}, not only {args.season} (rule: season_matches)")
+            raise LandingError(
+                f"{path.name}: holds seasons {sorted(by_season)}, not only {args.season} (rule: season_matches)"
+            )
         name = landing.accept(path.name, data, replace=args.replace)
     except LandingError as exc:
         _print(f"error: {exc}")
         return 2
     instance = get_instance()
     register_seasons(instance, [args.season])
-    _print(f"landed {name}: {shape.name}, {len(by_season[args.season])} rows; building {args.season} tables, features, predictions ...")
+    _print(
+        f"landed {name}: {shape.name}, {len(by_season[args.season])} rows; building {args.season} tables, features, predictions ..."
+    )
     outcome = run_job("predict_season", [args.season], instance, tags={"nba/trigger": "cli-predict-season"})
     if not outcome.success:
         _print(f"run {outcome.run_id}: FAILED; see the run in the Dagster UI")
@@ -278,15 +301,19 @@ def cmd_predict_season(args) -> int:
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
     out.to_csv(args.out, index=False, float_format="%.6f")
-    _print(f"run {outcome.run_id}: SUCCESS; wrote {len(out)} predictions to {args.out} (model {out['model_version'].iloc[0] if len(out) else '-'})")
+    _print(
+        f"run {outcome.run_id}: SUCCESS; wrote {len(out)} predictions to {args.out} (model {out['model_version'].iloc[0] if len(out) else '-'})"
+    )
     if quarantined or conflicts:
-        _print(f"note: {quarantined} row(s) failed validation and {conflicts} were set aside at dedup for {args.season}: "
-               "see quarantine/team_games and quarantine/team_games_dedup")
+        _print(
+            f"note: {quarantined} row(s) failed validation and {conflicts} were set aside at dedup for {args.season}: "
+            "see quarantine/team_games and quarantine/team_games_dedup"
+        )
     return 0
 
 
 def cmd_seasons(args) -> int:
-    from nba_platform.ops_runner import SEASON_PARTITIONS, get_instance
+    from nba_platform.cli.runs import SEASON_PARTITIONS, get_instance
 
     for s in get_instance().get_dynamic_partitions(SEASON_PARTITIONS):
         print(s)
@@ -294,10 +321,12 @@ def cmd_seasons(args) -> int:
 
 
 def cmd_backup(args) -> int:
+    from nba_platform.cli.runs import get_instance
     from nba_platform.defs.ops.backups import run_backup_now
-    from nba_platform.ops_runner import get_instance
 
-    _print("backing up the serving and Dagster databases and the lake manifest; every dump is restored into a scratch database and compared ...")
+    _print(
+        "backing up the serving and Dagster databases and the lake manifest; every dump is restored into a scratch database and compared ..."
+    )
     ok, run_id, meta, error = run_backup_now(get_instance(), tags={"nba/trigger": "cli-backup"})
     if not ok or meta is None:
         _print(f"run {run_id}: FAILED: {error or 'see the run in the Dagster UI'}")
@@ -305,15 +334,17 @@ def cmd_backup(args) -> int:
     for url, size in sorted(meta["bytes_written"].items()):
         _print(f"  {url}  {size} bytes")
     rows = ", ".join(f"{db} {v['tables']} tables / {v['rows']} rows" for db, v in meta["rows_verified"].items())
-    _print(f"run {run_id}: SUCCESS; backup {meta['backup_date']} verified ({rows}); lake {meta['lake_objects']} objects; "
-           f"retention deleted {', '.join(meta['retention_deleted']) or 'nothing'}")
+    _print(
+        f"run {run_id}: SUCCESS; backup {meta['backup_date']} verified ({rows}); lake {meta['lake_objects']} objects; "
+        f"retention deleted {', '.join(meta['retention_deleted']) or 'nothing'}"
+    )
     return 0
 
 
 def cmd_restore(args) -> int:
     import datetime as dt
 
-    from nba_platform.backup_runner import BackupError, restore_backup
+    from nba_platform.operations.backups import BackupError, restore_backup
     from nba_platform.resources.environment import build_resources
     from nba_platform.resources.secrets import SecretNotFound
 
@@ -331,14 +362,16 @@ def cmd_restore(args) -> int:
         _print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}")
         return 1
     rows = sum(s.rows for s in result.stats.values())
-    _print(f"restored {result.url} (sha256 ok) into the target: {len(result.stats)} tables, {rows} rows, "
-           "row counts and row digests equal to the backup's manifest")
+    _print(
+        f"restored {result.url} (sha256 ok) into the target: {len(result.stats)} tables, {rows} rows, "
+        "row counts and row digests equal to the backup's manifest"
+    )
     return 0
 
 
 def cmd_rollback_champion(args) -> int:
-    from nba_platform.model_registry import rollback
     from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.model_registry import rollback
 
     mlflow = build_resources()["mlflow"]
     try:
@@ -346,8 +379,10 @@ def cmd_rollback_champion(args) -> int:
     except RuntimeError as exc:
         _print(f"error: {exc}")
         return 1
-    _print(f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
-           f"(trained {restored.tags.get('train_first_season', '?')}..{restored.tags.get('train_last_season', '?')})")
+    _print(
+        f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
+        f"(trained {restored.tags.get('train_first_season', '?')}..{restored.tags.get('train_last_season', '?')})"
+    )
     return 0
 
 
@@ -356,7 +391,7 @@ def cmd_doctor(args) -> int:
 
     import dagster as dg
 
-    from nba_platform.doctor import prepare, run_checks
+    from nba_platform.operations.doctor import prepare, run_checks
     from nba_platform.resources.environment import build_resources
     from nba_platform.settings import load_settings
 
@@ -369,7 +404,10 @@ def cmd_doctor(args) -> int:
     for result in results:
         _print(result.line())
     failed = [r.name for r in results if not r.ok]
-    _print(f"{len(results) - len(failed)} of {len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    _print(
+        f"{len(results) - len(failed)} of {len(results)} checks passed"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 
@@ -398,33 +436,53 @@ Run `nba-platform COMMAND --help` for a command's options."""
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="nba-platform", description="NBA data platform (Dagster) command line: what is quicker outside the UI.",
-        epilog=EXAMPLES, formatter_class=HelpFormatter,
+        prog="nba-platform",
+        description="NBA data platform (Dagster) command line: what is quicker outside the UI.",
+        epilog=EXAMPLES,
+        formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     b = sub.add_parser("build", help="materialize every asset for every landed season")
     b.add_argument("--season", action="append", help="limit to this season (repeatable)")
     b.set_defaults(fn=cmd_build)
-    i = sub.add_parser("ingest", help="land file(s) and build the seasons they touch",
-                       description="Land file(s) (CSV, JSON, Parquet, tar.gz of CSVs) and build the season partitions they touch.")
+    i = sub.add_parser(
+        "ingest",
+        help="land file(s) and build the seasons they touch",
+        description="Land file(s) (CSV, JSON, Parquet, tar.gz of CSVs) and build the season partitions they touch.",
+    )
     i.add_argument("paths", nargs="+")
     i.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     i.add_argument("--no-run", action="store_true", help="land and register partitions only")
     i.add_argument("--no-drift", action="store_true", help="skip the drift report that follows the update run")
     i.set_defaults(fn=cmd_ingest)
-    p = sub.add_parser("predict-season", help="walk-forward predictions for one season's game log",
-                       description="Land a LeagueGameLog export for one season and write walk-forward predictions to a CSV.")
-    p.add_argument("--gamelog", required=True, help="nba_api LeagueGameLog (team) export: CSV/JSON/Parquet, any header case")
+    p = sub.add_parser(
+        "predict-season",
+        help="walk-forward predictions for one season's game log",
+        description="Land a LeagueGameLog export for one season and write walk-forward predictions to a CSV.",
+    )
+    p.add_argument(
+        "--gamelog", required=True, help="nba_api LeagueGameLog (team) export: CSV/JSON/Parquet, any header case"
+    )
     p.add_argument("--season", required=True, help="e.g. 2024-25")
-    p.add_argument("--out", required=True, help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version",
+    )
     p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     p.set_defaults(fn=cmd_predict_season)
-    c = sub.add_parser("correct", help="record a correction to a wrong source value",
-                       description="Record a correction (appended to corrections/corrections.csv in the landing zone). "
-                       "It is applied by natural key in the validated tables at every build of its season.")
+    c = sub.add_parser(
+        "correct",
+        help="record a correction to a wrong source value",
+        description="Record a correction (appended to corrections/corrections.csv in the landing zone). "
+        "It is applied by natural key in the validated tables at every build of its season.",
+    )
     c.add_argument("--entity", required=True, choices=("team_game", "player_game", "player"))
-    c.add_argument("--key", required=True, help="natural key: game_id=..,team_id=.. | game_id=..,player_id=.. | "
-                   "player_id=..[,season=..][,team_id=..]")
+    c.add_argument(
+        "--key",
+        required=True,
+        help="natural key: game_id=..,team_id=.. | game_id=..,player_id=.. | player_id=..[,season=..][,team_id=..]",
+    )
     c.add_argument("--field", required=True, help="canonical column to correct, e.g. pts, minutes, birth_date")
     c.add_argument("--value", required=True, help="the right value ('' = null)")
     c.add_argument("--reason", required=True, help="why the source is wrong")
@@ -433,24 +491,49 @@ def main(argv: list[str] | None = None) -> int:
     c.set_defaults(fn=cmd_correct)
     s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
-    bk = sub.add_parser("backup", help="one verified backup of the databases and lake now",
-                        description="One verified backup now: what the daily_database_backup schedule runs.")
+    bk = sub.add_parser(
+        "backup",
+        help="one verified backup of the databases and lake now",
+        description="One verified backup now: what the daily_database_backup schedule runs.",
+    )
     bk.set_defaults(fn=cmd_backup)
-    r = sub.add_parser("restore", help="restore a dated backup into a new, empty database",
-                       description="Restore a dated backup into a new (or empty) database; verifies checksum and row counts.")
-    r.add_argument("--date", required=True, help="backup date, YYYY-MM-DD (a daily/<date>/ prefix under NBA_BACKUP_URI)")
-    r.add_argument("--target-db", required=True, help="postgresql://user@host:port/db (created if missing, must hold no tables; "
-                   "password from PGPASSWORD/.pgpass or --password-key) or sqlite:///path for embedded backups")
-    r.add_argument("--database", choices=("serving", "dagster"), default="serving", help="which database of the backup (default: serving)")
-    r.add_argument("--password-key", help="read the target's password from the secrets resource under this key (e.g. rds_password)")
+    r = sub.add_parser(
+        "restore",
+        help="restore a dated backup into a new, empty database",
+        description="Restore a dated backup into a new (or empty) database; verifies checksum and row counts.",
+    )
+    r.add_argument(
+        "--date", required=True, help="backup date, YYYY-MM-DD (a daily/<date>/ prefix under NBA_BACKUP_URI)"
+    )
+    r.add_argument(
+        "--target-db",
+        required=True,
+        help="postgresql://user@host:port/db (created if missing, must hold no tables; "
+        "password from PGPASSWORD/.pgpass or --password-key) or sqlite:///path for embedded backups",
+    )
+    r.add_argument(
+        "--database",
+        choices=("serving", "dagster"),
+        default="serving",
+        help="which database of the backup (default: serving)",
+    )
+    r.add_argument(
+        "--password-key", help="read the target's password from the secrets resource under this key (e.g. rds_password)"
+    )
     r.set_defaults(fn=cmd_restore)
-    rb = sub.add_parser("rollback-champion", help="restore the previous champion game model",
-                        description="Restore the previous champion of the game model (or --to-version N, an earlier champion).")
+    rb = sub.add_parser(
+        "rollback-champion",
+        help="restore the previous champion game model",
+        description="Restore the previous champion of the game model (or --to-version N, an earlier champion).",
+    )
     rb.add_argument("--to-version", help="an earlier champion's version (default: the one before the current)")
     rb.set_defaults(fn=cmd_rollback_champion)
-    dr = sub.add_parser("doctor", help="check the databases, stores, secrets and MLflow",
-                        description="One PASS/FAIL line per configured service: serving database, lake and landing stores, "
-                        "secrets, MLflow tracking store, Dagster instance storage. Exits 1 if any check fails.")
+    dr = sub.add_parser(
+        "doctor",
+        help="check the databases, stores, secrets and MLflow",
+        description="One PASS/FAIL line per configured service: serving database, lake and landing stores, "
+        "secrets, MLflow tracking store, Dagster instance storage. Exits 1 if any check fails.",
+    )
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
     args = parser.parse_args(argv)

@@ -43,7 +43,11 @@ def asset_keys_by_op() -> dict[str, list[str]]:
                     if not hasattr(assets_def, "node_def"):  # AssetSpec: not executed here
                         continue
                     keys = [k.to_user_string() for k in assets_def.keys]
-                    keys += [c.asset_key.to_user_string() for c in assets_def.check_keys if c.asset_key.to_user_string() not in keys]
+                    keys += [
+                        c.asset_key.to_user_string()
+                        for c in assets_def.check_keys
+                        if c.asset_key.to_user_string() not in keys
+                    ]
                     mapping.setdefault(assets_def.node_def.name, []).extend(keys)
             except Exception:  # a log line without asset keys beats a run without logs
                 mapping = {}
@@ -63,8 +67,13 @@ def format_record(record: logging.LogRecord) -> str:
     meta = getattr(record, "dagster_meta", None)
     exc_text = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else None
     if not meta:  # not a Dagster record: still one line, still scrubbed
-        return json_log_line(created=record.created, level=record.levelname, message=record.getMessage(),
-                             logger=record.name, error=exc_text)
+        return json_log_line(
+            created=record.created,
+            level=record.levelname,
+            message=record.getMessage(),
+            logger=record.name,
+            error=exc_text,
+        )
     event = meta.get("dagster_event")
     step = meta.get("step_key")
     op = meta.get("op_name") or step
@@ -110,6 +119,8 @@ class RunLogHandler(logging.StreamHandler):
 PYTHON_LOGS_CONFIG = {
     "managed_python_loggers": ["nba_platform"],
     "dagster_handler_config": {
-        "handlers": {"nba_json": {"class": "nba_platform.json_logging.RunLogHandler", "stream": "ext://sys.stdout"}},
+        "handlers": {
+            "nba_json": {"class": "nba_platform.observability.run_logs.RunLogHandler", "stream": "ext://sys.stdout"}
+        },
     },
 }

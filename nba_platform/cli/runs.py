@@ -20,12 +20,12 @@ def get_instance() -> dg.DagsterInstance:
     os.environ.setdefault("DAGSTER_HOME", str(home))
     if not (home / "dagster.yaml").exists():
         # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
-        # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (json_logging.py), silent otherwise
+        # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (observability/run_logs.py), silent otherwise
         # event_log_storage: Dagster's SQLite event log, one engine per shard (dagster_storage.py)
         (home / "dagster.yaml").write_text(
             "telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
             "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
-            "      nba_json: {class: nba_platform.json_logging.RunLogHandler, stream: 'ext://sys.stdout'}\n"
+            "      nba_json: {class: nba_platform.observability.run_logs.RunLogHandler, stream: 'ext://sys.stdout'}\n"
             "event_log_storage:\n  module: nba_platform.dagster_storage\n  class: EmbeddedSqliteEventLogStorage\n"
             "  config: {}\n"
         )
@@ -48,7 +48,9 @@ class RunOutcome:
     seasons: list[str]
 
 
-def run_job(job_name: str, seasons: list[str], instance: dg.DagsterInstance | None = None, tags: dict | None = None) -> RunOutcome:
+def run_job(
+    job_name: str, seasons: list[str], instance: dg.DagsterInstance | None = None, tags: dict | None = None
+) -> RunOutcome:
     """One in-process run covering `seasons` (a contiguous range in partition order)."""
     from nba_platform.definitions import defs
 
@@ -62,5 +64,5 @@ def run_job(job_name: str, seasons: list[str], instance: dg.DagsterInstance | No
     }
     job = defs().resolve_job_def(job_name)
     result = job.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False)
-    covered = order[positions[0]: positions[-1] + 1]
+    covered = order[positions[0] : positions[-1] + 1]
     return RunOutcome(result.run_id, result.success, covered)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking, RegisteredVersion
 
@@ -19,7 +19,7 @@ HISTORY_TAG = "champion_history"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def champion_history(mlflow: MlflowTracking, name: str = GAME_MODEL_NAME) -> list[dict]:
@@ -53,7 +53,9 @@ def promote(mlflow: MlflowTracking, version: str, reason: str, name: str = GAME_
         mlflow.delete_alias(CHALLENGER, name)
 
 
-def rollback(mlflow: MlflowTracking, to_version: str | None = None, name: str = GAME_MODEL_NAME) -> tuple[RegisteredVersion, RegisteredVersion]:
+def rollback(
+    mlflow: MlflowTracking, to_version: str | None = None, name: str = GAME_MODEL_NAME
+) -> tuple[RegisteredVersion, RegisteredVersion]:
     """Point `champion` back at the previous champion (or `to_version`, which must have been a
     champion before). Returns (replaced, restored)."""
     current = mlflow.version_by_alias(CHAMPION, name)

@@ -1,0 +1,1 @@
+"""Observability: structured run logs (and, as they land, metrics and traces)."""

@@ -1,0 +1,1 @@
+"""Operations code: backups and restores, health checks (doctor)."""
