@@ -275,7 +275,7 @@ def lit(text: str) -> str:
 def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -> list[str]:
     from nba_platform.lib.quality import MAX_PLAYER_PTS, PLAYER_GAME_RULES
     from nba_platform.lib.schema import TEAM_ID_MAX, TEAM_ID_MIN
-    from nba_platform.lib.seasons import SEASON_TYPES
+    from nba_platform.lib.seasons import SEASON_TYPE_BY_GAME_ID_DIGIT
 
     nulls = ", ".join(f"'{v}'" for v in NULL_TEXT)
     reads = " UNION ALL ".join(
@@ -292,7 +292,7 @@ def reference_sql(files: list[Path], season: str, out: Path, team_games: Path) -
     def num(c: str) -> str:
         return f"TRY_CAST(t_{c} AS DOUBLE)"
 
-    types = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in SEASON_TYPES.items())
+    types = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in SEASON_TYPE_BY_GAME_ID_DIGIT.items())
     # parse errors, in the order normalise_player_games flags them
     flagged = ["GAME_ID", "MIN", "TEAM_ID", "PLAYER_ID", *[col[c].strip('"') for c in COUNTS], "PLUS_MINUS"]
     integer_cols = ["TEAM_ID", "PLAYER_ID", *[col[c].strip('"') for c in COUNTS]]

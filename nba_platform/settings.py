@@ -1,121 +1,70 @@
-"""The one place the environment is chosen and settings are read.
+"""The one place the environment is chosen and settings are read (pydantic-settings).
 
 `NBA_PLATFORM_ENV=local` (default): everything embedded under `NBA_HOME` (./.nba_home).
 `NBA_PLATFORM_ENV=prod`: the lake and landing zone on S3, secrets from AWS Secrets Manager,
 Postgres for Dagster storage and serving tables. Assets never look at this; resources do.
+
+Each setting is one field of `Settings`, read from the environment variable named by its alias,
+else from `./.env`, else its default. Defaults that depend on the environment or on `NBA_HOME`
+are left `None` on the field and derived in `Settings._derive_defaults` (their README text is in
+`default_doc`). An empty value counts as unset, except where an empty string means "off"
+(`KEEP_EMPTY`). The README's settings table is `settings_table()` (tested equal).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nba_platform.lib.stats_api import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BREAKER_COOLDOWN_S,
+    DEFAULT_BREAKER_FAILURES,
+    DEFAULT_CACHE_TTL_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_REQUESTS_PER_SECOND,
+    DEFAULT_RETRY_AFTER_CAP_S,
+    DEFAULT_TIMEOUT_S,
+)
 
 ENVIRONMENTS = ("local", "prod")
 EXECUTORS = ("in_process", "multiprocess", "celery")
 LOG_FORMATS = ("text", "json")
+DOTENV_PATH = ".env"  # relative: the working directory's .env, read by pydantic-settings
+
+# An empty string is a value for these (no cache; no password key), not "use the default".
+KEEP_EMPTY = frozenset({"stats_api_cache_uri", "serving_db_password_key", "dagster_db_password_key"})
 
 
-def _load_dotenv(path: Path) -> None:
-    """Minimal .env support for local runs: KEY=VALUE lines, never overriding the real env."""
-    if not path.is_file():
-        return
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+def setting(env_var: str | AliasChoices, default: Any = None, doc: str = "", default_doc: str | None = None, **kw):
+    """A settings field read from `env_var`; `default_doc` describes a derived (None) default."""
+    extra = {"default_doc": default_doc} if default_doc else None
+    if "default_factory" not in kw:
+        kw["default"] = default
+    return Field(validation_alias=env_var, description=doc, json_schema_extra=extra, **kw)
 
 
-@dataclass(frozen=True)
-class Settings:
-    env: str
-    home: Path
-    lake_uri: str
-    landing_uri: str
-    include_sample: bool
-    aws_region: str
-    aws_endpoint_url: str | None
-    mlflow_tracking_uri: str
-    mlflow_artifact_uri: str | None
-    serving_db_url: str
-    serving_db_password_key: str | None
-    secrets_id: str | None
-    # Alerting (resources/alerts.py). Email is off unless a host and recipients are set; the SMTP
-    # password and the webhook URL are secrets (nba_alert_smtp_password, nba_alert_webhook_url).
-    alert_smtp_host: str | None = None
-    alert_smtp_port: int = 587
-    alert_smtp_starttls: bool = True
-    alert_smtp_ca_file: str | None = None
-    alert_smtp_username: str | None = None
-    alert_email_from: str = "nba-platform@localhost"
-    alert_email_to: tuple[str, ...] = ()
-    ui_base_url: str = "http://127.0.0.1:3000"
-    # Backups (operations/backups.py, resources/backups.py, defs/ops/backups.py). URLs hold no passwords: the *_password_key
-    # names are looked up in the secrets resource at run time.
-    backup_uri: str = ""
-    dagster_db_url: str = ""
-    dagster_db_password_key: str | None = None
-    backup_scratch_db_url: str | None = None
-    backup_scratch_password_key: str | None = None
-    backup_keep_daily: int = 7
-    backup_keep_weekly: int = 4
-    # stats.nba.com as a raw source (resources/stats_api.py; raw assets use it with config
-    # `source: stats_api`). Empty cache URI = no response cache.
-    stats_api_base_url: str = "https://stats.nba.com/stats"
-    stats_api_timeout_seconds: float = 30.0
-    stats_api_requests_per_second: float = 1.0
-    stats_api_endpoint_rates: tuple[tuple[str, float], ...] = ()
-    stats_api_max_attempts: int = 5
-    stats_api_retry_after_cap_seconds: float = 120.0
-    stats_api_breaker_failures: int = 5
-    stats_api_breaker_cooldown_seconds: float = 60.0
-    stats_api_cache_uri: str = ""
-    stats_api_cache_ttl_seconds: float = 86400.0
-    # Glue Data Catalog database the lake's tables are registered in (prod, S3 lake only). Terraform
-    # creates it and sets NBA_GLUE_DATABASE on the ECS tasks; unset means no registration.
-    glue_database: str | None = None
-    mlflow_password_key: str | None = None
-    # Retraining sensor (defs/models/sensors.py)
-    retrain_drift_share: float = 0.75
-    retrain_skill_margin: float = 0.01
-    retrain_min_live_games: int = 100
-    # Step executor (resources/environment.py::build_executor). celery: steps go to workers
-    # (`celery -A nba_platform.celery_app worker`) through the broker; the broker URL may hold
-    # a password, so it is only handed to Celery, never to run config or metadata.
-    executor: str = "in_process"
-    celery_broker: str = field(default="pyamqp://guest@127.0.0.1:5672//", repr=False)
-    celery_backend: str = field(default="rpc://", repr=False)
-    celery_queue: str = "dagster"
-    # Run logs (observability/run_logs.py): json = one JSON object per line on stdout besides Dagster's console.
-    log_format: str = "text"
-
-    @property
-    def dagster_home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
-def _dagster_db_url(env: str, home: Path) -> str:
-    """The Dagster storage database: the SQLite files under DAGSTER_HOME embedded; in prod the
-    Postgres database infra/dagster/dagster.yaml points at (DAGSTER_PG_*), without its password."""
-    if env == "local":
-        return f"sqlite:///{os.environ.get('DAGSTER_HOME') or home / 'dagster'}"
-    host, db, user = (os.environ.get(f"DAGSTER_PG_{k}") for k in ("HOST", "DB", "USER"))
-    if not (host and db and user):
-        return ""
-    from urllib.parse import quote
-
-    return (
-        f"postgresql://{quote(user, safe='')}@{host}:{os.environ.get('DAGSTER_PG_PORT') or 5432}/{quote(db, safe='')}"
-    )
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
 
 
-def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
+def _endpoint_rates(value: Any) -> Any:
     """'boxscoretraditionalv2=0.5,commonplayerinfo=2' -> per-endpoint requests per second."""
+    if not isinstance(value, str):
+        return value
     pairs = []
-    for item in (i.strip() for i in text.split(",") if i.strip()):
+    for item in (i.strip() for i in value.split(",") if i.strip()):
         name, _, rate = item.partition("=")
         if not name.strip() or not re.fullmatch(r"\d+(\.\d*)?", rate.strip()):
             raise ValueError(
@@ -125,93 +74,354 @@ def _endpoint_rates(text: str) -> tuple[tuple[str, float], ...]:
     return tuple(pairs)
 
 
-def load_log_format() -> str:
-    """NBA_LOG_FORMAT (text | json; default text locally, json in prod). Read on its own too: the
-    run log handler needs it where the rest of the settings may not be complete."""
-    env = os.environ.get("NBA_PLATFORM_ENV", "local").strip().lower()
-    fmt = os.environ.get("NBA_LOG_FORMAT", "json" if env == "prod" else "text").strip().lower()
-    if fmt not in LOG_FORMATS:
-        raise ValueError(f"NBA_LOG_FORMAT must be one of {LOG_FORMATS}, got {fmt!r}")
-    return fmt
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=DOTENV_PATH,
+        extra="ignore",
+        # a value that fails validation may be a secret (a broker URL with a password): never echo it
+        hide_input_in_errors=True,
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info) -> Any:
+        if value == "" and info.field_name not in KEEP_EMPTY:
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return value
+
+
+class EnvironmentSettings(_Base):
+    """The environment and the log format: all the run log handler needs, readable where the rest
+    of the settings may be incomplete (observability/run_logs.py)."""
+
+    env: Literal["local", "prod"] = setting("NBA_PLATFORM_ENV", "local", "`local` (embedded) or `prod`")
+    log_format: Literal["text", "json"] | None = setting(
+        "NBA_LOG_FORMAT",
+        None,
+        "`json`: every run's log records also go to stdout as one JSON object per line (timestamp, level, "
+        "message, run_id, job, step, asset_key(s), partition, event_type, error), secret values scrubbed, via "
+        "the `python_logs` handler in the instance's `dagster.yaml` (`nba_platform/observability/run_logs.py`); "
+        "`text`: Dagster's console lines (stderr) only. Dagster homes the CLI created before this setting "
+        "existed need the `python_logs` block of `infra/dagster/dagster.yaml` added",
+        default_doc="`text` locally, `json` in prod",
+    )
+
+    @field_validator("env", "log_format", mode="before")
+    @classmethod
+    def _normalise_choice(cls, value: Any) -> Any:
+        return _lower(value)
+
+    @model_validator(mode="after")
+    def _derive_log_format(self):
+        if self.log_format is None:
+            self.log_format = "json" if self.env == "prod" else "text"
+        return self
+
+
+class Settings(EnvironmentSettings):
+    home: Path = setting(
+        "NBA_HOME",
+        doc="root of everything embedded: lake, landing dir, Dagster home",
+        default_doc="`./.nba_home`",
+        default_factory=lambda: Path.cwd() / ".nba_home",
+    )
+    dagster_home: Path | None = setting(
+        "DAGSTER_HOME", None, "Dagster instance directory", default_doc="`$NBA_HOME/dagster` (set by the CLI)"
+    )
+    lake_uri: str | None = setting(
+        "NBA_LAKE_URI",
+        None,
+        "Parquet lake root, local path or `s3://bucket/prefix`",
+        default_doc="`$NBA_HOME/lake` locally; required in prod",
+    )
+    landing_uri: str | None = setting(
+        "NBA_LANDING_URI",
+        None,
+        "landing zone, local path or `s3://bucket/prefix`",
+        default_doc="`$NBA_HOME/landing` locally; required in prod",
+    )
+    include_sample: bool = setting(
+        "NBA_INCLUDE_SAMPLE", True, "treat the shipped sample files as part of the landing zone"
+    )
+    aws_region: str = setting(
+        AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        "us-east-1",
+        "region for S3, Secrets Manager, Glue (`AWS_DEFAULT_REGION` when `AWS_REGION` is unset)",
+    )
+    aws_endpoint_url: str | None = setting(
+        "AWS_ENDPOINT_URL", None, "S3-compatible endpoint (prod only; tests point it at moto_server)"
+    )
+    # MLflow 3.17 refuses file stores: SQLite locally, Postgres in prod.
+    mlflow_tracking_uri: str | None = setting(
+        "MLFLOW_TRACKING_URI",
+        None,
+        "MLflow tracking + registry store (Postgres in prod; MLflow refuses file stores)",
+        default_doc="`sqlite:///$NBA_HOME/mlflow/mlflow.db`",
+    )
+    mlflow_artifact_uri: str | None = setting(
+        "MLFLOW_ARTIFACT_URI",
+        None,
+        "artifact location for new experiments (`s3://...` in prod)",
+        default_doc="`$NBA_HOME/mlflow/artifacts` locally; MLflow's default in prod",
+    )
+    mlflow_password_key: str | None = setting(
+        "NBA_MLFLOW_DB_PASSWORD_KEY",
+        None,
+        "key of the MLflow database password in the secrets store; added to the URI at use, never stored "
+        "(only a server database takes one)",
+        default_doc="`mlflow_db_password` in prod (when `MLFLOW_TRACKING_URI` is `postgresql+psycopg2://user@host/db`)",
+    )
+    # The serving database URL never holds a password: that comes from the secrets resource.
+    serving_db_url: str | None = setting(
+        "NBA_SERVING_DB_URL",
+        None,
+        "serving DB; `postgresql://user@host:5432/db` in prod (no password in the URL)",
+        default_doc="`sqlite:///$NBA_HOME/serving/serving.db`",
+    )
+    serving_db_password_key: str | None = setting(
+        "NBA_SERVING_DB_PASSWORD_KEY",
+        None,
+        "key of the serving DB password in the secrets store",
+        default_doc="`rds_password` in prod",
+    )
+    secrets_id: str | None = setting(
+        "NBA_SECRETS_ID", None, "AWS Secrets Manager secret (a JSON object) holding the prod secrets"
+    )
+    # --- alerting settings (resources/alerts.py). Email is off unless a host and recipients are set;
+    # the SMTP password and the webhook URL are secrets (nba_alert_smtp_password, nba_alert_webhook_url).
+    alert_smtp_host: str | None = setting(
+        "NBA_ALERT_SMTP_HOST", None, "SMTP relay host", default_doc="unset (email off)"
+    )
+    alert_smtp_port: int = setting("NBA_ALERT_SMTP_PORT", 587, "SMTP port")
+    alert_smtp_starttls: bool = setting("NBA_ALERT_SMTP_STARTTLS", True, "upgrade with STARTTLS before login/sending")
+    alert_smtp_ca_file: str | None = setting(
+        "NBA_ALERT_SMTP_CA_FILE", None, "CA bundle to trust for a private relay", default_doc="unset (system CAs)"
+    )
+    alert_smtp_username: str | None = setting(
+        "NBA_ALERT_SMTP_USERNAME",
+        None,
+        "SMTP login; its password is the secret `nba_alert_smtp_password`",
+        default_doc="unset (no login)",
+    )
+    alert_email_from: str = setting("NBA_ALERT_EMAIL_FROM", "nba-platform@localhost", "sender")
+    alert_email_to: Annotated[tuple[str, ...], NoDecode] = setting(
+        "NBA_ALERT_EMAIL_TO", (), "comma-separated recipients", default_doc="unset (email off)"
+    )
+    ui_base_url: str = setting("NBA_UI_BASE_URL", "http://127.0.0.1:3000", "Dagster UI base for run / asset links")
+    # --- backups (operations/backups.py, resources/backups.py, defs/ops/backups.py). URLs hold no
+    # passwords: the *_password_key names are looked up in the secrets resource at run time.
+    backup_uri: str | None = setting(
+        "NBA_BACKUP_URI",
+        None,
+        "backup location, local dir or `s3://bucket/prefix` (required in prod)",
+        default_doc="`$NBA_HOME/backups` locally",
+    )
+    dagster_db_url: str | None = setting(
+        "NBA_DAGSTER_DB_URL",
+        None,
+        "Dagster storage database to back up",
+        default_doc="the instance's SQLite dir locally; from `DAGSTER_PG_HOST/DB/USER/PORT` in prod",
+    )
+    dagster_pg_host: str | None = setting("DAGSTER_PG_HOST", None, "prod Dagster storage: Postgres host")
+    dagster_pg_port: int = setting("DAGSTER_PG_PORT", 5432, "prod Dagster storage: Postgres port")
+    dagster_pg_db: str | None = setting("DAGSTER_PG_DB", None, "prod Dagster storage: database")
+    dagster_pg_user: str | None = setting(
+        "DAGSTER_PG_USER", None, "prod Dagster storage: user (its password `DAGSTER_PG_PASSWORD` is a secret)"
+    )
+    dagster_db_password_key: str | None = setting(
+        "NBA_DAGSTER_DB_PASSWORD_KEY",
+        None,
+        "key of the Dagster database password in the secrets store",
+        default_doc="`dagster_pg_password` in prod",
+    )
+    backup_scratch_db_url: str | None = setting(
+        "NBA_BACKUP_SCRATCH_DB_URL",
+        None,
+        "where restore verification creates its scratch database",
+        default_doc="the source server",
+    )
+    backup_scratch_password_key: str | None = setting(
+        "NBA_BACKUP_SCRATCH_PASSWORD_KEY", None, "key of the scratch server's password in the secrets store"
+    )
+    backup_keep_daily: int = setting("NBA_BACKUP_KEEP_DAILY", 7, "daily backups kept")
+    backup_keep_weekly: int = setting("NBA_BACKUP_KEEP_WEEKLY", 4, "weekly (Sunday) backups kept")
+    # --- stats.nba.com as a raw source (resources/stats_api.py; raw assets use it with config
+    # `source: stats_api`). Defaults are the client's own (lib/stats_api.py).
+    stats_api_base_url: str = setting(
+        "NBA_STATS_API_BASE_URL", DEFAULT_BASE_URL, "API root (tests point it at a local server)"
+    )
+    stats_api_timeout_seconds: float = setting(
+        "NBA_STATS_API_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_S, "socket timeout per request"
+    )
+    stats_api_requests_per_second: float = setting(
+        "NBA_STATS_API_REQUESTS_PER_SECOND", DEFAULT_REQUESTS_PER_SECOND, "rate per endpoint (`0` = unlimited)"
+    )
+    stats_api_endpoint_rates: Annotated[tuple[tuple[str, float], ...], NoDecode] = setting(
+        "NBA_STATS_API_ENDPOINT_RATES",
+        (),
+        "per-endpoint overrides, e.g. `boxscoretraditionalv2=0.5,commonplayerinfo=2`",
+        default_doc="unset",
+    )
+    stats_api_max_attempts: int = setting(
+        "NBA_STATS_API_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, "tries per request, the first included"
+    )
+    stats_api_retry_after_cap_seconds: float = setting(
+        "NBA_STATS_API_RETRY_AFTER_CAP_SECONDS", DEFAULT_RETRY_AFTER_CAP_S, "longest `Retry-After` honoured"
+    )
+    stats_api_breaker_failures: int = setting(
+        "NBA_STATS_API_BREAKER_FAILURES", DEFAULT_BREAKER_FAILURES, "consecutive failures that open the breaker"
+    )
+    stats_api_breaker_cooldown_seconds: float = setting(
+        "NBA_STATS_API_BREAKER_COOLDOWN_SECONDS", DEFAULT_BREAKER_COOLDOWN_S, "breaker open time"
+    )
+    stats_api_cache_uri: str | None = setting(
+        "NBA_STATS_API_CACHE_URI",
+        None,
+        "response cache, local dir or `s3://bucket/prefix`; empty = no cache",
+        default_doc="`$NBA_HOME/stats_api_cache` locally, unset (no cache) in prod",
+    )
+    stats_api_cache_ttl_seconds: float = setting(
+        "NBA_STATS_API_CACHE_TTL_SECONDS",
+        DEFAULT_CACHE_TTL_S,
+        "cached responses older than this are refetched (`0` = never expire)",
+    )
+    glue_database: str | None = setting(
+        "NBA_GLUE_DATABASE",
+        None,
+        "prod only: existing Glue database every lake write registers its table in (see Glue Data Catalog)",
+        default_doc="unset (no registration); Terraform's ECS tasks set it to `var.glue_database_name` (`nba_platform`)",
+    )
+    # --- retraining sensor (defs/models/sensors.py)
+    retrain_drift_share: float = setting(
+        "NBA_RETRAIN_DRIFT_SHARE",
+        0.75,
+        "share of drifted features (KS test per feature) in a new partition that makes `retraining_sensor` ask "
+        "for a retrain. Measured on the shipped history: a full season against the three before it flags 10-71% "
+        "of features (scoring and pace rise every year), the same distribution ~1%; 0.75 means drift beyond a "
+        "normal season's",
+    )
+    retrain_skill_margin: float = setting(
+        "NBA_RETRAIN_SKILL_MARGIN",
+        0.01,
+        "live Brier (last N games) above the champion's validation Brier by more than this asks for a retrain",
+    )
+    retrain_min_live_games: int = setting(
+        "NBA_RETRAIN_MIN_LIVE_GAMES", 100, "live skill over fewer games is not acted on"
+    )
+    # --- step executor (resources/environment.py::build_executor). celery: steps go to workers
+    # through the broker; the broker URL may hold a password, so it is only handed to Celery.
+    executor: Literal["in_process", "multiprocess", "celery"] = setting(
+        "NBA_EXECUTOR",
+        "in_process",
+        "step executor of every job: `in_process`, `multiprocess` (a process per step) or `celery` "
+        "(steps on Celery workers, see Scale-out)",
+    )
+    celery_broker: str = setting(
+        "NBA_CELERY_BROKER",
+        "pyamqp://guest@127.0.0.1:5672//",
+        "Celery broker (any Kombu URL, e.g. `redis://127.0.0.1:6379/0`); may hold a password: set it from a "
+        "secret, it is never written to run config or logs",
+        repr=False,
+    )
+    celery_backend: str = setting(
+        "NBA_CELERY_BACKEND",
+        "rpc://",
+        "Celery result backend (`rpc://` over the broker, or e.g. `redis://127.0.0.1:6379/1`)",
+        repr=False,
+    )
+    celery_queue: str = setting("NBA_CELERY_QUEUE", "dagster", "queue runs submit steps to and workers consume")
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _normalise_executor(cls, value: Any) -> Any:
+        return _lower(value).replace("-", "_") if isinstance(value, str) else value
+
+    @field_validator("alert_email_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("stats_api_endpoint_rates", mode="before")
+    @classmethod
+    def _parse_endpoint_rates(cls, value: Any) -> Any:
+        return _endpoint_rates(value)
+
+    @model_validator(mode="after")
+    def _derive_defaults(self):
+        local = self.env == "local"
+        self.home = self.home.resolve()
+        home = self.home
+        if self.dagster_home is None:
+            self.dagster_home = home / "dagster"
+        if self.lake_uri is None:
+            self.lake_uri = str(home / "lake") if local else ""
+        if self.landing_uri is None:
+            self.landing_uri = str(home / "landing") if local else ""
+        if not local and not (self.lake_uri and self.landing_uri):
+            raise ValueError("NBA_PLATFORM_ENV=prod needs NBA_LAKE_URI and NBA_LANDING_URI (s3://bucket/prefix)")
+        if self.mlflow_tracking_uri is None:
+            self.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+        if not self.mlflow_tracking_uri.startswith("postgresql"):
+            self.mlflow_password_key = None
+        elif self.mlflow_password_key is None and not local:
+            self.mlflow_password_key = "mlflow_db_password"
+        if self.mlflow_artifact_uri is None and local:
+            self.mlflow_artifact_uri = str(home / "mlflow" / "artifacts")
+        if self.serving_db_url is None:
+            self.serving_db_url = f"sqlite:///{home / 'serving' / 'serving.db'}"
+        if self.serving_db_password_key is None and not local:
+            self.serving_db_password_key = "rds_password"
+        self.serving_db_password_key = self.serving_db_password_key or None
+        if self.backup_uri is None:
+            self.backup_uri = str(home / "backups") if local else ""
+        if self.dagster_db_url is None:
+            self.dagster_db_url = self._default_dagster_db_url()
+        if self.dagster_db_password_key is None and not local:
+            self.dagster_db_password_key = "dagster_pg_password"
+        self.dagster_db_password_key = self.dagster_db_password_key or None
+        if self.stats_api_cache_uri is None:
+            self.stats_api_cache_uri = str(home / "stats_api_cache") if local else ""
+        return self
+
+    def _default_dagster_db_url(self) -> str:
+        """The Dagster storage database: the SQLite files under DAGSTER_HOME embedded; in prod the
+        Postgres database infra/dagster/dagster.yaml points at (DAGSTER_PG_*), without its password."""
+        if self.env == "local":
+            return f"sqlite:///{self.dagster_home}"
+        if not (self.dagster_pg_host and self.dagster_pg_db and self.dagster_pg_user):
+            return ""
+        user, db = quote(self.dagster_pg_user, safe=""), quote(self.dagster_pg_db, safe="")
+        return f"postgresql://{user}@{self.dagster_pg_host}:{self.dagster_pg_port}/{db}"
 
 
 def load_settings() -> Settings:
-    _load_dotenv(Path.cwd() / ".env")
-    env = os.environ.get("NBA_PLATFORM_ENV", "local").strip().lower()
-    if env not in ENVIRONMENTS:
-        raise ValueError(f"NBA_PLATFORM_ENV must be one of {ENVIRONMENTS}, got {env!r}")
-    home = Path(os.environ.get("NBA_HOME", Path.cwd() / ".nba_home")).resolve()
-    default_lake = str(home / "lake") if env == "local" else ""
-    default_landing = str(home / "landing") if env == "local" else ""
-    lake = os.environ.get("NBA_LAKE_URI", default_lake)
-    landing = os.environ.get("NBA_LANDING_URI", default_landing)
-    executor = os.environ.get("NBA_EXECUTOR", "in_process").strip().lower().replace("-", "_")
-    if executor not in EXECUTORS:
-        raise ValueError(f"NBA_EXECUTOR must be one of {EXECUTORS}, got {executor!r}")
-    if env == "prod" and not (lake and landing):
-        raise ValueError("NBA_PLATFORM_ENV=prod needs NBA_LAKE_URI and NBA_LANDING_URI (s3://bucket/prefix)")
-    return Settings(
-        env=env,
-        home=home,
-        lake_uri=lake,
-        landing_uri=landing,
-        include_sample=os.environ.get("NBA_INCLUDE_SAMPLE", "true").lower() in ("1", "true", "yes"),
-        aws_region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-        aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        # MLflow 3.17 refuses file stores: SQLite locally, Postgres in prod.
-        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
-        # only a server database takes a password (prod: Postgres, from the secret's mlflow_db_password)
-        mlflow_password_key=(
-            os.environ.get("NBA_MLFLOW_DB_PASSWORD_KEY", "mlflow_db_password" if env == "prod" else "") or None
-        )
-        if os.environ.get("MLFLOW_TRACKING_URI", "").startswith("postgresql")
-        else None,
-        mlflow_artifact_uri=os.environ.get(
-            "MLFLOW_ARTIFACT_URI", str(home / "mlflow" / "artifacts") if env == "local" else None
-        ),
-        # The serving database URL never holds a password: that comes from the secrets resource.
-        serving_db_url=os.environ.get("NBA_SERVING_DB_URL", f"sqlite:///{home / 'serving' / 'serving.db'}"),
-        serving_db_password_key=os.environ.get(
-            "NBA_SERVING_DB_PASSWORD_KEY", "rds_password" if env == "prod" else None
-        ),
-        secrets_id=os.environ.get("NBA_SECRETS_ID"),
-        alert_smtp_host=os.environ.get("NBA_ALERT_SMTP_HOST") or None,
-        alert_smtp_port=int(os.environ.get("NBA_ALERT_SMTP_PORT") or 587),
-        alert_smtp_starttls=os.environ.get("NBA_ALERT_SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
-        alert_smtp_ca_file=os.environ.get("NBA_ALERT_SMTP_CA_FILE") or None,
-        alert_smtp_username=os.environ.get("NBA_ALERT_SMTP_USERNAME") or None,
-        alert_email_from=os.environ.get("NBA_ALERT_EMAIL_FROM") or "nba-platform@localhost",
-        alert_email_to=tuple(a.strip() for a in os.environ.get("NBA_ALERT_EMAIL_TO", "").split(",") if a.strip()),
-        ui_base_url=os.environ.get("NBA_UI_BASE_URL") or "http://127.0.0.1:3000",
-        backup_uri=os.environ.get("NBA_BACKUP_URI", str(home / "backups") if env == "local" else ""),
-        dagster_db_url=os.environ.get("NBA_DAGSTER_DB_URL") or _dagster_db_url(env, home),
-        dagster_db_password_key=os.environ.get(
-            "NBA_DAGSTER_DB_PASSWORD_KEY", "dagster_pg_password" if env == "prod" else None
-        ),
-        backup_scratch_db_url=os.environ.get("NBA_BACKUP_SCRATCH_DB_URL") or None,
-        backup_scratch_password_key=os.environ.get("NBA_BACKUP_SCRATCH_PASSWORD_KEY") or None,
-        backup_keep_daily=int(os.environ.get("NBA_BACKUP_KEEP_DAILY") or 7),
-        backup_keep_weekly=int(os.environ.get("NBA_BACKUP_KEEP_WEEKLY") or 4),
-        stats_api_base_url=os.environ.get("NBA_STATS_API_BASE_URL") or "https://stats.nba.com/stats",
-        stats_api_timeout_seconds=float(os.environ.get("NBA_STATS_API_TIMEOUT_SECONDS") or 30),
-        stats_api_requests_per_second=float(os.environ.get("NBA_STATS_API_REQUESTS_PER_SECOND") or 1.0),
-        stats_api_endpoint_rates=_endpoint_rates(os.environ.get("NBA_STATS_API_ENDPOINT_RATES", "")),
-        stats_api_max_attempts=int(os.environ.get("NBA_STATS_API_MAX_ATTEMPTS") or 5),
-        stats_api_retry_after_cap_seconds=float(os.environ.get("NBA_STATS_API_RETRY_AFTER_CAP_SECONDS") or 120),
-        stats_api_breaker_failures=int(os.environ.get("NBA_STATS_API_BREAKER_FAILURES") or 5),
-        stats_api_breaker_cooldown_seconds=float(os.environ.get("NBA_STATS_API_BREAKER_COOLDOWN_SECONDS") or 60),
-        # Locally under NBA_HOME; in prod only when set (e.g. s3://bucket/stats_api_cache).
-        stats_api_cache_uri=os.environ.get(
-            "NBA_STATS_API_CACHE_URI", str(home / "stats_api_cache") if env == "local" else ""
-        ),
-        stats_api_cache_ttl_seconds=float(os.environ.get("NBA_STATS_API_CACHE_TTL_SECONDS") or 86400),
-        glue_database=os.environ.get("NBA_GLUE_DATABASE") or None,
-        retrain_drift_share=float(os.environ.get("NBA_RETRAIN_DRIFT_SHARE") or 0.75),
-        retrain_skill_margin=float(os.environ.get("NBA_RETRAIN_SKILL_MARGIN") or 0.01),
-        retrain_min_live_games=int(os.environ.get("NBA_RETRAIN_MIN_LIVE_GAMES") or 100),
-        executor=executor,
-        celery_broker=os.environ.get("NBA_CELERY_BROKER") or "pyamqp://guest@127.0.0.1:5672//",
-        celery_backend=os.environ.get("NBA_CELERY_BACKEND") or "rpc://",
-        celery_queue=os.environ.get("NBA_CELERY_QUEUE") or "dagster",
-        log_format=load_log_format(),
-    )
+    """Settings from the environment and ./.env (a ValueError names a bad variable)."""
+    return Settings()
+
+
+def load_log_format() -> str:
+    """NBA_LOG_FORMAT (text | json; default text locally, json in prod), read without the rest of
+    the settings: the run log handler needs it where they may not be complete."""
+    return EnvironmentSettings().log_format
+
+
+def settings_table() -> str:
+    """The README's settings table: one row per field of `Settings`."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        extra = field.json_schema_extra or {}
+        if "default_doc" in extra:
+            default = extra["default_doc"]
+        elif field.default in (None, ()):
+            default = "unset"
+        else:
+            value = field.default
+            default = f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        rows.append(f"| {' / '.join(f'`{n}`' for n in names)} | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -2,63 +2,18 @@
 Slack-compatible webhook payload. Pure Python (no Dagster): the sensors turn Dagster events into
 plain values, these functions turn the values into text.
 
-Every text that leaves here has gone through `scrub`: known secret values (the caller passes
-them) and secret-looking patterns (URL credentials, `password=...`, Slack webhook paths, AWS
-access key ids, Slack tokens) are replaced by `***`.
+Every text that leaves here has gone through `scrub` (lib/secret_scrubbing.py): known secret
+values (the caller passes them) and secret-looking patterns are replaced by `***`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-REDACTED = "***"
-# Known secret values shorter than this are not scrubbed by value (they would mangle ordinary
-# words); the patterns below still apply.
-MIN_SECRET_LENGTH = 4
-
-_PATTERNS: list[tuple[re.Pattern, str]] = [
-    # scheme://user:password@host -> scheme://***:***@host
-    (re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@"), r"\g<scheme>***:***@"),
-    # password=..., token: ..., api_key=..., secret=...
-    (
-        re.compile(
-            r"(?i)\b(?P<k>[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key)[\w.\-]*)"
-            r"(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)[^\s'\",;]+"
-        ),
-        r"\g<k>\g<sep>\g<q>***",
-    ),
-    (re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/[^\s'\"<>]+"), "hooks.slack.com/***"),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]+"), REDACTED),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*"), "Bearer ***"),
-]
-
-
-def _secret_variants(secret: str) -> list[str]:
-    """A secret, plus the forms it may take inside other text (URL-quoted; a URL's path/query)."""
-    out = {secret, quote(secret, safe=""), quote(secret)}
-    if "://" in secret:
-        parts = urlsplit(secret)
-        tail = parts.path + (f"?{parts.query}" if parts.query else "")
-        if len(tail.strip("/")) >= 8:  # the token part of a webhook URL, quoted on its own
-            out.add(tail)
-            out.add(tail.strip("/"))
-    return [v for v in out if len(v) >= MIN_SECRET_LENGTH]
-
-
-def scrub(text: object, secrets: Iterable[str | None] = ()) -> str:
-    """`text` with every known secret value and every secret-looking pattern replaced by ***."""
-    out = "" if text is None else str(text)
-    variants = sorted({v for s in secrets if s for v in _secret_variants(str(s))}, key=len, reverse=True)
-    for value in variants:
-        out = out.replace(value, REDACTED)
-    for pattern, repl in _PATTERNS:
-        out = pattern.sub(repl, out)
-    return out
+from nba_platform.lib.secret_scrubbing import scrub
 
 
 def truncate(text: str, limit: int) -> str:

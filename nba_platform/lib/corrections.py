@@ -262,7 +262,7 @@ def parse_value(text: str, entity: str, field: str):
         if lowered in ("false", "0", "no"):
             return False
         raise ValueError(f"{field} needs true or false, got {text!r}")
-    return mask_text(text)[0]
+    return mask_text(text).text
 
 
 def parse_recorded_at(text: str) -> str:
@@ -300,7 +300,7 @@ def make_correction(
         key=parse_key(key, entity),
         field=field,
         value=parse_value(value, entity, field),
-        reason=mask_text(reason)[0],
+        reason=mask_text(reason).text,
         author=author,
         recorded_at=parse_recorded_at(recorded_at),
         file=file,

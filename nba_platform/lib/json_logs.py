@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from nba_platform.lib.redaction import redact
+from nba_platform.lib.secret_scrubbing import redact
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,12 +119,17 @@ _STEPS = (
 )
 
 
-def mask_text(text: str) -> tuple[str, Counter]:
+class MaskedText(NamedTuple):
+    text: str
+    counts: Counter  # masked per kind
+
+
+def mask_text(text: str) -> MaskedText:
     """`text` with every match replaced by its kind's token, and the number masked per kind."""
     counts: Counter = Counter()
     for pattern, replace in _STEPS:
         text = pattern.sub(lambda m, replace=replace: replace(m, counts), text)
-    return text, counts
+    return MaskedText(text, counts)
 
 
 def mask_frame(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> tuple[pd.DataFrame, Counter, Counter]:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-from nba_platform.lib import metrics as M
+from nba_platform.lib import metrics
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,9 @@ def skill_summary(y, p, last_n: int) -> dict:
     out = {"games": int(len(y))}
     for label, (yy, pp) in {"to_date": (y, p), f"last_{last_n}": (y[-last_n:], p[-last_n:])}.items():
         if len(yy):
-            out[f"brier_{label}"] = M.brier_score(yy, pp)
-            out[f"log_loss_{label}"] = M.log_loss(yy, pp)
-            out[f"accuracy_{label}"] = M.accuracy(yy, pp)
+            out[f"brier_{label}"] = metrics.brier_score(yy, pp)
+            out[f"log_loss_{label}"] = metrics.log_loss(yy, pp)
+            out[f"accuracy_{label}"] = metrics.accuracy(yy, pp)
         else:
             out[f"brier_{label}"] = out[f"log_loss_{label}"] = out[f"accuracy_{label}"] = float("nan")
     return out

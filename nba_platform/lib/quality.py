@@ -27,11 +27,10 @@ from nba_platform.lib.schema import (
     TEAM_ID_MIN,
     conform,
 )
-from nba_platform.lib.seasons import GAME_ID_RE, season_window
+from nba_platform.lib.seasons import GAME_ID_RE, SEASON_TYPES, season_window
 
 MAX_TEAM_PTS = 200  # the NBA record is 186
 MAX_PLAYER_PTS = 100
-SEASON_TYPES = ["preseason", "regular", "all_star", "playoffs", "play_in"]
 
 
 @dataclass(frozen=True)
@@ -264,35 +263,36 @@ def team_game_pair_view(frame: pd.DataFrame) -> pd.DataFrame:
 def team_game_expectations(deduplicated: bool) -> list:
     import great_expectations as gx
 
-    E = gx.expectations
     cols = ["game_id", "season", "season_type", "game_date", "team_id", "opponent_id", "is_home", "pts"]
     exps = [
-        *[E.ExpectColumnToExist(column=c) for c in cols],
-        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
-        E.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
-        E.ExpectColumnValuesToBeInSet(column="season_type", value_set=SEASON_TYPES),
-        E.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
-        E.ExpectColumnValuesToBeBetween(column="opponent_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
-        E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_TEAM_PTS),
-        E.ExpectColumnValuesToBeBetween(column="game_minutes", min_value=48, max_value=100, mostly=1.0),
-        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in TEAM_GAME_PCT],
-        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in TEAM_GAME_BOX],
-        E.ExpectColumnPairValuesAToBeGreaterThanB(
+        *[gx.expectations.ExpectColumnToExist(column=c) for c in cols],
+        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
+        gx.expectations.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="season_type", value_set=list(SEASON_TYPES)),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column="opponent_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX
+        ),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_TEAM_PTS),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="game_minutes", min_value=48, max_value=100, mostly=1.0),
+        *[gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in TEAM_GAME_PCT],
+        *[gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in TEAM_GAME_BOX],
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="fga", column_B="fgm", or_equal=True, ignore_row_if="either_value_is_missing"
         ),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="fta", column_B="ftm", or_equal=True, ignore_row_if="either_value_is_missing"
         ),
         # 1 Sep .. 31 Oct next year: 426 days when the window spans 29 February.
-        E.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=426),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="_game_date_offset_days", min_value=0, max_value=426),
     ]
     if deduplicated:
         exps += [
-            E.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "team_id"]),
-            E.ExpectColumnValuesToBeBetween(column="_rows_in_game", min_value=2, max_value=2),
-            E.ExpectColumnValuesToBeBetween(column="_home_rows_in_game", min_value=1, max_value=1),
-            E.ExpectColumnPairValuesToBeEqual(column_A="opp_pts", column_B="_opponent_reported_pts"),
-            E.ExpectColumnValuesToNotBeNull(column="opp_pts"),
+            gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "team_id"]),
+            gx.expectations.ExpectColumnValuesToBeBetween(column="_rows_in_game", min_value=2, max_value=2),
+            gx.expectations.ExpectColumnValuesToBeBetween(column="_home_rows_in_game", min_value=1, max_value=1),
+            gx.expectations.ExpectColumnPairValuesToBeEqual(column_A="opp_pts", column_B="_opponent_reported_pts"),
+            gx.expectations.ExpectColumnValuesToNotBeNull(column="opp_pts"),
         ]
     return exps
 
@@ -300,20 +300,19 @@ def team_game_expectations(deduplicated: bool) -> list:
 def player_game_expectations(deduplicated: bool) -> list:
     import great_expectations as gx
 
-    E = gx.expectations
     cols = ["game_id", "season", "season_type", "team_id", "player_id", "did_play"]
     exps = [
-        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
-        E.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
-        E.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
-        E.ExpectColumnValuesToBeBetween(column="minutes", min_value=0, max_value=70),
-        E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_PLAYER_PTS),
-        *[E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in PLAYER_GAME_BOX],
+        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in cols],
+        gx.expectations.ExpectColumnValuesToMatchRegex(column="game_id", regex=GAME_ID_RE),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="team_id", min_value=TEAM_ID_MIN, max_value=TEAM_ID_MAX),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="minutes", min_value=0, max_value=70),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=MAX_PLAYER_PTS),
+        *[gx.expectations.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in PLAYER_GAME_BOX],
     ]
     if deduplicated:
         exps += [
-            E.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "player_id"]),
-            E.ExpectColumnValuesToNotBeNull(column="game_date"),
+            gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["game_id", "player_id"]),
+            gx.expectations.ExpectColumnValuesToNotBeNull(column="game_date"),
         ]
     return exps
 
@@ -321,15 +320,14 @@ def player_game_expectations(deduplicated: bool) -> list:
 def player_expectations(table: str) -> list:
     import great_expectations as gx
 
-    E = gx.expectations
     key = ["player_id"] if table == "players" else ["player_id", "season", "team_id"]
     return [
-        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
-        E.ExpectCompoundColumnsToBeUnique(column_list=key)
+        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
+        gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=key)
         if len(key) > 1
-        else E.ExpectColumnValuesToBeUnique(column="player_id"),
-        E.ExpectColumnValuesToBeBetween(column="height_inches", min_value=60, max_value=96),
-        E.ExpectColumnValuesToBeBetween(column="weight_lbs", min_value=130, max_value=400),
+        else gx.expectations.ExpectColumnValuesToBeUnique(column="player_id"),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="height_inches", min_value=60, max_value=96),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="weight_lbs", min_value=130, max_value=400),
     ]
 
 

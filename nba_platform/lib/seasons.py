@@ -13,7 +13,9 @@ SEASON_RE = re.compile(r"^(\d{4})-(\d{2})$")
 GAME_ID_RE = r"^00[1-5]\d{7}$"
 
 # Character 3 of a GAME_ID (0-based index 2) is the game type.
-SEASON_TYPES = {"1": "preseason", "2": "regular", "3": "all_star", "4": "playoffs", "5": "play_in"}
+SEASON_TYPE_BY_GAME_ID_DIGIT = {"1": "preseason", "2": "regular", "3": "all_star", "4": "playoffs", "5": "play_in"}
+# The canonical season types (the `season_type` column), in game-id order.
+SEASON_TYPES = tuple(SEASON_TYPE_BY_GAME_ID_DIGIT.values())
 
 
 def season_label(start_year: int) -> str:
@@ -77,7 +79,7 @@ def season_from_game_id(game_ids: pd.Series) -> pd.Series:
 
 
 def season_type_from_game_id(game_ids: pd.Series) -> pd.Series:
-    return game_ids.str.slice(2, 3).map(SEASON_TYPES).astype("string[pyarrow]")
+    return game_ids.str.slice(2, 3).map(SEASON_TYPE_BY_GAME_ID_DIGIT).astype("string[pyarrow]")
 
 
 def season_from_date(dates: pd.Series) -> pd.Series:

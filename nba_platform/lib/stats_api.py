@@ -37,12 +37,20 @@ from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_by
 from nba_platform.lib.storage import Store
 
 DEFAULT_BASE_URL = "https://stats.nba.com/stats"
+# The client's defaults, used as they are by settings.py (NBA_STATS_API_*) and resources/stats_api.py.
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_REQUESTS_PER_SECOND = 1.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_AFTER_CAP_S = 120.0
+DEFAULT_BREAKER_FAILURES = 5
+DEFAULT_BREAKER_COOLDOWN_S = 60.0
+DEFAULT_CACHE_TTL_S = 86400.0
 # stats.nba.com stalls or refuses requests that do not look like they come from nba.com in a
 # browser: these are the headers the site's own front end sends.
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
-SEASON_TYPES = ("Regular Season", "Playoffs", "PlayIn", "Pre Season", "All Star")
+API_SEASON_TYPES = ("Regular Season", "Playoffs", "PlayIn", "Pre Season", "All Star")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -101,7 +109,7 @@ LEAGUE_GAME_LOG = Endpoint(
         ("PlayerOrTeam", "T"),
         ("Sorter", "DATE"),
     ),
-    param_patterns=(("Season", r"\d{4}-\d{2}"), ("SeasonType", "|".join(SEASON_TYPES))),
+    param_patterns=(("Season", r"\d{4}-\d{2}"), ("SeasonType", "|".join(API_SEASON_TYPES))),
 )
 BOX_SCORE_TRADITIONAL = Endpoint(
     name="boxscoretraditionalv2",
@@ -247,10 +255,10 @@ class TokenBucket:
 
 @dataclass(frozen=True)
 class RetrySettings:
-    max_attempts: int = 5  # attempts per request, the first included
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # attempts per request, the first included
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
-    retry_after_cap_s: float = 120.0  # a Retry-After longer than this is waited only this long
+    retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S  # a Retry-After longer than this is waited only this long
 
 
 def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
@@ -308,8 +316,8 @@ class CircuitBreaker:
     def __init__(
         self,
         endpoint: str,
-        failure_threshold: int = 5,
-        cooldown_s: float = 60.0,
+        failure_threshold: int = DEFAULT_BREAKER_FAILURES,
+        cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.endpoint = endpoint
@@ -494,14 +502,14 @@ class StatsApiClient:
         self,
         base_url: str = DEFAULT_BASE_URL,
         *,
-        timeout_s: float = 30.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
         user_agent: str = DEFAULT_USER_AGENT,
-        rate_per_s: float = 1.0,
+        rate_per_s: float = DEFAULT_REQUESTS_PER_SECOND,
         burst: int = 1,
         endpoint_rates: Mapping[str, float] | None = None,
         retry: RetrySettings = RetrySettings(),
-        breaker_failures: int = 5,
-        breaker_cooldown_s: float = 60.0,
+        breaker_failures: int = DEFAULT_BREAKER_FAILURES,
+        breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S,
         cache: ResponseCache | None = None,
         transport: Transport = urllib_transport,
         clock: Callable[[], float] = time.monotonic,
@@ -632,9 +640,9 @@ class StatsApiClient:
 
 def check_season_types(season_types: Iterable[str]) -> list[str]:
     types = list(season_types)
-    unknown = [t for t in types if t not in SEASON_TYPES]
+    unknown = [t for t in types if t not in API_SEASON_TYPES]
     if unknown or not types:
-        raise ValueError(f"season types must be a non-empty subset of {list(SEASON_TYPES)}, got {types}")
+        raise ValueError(f"season types must be a non-empty subset of {list(API_SEASON_TYPES)}, got {types}")
     return types
 
 

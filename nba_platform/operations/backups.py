@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from nba_platform.lib import backup as B
+from nba_platform.lib import backup
 
 Log = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 6 * 3600
@@ -221,7 +221,7 @@ def open_backup_store(uri: str, endpoint_url: str | None = None, region: str | N
 # ================================================================ the lake manifest
 
 
-def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None = None) -> list[B.LakeObject]:
+def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None = None) -> list[backup.LakeObject]:
     """Every lake object: S3 -> size + ETag from the listing (nothing downloaded); local -> size + sha256.
     Hidden/temp files are skipped, as the lake's Store does."""
     if not lake_uri:
@@ -238,7 +238,7 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
             for obj in page.get("Contents", []):
                 rel = obj["Key"][len(prefix) + 1 :] if prefix else obj["Key"]
                 if rel and not any(part.startswith(".") for part in rel.split("/")):
-                    out.append(B.LakeObject(rel, int(obj["Size"]), etag=obj["ETag"].strip('"')))
+                    out.append(backup.LakeObject(rel, int(obj["Size"]), etag=obj["ETag"].strip('"')))
         return sorted(out, key=lambda o: o.path)
     root = Path(lake_uri[len("file://") :] if lake_uri.startswith("file://") else lake_uri)
     if not root.is_dir():
@@ -247,7 +247,7 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
     for p in root.rglob("*"):
         rel = p.relative_to(root).as_posix()
         if p.is_file() and not any(part.startswith(".") for part in rel.split("/")):
-            out.append(B.LakeObject(rel, p.stat().st_size, sha256=B.sha256_file(p)))
+            out.append(backup.LakeObject(rel, p.stat().st_size, sha256=backup.sha256_file(p)))
     return sorted(out, key=lambda o: o.path)
 
 
@@ -279,7 +279,7 @@ FROM (SELECT md5(t::text) AS h FROM {} t) s
 """
 
 
-def postgres_stats(con) -> dict[str, B.TableStats]:
+def postgres_stats(con) -> dict[str, backup.TableStats]:
     """Per-table row count and row digest of every user table, on an open psycopg connection
     (inside its current transaction / snapshot)."""
     from psycopg import sql
@@ -290,7 +290,7 @@ def postgres_stats(con) -> dict[str, B.TableStats]:
     for schema, table in con.execute(_PG_TABLES).fetchall():
         q = sql.SQL(_PG_TABLE_DIGEST).format(sql.Identifier(schema, table))
         rows, hi, lo = con.execute(q).fetchone()
-        out[f"{schema}.{table}"] = B.TableStats(int(rows), f"{hi}:{lo}")
+        out[f"{schema}.{table}"] = backup.TableStats(int(rows), f"{hi}:{lo}")
     return out
 
 
@@ -380,7 +380,7 @@ class PostgresDatabase:
                 f"cannot connect to {dbname if dbname else describe_pg(url)}: {_tail(str(exc), 400)}"
             ) from None
 
-    def dump(self, dest: Path) -> dict[str, B.TableStats]:
+    def dump(self, dest: Path) -> dict[str, backup.TableStats]:
         """pg_dump from an exported snapshot; the source's stats computed inside the same snapshot."""
         from psycopg import IsolationLevel
 
@@ -408,7 +408,7 @@ class PostgresDatabase:
             con.close()
         return stats
 
-    def verify_in_scratch(self, artifact: Path) -> dict[str, B.TableStats]:
+    def verify_in_scratch(self, artifact: Path) -> dict[str, backup.TableStats]:
         """Restore into CREATE DATABASE scratch_<random>, read its stats, DROP it (always)."""
         from psycopg import sql
 
@@ -440,7 +440,7 @@ class PostgresDatabase:
 
 def restore_postgres(
     artifact: Path, target_url: str, password: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> dict[str, B.TableStats]:
+) -> dict[str, backup.TableStats]:
     """Restore a custom-format dump into `target_url`: created if it does not exist; refused if it
     already holds tables (a restore never overwrites data). Returns the target's stats."""
     import psycopg
@@ -488,7 +488,7 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-def sqlite_stats(path: Path, label: str) -> dict[str, B.TableStats]:
+def sqlite_stats(path: Path, label: str) -> dict[str, backup.TableStats]:
     """Integrity check, then per-table row count and row digest (same definition as on Postgres,
     computed in Python: SQLite has no md5). Table keys are `<label>:<table>`."""
     con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
@@ -509,9 +509,9 @@ def sqlite_stats(path: Path, label: str) -> dict[str, B.TableStats]:
         for table in tables:
             acc, n = (0, 0), 0
             for row in con.execute(f'SELECT * FROM "{table.replace(chr(34), chr(34) * 2)}"'):
-                acc = B.add_row_digest(acc, repr(row))
+                acc = backup.add_row_digest(acc, repr(row))
                 n += 1
-            out[f"{label}:{table}"] = B.TableStats(n, B.format_digest(acc))
+            out[f"{label}:{table}"] = backup.TableStats(n, backup.format_digest(acc))
         return out
     finally:
         con.close()
@@ -577,8 +577,8 @@ class SqliteDatabase:
             f"database run `nba-platform build` first)"
         )
 
-    def dump(self, dest: Path) -> dict[str, B.TableStats]:
-        stats: dict[str, B.TableStats] = {}
+    def dump(self, dest: Path) -> dict[str, backup.TableStats]:
+        stats: dict[str, backup.TableStats] = {}
         with tempfile.TemporaryDirectory(prefix="nba-sqlite-") as tmp:
             with tarfile.open(dest, "w:gz") as tar:
                 for rel, src in self.files():
@@ -589,22 +589,22 @@ class SqliteDatabase:
                     tar.add(snap, arcname=rel, recursive=False)
         return stats
 
-    def verify_in_scratch(self, artifact: Path) -> dict[str, B.TableStats]:
+    def verify_in_scratch(self, artifact: Path) -> dict[str, backup.TableStats]:
         with tempfile.TemporaryDirectory(prefix="scratch-sqlite-") as tmp:
-            stats: dict[str, B.TableStats] = {}
+            stats: dict[str, backup.TableStats] = {}
             for rel in _safe_extract(artifact, Path(tmp)):
                 stats |= sqlite_stats(Path(tmp) / rel, rel)
             return stats
 
 
-def restore_sqlite(artifact: Path, target: Path) -> dict[str, B.TableStats]:
+def restore_sqlite(artifact: Path, target: Path) -> dict[str, backup.TableStats]:
     """One database in the archive -> `target` is that file; several -> `target` is a directory.
     Refuses to overwrite anything."""
     with tempfile.TemporaryDirectory(
         prefix="restore-sqlite-", dir=target.parent if target.parent.exists() else None
     ) as tmp:
         names = _safe_extract(artifact, Path(tmp))
-        stats: dict[str, B.TableStats] = {}
+        stats: dict[str, backup.TableStats] = {}
         for rel in names:
             stats |= sqlite_stats(Path(tmp) / rel, rel)
         if len(names) == 1:
@@ -650,26 +650,31 @@ class BackupPlan:
     lake_uri: str = ""
     lake_endpoint_url: str | None = None
     lake_region: str | None = None
-    policy: B.RetentionPolicy = field(default_factory=B.RetentionPolicy)
+    policy: backup.RetentionPolicy = field(default_factory=backup.RetentionPolicy)
 
 
 @dataclass
 class BackupReport:
-    manifest: B.BackupManifest
+    manifest: backup.BackupManifest
     written: dict[str, int]  # url -> bytes
     verified: dict[str, dict]  # database -> {tables, rows, per_table}
-    lake_diff: B.ManifestDiff | None
-    retention: B.RetentionPlan
+    lake_diff: backup.ManifestDiff | None
+    retention: backup.RetentionPlan
     deleted_keys: int
     seconds: float
 
 
 def verify_artifact(
-    db: Database, path: Path, key: str, expected_sha: str, expected: dict[str, B.TableStats], check_sha: bool = True
-) -> dict[str, B.TableStats]:
+    db: Database,
+    path: Path,
+    key: str,
+    expected_sha: str,
+    expected: dict[str, backup.TableStats],
+    check_sha: bool = True,
+) -> dict[str, backup.TableStats]:
     """Checksum of the stored bytes, then a restore into scratch compared table by table."""
     if check_sha:
-        got = B.sha256_file(path)
+        got = backup.sha256_file(path)
         if got != expected_sha:
             raise BackupVerificationError(
                 f"{db.name}: {key} is corrupt: sha256 of the stored object is {got[:16]}..., the backup "
@@ -681,7 +686,7 @@ def verify_artifact(
         raise
     except BackupError as exc:
         raise BackupVerificationError(f"{db.name}: {key} does not restore: {exc}") from None
-    problems = B.compare_stats(expected, restored)
+    problems = backup.compare_stats(expected, restored)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
         raise BackupVerificationError(f"{db.name}: restored {key} differs from the source: {shown}")
@@ -689,36 +694,38 @@ def verify_artifact(
 
 
 def _latest_complete_before(store: BackupStore, day: dt.date) -> dt.date | None:
-    found = B.backups_in(k for k, _ in store.list(f"{B.DAILY}/"))
+    found = backup.backups_in(k for k, _ in store.list(f"{backup.DAILY}/"))
     earlier = [d for d, complete in found.items() if complete and d < day]
     return max(earlier) if earlier else None
 
 
-def read_manifest(store: BackupStore, day: dt.date) -> B.BackupManifest:
-    key = B.backup_key(day, B.MANIFEST_NAME)
+def read_manifest(store: BackupStore, day: dt.date) -> backup.BackupManifest:
+    key = backup.backup_key(day, backup.MANIFEST_NAME)
     if not store.exists(key):
-        found = B.backups_in(k for k, _ in store.list(f"{B.DAILY}/"))
+        found = backup.backups_in(k for k, _ in store.list(f"{backup.DAILY}/"))
         complete = sorted(d.isoformat() for d, ok in found.items() if ok)
         hint = f"complete backups: {', '.join(complete[-10:])}" if complete else "no complete backup exists"
-        raise BackupError(f"no complete backup for {day} at {store.url(B.date_prefix(day))} ({hint})")
-    return B.BackupManifest.from_json(store.get_bytes(key))
+        raise BackupError(f"no complete backup for {day} at {store.url(backup.date_prefix(day))} ({hint})")
+    return backup.BackupManifest.from_json(store.get_bytes(key))
 
 
-def apply_retention(store: BackupStore, policy: B.RetentionPolicy, protect: dt.date) -> tuple[B.RetentionPlan, int]:
-    keys = [k for k, _ in store.list(f"{B.DAILY}/")]
-    found = B.backups_in(keys)
-    plan = B.plan_retention(
+def apply_retention(
+    store: BackupStore, policy: backup.RetentionPolicy, protect: dt.date
+) -> tuple[backup.RetentionPlan, int]:
+    keys = [k for k, _ in store.list(f"{backup.DAILY}/")]
+    found = backup.backups_in(keys)
+    plan = backup.plan_retention(
         [d for d, ok in found.items() if ok],
         policy,
         incomplete=[d for d, ok in found.items() if not ok],
         protect=[protect],
     )
     doomed = set(plan.delete)
-    victims = [k for k in keys if (p := B.parse_backup_key(k)) and p[0] in doomed]
+    victims = [k for k in keys if (p := backup.parse_backup_key(k)) and p[0] in doomed]
     # Manifests first: a prefix interrupted mid-deletion is then incomplete, never half-restorable.
     if victims:
-        store.delete([k for k in victims if k.endswith("/" + B.MANIFEST_NAME)])
-        store.delete([k for k in victims if not k.endswith("/" + B.MANIFEST_NAME)])
+        store.delete([k for k in victims if k.endswith("/" + backup.MANIFEST_NAME)])
+        store.delete([k for k in victims if not k.endswith("/" + backup.MANIFEST_NAME)])
     return plan, len(victims)
 
 
@@ -728,17 +735,17 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
     t0 = time.perf_counter()
     day = day or dt.datetime.now(dt.UTC).date()
     store = plan.store
-    manifest_key = B.backup_key(day, B.MANIFEST_NAME)
+    manifest_key = backup.backup_key(day, backup.MANIFEST_NAME)
     if store.exists(manifest_key):  # a re-run for the same day: never leave an old manifest over new objects
         store.delete([manifest_key])
     artifacts, written, verified = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="nba-backup-") as tmp:
         for db in plan.databases:
             local = Path(tmp) / db.artifact_name
-            key = B.backup_key(day, db.artifact_name)
+            key = backup.backup_key(day, db.artifact_name)
             t = time.perf_counter()
             source_stats = db.dump(local)
-            sha, size = B.sha256_file(local), local.stat().st_size
+            sha, size = backup.sha256_file(local), local.stat().st_size
             store.put_file(key, local)
             local.unlink()
             log(
@@ -755,7 +762,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
                 f"{db.name}: verified: restored into scratch, {len(source_stats)} tables match the source "
                 f"(rows and row digests) in {time.perf_counter() - t:.1f}s"
             )
-            artifacts.append(B.Artifact(db.name, db.kind, key, size, sha, db.describe(), source_stats))
+            artifacts.append(backup.Artifact(db.name, db.kind, key, size, sha, db.describe(), source_stats))
             written[store.url(key)] = size
             verified[db.name] = {
                 "tables": len(source_stats),
@@ -764,16 +771,17 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
             }
 
     objects = list_lake(plan.lake_uri, plan.lake_endpoint_url, plan.lake_region)
-    lake_bytes = B.lake_manifest_bytes(objects)
-    lake_key = B.backup_key(day, B.LAKE_MANIFEST_NAME)
+    lake_bytes = backup.lake_manifest_bytes(objects)
+    lake_key = backup.backup_key(day, backup.LAKE_MANIFEST_NAME)
     store.put_bytes(lake_key, lake_bytes)
     written[store.url(lake_key)] = len(lake_bytes)
     lake_diff = None
     previous = _latest_complete_before(store, day)
     if previous is not None:
         try:
-            lake_diff = B.diff_manifests(
-                B.parse_lake_manifest(store.get_bytes(B.backup_key(previous, B.LAKE_MANIFEST_NAME))), objects
+            lake_diff = backup.diff_manifests(
+                backup.parse_lake_manifest(store.get_bytes(backup.backup_key(previous, backup.LAKE_MANIFEST_NAME))),
+                objects,
             )
         except (BackupError, OSError, ValueError):
             lake_diff = None
@@ -786,7 +794,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
         )
     )
 
-    manifest = B.BackupManifest(
+    manifest = backup.BackupManifest(
         date=day,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         artifacts=tuple(artifacts),
@@ -809,7 +817,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
 
 def verify_backup(
     plan: BackupPlan, day: dt.date, check_sha: bool = True, log: Log = print
-) -> dict[str, dict[str, B.TableStats]]:
+) -> dict[str, dict[str, backup.TableStats]]:
     """Re-verify a stored backup (drills, or after a suspected corruption): download each
     database artifact, check its sha256, restore into scratch, compare with the manifest."""
     store = plan.store
@@ -830,9 +838,9 @@ def verify_backup(
 
 @dataclass
 class RestoreResult:
-    artifact: B.Artifact
+    artifact: backup.Artifact
     url: str
-    stats: dict[str, B.TableStats]
+    stats: dict[str, backup.TableStats]
 
 
 def restore_backup(
@@ -848,7 +856,7 @@ def restore_backup(
     with tempfile.TemporaryDirectory(prefix="nba-restore-") as tmp:
         path = Path(tmp) / Path(art.key).name
         store.get_file(art.key, path)
-        got = B.sha256_file(path)
+        got = backup.sha256_file(path)
         if got != art.sha256:
             raise BackupVerificationError(
                 f"{store.url(art.key)} is corrupt: sha256 {got[:16]}... but the backup recorded "
@@ -862,7 +870,7 @@ def restore_backup(
             if not target.startswith("sqlite:///"):
                 raise BackupError(f"{art.key} holds SQLite databases: --target-db must be sqlite:///path")
             stats = restore_sqlite(path, Path(target[len("sqlite:///") :]))
-    problems = B.compare_stats(art.tables, stats)
+    problems = backup.compare_stats(art.tables, stats)
     if problems:
         raise BackupVerificationError(
             f"restored {art.key} differs from the backup's manifest: {'; '.join(problems[:5])}"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nba_platform.lib.redaction import redact
+from nba_platform.lib.secret_scrubbing import redact
 from nba_platform.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 15.0

@@ -26,10 +26,10 @@ from nba_platform.lib.alerts import (
     email_body,
     email_subject,
     run_url,
-    scrub,
     truncate,
     webhook_payload,
 )
+from nba_platform.lib.secret_scrubbing import scrub
 from nba_platform.resources.secrets import Secrets
 
 logger = logging.getLogger(__name__)

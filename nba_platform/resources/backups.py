@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from nba_platform.lib import backup as B
+from nba_platform.lib import backup
 from nba_platform.operations.backups import BackupPlan, BackupStore, Database, database_from_url, open_backup_store
 from nba_platform.resources.secrets import Secrets
 
@@ -60,5 +60,5 @@ class DatabaseBackups(dg.ConfigurableResource):
             self.lake_uri,
             self.endpoint_url,
             self.region,
-            B.RetentionPolicy(keep_daily=self.keep_daily, keep_weekly=self.keep_weekly),
+            backup.RetentionPolicy(keep_daily=self.keep_daily, keep_weekly=self.keep_weekly),
         )

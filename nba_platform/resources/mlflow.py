@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from nba_platform.lib.redaction import exceptions_scrubbed
+from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
 from nba_platform.resources.secrets import Secrets
 
 GAME_MODEL_NAME = "nba_game_outcome"

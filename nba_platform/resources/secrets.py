@@ -8,8 +8,10 @@ import json
 import os
 
 import dagster as dg
+from dotenv import dotenv_values  # python-dotenv: the .env parser pydantic-settings itself uses
 
-from nba_platform.lib.redaction import remember_secret
+from nba_platform.lib.secret_scrubbing import remember_secret
+from nba_platform.settings import DOTENV_PATH
 
 
 class SecretNotFound(KeyError):
@@ -42,10 +44,12 @@ class Secrets(dg.ConfigurableResource):
             value = str(values[key])
         else:
             env_key = key.upper()
-            if env_key not in os.environ:
+            value = os.environ.get(env_key)
+            if value is None:  # like the settings: the real environment first, then ./.env
+                value = dotenv_values(DOTENV_PATH).get(env_key)
+            if value is None:
                 raise SecretNotFound(f"secret {env_key} is not set in the environment or .env")
-            value = os.environ[env_key]
-        remember_secret(value)  # scrubbed from run logs and scrubbed errors from now on (lib/redaction.py)
+        remember_secret(value)  # scrubbed from run logs and scrubbed errors from now on (lib/secret_scrubbing.py)
         return value
 
     def get_optional(self, key: str) -> str | None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from nba_platform.lib.redaction import exceptions_scrubbed
+from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
 from nba_platform.lib.serving_db import SERVING_TABLES, publish_postgres, publish_sqlite, query_sqlite
 from nba_platform.resources.secrets import Secrets
 

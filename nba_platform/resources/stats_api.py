@@ -6,6 +6,13 @@ from pydantic import Field, PrivateAttr
 
 from nba_platform.lib.stats_api import (
     DEFAULT_BASE_URL,
+    DEFAULT_BREAKER_COOLDOWN_S,
+    DEFAULT_BREAKER_FAILURES,
+    DEFAULT_CACHE_TTL_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_REQUESTS_PER_SECOND,
+    DEFAULT_RETRY_AFTER_CAP_S,
+    DEFAULT_TIMEOUT_S,
     DEFAULT_USER_AGENT,
     ResponseCache,
     RetrySettings,
@@ -16,26 +23,30 @@ from nba_platform.lib.storage import Store
 
 class StatsApi(dg.ConfigurableResource):
     base_url: str = Field(DEFAULT_BASE_URL, description="API root; a test or mirror server may stand in.")
-    timeout_seconds: float = Field(30.0, description="Socket timeout per request (connect and each read).")
+    timeout_seconds: float = Field(DEFAULT_TIMEOUT_S, description="Socket timeout per request (connect and each read).")
     user_agent: str = DEFAULT_USER_AGENT
-    requests_per_second: float = Field(1.0, description="Token-bucket rate per endpoint (<= 0: unlimited).")
+    requests_per_second: float = Field(
+        DEFAULT_REQUESTS_PER_SECOND, description="Token-bucket rate per endpoint (<= 0: unlimited)."
+    )
     burst: int = Field(1, description="Requests an endpoint may send back to back before the rate applies.")
     endpoint_requests_per_second: dict[str, float] = Field(
         default_factory=dict, description="Per-endpoint rate overrides, e.g. {'boxscoretraditionalv2': 0.5}."
     )
-    max_attempts: int = Field(5, description="Attempts per request, the first included.")
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, description="Attempts per request, the first included.")
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     retry_after_cap_seconds: float = Field(
-        120.0, description="Longest Retry-After honoured; longer ones wait this long."
+        DEFAULT_RETRY_AFTER_CAP_S, description="Longest Retry-After honoured; longer ones wait this long."
     )
     breaker_failure_threshold: int = Field(
-        5, description="Consecutive failed attempts that open an endpoint's circuit."
+        DEFAULT_BREAKER_FAILURES, description="Consecutive failed attempts that open an endpoint's circuit."
     )
-    breaker_cooldown_seconds: float = Field(60.0, description="Open time before a half-open probe request.")
+    breaker_cooldown_seconds: float = Field(
+        DEFAULT_BREAKER_COOLDOWN_S, description="Open time before a half-open probe request."
+    )
     cache_uri: str = Field("", description="Response cache: local dir or s3://bucket/prefix; empty disables it.")
     cache_ttl_seconds: float = Field(
-        86400.0, description="Age after which a cached response is refetched (<= 0: never)."
+        DEFAULT_CACHE_TTL_S, description="Age after which a cached response is refetched (<= 0: never)."
     )
     endpoint_url: str | None = None  # S3 endpoint of the cache (moto / LocalStack); None = AWS
     region: str | None = None
@@ -58,7 +69,10 @@ class StatsApi(dg.ConfigurableResource):
                 burst=self.burst,
                 endpoint_rates=self.endpoint_requests_per_second,
                 retry=RetrySettings(
-                    self.max_attempts, self.backoff_base_seconds, self.backoff_max_seconds, self.retry_after_cap_seconds
+                    max_attempts=self.max_attempts,
+                    backoff_base_s=self.backoff_base_seconds,
+                    backoff_max_s=self.backoff_max_seconds,
+                    retry_after_cap_s=self.retry_after_cap_seconds,
                 ),
                 breaker_failures=self.breaker_failure_threshold,
                 breaker_cooldown_s=self.breaker_cooldown_seconds,

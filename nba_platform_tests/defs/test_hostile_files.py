@@ -36,14 +36,14 @@ from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.serving_db import GAMES, publish_sqlite, query_sqlite
 from nba_platform.resources.environment import build_resources
 from nba_platform.settings import load_settings
-from nba_platform_tests import hostile_files as H
+from nba_platform_tests import hostile_files
 from nba_platform_tests.defs.helpers import materialize_seasons
 
 BASE_SEASON = "2021-22"
 GAMELOG = "gamelog-2022-23.csv"
 ARCHIVE = "boxscores_2020-21.tar.gz"
-P = H.GAMELOG.partner  # the other team's row of a row's game
-BOX = H.box_rows_of(ARCHIVE)  # (game, player) -> (member, row) of the damaged box-score rows
+P = hostile_files.GAMELOG.partner  # the other team's row of a row's game
+BOX = hostile_files.box_rows_of(ARCHIVE)  # (game, player) -> (member, row) of the damaged box-score rows
 ENTITY = {"team_games": "team_game", "player_games": "player_game"}
 
 
@@ -64,7 +64,7 @@ class Case:
     error: tuple[str, ...] = ()
     # landed: rows read per table, source row -> first failing rule (validation, dedup), rows left
     season: str = "2022-23"
-    read: dict = field(default_factory=lambda: {"team_games": H.GAMELOG_ROWS})
+    read: dict = field(default_factory=lambda: {"team_games": hostile_files.GAMELOG_ROWS})
     validation: dict | EveryRow = field(default_factory=dict)
     dedup: dict = field(default_factory=dict)
     rows_out: dict = field(default_factory=dict)
@@ -79,16 +79,16 @@ class Case:
 
 def _injection_stored_and_shown_as_text(run) -> None:
     games = run.table("tables/team_games")
-    assert (games["team_abbreviation"] == H.SQL_INJECTION).sum() == 82  # every GSW row, verbatim
+    assert (games["team_abbreviation"] == hostile_files.SQL_INJECTION).sum() == 82  # every GSW row, verbatim
     raw = run.table("raw/league_game_log")
     names = raw.set_index("_source_row")["TEAM_NAME"]
-    assert names[1] == H.IMG_INJECTION and (names == H.SCRIPT_INJECTION).sum() == 82
+    assert names[1] == hostile_files.IMG_INJECTION and (names == hostile_files.SCRIPT_INJECTION).sum() == 82
     # The previews the UI renders: hostile text shown as text, never as markup.
     previews = [
         v.value for m in run.materializations.values() for v in m.values() if isinstance(v, dg.MarkdownMetadataValue)
     ]
     shown = "\n".join(previews)
-    assert "Wolves \\| &lt;img src=x onerror=alert(1)&gt; 2nd line" in shown and H.SQL_INJECTION in shown
+    assert "Wolves \\| &lt;img src=x onerror=alert(1)&gt; 2nd line" in shown and hostile_files.SQL_INJECTION in shown
     assert "<script" not in shown and "<img" not in shown
     for md in (m for m in previews if m.startswith("|")):  # the line break and pipe did not split a row
         rows = md.split("\n\n")[0].splitlines()
@@ -97,74 +97,88 @@ def _injection_stored_and_shown_as_text(run) -> None:
 
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
-    assert {H.SCRIPT_INJECTION, H.PLAYER_SQL_INJECTION} <= names
+    assert {hostile_files.SCRIPT_INJECTION, hostile_files.PLAYER_SQL_INJECTION} <= names
 
 
 CASES = [
     # ------------------------------------------------ rejected whole at landing
-    Case("empty_file", "0 bytes", H.empty_file, error=("empty file",)),
-    Case("header_only", "the header line, no rows", H.header_only, error=("header only, no data rows",)),
+    Case("empty_file", "0 bytes", hostile_files.empty_file, error=("empty file",)),
+    Case("header_only", "the header line, no rows", hostile_files.header_only, error=("header only, no data rows",)),
     Case(
         "unbalanced_quote",
         "row 100 opens a quote that never closes",
-        H.unbalanced_quote,
+        hostile_files.unbalanced_quote,
         error=("row 100", "csv_quotes_balanced"),
     ),
     Case(
         "quote_swallows_rows",
         "quote opened on row 100, closed on row 140 (was: 41 rows read as 1)",
-        H.quote_swallows_rows,
+        hostile_files.quote_swallows_rows,
         error=("row 100", "csv_quotes_balanced"),
     ),
     Case(
         "ragged_long_row",
         "row 250: an unquoted comma, 30 fields",
-        H.ragged_long_row,
+        hostile_files.ragged_long_row,
         error=("row 250", "30 fields", "csv_row_width"),
     ),
     Case(
         "truncated_last_row",
         "cut inside the last row's points (was: a 123-10 game)",
-        H.truncated_last_row,
+        hostile_files.truncated_last_row,
         error=("row 2460", "27 fields", "csv_row_width"),
         subprocess=True,
     ),
-    Case("missing_column", "PTS column dropped", H.missing_column, error=("unrecognised source shape",)),
+    Case("missing_column", "PTS column dropped", hostile_files.missing_column, error=("unrecognised source shape",)),
     Case(
-        "header_missing", "no header line (row 1 read as one)", H.header_missing, error=("unrecognised source shape",)
+        "header_missing",
+        "no header line (row 1 read as one)",
+        hostile_files.header_missing,
+        error=("unrecognised source shape",),
     ),
     Case(
         "latin1_text",
         "latin-1 bytes for 'Montréal' on row 300",
-        H.latin1_team_name,
+        hostile_files.latin1_team_name,
         error=("not UTF-8", "data row 300", "utf8_text"),
     ),
     Case(
         "invalid_bytes_gz",
         "bytes FF FE inside row 1200 of a .csv.gz",
-        H.invalid_bytes_gz,
+        hostile_files.invalid_bytes_gz,
         file=GAMELOG + ".gz",
         error=("not UTF-8", "data row 1200", "utf8_text"),
     ),
-    Case("truncated_gzip", ".csv.gz cut at 60%", H.truncated_gzip, file=GAMELOG + ".gz", error=("corrupt gzip",)),
-    Case("unplaceable_row", "row 10: blank game id and date", H.unplaceable_row, error=("row 10", "season_derivable")),
+    Case(
+        "truncated_gzip",
+        ".csv.gz cut at 60%",
+        hostile_files.truncated_gzip,
+        file=GAMELOG + ".gz",
+        error=("corrupt gzip",),
+    ),
+    Case(
+        "unplaceable_row",
+        "row 10: blank game id and date",
+        hostile_files.unplaceable_row,
+        error=("row 10", "season_derivable"),
+    ),
     Case(
         "future_season_row",
         "row 11: blank game id, date 2099-01-15 (was: partition 2098-99)",
-        H.future_season_row,
+        hostile_files.future_season_row,
         error=("row 11", "season_derivable"),
     ),
     Case(
         "box_latin1_name",
         "box score: 'Schröder' in latin-1",
-        H.box_latin1_player_name,
+        hostile_files.box_latin1_player_name,
         file=ARCHIVE,
         error=(f"{ARCHIVE}!nba_boxscores/0022000002.csv", "data row 19", "utf8_text"),
     ),
     Case(
         "box_ragged_row",
         "box score: row 5 of a member lost a field",
-        H.box_ragged_member,
+        hostile_files.box_ragged_member,
         file=ARCHIVE,
         error=(f"{ARCHIVE}!nba_boxscores/0022000003.csv", "row 5", "csv_row_width"),
     ),
@@ -172,7 +186,7 @@ CASES = [
     Case(
         "wrong_types",
         "PTS 'abc' (row 20), FG_PCT 'forty' (row 21)",
-        H.wrong_types,
+        hostile_files.wrong_types,
         validation={20: "value_unparseable", 21: "value_unparseable"},
         dedup={P(20): "game_incomplete", P(21): "game_incomplete"},
         rows_out={"team_games": 2456},
@@ -180,7 +194,7 @@ CASES = [
     Case(
         "duplicates_conflicts",
         "rows 1-50 twice; row 21 a third time with 10 more points",
-        H.duplicate_and_conflicting_rows,
+        hostile_files.duplicate_and_conflicting_rows,
         read={"team_games": 2511},
         exact_duplicates=49,
         dedup={
@@ -194,14 +208,14 @@ CASES = [
     Case(
         "null_keys",
         "blank GAME_ID (row 40), blank TEAM_ID (row 45)",
-        H.null_keys,
+        hostile_files.null_keys,
         validation={40: "game_id_valid", P(40): "game_pair", 45: "team_id_valid", P(45): "game_pair"},
         rows_out={"team_games": 2456},
     ),
     Case(
         "impossible_values",
         "-5 points, 300 points, a 2099 date, a third team in a game",
-        H.impossible_values,
+        hostile_files.impossible_values,
         read={"team_games": 2461},
         validation={
             50: "pts_range",
@@ -217,38 +231,38 @@ CASES = [
     Case(
         "swapped_columns",
         "PTS and FGM headers swapped",
-        H.swapped_columns,
+        hostile_files.swapped_columns,
         validation=EveryRow("pts_consistent"),
         rows_out={"team_games": 0},
     ),
     Case(
         "injection_text",
         "SQL / <script> / <img> in team abbreviation and name",
-        H.injection_text,
+        hostile_files.injection_text,
         rows_out={"team_games": 2460},
         extra=_injection_stored_and_shown_as_text,
     ),
     Case(
         "very_large",
-        f"the season {H.LARGE_COPIES} times over, streamed (~35 MB)",
-        H.very_large,
-        read={"team_games": H.GAMELOG_ROWS * H.LARGE_COPIES},
+        f"the season {hostile_files.LARGE_COPIES} times over, streamed (~35 MB)",
+        hostile_files.very_large,
+        read={"team_games": hostile_files.GAMELOG_ROWS * hostile_files.LARGE_COPIES},
         rows_out={"team_games": 2460},
-        exact_duplicates=H.GAMELOG_ROWS * (H.LARGE_COPIES - 1),
+        exact_duplicates=hostile_files.GAMELOG_ROWS * (hostile_files.LARGE_COPIES - 1),
     ),
     Case(
         "box_hostile_values",
         "box score: <script>/SQL names, 300 and -2 points, MIN 'abc'",
-        H.box_hostile_values,
+        hostile_files.box_hostile_values,
         file=ARCHIVE,
         season="2020-21",
-        read={"team_games": 8, "player_games": H.box_rows_total()},
+        read={"team_games": 8, "player_games": hostile_files.box_rows_total()},
         validation={
             BOX[("0022000002", "LeBron James")]: "pts_range",
             BOX[("0022000003", "Jayson Tatum")]: "box_consistent",
             BOX[("0022000004", "Luka Doncic")]: "value_unparseable",
         },
-        rows_out={"team_games": 8, "player_games": H.box_rows_total() - 3},
+        rows_out={"team_games": 8, "player_games": hostile_files.box_rows_total() - 3},
         extra=_box_names_stored_verbatim,
     ),
 ]
@@ -300,7 +314,7 @@ class Baseline:
 def baseline(tmp_path_factory) -> Baseline:
     root = tmp_path_factory.mktemp("baseline")
     home, src = root / "home", root / "nba-gamelog-2021-22.csv"
-    src.write_bytes(gzip.decompress(H.GAMELOG_2021_22.read_bytes()))
+    src.write_bytes(gzip.decompress(hostile_files.GAMELOG_2021_22.read_bytes()))
     with pytest.MonkeyPatch.context() as mp:
         platform_env(mp, home)
         assert main(["ingest", str(src)]) == 0
@@ -478,9 +492,9 @@ def assert_quarantine(run: RunRecord, case: Case) -> None:
 
 def test_raw_asset_reports_a_corrupt_archive_dropped_in_by_hand(local_resources, landing_dir, instance):
     """peek_columns used to raise tarfile/gzip errors, which failed every raw asset of every run."""
-    (landing_dir / "nba-gamelog-2021-22.csv.gz").write_bytes(H.GAMELOG_2021_22.read_bytes())
+    (landing_dir / "nba-gamelog-2021-22.csv.gz").write_bytes(hostile_files.GAMELOG_2021_22.read_bytes())
     (landing_dir / "broken-2022-23.csv.gz").write_bytes(
-        H.GAMELOG_2022_23.read_bytes()[:1000]
+        hostile_files.GAMELOG_2022_23.read_bytes()[:1000]
     )  # ends inside the header's block
     (landing_dir / "garbage.tar.gz").write_bytes(b"not an archive")
     result = materialize_seasons(
@@ -498,7 +512,7 @@ def test_raw_asset_reports_a_corrupt_archive_dropped_in_by_hand(local_resources,
 def test_build_skips_unreadable_landed_files(tmp_path, monkeypatch, capsys):
     """`nba-platform build` used to die with a traceback on the first unreadable landed file."""
     platform_env(monkeypatch, tmp_path / "home")
-    H.truncated_last_row(tmp_path / "home" / "landing", GAMELOG)
+    hostile_files.truncated_last_row(tmp_path / "home" / "landing", GAMELOG)
     assert main(["build"]) == 1
     out = capsys.readouterr().out
     assert f"skipped (unreadable): {GAMELOG}: malformed CSV: row 2460" in out and "no landed data" in out
@@ -508,8 +522,8 @@ def test_published_text_is_stored_as_text(tmp_path):
     """The serving database takes values as bound parameters: SQL in a value stays a value."""
     path = str(tmp_path / "serving.db")
     row = {
-        "game_id": H.SQL_INJECTION,
-        "season": H.SCRIPT_INJECTION,
+        "game_id": hostile_files.SQL_INJECTION,
+        "season": hostile_files.SCRIPT_INJECTION,
         "season_type": "regular",
         "game_date": pd.Timestamp("2023-01-01"),
         "home_team_id": 1610612744,
@@ -520,6 +534,8 @@ def test_published_text_is_stored_as_text(tmp_path):
     assert publish_sqlite(path, GAMES, pd.DataFrame([row])) == 1
     assert publish_sqlite(path, GAMES, pd.DataFrame([row])) == 1  # idempotent upsert on the same key
     back = query_sqlite(path, "SELECT game_id, season FROM games")
-    assert back.to_dict("records") == [{"game_id": H.SQL_INJECTION, "season": H.SCRIPT_INJECTION}]
+    assert back.to_dict("records") == [
+        {"game_id": hostile_files.SQL_INJECTION, "season": hostile_files.SCRIPT_INJECTION}
+    ]
     with sqlite3.connect(path) as con:
         assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["games"]

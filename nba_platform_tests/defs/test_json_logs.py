@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from nba_platform.lib.redaction import remember_secret
+from nba_platform.lib.secret_scrubbing import remember_secret
 from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG, RunLogHandler
 from nba_platform_tests.conftest import SAMPLE, embedded_resources
 from nba_platform_tests.defs.helpers import materialize_seasons

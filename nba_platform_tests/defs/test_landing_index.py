@@ -49,7 +49,8 @@ def full_scan(landing: LandingZone) -> dict[str, dict[str, list[pd.DataFrame]]]:
 def expected(scan, shape: str, seasons) -> dict[str, pd.DataFrame]:
     by_season = scan[shape]
     out = {s: (pd.concat(by_season[s], ignore_index=True) if by_season.get(s) else _empty_raw()) for s in seasons}
-    return mask_pii(out)[0]
+    masked, _metadata = mask_pii(out)
+    return masked
 
 
 def run(landing: LandingZone, shape: str, instance, seasons: list[str]) -> dg.Output:

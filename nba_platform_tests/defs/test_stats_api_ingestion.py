@@ -10,8 +10,8 @@ import pytest
 
 from nba_platform.definitions import defs
 from nba_platform.defs.ingestion.assets import API_RETRY_POLICY, build_raw_asset
-from nba_platform.defs.tables.assets import validate_season
 from nba_platform.lib.landing import LINEAGE, SHAPES_BY_NAME
+from nba_platform.lib.validation import validate_season
 from nba_platform.resources.stats_api import StatsApi
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.stats_api_server import (
@@ -91,8 +91,8 @@ def test_league_game_log_from_the_api_equals_the_landed_file(tmp_path, season_in
         assert set(from_api["_source_file"]) == {"stats_api/leaguegamelog?Season=2022-23&SeasonType=Regular+Season"}
         pd.testing.assert_frame_equal(from_api.drop(columns=LINEAGE), from_files.drop(columns=LINEAGE))
         canonical = [
-            validate_season("team_game", SEASON, {"league_game_log": f})[0]
-            .drop(columns=["source_file", "source_row"])
+            validate_season("team_game", SEASON, {"league_game_log": f})
+            .accepted.drop(columns=["source_file", "source_row"])
             .sort_values(["game_id", "team_id"], ignore_index=True)
             for f in (from_api, from_files)
         ]

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from nba_platform.defs.ops.backups import BACKUP_ASSET_KEY, daily_database_backup, database_backup, database_backup_job
-from nba_platform.lib import backup as B
-from nba_platform.operations import backups as R
+from nba_platform.lib import backup
+from nba_platform.operations import backups
 from nba_platform.resources.backups import DatabaseBackups
 from nba_platform.resources.secrets import Secrets
 from nba_platform.resources.serving_db import ServingDatabase
@@ -97,9 +97,9 @@ def s3_keys(s3, bucket, prefix="backups/") -> list[str]:
     )
 
 
-def serving_only_plan(postgres_db, bucket_name, endpoint) -> R.BackupPlan:
-    store = R.open_backup_store(f"s3://{bucket_name}/backups", endpoint, "us-east-1")
-    return R.BackupPlan(store, [R.PostgresDatabase("serving", postgres_db["url"])])
+def serving_only_plan(postgres_db, bucket_name, endpoint) -> backups.BackupPlan:
+    store = backups.open_backup_store(f"s3://{bucket_name}/backups", endpoint, "us-east-1")
+    return backups.BackupPlan(store, [backups.PostgresDatabase("serving", postgres_db["url"])])
 
 
 def test_scheduled_run_backs_up_both_databases_and_the_lake_verified(
@@ -172,9 +172,9 @@ def test_scheduled_run_backs_up_both_databases_and_the_lake_verified(
     assert meta["lake_objects"] == 2 and meta["lake_bytes"] == 1010
     assert meta["retention_deleted"] == []
 
-    manifest = B.BackupManifest.from_json(s3.get_object(Bucket=name, Key=prefix + "manifest.json")["Body"].read())
+    manifest = backup.BackupManifest.from_json(s3.get_object(Bucket=name, Key=prefix + "manifest.json")["Body"].read())
     assert manifest.artifact("serving").tables["public.game_predictions"].rows == 3
-    lake = B.parse_lake_manifest(s3.get_object(Bucket=name, Key=prefix + "lake_manifest.jsonl.gz")["Body"].read())
+    lake = backup.parse_lake_manifest(s3.get_object(Bucket=name, Key=prefix + "lake_manifest.jsonl.gz")["Body"].read())
     assert [(o.path, o.size, bool(o.etag)) for o in lake] == [
         ("raw/x/2023-24.parquet", 10, True),
         ("tables/team_games/2023-24.parquet", 1000, True),
@@ -223,7 +223,7 @@ def test_corrupted_dump_is_detected_and_never_restored(postgres_db, new_db_name,
     s3, name = bucket
     fill_serving(postgres_db["url"], postgres_db["dsn"])
     plan = serving_only_plan(postgres_db, name, aws_env)
-    R.run_backup(plan, DAY, log=lambda m: None)  # verified when taken
+    backups.run_backup(plan, DAY, log=lambda m: None)  # verified when taken
 
     key = f"backups/daily/{DAY.isoformat()}/serving.dump"
     data = bytearray(s3.get_object(Bucket=name, Key=key)["Body"].read())
@@ -231,15 +231,15 @@ def test_corrupted_dump_is_detected_and_never_restored(postgres_db, new_db_name,
     data[at : at + 8] = bytes(b ^ 0xFF for b in data[at : at + 8])
     s3.put_object(Bucket=name, Key=key, Body=bytes(data))
 
-    with pytest.raises(R.BackupVerificationError, match=r"serving.dump is corrupt: sha256 of the stored object"):
-        R.verify_backup(plan, DAY, log=lambda m: None)
+    with pytest.raises(backups.BackupVerificationError, match=r"serving.dump is corrupt: sha256 of the stored object"):
+        backups.verify_backup(plan, DAY, log=lambda m: None)
     # Without the checksum, the restore itself refuses the damaged archive.
-    with pytest.raises(R.BackupVerificationError, match=r"does not restore: .*pg_restore exited"):
-        R.verify_backup(plan, DAY, check_sha=False, log=lambda m: None)
+    with pytest.raises(backups.BackupVerificationError, match=r"does not restore: .*pg_restore exited"):
+        backups.verify_backup(plan, DAY, check_sha=False, log=lambda m: None)
     # ... and a restore restores nothing (the CLI's message is checked in the embedded test).
     target = new_db_name()
-    with pytest.raises(R.BackupVerificationError, match=r"is corrupt: sha256 .* nothing was restored"):
-        R.restore_backup(plan.store, DAY, f"postgresql://postgres@127.0.0.1:5432/{target}")
+    with pytest.raises(backups.BackupVerificationError, match=r"is corrupt: sha256 .* nothing was restored"):
+        backups.restore_backup(plan.store, DAY, f"postgresql://postgres@127.0.0.1:5432/{target}")
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres") as con:
         assert con.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (target,)).fetchone()[0] == 0
 
@@ -247,14 +247,14 @@ def test_corrupted_dump_is_detected_and_never_restored(postgres_db, new_db_name,
 def test_a_dump_that_restores_to_different_rows_fails_verification(postgres_db, tmp_path):
     """The row comparison itself: a dump of other data than the source's snapshot is caught."""
     fill_serving(postgres_db["url"], postgres_db["dsn"])
-    db = R.PostgresDatabase("serving", postgres_db["url"])
+    db = backups.PostgresDatabase("serving", postgres_db["url"])
     stats = db.dump(tmp_path / "serving.dump")
     with psycopg.connect(postgres_db["dsn"], autocommit=True) as con:
         con.execute("UPDATE game_predictions SET p_home_win = 0.99 WHERE game_id = '0022300001'")
     db.dump(tmp_path / "changed.dump")
-    sha = B.sha256_file(tmp_path / "changed.dump")
-    with pytest.raises(R.BackupVerificationError, match=r"public.game_predictions: row checksum differs"):
-        R.verify_artifact(db, tmp_path / "changed.dump", "changed.dump", sha, stats)
+    sha = backup.sha256_file(tmp_path / "changed.dump")
+    with pytest.raises(backups.BackupVerificationError, match=r"public.game_predictions: row checksum differs"):
+        backups.verify_artifact(db, tmp_path / "changed.dump", "changed.dump", sha, stats)
 
 
 def run_cli(args, env):
@@ -280,7 +280,7 @@ def prod_env(bucket_name, endpoint) -> dict:
 def test_restore_command_rebuilds_the_database(postgres_db, new_db_name, bucket, aws_env):
     s3, name = bucket
     fill_serving(postgres_db["url"], postgres_db["dsn"])
-    R.run_backup(serving_only_plan(postgres_db, name, aws_env), DAY, log=lambda m: None)
+    backups.run_backup(serving_only_plan(postgres_db, name, aws_env), DAY, log=lambda m: None)
     with psycopg.connect(postgres_db["dsn"], autocommit=True) as con:  # the disaster
         con.execute("DROP TABLE game_predictions, notes")
 
@@ -297,11 +297,13 @@ def test_restore_command_rebuilds_the_database(postgres_db, new_db_name, bucket,
     )
     assert served["p_home_win"].tolist() == [0.6, 0.61, 0.62]
 
-    store = R.open_backup_store(f"s3://{name}/backups", aws_env, "us-east-1")
-    with pytest.raises(R.BackupError, match=r"already holds 2 table\(s\)"):  # never overwrites
-        R.restore_backup(store, DAY, url)
-    with pytest.raises(R.BackupError, match=f"no complete backup for 2026-11-01 .*complete backups: {DAY.isoformat()}"):
-        R.restore_backup(store, dt.date(2026, 11, 1), url)
+    store = backups.open_backup_store(f"s3://{name}/backups", aws_env, "us-east-1")
+    with pytest.raises(backups.BackupError, match=r"already holds 2 table\(s\)"):  # never overwrites
+        backups.restore_backup(store, DAY, url)
+    with pytest.raises(
+        backups.BackupError, match=f"no complete backup for 2026-11-01 .*complete backups: {DAY.isoformat()}"
+    ):
+        backups.restore_backup(store, dt.date(2026, 11, 1), url)
 
 
 def test_retention_deletes_old_dated_prefixes(postgres_db, bucket, aws_env):
@@ -314,7 +316,7 @@ def test_retention_deletes_old_dated_prefixes(postgres_db, bucket, aws_env):
     s3.put_object(Bucket=name, Key="backups/daily/2026-09-15/serving.dump", Body=b"partial")
     s3.put_object(Bucket=name, Key="backups/README.txt", Body=b"not a dated backup")
 
-    report = R.run_backup(serving_only_plan(postgres_db, name, aws_env), DAY, log=lambda m: None)
+    report = backups.run_backup(serving_only_plan(postgres_db, name, aws_env), DAY, log=lambda m: None)
 
     remaining = sorted({k.split("/")[2] for k in s3_keys(s3, name, "backups/daily/")})
     assert remaining == [
@@ -358,10 +360,10 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
         "manifest.json",
         "serving.sqlite.tar.gz",
     ]
-    manifest = B.BackupManifest.from_json((day_dir / "manifest.json").read_bytes())
+    manifest = backup.BackupManifest.from_json((day_dir / "manifest.json").read_bytes())
     assert manifest.artifact("serving").tables["serving.db:game_predictions"].rows == 4
     assert "history/runs.db:runs" in manifest.artifact("dagster").tables
-    assert B.parse_lake_manifest((day_dir / "lake_manifest.jsonl.gz").read_bytes())[0].sha256 is not None
+    assert backup.parse_lake_manifest((day_dir / "lake_manifest.jsonl.gz").read_bytes())[0].sha256 is not None
 
     target = tmp_path / "restored" / "serving.db"
     proc = run_cli(["restore", "--date", today, "--target-db", f"sqlite:///{target}"], env)
@@ -372,8 +374,8 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
             pytest.approx(0.6 * 4 + 0.06),
         )
     dagster_dir = tmp_path / "restored_dagster"
-    restored = R.restore_backup(
-        R.LocalBackupStore(home / "backups"),
+    restored = backups.restore_backup(
+        backups.LocalBackupStore(home / "backups"),
         dt.date.fromisoformat(today),
         f"sqlite:///{dagster_dir}",
         database="dagster",
@@ -384,17 +386,19 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
     data = bytearray(art.read_bytes())
     data[len(data) // 2] ^= 0xFF
     art.write_bytes(bytes(data))
-    with pytest.raises(R.BackupVerificationError, match="is corrupt: sha256"):
-        R.restore_backup(
-            R.LocalBackupStore(home / "backups"), dt.date.fromisoformat(today), f"sqlite:///{tmp_path / 'again.db'}"
+    with pytest.raises(backups.BackupVerificationError, match="is corrupt: sha256"):
+        backups.restore_backup(
+            backups.LocalBackupStore(home / "backups"),
+            dt.date.fromisoformat(today),
+            f"sqlite:///{tmp_path / 'again.db'}",
         )
     assert not (tmp_path / "again.db").exists()
-    plan = R.BackupPlan(
-        R.LocalBackupStore(home / "backups"),
-        [R.SqliteDatabase("serving", serving), R.SqliteDatabase("dagster", home / "dagster")],
+    plan = backups.BackupPlan(
+        backups.LocalBackupStore(home / "backups"),
+        [backups.SqliteDatabase("serving", serving), backups.SqliteDatabase("dagster", home / "dagster")],
     )
-    with pytest.raises(R.BackupVerificationError, match="does not restore: .*unreadable archive"):
-        R.verify_backup(plan, dt.date.fromisoformat(today), check_sha=False, log=lambda m: None)
+    with pytest.raises(backups.BackupVerificationError, match="does not restore: .*unreadable archive"):
+        backups.verify_backup(plan, dt.date.fromisoformat(today), check_sha=False, log=lambda m: None)
 
 
 def test_disaster_recovery_doc_shows_the_tested_restore_command():

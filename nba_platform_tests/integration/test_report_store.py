@@ -1,6 +1,5 @@
 """Reports beside an S3 lake (moto_server over HTTP), as build_resources binds them in prod."""
 
-import dataclasses
 import uuid
 
 import boto3
@@ -18,8 +17,8 @@ def test_reports_are_written_beside_the_s3_lake(aws_env, monkeypatch, tmp_path):
     bucket = f"nba-lake-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     monkeypatch.setenv("NBA_HOME", str(tmp_path))
-    settings = dataclasses.replace(
-        load_settings(), env="prod", lake_uri=f"s3://{bucket}/lake", aws_endpoint_url=aws_env
+    settings = load_settings().model_copy(
+        update={"env": "prod", "lake_uri": f"s3://{bucket}/lake", "aws_endpoint_url": aws_env}
     )
 
     reports = build_resources(settings)["reports"]

@@ -3,6 +3,7 @@
 import json
 
 from nba_platform.lib import alerts as msg
+from nba_platform.lib.secret_scrubbing import scrub
 
 WEBHOOK = "https://hooks.slack.com/services/T0001/B0002/abcDEF123ghiJKL456"
 PASSWORD = "pw-7f3a9c2e"
@@ -14,7 +15,7 @@ def test_scrub_known_values_and_patterns():
         "db postgresql://app:hunter2@db:5432/nba; password=letmein api_key: 'abc123' "
         "Authorization: Bearer eyJhbGciOi.x.y AKIAIOSFODNN7EXAMPLE xoxb-123-456-abc"
     )
-    out = msg.scrub(text, [PASSWORD, WEBHOOK, None, ""])
+    out = scrub(text, [PASSWORD, WEBHOOK, None, ""])
     for secret in (
         WEBHOOK,
         "abcDEF123ghiJKL456",
@@ -33,7 +34,7 @@ def test_scrub_known_values_and_patterns():
 
 def test_scrub_catches_the_token_part_and_quoted_forms_of_a_secret_url():
     hook = "http://127.0.0.1:8080/hook/s3cr3t-token-value"
-    out = msg.scrub(
+    out = scrub(
         "POST /hook/s3cr3t-token-value -> 500; url=http%3A%2F%2F127.0.0.1%3A8080%2Fhook%2Fs3cr3t-token-value", [hook]
     )
     assert "s3cr3t-token-value" not in out
@@ -41,7 +42,7 @@ def test_scrub_catches_the_token_part_and_quoted_forms_of_a_secret_url():
 
 def test_scrub_leaves_ordinary_text_alone():
     text = "Run 1a2b3c4d of job season_tables failed: ValueError: pts out of range (rows=12, failures=2)"
-    assert msg.scrub(text, ["ab", None]) == text  # too-short secrets are not scrubbed by value
+    assert scrub(text, ["ab", None]) == text  # too-short secrets are not scrubbed by value
 
 
 def test_run_failure_alert_names_job_run_steps_error_and_link():

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from nba_platform.lib import catalog as C
+from nba_platform.lib import catalog
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA
 
 
@@ -43,7 +43,7 @@ from nba_platform.lib.schema import TEAM_GAME_SCHEMA
     ],
 )
 def test_arrow_types_map_to_glue_types(arrow_type, expected):
-    assert C.glue_type(arrow_type) == expected
+    assert catalog.glue_type(arrow_type) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,13 +51,13 @@ def test_arrow_types_map_to_glue_types(arrow_type, expected):
     [pa.uint64(), pa.float16(), pa.time64("us"), pa.duration("s"), pa.decimal256(40, 2), pa.list_(pa.null())],
 )
 def test_types_without_a_glue_equivalent_are_a_clear_error(arrow_type):
-    with pytest.raises(C.GlueSchemaError, match="x.parquet: column 'c'"):
-        C.glue_columns([pa.schema([("c", arrow_type)])], ["x.parquet"])
+    with pytest.raises(catalog.GlueSchemaError, match="x.parquet: column 'c'"):
+        catalog.glue_columns([pa.schema([("c", arrow_type)])], ["x.parquet"])
 
 
 def test_canonical_team_game_table_from_pandas():
     frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in TEAM_GAME_SCHEMA.items()})
-    columns = C.glue_columns([pa.Table.from_pandas(frame, preserve_index=False).schema])
+    columns = catalog.glue_columns([pa.Table.from_pandas(frame, preserve_index=False).schema])
     assert [c["Name"] for c in columns] == list(TEAM_GAME_SCHEMA)  # order kept, no pandas index column
     types = {c["Name"]: c["Type"] for c in columns}
     assert (
@@ -73,7 +73,7 @@ def test_canonical_team_game_table_from_pandas():
 def test_columns_are_the_union_of_all_files_in_newest_first_order():
     newest = pa.schema([("season", pa.string()), ("pts", pa.int64()), ("elo", pa.float64())])
     older = pa.schema([("Season", pa.large_string()), ("pts", pa.int64()), ("retired", pa.bool_())])
-    assert C.glue_columns([newest, older]) == [
+    assert catalog.glue_columns([newest, older]) == [
         {"Name": "season", "Type": "string"},
         {"Name": "pts", "Type": "bigint"},
         {"Name": "elo", "Type": "double"},
@@ -84,24 +84,26 @@ def test_columns_are_the_union_of_all_files_in_newest_first_order():
 def test_null_only_columns_take_a_type_from_other_files_or_are_left_out():
     empty_season = pa.schema([("season", pa.string()), ("comment", pa.null()), ("never_set", pa.null())])
     full_season = pa.schema([("season", pa.string()), ("comment", pa.string()), ("never_set", pa.null())])
-    assert C.glue_columns([empty_season, full_season]) == [
+    assert catalog.glue_columns([empty_season, full_season]) == [
         {"Name": "season", "Type": "string"},
         {"Name": "comment", "Type": "string"},
     ]
-    assert C.glue_columns([pa.schema([("a", pa.null())])]) == []  # nothing to register yet
+    assert catalog.glue_columns([pa.schema([("a", pa.null())])]) == []  # nothing to register yet
 
 
 def test_type_conflict_between_files_names_both_files():
-    with pytest.raises(C.GlueSchemaError, match=r"'pts' is bigint in 2023-24.parquet but double in 2022-23.parquet"):
-        C.glue_columns(
+    with pytest.raises(
+        catalog.GlueSchemaError, match=r"'pts' is bigint in 2023-24.parquet but double in 2022-23.parquet"
+    ):
+        catalog.glue_columns(
             [pa.schema([("pts", pa.int64())]), pa.schema([("pts", pa.float64())])],
             ["2023-24.parquet", "2022-23.parquet"],
         )
 
 
 def test_columns_differing_only_in_case_are_a_clear_error():
-    with pytest.raises(C.GlueSchemaError, match="'PTS' and 'pts' collide"):
-        C.glue_columns([pa.schema([("PTS", pa.int64()), ("pts", pa.int64())])])
+    with pytest.raises(catalog.GlueSchemaError, match="'PTS' and 'pts' collide"):
+        catalog.glue_columns([pa.schema([("PTS", pa.int64()), ("pts", pa.int64())])])
 
 
 @pytest.mark.parametrize(
@@ -114,19 +116,19 @@ def test_columns_differing_only_in_case_are_a_clear_error():
     ],
 )
 def test_glue_table_name_from_asset_key(path, name):
-    assert C.glue_table_name(path) == name
+    assert catalog.glue_table_name(path) == name
 
 
 def test_glue_table_name_limits():
     with pytest.raises(ValueError):
-        C.glue_table_name([])
+        catalog.glue_table_name([])
     with pytest.raises(ValueError, match="longer than 255"):
-        C.glue_table_name(["a" * 200, "b" * 60])
+        catalog.glue_table_name(["a" * 200, "b" * 60])
 
 
 def test_parquet_table_input_over_an_asset_folder():
     columns = [{"Name": "season", "Type": "string"}]
-    t = C.parquet_table_input("tables__team_games", columns, "s3://b/lake/tables/team_games", "tables/team_games")
+    t = catalog.parquet_table_input("tables__team_games", columns, "s3://b/lake/tables/team_games", "tables/team_games")
     sd = t["StorageDescriptor"]
     assert t["TableType"] == "EXTERNAL_TABLE" and t["PartitionKeys"] == []
     assert t["Parameters"]["classification"] == "parquet"
@@ -138,7 +140,7 @@ def test_parquet_table_input_over_an_asset_folder():
 
 
 def test_symlink_table_input_and_manifest():
-    t = C.parquet_table_input(
+    t = catalog.parquet_table_input(
         "features__elo",
         [{"Name": "elo", "Type": "double"}],
         "s3://b/lake/_glue_symlinks/features/elo/",
@@ -147,9 +149,9 @@ def test_symlink_table_input_and_manifest():
     )
     sd = t["StorageDescriptor"]
     assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
-    assert sd["SerdeInfo"]["SerializationLibrary"] == C.PARQUET_SERDE
+    assert sd["SerdeInfo"]["SerializationLibrary"] == catalog.PARQUET_SERDE
     assert t["Parameters"]["nba_platform_layout"] == "symlink_manifest"
-    assert C.symlink_manifest(["s3://b/lake/features/elo.parquet"]) == b"s3://b/lake/features/elo.parquet\n"
+    assert catalog.symlink_manifest(["s3://b/lake/features/elo.parquet"]) == b"s3://b/lake/features/elo.parquet\n"
 
 
 def _as_glue_returns(table_input: dict) -> dict:
@@ -167,24 +169,27 @@ def _as_glue_returns(table_input: dict) -> dict:
 
 def test_unchanged_table_is_not_updated_and_changes_are_detected():
     columns = [{"Name": "season", "Type": "string"}, {"Name": "pts", "Type": "bigint"}]
-    desired = C.parquet_table_input("t", columns, "s3://b/lake/t/", "t")
+    desired = catalog.parquet_table_input("t", columns, "s3://b/lake/t/", "t")
     existing = _as_glue_returns(desired)
-    assert not C.table_differs(existing, desired)
-    assert C.table_differs(
-        existing, C.parquet_table_input("t", [*columns, {"Name": "elo", "Type": "double"}], "s3://b/lake/t/", "t")
+    assert not catalog.table_differs(existing, desired)
+    assert catalog.table_differs(
+        existing, catalog.parquet_table_input("t", [*columns, {"Name": "elo", "Type": "double"}], "s3://b/lake/t/", "t")
     )
-    assert C.table_differs(
-        existing, C.parquet_table_input("t", [columns[0], {"Name": "pts", "Type": "double"}], "s3://b/lake/t/", "t")
+    assert catalog.table_differs(
+        existing,
+        catalog.parquet_table_input("t", [columns[0], {"Name": "pts", "Type": "double"}], "s3://b/lake/t/", "t"),
     )
-    assert C.table_differs(existing, C.parquet_table_input("t", columns, "s3://b/other/t/", "t"))
-    assert C.table_differs(existing, C.parquet_table_input("t", columns, "s3://b/lake/t/", "t", symlink=True))
+    assert catalog.table_differs(existing, catalog.parquet_table_input("t", columns, "s3://b/other/t/", "t"))
+    assert catalog.table_differs(
+        existing, catalog.parquet_table_input("t", columns, "s3://b/lake/t/", "t", symlink=True)
+    )
 
 
 def test_update_keeps_parameters_set_by_others():
-    desired = C.parquet_table_input("t", [{"Name": "a", "Type": "bigint"}], "s3://b/t/", "t")
-    existing = _as_glue_returns(C.parquet_table_input("t", [{"Name": "a", "Type": "int"}], "s3://b/t/", "t"))
+    desired = catalog.parquet_table_input("t", [{"Name": "a", "Type": "bigint"}], "s3://b/t/", "t")
+    existing = _as_glue_returns(catalog.parquet_table_input("t", [{"Name": "a", "Type": "int"}], "s3://b/t/", "t"))
     existing["Parameters"]["classification"] = "csv"
-    update = C.update_input(existing, desired)
+    update = catalog.update_input(existing, desired)
     assert update["Parameters"]["transient_lastDdlTime"] == "1700000000"
     assert update["Parameters"]["classification"] == "parquet"
     assert update["StorageDescriptor"] == desired["StorageDescriptor"]
@@ -194,4 +199,4 @@ def test_decimal_and_date_values_round_trip_through_pandas_types():
     table = pa.Table.from_pandas(
         pd.DataFrame({"d": [dt.date(2024, 1, 2)], "m": [decimal.Decimal("1.50")]}), preserve_index=False
     )
-    assert [c["Type"] for c in C.glue_columns([table.schema])] == ["date", "decimal(3,2)"]
+    assert [c["Type"] for c in catalog.glue_columns([table.schema])] == ["date", "decimal(3,2)"]

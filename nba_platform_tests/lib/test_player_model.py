@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import nba_platform
-from nba_platform.lib import player_model as P
+from nba_platform.lib import player_model
 from nba_platform.lib.dedup import dedup_player_games, dedup_team_games
 from nba_platform.lib.features import PLAYER_POST_GAME_COLUMNS, player_game_features
 from nba_platform.lib.landing import detect_shape, read_landed_bytes, split_by_season
@@ -20,7 +20,7 @@ from nba_platform.lib.schema import PLAYER_GAME_SCHEMA, TEAM_GAME_SCHEMA
 LANDING = pathlib.Path(nba_platform.__file__).parent / "data" / "landing"
 SEASONS = ("2019-20", "2020-21")
 # Few, shallow trees: these tests check wiring and leakage, the shipped-data figures are the defs test's.
-FAST = P.PlayerModelParams(max_iter=40, learning_rate=0.15)
+FAST = player_model.PlayerModelParams(max_iter=40, learning_rate=0.15)
 
 
 def _landed(rel: str) -> tuple[dict[str, pd.DataFrame], str]:
@@ -68,8 +68,8 @@ def _appearances(player_games: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_training_frame_is_the_played_rows_of_the_seasons_with_their_points(features, player_games):
-    X, y, keys = P.training_frame(features, player_games, ["2019-20"])
-    assert list(X.columns) == P.MODEL_FEATURE_COLUMNS and X.dtypes.eq("float64").all()
+    X, y, keys = player_model.training_frame(features, player_games, ["2019-20"])
+    assert list(X.columns) == player_model.MODEL_FEATURE_COLUMNS and X.dtypes.eq("float64").all()
     assert set(keys["season"]) == {"2019-20"} and len(X) == len(y) == len(keys)
     played = _appearances(player_games)
     played = played[(played["season"] == "2019-20") & played["pts"].notna()]
@@ -81,14 +81,14 @@ def test_training_frame_is_the_played_rows_of_the_seasons_with_their_points(feat
 
 
 def test_the_model_reads_no_post_game_column():
-    assert not set(P.MODEL_FEATURE_COLUMNS) & PLAYER_POST_GAME_COLUMNS
-    assert "minutes" not in P.MODEL_FEATURE_COLUMNS and "minutes_last5" in P.MODEL_FEATURE_COLUMNS
+    assert not set(player_model.MODEL_FEATURE_COLUMNS) & PLAYER_POST_GAME_COLUMNS
+    assert "minutes" not in player_model.MODEL_FEATURE_COLUMNS and "minutes_last5" in player_model.MODEL_FEATURE_COLUMNS
 
 
 def test_baselines_are_means_of_the_players_earlier_appearances(features, player_games):
-    X, y, keys = P.training_frame(features, player_games, ["2020-21"])
-    rows = P.evaluation_rows(X)
-    baselines = P.baseline_predictions(X)
+    X, y, keys = player_model.training_frame(features, player_games, ["2020-21"])
+    rows = player_model.evaluation_rows(X)
+    baselines = player_model.baseline_predictions(X)
     assert all(np.isfinite(b[rows]).all() for b in baselines.values())
     history = _appearances(player_games).sort_values("game_date")
     rng = np.random.default_rng(5)
@@ -104,54 +104,54 @@ def test_baselines_are_means_of_the_players_earlier_appearances(features, player
 
 
 def test_regression_metrics_hand_checked():
-    m = P.regression_metrics([10, 20, 0], [12, 14, 0])
+    m = player_model.regression_metrics([10, 20, 0], [12, 14, 0])
     assert m == {"mae": pytest.approx(8 / 3), "rmse": pytest.approx(np.sqrt(40 / 3)), "n": 3}
-    table = P.compare_methods(
+    table = player_model.compare_methods(
         np.array([10.0, 20.0]), {"model": np.array([11.0, 19.0]), "season_avg": np.array([14.0, 16.0])}
     )
-    assert list(table.columns) == P.COMPARISON_COLUMNS
+    assert list(table.columns) == player_model.COMPARISON_COLUMNS
     by = table.set_index("method")
     assert by.loc["model", "mae"] == 1.0 and by.loc["season_avg", "mae"] == 4.0
     assert by.loc["model", "mae_improvement_vs_season_avg"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="finite"):
-        P.regression_metrics([1.0, 2.0], [1.0, np.nan])  # a missing forecast is never dropped
+        player_model.regression_metrics([1.0, 2.0], [1.0, np.nan])  # a missing forecast is never dropped
     with pytest.raises(ValueError, match="same length"):
-        P.regression_metrics([1.0, 2.0], [1.0])
+        player_model.regression_metrics([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="no rows"):
-        P.regression_metrics([], [])
+        player_model.regression_metrics([], [])
 
 
 def test_walk_forward_fits_on_earlier_seasons_and_scores_all_methods_on_the_same_rows(features, player_games):
-    evaluation, models = P.walk_forward(features, player_games, FAST)
+    evaluation, models = player_model.walk_forward(features, player_games, FAST)
     assert list(models) == ["2020-21"] and models["2020-21"].train_seasons == ["2019-20"]
-    assert list(evaluation.columns) == P.EVALUATION_COLUMNS
-    assert list(evaluation["method"]) == list(P.METHODS)
+    assert list(evaluation.columns) == player_model.EVALUATION_COLUMNS
+    assert list(evaluation["method"]) == list(player_model.METHODS)
     assert evaluation["n"].nunique() == 1
-    X, _, _ = P.training_frame(features, player_games, ["2020-21"])
-    assert evaluation["n"].iloc[0] == P.evaluation_rows(X).sum()
+    X, _, _ = player_model.training_frame(features, player_games, ["2020-21"])
+    assert evaluation["n"].iloc[0] == player_model.evaluation_rows(X).sum()
     by = evaluation.set_index("method")
     assert by.loc["model", "mae"] < by.loc["season_avg", "mae"]
     with pytest.raises(ValueError, match="used for training"):
-        P.evaluate(models["2020-21"], features, player_games, "2019-20")
+        player_model.evaluate(models["2020-21"], features, player_games, "2019-20")
 
 
 def test_one_season_of_box_scores_trains_nothing(features, player_games):
     one = player_games[player_games["season"] == "2019-20"]
-    evaluation, models = P.walk_forward(player_game_features(one), one, FAST)
-    assert models == {} and evaluation.empty and list(evaluation.columns) == P.EVALUATION_COLUMNS
-    assert P.walk_forward(pd.DataFrame(), one.iloc[:0], FAST)[1] == {}
+    evaluation, models = player_model.walk_forward(player_game_features(one), one, FAST)
+    assert models == {} and evaluation.empty and list(evaluation.columns) == player_model.EVALUATION_COLUMNS
+    assert player_model.walk_forward(pd.DataFrame(), one.iloc[:0], FAST)[1] == {}
 
 
 def test_evaluated_seasons_labels_and_own_results_reach_no_prediction(features, player_games):
-    model = P.train(features, player_games, ["2019-20"], FAST)
-    X, _, keys = P.training_frame(features, player_games, ["2020-21"])
+    model = player_model.train(features, player_games, ["2019-20"], FAST)
+    X, _, keys = player_model.training_frame(features, player_games, ["2020-21"])
     baseline = model.predict(X)
 
     # Scrambled 2020-21 labels: the model fitted on 2019-20 is unchanged.
     scrambled = player_games.copy()
     later = (scrambled["season"] == "2020-21").to_numpy()
     scrambled.loc[later, "pts"] = scrambled.loc[later, "pts"].sample(frac=1.0, random_state=3).to_numpy()
-    refit = P.train(features, scrambled, ["2019-20"], FAST)
+    refit = player_model.train(features, scrambled, ["2019-20"], FAST)
     np.testing.assert_array_equal(refit.predict(X), baseline)
 
     # One game's own box score (points, minutes, shots, who played): its rows' inputs are unchanged.
@@ -161,7 +161,7 @@ def test_evaluated_seasons_labels_and_own_results_reach_no_prediction(features, 
     for col in ("pts", "fga", "fta", "tov", "reb", "ast"):
         edited.loc[own, col] = edited.loc[own, col] + 9
     edited.loc[own, "minutes"] = edited.loc[own, "minutes"] + 7.5
-    X_edited, _, keys_edited = P.training_frame(player_game_features(edited), edited, ["2020-21"])
+    X_edited, _, keys_edited = player_model.training_frame(player_game_features(edited), edited, ["2020-21"])
     rows = (keys["game_id"] == game_id).to_numpy()
     assert rows.sum() >= 10 and (keys_edited["game_id"] == game_id).sum() == rows.sum()
     pd.testing.assert_frame_equal(

@@ -14,8 +14,6 @@ from nba_platform.lib.quality import (
     team_game_pair_view,
 )
 
-E = gx.expectations
-
 
 @pytest.fixture(scope="module")
 def team(src):
@@ -90,7 +88,9 @@ def test_consecutive_calls_share_no_expectations_or_data(team):
     assert (good.success, good.evaluated, good.failures) == (True, len(team_game_expectations(False)), [])
     # Same name, other expectations: only these are evaluated.
     one = run_suite(
-        bad, "team_games_validated", [E.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=200)]
+        bad,
+        "team_games_validated",
+        [gx.expectations.ExpectColumnValuesToBeBetween(column="pts", min_value=0, max_value=200)],
     )
     assert one.evaluated == 1
     assert [(f["column"], f["sample"]) for f in one.failures] == [("pts", [250.0])]
@@ -115,9 +115,9 @@ def test_caller_frame_and_expectations_are_left_as_they_were(team):
 
 def test_equal_expectations_count_once_as_in_a_gx_suite(team):
     exps = [
-        E.ExpectColumnValuesToNotBeNull(column="pts"),
-        E.ExpectColumnValuesToNotBeNull(column="pts"),
-        E.ExpectColumnValuesToNotBeNull(column="pts", meta={"note": "same expectation"}),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="pts"),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="pts"),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="pts", meta={"note": "same expectation"}),
     ]
     assert run_suite(team, "s", exps).evaluated == 1
 

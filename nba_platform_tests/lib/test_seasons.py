@@ -5,6 +5,7 @@ import pytest
 
 from nba_platform.lib.seasons import (
     GAME_ID_RE,
+    SEASON_TYPE_BY_GAME_ID_DIGIT,
     SEASON_TYPES,
     normalise_game_id,
     season_from_date,
@@ -95,7 +96,11 @@ def test_season_type_from_game_id_covers_every_type_code():
     out = season_type_from_game_id(ids)
     assert out.tolist()[:5] == ["preseason", "regular", "all_star", "playoffs", "play_in"]
     assert pd.isna(out.iloc[5])
-    assert set(SEASON_TYPES.values()) == {"preseason", "regular", "all_star", "playoffs", "play_in"}
+    assert (
+        set(SEASON_TYPE_BY_GAME_ID_DIGIT.values())
+        == set(SEASON_TYPES)
+        == {"preseason", "regular", "all_star", "playoffs", "play_in"}
+    )
 
 
 def test_season_from_date_starts_seasons_in_september():

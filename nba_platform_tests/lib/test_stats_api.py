@@ -13,10 +13,10 @@ from email.utils import format_datetime
 import pandas as pd
 import pytest
 
-from nba_platform.defs.tables.assets import validate_season
 from nba_platform.lib import stats_api as api
 from nba_platform.lib.landing import LINEAGE, SHAPES_BY_NAME, SOURCE_FILE
 from nba_platform.lib.storage import Store
+from nba_platform.lib.validation import validate_season
 from nba_platform.resources.landing import LandingZone
 from nba_platform_tests.integration.conftest import aws_env, moto_endpoint  # noqa: F401  (fixtures)
 from nba_platform_tests.stats_api_server import (
@@ -89,7 +89,7 @@ def without_lineage(frame: pd.DataFrame) -> pd.DataFrame:
 
 def canonical(raw: pd.DataFrame, shape: str, season: str) -> pd.DataFrame:
     """The validated canonical rows of one source, without lineage, in key order."""
-    accepted, _, _, _ = validate_season(SHAPES_BY_NAME[shape].entity, season, {shape: raw})
+    accepted = validate_season(SHAPES_BY_NAME[shape].entity, season, {shape: raw}).accepted
     keys = [c for c in ("game_id", "team_id", "player_id", "season") if c in accepted.columns]
     return accepted.drop(columns=["source_file", "source_row"]).sort_values(keys, ignore_index=True)
 

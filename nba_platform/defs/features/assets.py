@@ -6,7 +6,7 @@ features need every earlier season; recomputing the whole history takes about a 
 
 import dagster as dg
 
-from nba_platform.lib import features as F
+from nba_platform.lib import features
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.seasons import complete_seasons
@@ -53,7 +53,7 @@ def elo_ratings(team_games: dict) -> dg.Output:
     "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, pre-game Elo.",
 )
 def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
-    feats = F.team_game_features(concat_partitions(team_games), elo=elo)
+    feats = features.team_game_features(concat_partitions(team_games), elo=elo)
     return dg.Output(
         feats,
         metadata={
@@ -78,12 +78,12 @@ def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
     "Labels are kept apart in features/game_outcomes.",
 )
 def game_features(team_features: DataFrame, elo: DataFrame) -> dg.Output:
-    games = F.game_features(team_features, elo)
+    games = features.game_features(team_features, elo)
     return dg.Output(
         games,
         metadata={
             "games": len(games),
-            "feature_columns": len(F.FEATURE_COLUMNS),
+            "feature_columns": len(features.FEATURE_COLUMNS),
             "preview": dg.MetadataValue.md(markdown_table(games.tail(5))),
         },
     )
@@ -100,7 +100,7 @@ def game_features(team_features: DataFrame, elo: DataFrame) -> dg.Output:
 )
 def game_outcomes(team_games: dict) -> dg.Output:
     all_games = concat_partitions(team_games)
-    outcomes = F.game_outcomes(all_games)
+    outcomes = features.game_outcomes(all_games)
     played = outcomes["home_win"].notna()
     return dg.Output(
         outcomes,
@@ -128,7 +128,7 @@ def player_game_features(player_games: dict) -> dg.Output:
     import pandas as pd
 
     pg = concat_partitions(player_games)
-    feats = F.player_game_features(pg) if len(pg) else pd.DataFrame()
+    feats = features.player_game_features(pg) if len(pg) else pd.DataFrame()
     return dg.Output(
         feats,
         metadata={

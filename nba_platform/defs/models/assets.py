@@ -7,7 +7,8 @@ import json
 import dagster as dg
 
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
-from nba_platform.lib import metrics as M
+from nba_platform.lib import metrics
+from nba_platform.lib.model_params import GameModelParams
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import register_trained_version
@@ -16,32 +17,23 @@ OWNERS = ["team:ml"]
 
 
 class GameModelConfig(dg.Config):
-    """Hyperparameters and the evaluation season (default: the latest season with played games)."""
+    """Hyperparameters (defaults: `GameModelParams`) and the evaluation season (default: the latest
+    season with played games)."""
 
     eval_season: str | None = None
     first_train_season: str | None = None
-    candidates: list[str] = ["logistic", "hist_gradient_boosting"]
-    logistic_c: float = 0.1
-    hgb_max_iter: int = 200
-    hgb_learning_rate: float = 0.05
-    hgb_max_depth: int = 3
-    hgb_min_samples_leaf: int = 40
-    calibration: str = "sigmoid"
-    min_train_seasons: int = 2
+    candidates: list[str] = list(GameModelParams.candidates)
+    logistic_c: float = GameModelParams.logistic_c
+    hgb_max_iter: int = GameModelParams.hgb_max_iter
+    hgb_learning_rate: float = GameModelParams.hgb_learning_rate
+    hgb_max_depth: int = GameModelParams.hgb_max_depth
+    hgb_min_samples_leaf: int = GameModelParams.hgb_min_samples_leaf
+    calibration: str = GameModelParams.calibration
+    min_train_seasons: int = GameModelParams.min_train_seasons
 
-    def params(self, candidates: list[str] | None = None):
-        from nba_platform.lib.models import GameModelParams
-
-        return GameModelParams(
-            candidates=tuple(candidates or self.candidates),
-            logistic_c=self.logistic_c,
-            hgb_max_iter=self.hgb_max_iter,
-            hgb_learning_rate=self.hgb_learning_rate,
-            hgb_max_depth=self.hgb_max_depth,
-            hgb_min_samples_leaf=self.hgb_min_samples_leaf,
-            calibration=self.calibration,
-            min_train_seasons=self.min_train_seasons,
-        )
+    def params(self, candidates: list[str] | None = None) -> GameModelParams:
+        tuned = self.model_dump(exclude={"eval_season", "first_train_season", "candidates"})
+        return GameModelParams(candidates=tuple(candidates or self.candidates), **tuned)
 
 
 def played_seasons(outcomes: DataFrame, features: DataFrame) -> list[str]:
@@ -123,7 +115,7 @@ def game_outcome_model(
         },
         artifacts={
             "feature_columns.json": json.dumps(trained.feature_columns, indent=1),
-            "validation.md": M.markdown_comparison(
+            "validation.md": metrics.markdown_comparison(
                 trained.validation.rename(columns={"candidate": "method"}).set_index("method")
             ),
         },
@@ -159,7 +151,9 @@ def game_outcome_model(
             "eval_season": eval_season,
             "n_train_rows": trained.n_train_rows,
             "validation (last training season)": dg.MetadataValue.md(
-                M.markdown_comparison(trained.validation.rename(columns={"candidate": "method"}).set_index("method"))
+                metrics.markdown_comparison(
+                    trained.validation.rename(columns={"candidate": "method"}).set_index("method")
+                )
             ),
         },
     )
@@ -200,9 +194,11 @@ def game_model_evaluation(
         "home_base_rate": [float(y_train.mean())] * len(y),
         "coin_flip": [0.5] * len(y),
     }
-    comparison = M.compare_methods(y, probs)
-    png = M.calibration_plot_png(y, {"model": probs["model"], "elo": probs["elo"]}, title=f"Calibration, {eval_season}")
-    calib = M.calibration_table(y, probs["model"])
+    comparison = metrics.compare_methods(y, probs)
+    png = metrics.calibration_plot_png(
+        y, {"model": probs["model"], "elo": probs["elo"]}, title=f"Calibration, {eval_season}"
+    )
+    calib = metrics.calibration_table(y, probs["model"])
     # SHAP on the evaluation season: what drives the served log-odds, game by game and overall.
     from nba_platform.lib.explain import explain, global_importance, summary_plot_png
 
@@ -225,10 +221,10 @@ def game_model_evaluation(
             "model_brier": model_brier,
             "elo_brier": elo_brier,
             "beats_elo": model_brier < elo_brier,
-            "comparison": dg.MetadataValue.md(M.markdown_comparison(by_method.reset_index())),
+            "comparison": dg.MetadataValue.md(metrics.markdown_comparison(by_method.reset_index())),
             "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
             "calibration_plot": dg.MetadataValue.md(png_markdown(png, "calibration")),
             "shap_summary_plot": dg.MetadataValue.md(png_markdown(shap_png, "SHAP summary")),
-            "shap_top_features": dg.MetadataValue.md(M.markdown_comparison(importance)),
+            "shap_top_features": dg.MetadataValue.md(metrics.markdown_comparison(importance)),
         },
     )

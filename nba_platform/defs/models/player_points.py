@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 # scikit-learn is imported inside lib.player_model's functions, not at definitions load time.
-from nba_platform.lib import player_model as P
+from nba_platform.lib import player_model
 from nba_platform.lib.metrics import markdown_comparison
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
@@ -16,14 +16,14 @@ OWNERS = ["team:ml"]
 
 
 class PlayerPointsModelConfig(dg.Config):
-    learning_rate: float = P.PlayerModelParams.learning_rate
-    max_iter: int = P.PlayerModelParams.max_iter
-    max_depth: int = P.PlayerModelParams.max_depth
-    min_samples_leaf: int = P.PlayerModelParams.min_samples_leaf
-    loss: str = P.PlayerModelParams.loss
+    learning_rate: float = player_model.PlayerModelParams.learning_rate
+    max_iter: int = player_model.PlayerModelParams.max_iter
+    max_depth: int = player_model.PlayerModelParams.max_depth
+    min_samples_leaf: int = player_model.PlayerModelParams.min_samples_leaf
+    loss: str = player_model.PlayerModelParams.loss
 
-    def params(self) -> P.PlayerModelParams:
-        return P.PlayerModelParams(
+    def params(self) -> player_model.PlayerModelParams:
+        return player_model.PlayerModelParams(
             loss=self.loss,
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
@@ -64,9 +64,9 @@ def player_points_model(
 
     labels = concat_partitions(player_games)
     params = config.params()
-    evaluation, models = P.walk_forward(features, labels, params)
+    evaluation, models = player_model.walk_forward(features, labels, params)
     if not models:
-        seasons = P.seasons_with_played_rows(features, labels, params.season_types)
+        seasons = player_model.seasons_with_played_rows(features, labels, params.season_types)
         status = f"not trained: needs 2 seasons of box scores, found {len(seasons)} ({', '.join(seasons) or 'none'})"
         context.log.warning(status)
         return dg.Output(evaluation.assign(model_version=pd.Series(dtype="string")), metadata={"status": status})
@@ -74,7 +74,7 @@ def player_points_model(
     eval_season = max(models)
     model = models[eval_season]
     latest = evaluation[evaluation["eval_season"] == eval_season].set_index("method")
-    X_train, _, _ = P.training_frame(features, labels, model.train_seasons, params.season_types)
+    X_train, _, _ = player_model.training_frame(features, labels, model.train_seasons, params.season_types)
     example = X_train.dropna().head(200)
     train_seasons = f"{model.train_seasons[0]}..{model.train_seasons[-1]}"
     metrics = {f"eval_{m}_{k}": latest.loc[m, k] for m in latest.index for k in ("mae", "rmse")}
@@ -82,15 +82,20 @@ def player_points_model(
     logged = mlflow.log_sklearn_model(
         model.estimator,
         example,
-        params={**model.params, "kind": P.MODEL_KIND, "train_seasons": train_seasons, "eval_season": eval_season},
+        params={
+            **model.params,
+            "kind": player_model.MODEL_KIND,
+            "train_seasons": train_seasons,
+            "eval_season": eval_season,
+        },
         metrics={
             **metrics,
             "mae_improvement_vs_season_avg": improvement,
             "n_eval_rows": latest.loc["model", "n"],
             "n_train_rows": model.n_train_rows,
         },
-        tags={"purpose": "evaluation", "eval_season": eval_season, "kind": P.MODEL_KIND, "target": "pts"},
-        registered_name=P.PLAYER_POINTS_MODEL_NAME,
+        tags={"purpose": "evaluation", "eval_season": eval_season, "kind": player_model.MODEL_KIND, "target": "pts"},
+        registered_name=player_model.PLAYER_POINTS_MODEL_NAME,
         artifacts={
             "feature_columns.json": json.dumps(model.feature_columns, indent=1),
             "walk_forward.md": markdown_comparison(evaluation, decimals=4),

@@ -3,7 +3,7 @@ same played games, minimum sample), plus the retraining job the sensor launches.
 
 import dagster as dg
 
-from nba_platform.lib import metrics as M
+from nba_platform.lib import metrics
 from nba_platform.lib.promotion import PromotionRule, promotion_decision
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
@@ -95,7 +95,7 @@ def champion_promotion(
             "games": decision.games,
             "champion_after": (mlflow.version_by_alias(CHAMPION) or champion).label,
             "rule": f"min {rule.min_games} games, {int(rule.confidence * 100)}% paired bootstrap ({rule.n_boot} draws) of the Brier difference below 0",
-            "comparison": dg.MetadataValue.md(M.markdown_comparison(figures)),
+            "comparison": dg.MetadataValue.md(metrics.markdown_comparison(figures)),
             "champion_history": dg.MetadataValue.md(
                 "\n".join(f"- v{h['version']} at {h['at']}: {h['reason']}" for h in history[-10:])
             ),

@@ -15,7 +15,7 @@ games, still materializes: `drift_share` is NaN and `status` says why.
 import dagster as dg
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
-from nba_platform.lib import drift as D
+from nba_platform.lib import drift
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
@@ -24,10 +24,10 @@ from nba_platform.resources.reports import ReportStore
 
 
 class FeatureDriftConfig(dg.Config):
-    reference_seasons: int = D.DEFAULT_REFERENCE_SEASONS  # latest N training seasons of the champion
-    method: str = D.DEFAULT_METHOD  # an Evidently stat test name, the same for every feature
+    reference_seasons: int = drift.DEFAULT_REFERENCE_SEASONS  # latest N training seasons of the champion
+    method: str = drift.DEFAULT_METHOD  # an Evidently stat test name, the same for every feature
     threshold: float | None = None  # None: the method's Evidently default (KS: p < 0.05)
-    min_current_games: int = D.DEFAULT_MIN_CURRENT_ROWS
+    min_current_games: int = drift.DEFAULT_MIN_CURRENT_ROWS
     align_season_progress: bool = True  # compare a partial season with the same days of the reference seasons
     top_n: int = 10  # drifted features listed in the metadata
 
@@ -75,8 +75,10 @@ def feature_drift(
             meta = _not_computed(f"champion {label} has no train_first_season/train_last_season tags", label)
         else:
             table, meta = _season_drift(config, reports, features, season, first, last, label)
-        table = (D.empty_drift_table() if table is None else table).assign(season=season).astype({"season": "string"})
-        out[season] = table[["season", *D.TABLE_COLUMNS]]
+        table = (
+            (drift.empty_drift_table() if table is None else table).assign(season=season).astype({"season": "string"})
+        )
+        out[season] = table[["season", *drift.TABLE_COLUMNS]]
         shares[season] = meta["drift_share"]
         context.add_asset_metadata(meta, partition_key=season)
         context.log.info(f"{season}: {meta['status']}")
@@ -103,7 +105,7 @@ def _season_drift(
     """(per-feature table or None when not computed, the season's materialization metadata)."""
     import pandas as pd
 
-    ref_seasons = D.reference_seasons(
+    ref_seasons = drift.reference_seasons(
         features["season"].unique(), first, last, config.reference_seasons, exclude=[season]
     )
     base = {"champion_version": label, "reference_seasons": ", ".join(ref_seasons) or "none"}
@@ -115,9 +117,9 @@ def _season_drift(
     current = features[features["season"] == season]
     reference = features[features["season"].isin(ref_seasons)]
     if config.align_season_progress:
-        reference = D.align_to_season_progress(reference, current)
+        reference = drift.align_to_season_progress(reference, current)
     try:
-        result = D.feature_drift(
+        result = drift.feature_drift(
             reference,
             current,
             FEATURE_COLUMNS,
@@ -125,7 +127,7 @@ def _season_drift(
             threshold=config.threshold,
             min_current_rows=config.min_current_games,
         )
-    except D.DriftRefused as refused:
+    except drift.DriftRefused as refused:
         return None, {
             **_not_computed(f"not computed: {refused}", label),
             **base,
@@ -144,7 +146,7 @@ def _season_drift(
         "current_through": str(latest.date()),
         "reference_games": result.n_reference,
         "stattest": f"{result.table['stattest'].iloc[0]} (threshold {result.table['threshold'].iloc[0]:g})",
-        "top_drifted": dg.MetadataValue.md(D.drift_markdown(result.top_drifted(config.top_n))),
+        "top_drifted": dg.MetadataValue.md(drift.drift_markdown(result.top_drifted(config.top_n))),
         "dropped_features": dg.MetadataValue.json(result.dropped),
         "report": reports.metadata_value(report_path(season)),
     }

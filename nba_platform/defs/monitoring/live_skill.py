@@ -11,7 +11,7 @@ import io
 import dagster as dg
 
 from nba_platform.defs.models.assets import calibration_markdown, png_markdown
-from nba_platform.lib import metrics as M
+from nba_platform.lib import metrics
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.promotion import rolling_brier, skill_summary
 from nba_platform.resources.frames import DataFrame
@@ -105,7 +105,7 @@ def live_skill(
                 }
             )
     table = pd.DataFrame(rows).set_index("model")
-    calib = M.calibration_table(scored["home_win"].astype(float), scored["p_champion"])
+    calib = metrics.calibration_table(scored["home_win"].astype(float), scored["p_champion"])
     champion_last_n = summary["champion"][f"brier_last_{config.last_n}"]
     meta.update(
         {
@@ -115,7 +115,7 @@ def live_skill(
             "champion_brier_last_n": champion_last_n,
             "champion_brier_season_to_date": float(table.loc["champion", "brier_season_to_date"]),
             "champion_validation_brier": validation_brier if validation_brier is not None else float("nan"),
-            "skill": dg.MetadataValue.md(M.markdown_comparison(table.reset_index())),
+            "skill": dg.MetadataValue.md(metrics.markdown_comparison(table.reset_index())),
             "calibration_table": dg.MetadataValue.md(calibration_markdown(calib)),
             "rolling_brier_plot": dg.MetadataValue.md(
                 png_markdown(rolling_brier_png(scored, config.last_n, validation_brier), "rolling Brier")

@@ -7,7 +7,7 @@ import dagster as dg
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
-from nba_platform.lib import metrics as M
+from nba_platform.lib import metrics
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
@@ -136,7 +136,7 @@ def game_predictions(
                 .assign(y=y)
                 .merge(out[season][["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
             )
-            cmp = M.compare_methods(
+            cmp = metrics.compare_methods(
                 scored["y"].to_numpy(),
                 {"model": scored["p_home_win"].to_numpy(), "elo": scored["elo_p_home_win"].to_numpy()},
             )

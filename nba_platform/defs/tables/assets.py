@@ -7,66 +7,23 @@ from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib.corrections import (
     Applied,
     Correction,
-    apply_corrections,
     empty_audit,
-    mark_outcomes,
     read_corrections,
     unmatched,
 )
 from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_players, dedup_team_games
-from nba_platform.lib.landing import CORRECTIONS, SHAPES, LandingError
+from nba_platform.lib.landing import CORRECTIONS, LandingError
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
-from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
-from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
 from nba_platform.lib.schema import (
-    PLAYER_GAME_SCHEMA,
     PLAYER_SEASON_SCHEMA,
-    QUARANTINE_COLUMNS,
-    TEAM_GAME_SCHEMA,
     empty_frame,
 )
+from nba_platform.lib.validation import shapes_of, validate_season
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.landing import LandingZone
 
 OWNERS = ["team:data-engineering"]
-NORMALISERS = {
-    "team_game": normalise_team_games,
-    "player_game": normalise_player_games,
-    "player": normalise_player_seasons,
-}
-SCHEMAS = {"team_game": TEAM_GAME_SCHEMA, "player_game": PLAYER_GAME_SCHEMA, "player": PLAYER_SEASON_SCHEMA}
-
-
-def shapes_of(entity: str) -> list[str]:
-    return [s.name for s in SHAPES if s.entity == entity]
-
-
-def validate_season(entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction] = ()):
-    """Normalise every source of one season and split it into accepted and quarantined rows."""
-    return validate_season_corrected(entity, season, raw_by_shape, corrections)[:4]
-
-
-def validate_season_corrected(
-    entity: str, season: str, raw_by_shape: dict[str, DataFrame], corrections: list[Correction]
-):
-    """validate_season, plus the corrections applied between normalisation and the row rules
-    (so a corrected row can pass them): -> (accepted, quarantined, counts, rows in, Applied)."""
-    import pandas as pd
-
-    normalised = [
-        NORMALISERS[entity](raw, shape).assign(season=season)  # raw is partitioned by this season
-        for shape, raw in raw_by_shape.items()
-        if len(raw)
-    ]
-    if not normalised:
-        empty = empty_frame(SCHEMAS[entity])
-        return empty, empty_frame(QUARANTINE_COLUMNS), {}, 0, apply_corrections(empty, entity, corrections, season)
-    frame = pd.concat(normalised, ignore_index=True)
-    corrected = apply_corrections(frame, entity, corrections, season)
-    split = apply_rules(corrected.frame, RULES_BY_ENTITY[entity], entity, SCHEMAS[entity])
-    corrected.audit = mark_outcomes(corrected.audit, entity, split.accepted, split.quarantined)
-    return split.accepted, split.quarantined, split.counts_by_rule, len(frame), corrected
 
 
 def landed_corrections(landing: LandingZone) -> tuple[list[Correction], list[str]]:
@@ -161,13 +118,16 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         corrections, correction_files = landed_corrections(landing)
         accepted, quarantined, audits, applied, by_rule, rows_in = {}, {}, {}, [], {}, 0
         for season in context.partition_keys:
-            ok, bad, counts, n, corrected = validate_season_corrected(
-                entity, season, {shape: raw[shape][season] for shape in shapes}, corrections
+            validated = validate_season(entity, season, {shape: raw[shape][season] for shape in shapes}, corrections)
+            corrected = validated.corrections
+            accepted[season], quarantined[season], audits[season] = (
+                validated.accepted,
+                validated.quarantined,
+                corrected.audit,
             )
-            accepted[season], quarantined[season], audits[season] = ok, bad, corrected.audit
             applied.append(corrected)
-            rows_in += n
-            for rule, c in counts.items():
+            rows_in += validated.rows_in
+            for rule, c in validated.counts_by_rule.items():
                 by_rule[rule] = by_rule.get(rule, 0) + c
         n_ok, n_bad = sum(map(len, accepted.values())), sum(map(len, quarantined.values()))
         q_rules = pd.concat(quarantined.values())["rule"].value_counts().to_dict() if n_bad else {}

@@ -6,7 +6,6 @@ deduplicated tables, features or models.
 
 import dagster as dg
 
-from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.quality import (
     SuiteResult,
@@ -16,6 +15,7 @@ from nba_platform.lib.quality import (
     team_game_expectations,
     team_game_pair_view,
 )
+from nba_platform.lib.validation import shapes_of
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 

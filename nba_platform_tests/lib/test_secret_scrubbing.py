@@ -3,7 +3,13 @@ import json
 import pytest
 
 from nba_platform.lib.json_logs import json_log_line, partition_from_tags
-from nba_platform.lib.redaction import SecretScrubbedError, exceptions_scrubbed, known_secrets, redact, remember_secret
+from nba_platform.lib.secret_scrubbing import (
+    SecretScrubbedError,
+    exceptions_scrubbed,
+    known_secrets,
+    redact,
+    remember_secret,
+)
 
 
 def test_remembered_values_are_redacted_everywhere_they_appear():
