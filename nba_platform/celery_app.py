@@ -1,5 +1,4 @@
 """The Celery app that `NBA_EXECUTOR=celery` workers run:
-
     celery -A nba_platform.celery_app worker --prefetch-multiplier=1 --loglevel=INFO
 
 Built from the same settings as the executor (NBA_CELERY_BROKER / _BACKEND / _QUEUE), so the

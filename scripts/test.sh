@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
-# README command 2: install with dev extras, start the services the tests use, run pytest.
+# README command 2: install with dev extras, start the services the tests use, run pytest (the
+# full suite; .ci/run calls this). `--fast`: the inner-loop tier, no services started: lint, the
+# lib and infra tests except those marked slow, and the quick defs tests (FAST_DEFS below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FAST=0
+if [ "${1:-}" = "--fast" ]; then FAST=1; shift; fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[dev]'
+if [ "$FAST" = 0 ] || ! .venv/bin/python -c "import nba_platform, pytest" 2>/dev/null; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+fi
+
+if [ "$FAST" = 1 ]; then
+  .venv/bin/ruff check .
+  .venv/bin/ruff format --check .
+  FAST_DEFS=(
+    nba_platform_tests/defs/test_cli_help.py
+    nba_platform_tests/defs/test_json_logs.py
+    nba_platform_tests/defs/test_checks.py
+    nba_platform_tests/defs/test_landing_index.py
+  )
+  export NBA_PLATFORM_ENV=local
+  unset DAGSTER_HOME NBA_HOME
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not integration" \
+    nba_platform_tests/lib nba_platform_tests/infra "${FAST_DEFS[@]}" "$@"
+fi
 
 # Services (this machine kind runs them before a session; start whatever is down).
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q; then

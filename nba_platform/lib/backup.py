@@ -6,7 +6,6 @@ does the dumping, uploading, restoring and deleting.
 
 Layout under the backup root (`NBA_BACKUP_URI`: `s3://<bucket>/backups` in prod,
 `$NBA_HOME/backups` embedded):
-
     daily/2026-11-25/serving.dump              pg_dump --format=custom (Postgres)
     daily/2026-11-25/serving.sqlite.tar.gz     sqlite3 online-backup snapshot(s) (embedded)
     daily/2026-11-25/dagster.dump              the Dagster storage database (run/event/schedule)

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pyarrow as pa
+import pyarrow as pa
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -61,7 +60,6 @@ def glue_table_name(asset_path: Sequence[str]) -> str:
 
 def glue_type(arrow_type: pa.DataType, where: str = "column") -> str:
     """The Hive/Glue type Athena reads an Arrow-written Parquet column as."""
-    import pyarrow as pa
 
     t = arrow_type
     if pa.types.is_dictionary(t):  # stored as plain values with dictionary encoding
@@ -118,7 +116,6 @@ def glue_columns(schemas: Iterable[pa.Schema], sources: Sequence[str] | None = N
     matches Parquet columns case-insensitively). A column's type must be the same Glue type in
     every file that gives it one; null-typed columns take the type of the files that have one.
     """
-    import pyarrow as pa
 
     schemas = list(schemas)
     sources = list(sources) if sources is not None else [f"file {i}" for i in range(len(schemas))]

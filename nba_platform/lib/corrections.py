@@ -22,10 +22,8 @@ import io
 import json
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 from nba_platform.lib.landing import CORRECTIONS, LandingError, detect_shape, read_landed_bytes
 from nba_platform.lib.normalise import PARSE_ERRORS, parse_dates, parse_minutes
@@ -128,7 +126,6 @@ class Correction:
     @property
     def season(self) -> str | None:
         """The season partition the corrected row lives in; None = every season (a player's bio)."""
-        import pandas as pd
 
         key = dict(self.key)
         if "game_id" in key:
@@ -156,7 +153,6 @@ class Correction:
 
 def format_value(value) -> str:
     """Canonical text of a value for the audit and the corrections file ('' = null)."""
-    import pandas as pd
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
@@ -174,7 +170,6 @@ def format_value(value) -> str:
 
 def parse_key(text: str, entity: str) -> tuple[tuple[str, object], ...]:
     """'game_id=0022200001,team_id=1610612747' (or a JSON object) -> canonical (column, value) pairs."""
-    import pandas as pd
 
     spec = ENTITIES[entity]
     text = (text or "").strip()
@@ -229,7 +224,6 @@ def parse_key(text: str, entity: str) -> tuple[tuple[str, object], ...]:
 
 def parse_value(text: str, entity: str, field: str):
     """Value text -> the field's canonical type; '' means null."""
-    import pandas as pd
 
     dtype = ENTITIES[entity].schema[field]
     text = "" if text is None else str(text).strip()
@@ -266,8 +260,6 @@ def parse_value(text: str, entity: str, field: str):
 
 
 def parse_recorded_at(text: str) -> str:
-    import pandas as pd
-
     try:
         ts = pd.Timestamp(str(text).strip())
     except (ValueError, TypeError):
@@ -393,8 +385,6 @@ class Applied:
 
 
 def empty_audit() -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in AUDIT_SCHEMA.items()})
 
 
@@ -404,8 +394,6 @@ def in_scope(corrections, entity: str, season: str) -> list[Correction]:
 
 
 def _key_mask(frame: pd.DataFrame, key) -> pd.Series:
-    import pandas as pd
-
     mask = pd.Series(True, index=frame.index)
     for col, value in key:
         if col not in frame:
@@ -422,8 +410,6 @@ def _row_keys(rows: pd.DataFrame, columns) -> list[str]:
 
 
 def _clear_parse_errors(frame: pd.DataFrame, mask: pd.Series, columns: set[str]) -> None:
-    import pandas as pd
-
     if PARSE_ERRORS not in frame or not mask.any():
         return
 
@@ -449,7 +435,6 @@ def _side_suffixed(frame: pd.DataFrame, mask: pd.Series, bases, own_side: bool) 
 
 def _set(frame: pd.DataFrame, mask: pd.Series, column: str, value, dtype: str) -> pd.Series:
     """Sets `column` on the masked rows; returns the old values."""
-    import pandas as pd
 
     series = frame[column].astype(dtype) if column in frame else pd.Series(pd.NA, index=frame.index).astype(dtype)
     old = series[mask].copy()
@@ -461,8 +446,6 @@ def _set(frame: pd.DataFrame, mask: pd.Series, column: str, value, dtype: str) -
 def _audit_rows(
     c: Correction, season: str, rows: pd.DataFrame, field: str, old: pd.Series, new, reason: str, spec: EntitySpec
 ) -> pd.DataFrame:
-    import pandas as pd
-
     n = len(rows)
     return pd.DataFrame(
         {
@@ -489,7 +472,6 @@ def _audit_rows(
 def apply_corrections(frame: pd.DataFrame, entity: str, corrections, season: str) -> Applied:
     """Normalised rows of one season -> the same rows with the in-scope corrections applied,
     plus one audit row per changed row and field."""
-    import pandas as pd
 
     spec = ENTITIES[entity]
     scope = in_scope(corrections, entity, season)
@@ -555,14 +537,11 @@ def apply_corrections(frame: pd.DataFrame, entity: str, corrections, season: str
 
 
 def _conform(audit: pd.DataFrame) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame({c: audit[c].astype(t) for c, t in AUDIT_SCHEMA.items()}).reset_index(drop=True)
 
 
 def mark_outcomes(audit: pd.DataFrame, entity: str, accepted: pd.DataFrame, quarantined: pd.DataFrame) -> pd.DataFrame:
     """Fill `outcome`: whether each corrected row ended up accepted or quarantined (and by which rule)."""
-    import pandas as pd
 
     if audit.empty:
         return audit

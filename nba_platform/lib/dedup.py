@@ -17,11 +17,9 @@ Conflict rules (documented in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 from nba_platform.lib.quality import quarantine_frame
 from nba_platform.lib.schema import (
@@ -67,8 +65,6 @@ _NA_HASH = 0x9E3779B97F4A7C15  # as uint64: stands for a missing value in any co
 
 def _column_hash(s: pd.Series) -> np.ndarray:
     """uint64 per row; equal exactly when the values are (NA equal to NA)."""
-    import numpy as np
-    import pandas as pd
 
     if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
         # text NA and the text '<NA>' hash alike, as in the string fingerprint this replaced
@@ -90,8 +86,6 @@ def _column_hash(s: pd.Series) -> np.ndarray:
 def _content_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """A hashable fingerprint of canonical values; floats at 3 decimals. Columns are hashed in
     their own dtype (no per-row text), then combined in order."""
-    import numpy as np
-    import pandas as pd
 
     out = np.full(len(frame), np.uint64(0x345678), dtype=np.uint64)
     mult = np.uint64(1000003)
@@ -117,16 +111,12 @@ def _collapse_exact(frame: pd.DataFrame, key: list[str], schema: dict[str, str])
 
 
 def _quarantine(rows: pd.DataFrame, schema, entity: str, rule: str, reason: pd.Series | str) -> pd.DataFrame:
-    import pandas as pd
-
     n = len(rows)
     reasons = reason if isinstance(reason, pd.Series) else pd.Series([reason] * n, index=rows.index)
     return quarantine_frame(rows, schema, entity, "dedup", [rule] * n, [rule] * n, reasons.to_numpy())
 
 
 def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
-    import pandas as pd
-
     schema = TEAM_GAME_SCHEMA
     frame = validated.copy()
     rows_in = len(frame)
@@ -227,7 +217,6 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
 def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> DedupResult:
     """Box scores have one source; dedup on (game_id, player_id), then attach each game's
     date, opponent and venue from the deduplicated team-game table."""
-    import pandas as pd
 
     schema = PLAYER_GAME_SCHEMA
     rows_in = len(validated)
@@ -277,7 +266,6 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
 def dedup_players(player_seasons: pd.DataFrame) -> DedupResult:
     """One row per player: the latest season's attributes; a player whose birth date differs
     between seasons is quarantined (identity conflict), not guessed."""
-    import pandas as pd
 
     schema = PLAYER_SEASON_SCHEMA
     rows_in = len(player_seasons)

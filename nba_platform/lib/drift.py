@@ -25,10 +25,9 @@ Evidently is imported inside `feature_drift` only: it costs seconds to import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 DEFAULT_METHOD = "ks"
 DEFAULT_MIN_CURRENT_ROWS = 50
@@ -67,7 +66,6 @@ class DriftResult:
 
 def empty_drift_table() -> pd.DataFrame:
     """The table of a season whose drift was not computed: same columns and types, no rows."""
-    import pandas as pd
 
     return pd.DataFrame(
         {
@@ -97,7 +95,6 @@ def align_to_season_progress(
     """Reference games no further into their season than the current data's latest game is into
     its own (days since each season's first game in the frame). A complete current season keeps
     the whole reference."""
-    import pandas as pd
 
     if reference.empty or current.empty:
         return reference
@@ -111,8 +108,6 @@ def align_to_season_progress(
 
 def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """float64 columns, NaN for NA and +-inf (booleans and nullable ints included)."""
-    import numpy as np
-    import pandas as pd
 
     out = pd.DataFrame(
         {c: pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in columns}, index=frame.index
@@ -186,7 +181,6 @@ def _parse_snapshot(result: dict, compared: list[str], method: str) -> tuple[pd.
     """(per-feature table, share drifted, count drifted) from `Snapshot.dict()` (Evidently 0.7):
     metrics hold DriftedColumnsCount {count, share} and one ValueDrift per column (score, resolved
     method and threshold); tests hold each column's drift verdict (status FAIL = drift)."""
-    import pandas as pd
 
     counts, rows = None, {}
     for metric in result["metrics"]:

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 # Game types that count; preseason and All-Star games say little about team strength.
 ELO_SEASON_TYPES = frozenset({"regular", "playoffs", "play_in"})
@@ -62,7 +60,6 @@ class EloParams:
 
 def elo_win_probability(elo_diff):
     """P(win) for a rating edge of `elo_diff` points (scalar or array-like)."""
-    import numpy as np
 
     diff = np.asarray(elo_diff, dtype="float64")
     p = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
@@ -75,7 +72,6 @@ def mov_multiplier(margin, winner_elo_diff, params: EloParams = EloParams()):
     `margin` is the absolute final margin, `winner_elo_diff` the winner's pre-game Elo
     minus the loser's, home advantage included.
     """
-    import numpy as np
 
     margin = np.asarray(margin, dtype="float64")
     winner_elo_diff = np.asarray(winner_elo_diff, dtype="float64")
@@ -101,9 +97,6 @@ def elo_shift(
 
 
 def _float_array(values: pd.Series) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -111,7 +104,6 @@ def home_view(team_games: pd.DataFrame, season_types=ELO_SEASON_TYPES) -> pd.Dat
     """One row per game of the given types, from the home row: game keys, both team ids and
     both scores (NA if unplayed). Raises if a game does not have exactly one home row and one
     away row, since every game needs both sides to be rated."""
-    import pandas as pd
 
     games = team_games.loc[team_games["season_type"].isin(list(season_types))]
     is_home = games["is_home"].astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -143,8 +135,6 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
 
     Returns one row per game (columns ELO_GAME_COLUMNS), ordered by game_date, game_id.
     """
-    import numpy as np
-    import pandas as pd
 
     games = home_view(team_games).sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
     n = len(games)
@@ -193,7 +183,6 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
 
 def team_pregame_elo(elo_games: pd.DataFrame) -> pd.DataFrame:
     """Long form of `pregame_elo` output: one row per (game_id, team_id) with elo_pre."""
-    import pandas as pd
 
     home = elo_games[["game_id", "home_team_id", "home_elo_pre"]].set_axis(["game_id", "team_id", "elo_pre"], axis=1)
     away = elo_games[["game_id", "away_team_id", "away_elo_pre"]].set_axis(["game_id", "team_id", "elo_pre"], axis=1)

@@ -22,11 +22,8 @@ Choices:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 from nba_platform.lib.elo import ELO_SEASON_TYPES, EloParams, home_view, pregame_elo, team_pregame_elo
 
@@ -105,8 +102,6 @@ def _featured(frame: pd.DataFrame, columns: list[str], sort_by: list[str]) -> pd
 
 def _float_col(frame: pd.DataFrame, name: str) -> np.ndarray:
     """Column as float64 with NaN for NA; all-NaN if the column is absent (older sources)."""
-    import numpy as np
-    import pandas as pd
 
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
@@ -124,7 +119,6 @@ def _day_number(dates: pd.Series) -> np.ndarray:
 def _require_one_game_per_date(entity: np.ndarray, day: np.ndarray, what: str) -> None:
     """Rows sorted by entity then date. 'Strictly before the date' relies on this: with one game
     per date, the entity's previous row is always an earlier date."""
-    import numpy as np
 
     dup = (entity[1:] == entity[:-1]) & (day[1:] == day[:-1])
     if dup.any():
@@ -138,7 +132,6 @@ def _require_one_game_per_date(entity: np.ndarray, day: np.ndarray, what: str) -
 def _prior_event_position(group: np.ndarray, is_event: np.ndarray) -> np.ndarray:
     """Rows sorted by group then date. For each row: position, among the event rows
     (`frame[is_event]`), of the latest event of the same group strictly before the row; -1 if none."""
-    import numpy as np
 
     events_before = np.cumsum(is_event) - is_event
     pos = events_before - 1
@@ -150,7 +143,6 @@ def _prior_event_position(group: np.ndarray, is_event: np.ndarray) -> np.ndarray
 
 def _take(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """values[pos] as float, NaN where pos == -1."""
-    import numpy as np
 
     values = np.asarray(values, dtype="float64")
     if len(values) == 0:
@@ -171,8 +163,6 @@ def _running_totals(
     bit-identical whatever other teams/players or later games the frame holds; a window is
     the difference of two cumulative sums (pandas' groupby-rolling loops per group in Python).
     """
-    import numpy as np
-    import pandas as pd
 
     by = events[group]
     sums = events[cols].fillna(0.0).groupby(by, sort=False).cumsum().to_numpy(dtype="float64")
@@ -191,15 +181,12 @@ def _prior_ratio(num: pd.Series, den: pd.Series, prior: np.ndarray) -> np.ndarra
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    import numpy as np
-
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
 
 def _games_in_previous_days(entity_code: np.ndarray, day: np.ndarray, days: int) -> np.ndarray:
     """Per row, the entity's games dated in [day - days, day) (rows sorted by entity then day)."""
-    import numpy as np
 
     key = entity_code.astype("int64") * 10_000_000 + (day - day.min())
     return np.searchsorted(key, key, side="left") - np.searchsorted(key, key - days, side="left")
@@ -212,8 +199,6 @@ def _games_in_previous_days(entity_code: np.ndarray, day: np.ndarray, days: int)
 
 def _team_game_metrics(tg: pd.DataFrame) -> pd.DataFrame:
     """Per team-game result metrics (NaN if unplayed): margin, points, win, ratings, eFG%."""
-    import numpy as np
-    import pandas as pd
 
     pts, opp_pts = _float_col(tg, "pts"), _float_col(tg, "opp_pts")
     played = ~np.isnan(pts) & ~np.isnan(opp_pts)
@@ -259,8 +244,6 @@ def team_game_features(
     Columns: TEAM_KEY_COLUMNS + team_feature_columns(windows). `elo` is `pregame_elo` output;
     computed here (with `elo_params`) when not given.
     """
-    import numpy as np
-    import pandas as pd
 
     used = TEAM_KEY_COLUMNS + ["pts", "opp_pts", "fga", "fgm", "fg3m", "oreb", "tov", "fta"]
     tg = _featured(team_games, used, ["team_id", "game_date", "game_id"])
@@ -315,7 +298,6 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     """One row per game from the home side: GAME_KEY_COLUMNS + home_*, away_*, diff_* (home minus
     away) of every team feature + elo_p_home_win. Model inputs are game_feature_columns(windows)
     (FEATURE_COLUMNS for the default windows)."""
-    import pandas as pd
 
     feature_cols = [c for c in team_features.columns if c not in TEAM_KEY_COLUMNS]
     is_home = team_features["is_home"].astype(bool).to_numpy()
@@ -348,7 +330,6 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
 def game_outcomes(team_games: pd.DataFrame) -> pd.DataFrame:
     """Labels, kept apart from features: game_id, home_win (Int64 0/1), home_margin (Int64);
     NA for unplayed games. Regular, play-in and playoff games only."""
-    import pandas as pd
 
     games = home_view(team_games, FEATURED_SEASON_TYPES)
     played = games["home_pts"].notna() & games["away_pts"].notna()
@@ -378,8 +359,6 @@ def player_game_features(player_games: pd.DataFrame, windows=DEFAULT_PLAYER_WIND
     appearance (capped); prev_game_started (started the previous appearance).
     Columns: PLAYER_KEY_COLUMNS + player_feature_columns(windows).
     """
-    import numpy as np
-    import pandas as pd
 
     used = PLAYER_KEY_COLUMNS + ["did_play", "start_position", "minutes", "pts", "reb", "ast", "fga", "fta", "tov"]
     pg = _featured(player_games, used, ["player_id", "game_date", "game_id"])

@@ -17,10 +17,9 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
+import pyarrow.parquet as pq
 
 from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id
 
@@ -114,8 +113,6 @@ def detect_shape(columns, file_name: str) -> SourceShape:
 
 
 def _with_lineage(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
-    import pandas as pd
-
     frame = frame.copy()
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     if frame.columns.duplicated().any():
@@ -128,8 +125,6 @@ def _with_lineage(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
 
 
 def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
-    import pandas as pd
-
     if not data.strip():
         raise LandingError(f"{file_name}: empty file")
     try:
@@ -189,8 +184,6 @@ def _check_csv_records(text: str, file_name: str) -> None:
 
 
 def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
-    import pandas as pd
-
     try:
         text = data.decode("utf-8-sig")
         if lines:
@@ -227,7 +220,6 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
 
     Members sharing a header are parsed as one CSV (one parser call instead of ~1,300),
     with lineage rebuilt from each member's row count."""
-    import pandas as pd
 
     headers: list[bytes] = []
     bodies: list[bytes] = []
@@ -271,7 +263,6 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
 
 def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
     """Rows of a landed file as text, plus lineage. `file_name` decides the format."""
-    import pyarrow.parquet as pq
 
     name = file_name.lower()
     if name.endswith((".tar.gz", ".tgz")):
@@ -330,7 +321,6 @@ FIRST_SEASON_START = 1946  # 1946-47, the first BAA season
 def season_plausible(seasons: pd.Series, today: dt.date | None = None) -> pd.Series:
     """A season from 1946-47 to the current one: a typo'd date (2099) or game id must not
     create a season partition such as 2098-99."""
-    import pandas as pd
 
     start = pd.to_numeric(seasons.astype("string[pyarrow]").str.slice(0, 4), errors="coerce")
     latest = (today or dt.date.today()).year

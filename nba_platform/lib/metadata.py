@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 
 def markdown_cell(text: str) -> str:
@@ -16,8 +13,6 @@ def markdown_cell(text: str) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, max_rows: int = 8, max_cols: int = 14) -> str:
-    import pandas as pd
-
     if frame is None or frame.empty:
         return "_no rows_"
     view = frame.iloc[:max_rows, :max_cols]

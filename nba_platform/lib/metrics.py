@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 LOG_LOSS_EPS = 1e-15
 CALIBRATION_COLUMNS = ["bin_lower", "bin_upper", "n", "mean_predicted", "observed_rate"]
@@ -21,9 +19,6 @@ COMPARISON_COLUMNS = ["method", "n", "brier", "log_loss", "accuracy"]
 
 
 def _outcomes(y) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
     values = pd.Series(np.asarray(y, dtype="object").ravel() if not isinstance(y, pd.Series) else y.to_numpy("object"))
     if values.isna().any():
         raise ValueError(f"outcomes: {int(values.isna().sum())} missing values")
@@ -34,9 +29,6 @@ def _outcomes(y) -> np.ndarray:
 
 
 def _probabilities(p, n: int, name: str = "probabilities") -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
     values = np.asarray(
         pd.to_numeric(pd.Series(np.asarray(p, dtype="object").ravel()), errors="coerce"), dtype="float64"
     )
@@ -58,7 +50,6 @@ def _pair(y, p) -> tuple[np.ndarray, np.ndarray]:
 
 def brier_score(y, p) -> float:
     """Mean squared error of the probabilities: 0 is perfect, 0.25 is a constant 0.5."""
-    import numpy as np
 
     y, p = _pair(y, p)
     return float(np.mean((p - y) ** 2))
@@ -66,7 +57,6 @@ def brier_score(y, p) -> float:
 
 def log_loss(y, p) -> float:
     """Mean negative log-likelihood (natural log), p clipped to [1e-15, 1 - 1e-15]."""
-    import numpy as np
 
     y, p = _pair(y, p)
     p = np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
@@ -75,7 +65,6 @@ def log_loss(y, p) -> float:
 
 def accuracy(y, p) -> float:
     """Share of games whose outcome the forecast called: p >= 0.5 means a home win."""
-    import numpy as np
 
     y, p = _pair(y, p)
     return float(np.mean((p >= 0.5) == (y == 1)))
@@ -85,8 +74,6 @@ def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
     """Reliability table over `bins` equal-width probability bins on [0, 1] (the last bin
     includes 1.0); empty bins are dropped. Columns: bin_lower, bin_upper, n, mean_predicted,
     observed_rate."""
-    import numpy as np
-    import pandas as pd
 
     if int(bins) < 1:
         raise ValueError("bins must be >= 1")
@@ -115,7 +102,6 @@ def compare_methods(y, probs: Mapping[str, object]) -> pd.DataFrame:
     """One row per method (method, n, brier, log_loss, accuracy), best (lowest) Brier first.
     Every method must give a probability for every game: a length mismatch or a NaN raises
     ValueError, so all methods are scored on exactly the same games."""
-    import pandas as pd
 
     if not probs:
         raise ValueError("no methods to compare")
@@ -170,8 +156,6 @@ def calibration_plot_png(y, probs: Mapping[str, object], title: str = "Calibrati
 
 def markdown_comparison(df: pd.DataFrame, decimals: int = 4) -> str:
     """A markdown table of a frame (e.g. `compare_methods` output), floats to `decimals` places."""
-    import numpy as np
-    import pandas as pd
 
     columns = [str(c) for c in df.columns]
 

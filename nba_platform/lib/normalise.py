@@ -19,12 +19,11 @@ names are listed in `_parse_errors` and validation quarantines the row.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.schema import PLAYER_GAME_BOX, TEAM_GAME_BOX, TEAM_GAME_PCT
@@ -43,8 +42,6 @@ def _blank(values: pd.Series) -> pd.Series:
 # Hot paths below run on pyarrow arrays (a 10x box-score season is ~330k rows x 20 columns).
 @functools.cache
 def _null_text_arrow() -> pa.Array:
-    import pyarrow as pa
-
     return pa.array(sorted(NULL_TEXT), pa.large_string())
 
 
@@ -54,25 +51,17 @@ _PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
 
 
 def _arrow(values: pd.Series) -> pa.ChunkedArray:
-    import pyarrow as pa
-
     arr = values.astype("string[pyarrow]").array.__arrow_array__()
     return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
 def _string_series(arr: pa.ChunkedArray, index: pd.Index) -> pd.Series:
-    import pandas as pd
-
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
     """pd.to_numeric(text, errors="coerce") as float64 (NaN = NA): pyarrow's cast for plain
     decimals, pandas for every other present value."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     arr = _arrow(text)
     plain = pc.fill_null(
@@ -99,8 +88,6 @@ class _Parser:
     @property
     def errors(self) -> pd.Series:
         """Per row, every flagged column in flag order, each followed by ';' ('' when none)."""
-        import numpy as np
-        import pandas as pd
 
         out = np.full(len(self.raw), "", dtype=object)
         if self._flags:
@@ -112,8 +99,6 @@ class _Parser:
         return pd.Series(out, index=self.raw.index, dtype="string[pyarrow]")
 
     def _flag(self, bad: pd.Series, column: str) -> None:
-        import numpy as np
-
         self._flags.append(
             (
                 column,
@@ -122,10 +107,6 @@ class _Parser:
         )
 
     def text(self, column: str) -> pd.Series:
-        import pandas as pd
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="string[pyarrow]")
         arr = pc.utf8_trim_whitespace(_arrow(self.raw[column]))  # what .str.strip() runs
@@ -133,9 +114,6 @@ class _Parser:
         return _string_series(pc.if_else(blank, pa.scalar(None, pa.large_string()), arr), self.raw.index)
 
     def number(self, column: str, integer: bool = False) -> pd.Series:
-        import numpy as np
-        import pandas as pd
-
         if column not in self.raw:
             return pd.Series(pd.NA, index=self.raw.index, dtype="Int64" if integer else "Float64")
         text = self.text(column)
@@ -178,7 +156,6 @@ class _Parser:
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates in any of the known source formats; NaT where none matches."""
-    import pandas as pd
 
     text = values.astype("string[pyarrow]").str.strip()
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -194,10 +171,6 @@ def parse_dates(values: pd.Series) -> pd.Series:
 
 def parse_minutes(values: pd.Series) -> pd.Series:
     """'41:05' -> 41.083, '41' -> 41.0, 'PT41M05.00S' -> 41.083; NA where it does not parse."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     text = values.astype("string[pyarrow]").str.strip()
     arr = _arrow(text)
@@ -225,8 +198,6 @@ def parse_minutes(values: pd.Series) -> pd.Series:
 
 
 def _common(p: _Parser, source: str) -> dict[str, pd.Series]:
-    import pandas as pd
-
     game_id = p.game_id()
     season = season_from_game_id(game_id)
     return {
@@ -241,7 +212,6 @@ def _common(p: _Parser, source: str) -> dict[str, pd.Series]:
 
 def _team_game_per_team(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """The four nba_api-style shapes with one row per team per game."""
-    import pandas as pd
 
     p = _Parser(raw)
     cols = _common(p, source)
@@ -292,7 +262,6 @@ def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """One row per game -> a home row and an away row (both keep the source row number)."""
-    import pandas as pd
 
     p = _Parser(raw)
     cols = _common(p, source)
@@ -342,8 +311,6 @@ def normalise_team_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def normalise_player_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
-    import pandas as pd
-
     p = _Parser(raw)
     cols = _common(p, source)
     minutes = p.minutes("MIN")
@@ -373,8 +340,6 @@ def _height_inches(text: pd.Series) -> pd.Series:
 
 
 def normalise_player_seasons(raw: pd.DataFrame, source: str) -> pd.DataFrame:
-    import pandas as pd
-
     p = _Parser(raw)
     height = p.number("HEIGHT_INCHES") if "HEIGHT_INCHES" in raw else pd.Series(pd.NA, index=raw.index, dtype="Float64")
     height = height.fillna(_height_inches(p.text("HEIGHT")))

@@ -24,10 +24,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 KINDS = ("email", "ipv6", "ipv4", "card", "ssn", "phone")
 TOKENS = {"email": "[EMAIL]", "ipv6": "[IPV6]", "ipv4": "[IPV4]", "card": "[CARD]", "ssn": "[SSN]", "phone": "[PHONE]"}
@@ -135,8 +135,6 @@ def mask_text(text: str) -> MaskedText:
 def mask_frame(frame: pd.DataFrame, skip: tuple[str, ...] = ()) -> tuple[pd.DataFrame, Counter, Counter]:
     """Every text cell masked (columns in `skip`, e.g. lineage, untouched).
     Returns (frame, masked per kind, masked per column); the input frame is not modified."""
-    import numpy as np
-    import pandas as pd
 
     by_kind: Counter = Counter()
     by_column: Counter = Counter()

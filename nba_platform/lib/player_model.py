@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 from nba_platform.lib.features import PLAYER_KEY_COLUMNS, PLAYER_POST_GAME_COLUMNS, player_feature_columns
 
@@ -93,9 +91,6 @@ class PlayerModelParams:
 
 
 def _labels(player_games: pd.DataFrame) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-
     missing = [c for c in LABEL_COLUMNS if c not in player_games.columns]
     if missing:
         raise ValueError(f"player_games lacks {missing}")
@@ -170,7 +165,6 @@ def baseline_predictions(X: pd.DataFrame) -> dict[str, np.ndarray]:
 def regression_metrics(y, pred) -> dict:
     """MAE, RMSE and n; inputs must be the same length, non-empty and finite (a missing
     prediction is an error, never dropped, so methods compared side by side share their rows)."""
-    import numpy as np
 
     y, pred = np.asarray(y, dtype="float64"), np.asarray(pred, dtype="float64")
     if y.shape != pred.shape or y.ndim != 1:
@@ -186,8 +180,6 @@ def regression_metrics(y, pred) -> dict:
 def compare_methods(y, predictions: dict[str, np.ndarray]) -> pd.DataFrame:
     """COMPARISON_COLUMNS per method; mae_improvement_vs_season_avg = 1 - MAE / season_avg MAE
     (positive = better than the season-to-date average)."""
-    import numpy as np
-    import pandas as pd
 
     rows = [{"method": name, **regression_metrics(y, p)} for name, p in predictions.items()]
     table = pd.DataFrame(rows)
@@ -230,7 +222,6 @@ class TrainedPointsModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted points for every row of a frame holding the feature columns."""
-        import numpy as np
 
         missing = [c for c in self.feature_columns if c not in X.columns]
         if missing:
@@ -285,7 +276,6 @@ def walk_forward(
     """Every season after the first with played rows, predicted by a model fitted on all earlier
     seasons. Returns EVALUATION_COLUMNS (one row per season and method) and the fitted models by
     evaluated season; both empty with fewer than two such seasons."""
-    import pandas as pd
 
     seasons = seasons_with_played_rows(features, player_games, params.season_types)
     tables, models = [], {}

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
+
+import numpy as np
 
 from nba_platform.lib import metrics
 
@@ -55,7 +56,6 @@ class PromotionDecision:
 
 def paired_bootstrap(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int, confidence: float, seed: int = 0):
     """Mean of (loss_b - loss_a), its central bootstrap interval, and the share of draws < 0."""
-    import numpy as np
 
     d = np.asarray(loss_b, dtype="float64") - np.asarray(loss_a, dtype="float64")
     rng = np.random.default_rng(seed)
@@ -71,8 +71,6 @@ def paired_bootstrap(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int, confid
 
 
 def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = PromotionRule()) -> PromotionDecision:
-    import numpy as np
-
     y = np.asarray(y, dtype="float64")
     p_champion = np.asarray(p_champion, dtype="float64")
     p_challenger = np.asarray(p_challenger, dtype="float64")
@@ -114,7 +112,6 @@ def promotion_decision(y, p_champion, p_challenger, rule: PromotionRule = Promot
 
 def skill_summary(y, p, last_n: int) -> dict:
     """Brier / log loss / accuracy over every given game and over the last `last_n` (rows in date order)."""
-    import numpy as np
 
     y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
     ok = ~(np.isnan(y) | np.isnan(p))

@@ -12,10 +12,8 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 from nba_platform.lib.normalise import PARSE_ERRORS
 from nba_platform.lib.schema import (
@@ -53,8 +51,6 @@ def _outside(s: pd.Series, lo: float, hi: float) -> pd.Series:
 
 
 def _date_outside_season(frame: pd.DataFrame) -> pd.Series:
-    import pandas as pd
-
     bad = pd.Series(False, index=frame.index)
     for season, idx in frame.groupby("season", dropna=True).groups.items():
         lo, hi = season_window(str(season))
@@ -68,8 +64,6 @@ def _team_id_invalid(s: pd.Series) -> pd.Series:
 
 
 def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
-    import pandas as pd
-
     bad = pd.Series(False, index=frame.index)
     for c in counts:
         if c in frame:
@@ -85,7 +79,6 @@ def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
 
 def _pair_broken(frame: pd.DataFrame) -> pd.Series:
     """Within one source, a game needs exactly two distinct teams, one home and one away."""
-    import pandas as pd
 
     bad = (
         frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
@@ -194,7 +187,6 @@ class Split:
 
 def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schema: dict[str, str]) -> Split:
     """Every input row ends up in exactly one of accepted / quarantined."""
-    import pandas as pd
 
     frame = frame.reset_index(drop=True)
     for col, dtype in schema.items():  # a source without some columns still gets every rule
@@ -222,8 +214,6 @@ def apply_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], entity: str, schem
 
 
 def quarantine_frame(rows, schema, entity, stage, rule, failed_rules, reasons) -> pd.DataFrame:
-    import pandas as pd
-
     canonical = conform(rows, schema)
     records = canonical.astype(object).where(canonical.notna(), None)
     record_json = [json.dumps(r, default=str, ensure_ascii=False) for r in records.to_dict(orient="records")]
@@ -368,7 +358,6 @@ def _columns_read(expectations: list) -> set[str] | None:
 def _gx_frame(frame: pd.DataFrame, columns: set[str] | None) -> pd.DataFrame:
     """The columns GX reads, numpy-backed, in one block per dtype: GX filters whole frames
     (every column) per metric, so unread columns cost once per expectation."""
-    import pandas as pd
 
     keep = [c for c in frame.columns if columns is None or c in columns]
     out = frame[keep].copy() if len(keep) < len(frame.columns) else frame.copy()

@@ -5,10 +5,7 @@ Column order here is the column order of every validated and deduplicated table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 TEAM_ID_MIN, TEAM_ID_MAX = 1610612737, 1610612766
 
@@ -120,14 +117,11 @@ QUARANTINE_COLUMNS = {
 
 
 def empty_frame(schema: dict[str, str]) -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
 
 
 def conform(frame: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     """Exactly the schema's columns, in order, with its dtypes (missing columns become NA)."""
-    import pandas as pd
 
     out = pd.DataFrame(index=frame.index)
     for col, dtype in schema.items():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 SEASON_RE = re.compile(r"^(\d{4})-(\d{2})$")
 GAME_ID_RE = r"^00[1-5]\d{7}$"
@@ -39,9 +38,6 @@ def _once_per_distinct(fn):
 
     @functools.wraps(fn)
     def per_distinct(values: pd.Series) -> pd.Series:
-        import numpy as np
-        import pandas as pd
-
         codes, _ = pd.factorize(values, use_na_sentinel=False)  # NA is a value of its own
         first = np.unique(codes, return_index=True)[1]  # codes number values by first appearance
         out = fn(values.iloc[first].reset_index(drop=True)).iloc[codes]
@@ -70,8 +66,6 @@ def _labels_from_start_years(start: pd.Series) -> pd.Series:
 @_once_per_distinct
 def season_from_game_id(game_ids: pd.Series) -> pd.Series:
     """Season label from a normalised game id ('0022100001' -> '2021-22'); NA when malformed."""
-    import numpy as np
-    import pandas as pd
 
     yy = pd.to_numeric(game_ids.astype("string[pyarrow]").str.slice(3, 5), errors="coerce").astype("float64")
     start = pd.Series(np.where(yy >= 46, 1900 + yy, 2000 + yy), index=game_ids.index)
@@ -91,7 +85,6 @@ def season_from_date(dates: pd.Series) -> pd.Series:
 def season_window(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Dates a season's games may fall on: 1 Sep .. 31 Oct of the next year (the 2020 bubble
     finals ended 11 Oct 2020; the 2011 lockout season started on 25 Dec)."""
-    import pandas as pd
 
     start = season_start_year(label)
     return pd.Timestamp(start, 9, 1), pd.Timestamp(start + 1, 10, 31)
@@ -101,7 +94,6 @@ def complete_seasons(team_games) -> list[str]:
     """Seasons that are over: every game has its points, there were playoff games, and either a
     later season has games or the season's last game was played in June..September (the Finals
     end in June; the 2020 bubble ran into October, but 2020-21 games then exist)."""
-    import pandas as pd
 
     if team_games is None or len(team_games) == 0:
         return []

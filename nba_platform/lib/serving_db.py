@@ -22,10 +22,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,6 @@ def _require_columns(frame: pd.DataFrame, table: ServingTable) -> None:
 
 
 def _rows(frame: pd.DataFrame, table: ServingTable) -> list[tuple]:
-    import numpy as np
-    import pandas as pd
-
     _require_columns(frame, table)
     out = frame[list(table.columns)].copy()
     for c, t in table.columns.items():
@@ -161,9 +159,6 @@ def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
 def _copy_csv(frame: pd.DataFrame, table: ServingTable) -> bytes:
     """The rows of `_rows` as CSV for COPY (FORMAT csv), built column-wise by pyarrow: every present
     value quoted and NULL an unquoted empty field, so '' stays '' and NaN/NA become NULL."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     _require_columns(frame, table)
     out = pa.Table.from_pandas(frame[list(table.columns)], preserve_index=False)
@@ -206,7 +201,6 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
     """One transaction: DDL if missing, then the frame's slices replaced (DELETE + COPY into the
     table), or upserted through a staging table (see the module docstring for when)."""
     import psycopg
-    import pyarrow as pa
 
     try:
         data = _copy_csv(frame, table)
@@ -237,8 +231,6 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
 
 
 def query_sqlite(path: str, sql: str, params: Iterable = ()) -> pd.DataFrame:
-    import pandas as pd
-
     con = sqlite3.connect(path)
     try:
         return pd.read_sql_query(sql, con, params=tuple(params))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import hashlib
+import http.client
 import json
 import random
 import re
@@ -28,10 +29,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_bytes
 from nba_platform.lib.storage import Store
@@ -204,7 +203,6 @@ def parse_response(endpoint: Endpoint, body: bytes) -> dict:
 def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> pd.DataFrame | None:
     """Raw rows of a response exactly as a landed `resultSets` file would give them (text
     values, upper-case columns, lineage); None when the result set holds no rows."""
-    import pandas as pd
 
     rs = result_set(endpoint, doc)
     if not rs["rowSet"]:
@@ -605,7 +603,6 @@ class StatsApiClient:
         )
 
     def _attempt(self, endpoint: Endpoint, url: str) -> dict:
-        import http.client
         import urllib.error
 
         self.stats.requests += 1
@@ -647,8 +644,6 @@ def check_season_types(season_types: Iterable[str]) -> list[str]:
 
 
 def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
-    import pandas as pd
-
     frames = [f for f in frames if f is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -680,7 +675,6 @@ def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> pd.DataFr
 def player_teams(box_scores: pd.DataFrame | None) -> pd.DataFrame:
     """(PLAYER_ID, TEAM_ID, TEAM_ABBREVIATION) a season's box scores list, once each: a player
     traded mid-season has a row per team, as a season roster does."""
-    import pandas as pd
 
     cols = ["PLAYER_ID", "TEAM_ID", "TEAM_ABBREVIATION"]
     if box_scores is None or box_scores.empty:
@@ -710,7 +704,6 @@ BIO_COLUMNS = {
 def player_bio_rows(client: StatsApiClient, season: str, teams: pd.DataFrame) -> tuple[pd.DataFrame | None, list[str]]:
     """player_bios rows (one per player-season-team) from CommonPlayerInfo, one request per
     player; also the player ids the API had no record for."""
-    import pandas as pd
 
     frames, unknown = [], []
     for player_id, rows in teams.groupby("PLAYER_ID", sort=False):

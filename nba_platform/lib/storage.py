@@ -3,22 +3,28 @@ the same code in both environments.
 
 Atomicity: on local disk a write goes to a hidden temp file in the same directory and is
 renamed into place (rename is atomic on POSIX); on S3 an object only becomes visible when its
-upload completes, so a failed write never leaves a readable partial object either way.
+upload completes, so a failed write never leaves a readable partial object either way. A file
+streamed in (`put_file`, for backups too large to hold in memory) goes to a hidden temp key first
+and is moved into place once complete, on S3 as well.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-    import pyarrow.fs as pafs
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+COPY_CHUNK_BYTES = 8 << 20  # streamed copies (put_file / get_file) hold this much in memory
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,8 @@ class Store:
         region: str | None = None,
         table_cache: LocalTableCache | None = None,
     ):
-        import pyarrow.fs as pafs
-
         self.uri = uri.rstrip("/")
+        self.endpoint_url, self.region = endpoint_url, region or "us-east-1"
         if self.uri.startswith("s3://"):
             bucket_prefix = self.uri[len("s3://") :]
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
@@ -115,8 +120,6 @@ class Store:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
 
     def _check_bucket(self) -> None:
-        import pyarrow.fs as pafs
-
         if not self.is_local:
             bucket = self.root.split("/", 1)[0]
             if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
@@ -124,7 +127,6 @@ class Store:
 
     def info(self, rel: str) -> FileInfo | None:
         """Size and mtime of one file (None if it is not a file): one stat / HEAD, no listing."""
-        import pyarrow.fs as pafs
 
         info = self.fs.get_file_info(self._full(rel))
         if info.type != pafs.FileType.File:
@@ -135,8 +137,7 @@ class Store:
         return self.info(rel) is not None
 
     def list(self, prefix: str = "") -> list[FileInfo]:
-        import pyarrow.fs as pafs
-
+        prefix = prefix.strip("/")
         base = self._full(prefix)
         if self.fs.get_file_info(base).type != pafs.FileType.Directory:
             self._check_bucket()  # a missing bucket is a configuration error, not an empty store
@@ -157,8 +158,6 @@ class Store:
             return f.read()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        import pyarrow.fs as pafs
-
         full = self._full(rel)
         parent = full.rsplit("/", 1)[0]
         if self.is_local:
@@ -182,8 +181,6 @@ class Store:
                 raise
 
     def write_table(self, rel: str, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
-
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         self.write_bytes(rel, buf.getvalue())
@@ -191,8 +188,6 @@ class Store:
             self.table_cache.put(self._full(rel), table)
 
     def read_table(self, rel: str) -> pa.Table:
-        import pyarrow.parquet as pq
-
         if self.table_cache is not None and (cached := self.table_cache.get(self._full(rel))) is not None:
             return cached
         with self.fs.open_input_file(self._full(rel)) as f:
@@ -201,3 +196,65 @@ class Store:
     def delete(self, rel: str) -> None:
         if self.exists(rel):
             self.fs.delete_file(self._full(rel))
+
+    def delete_files(self, rels: Iterable[str]) -> None:
+        """Delete every file of `rels` (missing ones are skipped); locally, directories they leave
+        empty are removed too (S3 has no directories)."""
+        for rel in rels:
+            self.delete(rel)
+            if self.is_local:
+                parent = Path(self._full(rel)).parent
+                while parent != Path(self.root) and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+                    parent = parent.parent
+
+    def url(self, rel: str) -> str:
+        """Where `rel` is, as a person would name it: a local path or s3://bucket/key."""
+        full = self._full(rel)
+        return full if self.is_local else f"s3://{full}"
+
+    def put_file(self, rel: str, path: str | os.PathLike) -> None:
+        """Copy a local file in, streamed: written under a hidden temp name beside the target, then
+        moved into place (a rename locally, a server-side copy on S3), so a failed copy never
+        leaves a readable partial file."""
+        full = self._full(rel)
+        parent, name = full.rsplit("/", 1)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
+        if self.is_local:
+            self.fs.create_dir(parent, recursive=True)
+        try:
+            with open(path, "rb") as source, self.fs.open_output_stream(tmp, compression=None) as target:
+                shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+            self.fs.move(tmp, full)
+        except OSError:
+            self._check_bucket()
+            raise
+        finally:
+            if self.fs.get_file_info(tmp).type == pafs.FileType.File:
+                self.fs.delete_file(tmp)
+
+    def get_file(self, rel: str, path: str | os.PathLike) -> None:
+        """Copy `rel` to the local file `path`, streamed (FileNotFoundError if it does not exist)."""
+        with self.fs.open_input_stream(self._full(rel), compression=None) as source, open(path, "wb") as target:
+            shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+
+    def list_with_etags(self, prefix: str = "") -> list[tuple[FileInfo, str]]:
+        """S3 only: every object under `prefix` with its ETag, from the listing (nothing is read).
+        pyarrow.fs does not return ETags, so this one call lists through boto3."""
+        if self.is_local:
+            raise ValueError(f"ETags exist on S3 only, not in the local store {self.uri}")
+        import boto3
+
+        bucket, _, key_prefix = self._full(prefix.strip("/")).partition("/")
+        key_prefix = f"{key_prefix}/" if key_prefix else ""
+        root_prefix = self.root.partition("/")[2]
+        strip = len(root_prefix) + 1 if root_prefix else 0
+        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+        out = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][strip:]
+                if rel and not any(part.startswith(".") for part in rel.split("/")):
+                    mtime_ns = int(obj["LastModified"].timestamp() * 1e9)
+                    out.append((FileInfo(rel, int(obj["Size"]), mtime_ns), obj["ETag"].strip('"')))
+        return sorted(out, key=lambda item: item[0].path)

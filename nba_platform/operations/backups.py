@@ -3,13 +3,12 @@ what was stored, restore that into a scratch database and compare it table by ta
 source, write the lake manifest, then the backup manifest (last), then apply retention.
 
 One code path, two small adapters per concern, chosen from the URL/URI the settings give:
-
     database  PostgresDatabase  pg_dump --format=custom from an exported snapshot; pg_restore into
                                 CREATE DATABASE scratch_<random> (TEMPLATE template0), then DROP
               SqliteDatabase    sqlite3 online backup API into a snapshot file (one file, or every
                                 *.db of a directory: Dagster's SQLite storage); restore = extract
-    location  S3BackupStore     boto3 (endpoint_url for S3-compatible endpoints / moto)
-              LocalBackupStore  a local directory, atomic renames
+    location  lib/storage.Store, the lake's storage API: a local directory or an S3 prefix
+              (endpoint_url for S3-compatible endpoints / moto); streamed, atomic writes
 
 Passwords are passed to pg_dump / pg_restore through PGPASSWORD in the child's environment and to
 psycopg as a keyword: never on a command line, in a URL, a log line, an error or metadata.
@@ -40,9 +39,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from nba_platform.lib import backup
+from nba_platform.lib.storage import Store
 
 Log = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 6 * 3600
@@ -64,158 +63,25 @@ def _tail(text: str, limit: int = 1500) -> str:
 # ================================================================ backup locations
 
 
-class BackupStore(Protocol):
-    uri: str
-
-    def url(self, key: str) -> str: ...
-    def put_file(self, key: str, path: Path) -> None: ...
-    def get_file(self, key: str, path: Path) -> None: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
-    def get_bytes(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def list(self, prefix: str = "") -> list[tuple[str, int]]: ...
-    def delete(self, keys: list[str]) -> None: ...
-
-
-class LocalBackupStore:
-    """A directory (the embedded default, `$NBA_HOME/backups`). Writes are temp file + rename."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.uri = str(self.root)
-
-    def _path(self, key: str) -> Path:
-        return self.root / key
-
-    def url(self, key: str) -> str:
-        return str(self._path(key))
-
-    def put_file(self, key: str, path: Path) -> None:
-        dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".tmp-{uuid.uuid4().hex}-{dest.name}"
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        with tempfile.NamedTemporaryFile(delete=False) as f:
-            f.write(data)
-        try:
-            self.put_file(key, Path(f.name))
-        finally:
-            os.unlink(f.name)
-
-    def get_file(self, key: str, path: Path) -> None:
-        src = self._path(key)
-        if not src.is_file():
-            raise BackupError(f"{self.url(key)} does not exist")
-        shutil.copyfile(src, path)
-
-    def get_bytes(self, key: str) -> bytes:
-        src = self._path(key)
-        if not src.is_file():
-            raise BackupError(f"{self.url(key)} does not exist")
-        return src.read_bytes()
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def list(self, prefix: str = "") -> list[tuple[str, int]]:
-        base = self._path(prefix) if prefix else self.root
-        if not base.exists():
-            return []
-        out = []
-        for p in base.rglob("*"):
-            rel = p.relative_to(self.root).as_posix()
-            if p.is_file() and not any(part.startswith(".") for part in rel.split("/")):
-                out.append((rel, p.stat().st_size))
-        return sorted(out)
-
-    def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            p = self._path(key)
-            p.unlink(missing_ok=True)
-            parent = p.parent  # drop emptied dated directories
-            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
-                parent = parent.parent
-
-
-class S3BackupStore:
-    """An S3 prefix (`s3://bucket/backups` in prod) through boto3; `endpoint_url` for moto / S3-compatible stores."""
-
-    def __init__(self, uri: str, endpoint_url: str | None = None, region: str | None = None):
-        import boto3
-
-        rest = uri[len("s3://") :].strip("/")
-        self.bucket, _, self.prefix = rest.partition("/")
-        self.uri = f"s3://{rest}"
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def url(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
-
-    def put_file(self, key: str, path: Path) -> None:
-        self.client.upload_file(str(path), self.bucket, self._key(key))  # multipart above 8 MB
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
-
-    def get_file(self, key: str, path: Path) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.download_file(self.bucket, self._key(key), str(path))
-        except ClientError as exc:
-            raise BackupError(
-                f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}"
-            ) from None
-
-    def get_bytes(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
-        except ClientError as exc:
-            raise BackupError(
-                f"cannot read {self.url(key)}: {exc.response.get('Error', {}).get('Code', exc)}"
-            ) from None
-
-    def exists(self, key: str) -> bool:
-        return any(k == key for k, _ in self.list(key))
-
-    def list(self, prefix: str = "") -> list[tuple[str, int]]:
-        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-            for obj in page.get("Contents", []):
-                out.append((obj["Key"][strip:], int(obj["Size"])))
-        return sorted(out)
-
-    def delete(self, keys: list[str]) -> None:
-        for i in range(0, len(keys), 1000):
-            batch = [{"Key": self._key(k)} for k in keys[i : i + 1000]]
-            resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-            if resp.get("Errors"):
-                first = resp["Errors"][0]
-                raise BackupError(
-                    f"deleting {len(resp['Errors'])} backup object(s) failed, e.g. {first.get('Key')}: {first.get('Code')}"
-                )
-
-
-def open_backup_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> BackupStore:
+def open_backup_store(uri: str, endpoint_url: str | None = None, region: str | None = None) -> Store:
+    """The backup location as a `Store` (lib/storage.py, the lake's storage API too)."""
     if not uri:
         raise BackupError("no backup location configured: set NBA_BACKUP_URI (s3://bucket/backups in prod)")
-    if uri.startswith("s3://"):
-        return S3BackupStore(uri, endpoint_url, region)
-    return LocalBackupStore(uri[len("file://") :] if uri.startswith("file://") else uri)
+    return Store(uri, endpoint_url, region)
+
+
+def fetch_file(store: Store, key: str, path: Path) -> None:
+    try:
+        store.get_file(key, path)
+    except OSError as exc:  # FileNotFoundError locally; an S3 error names the missing key
+        raise BackupError(f"cannot read {store.url(key)}: {type(exc).__name__}") from None
+
+
+def fetch_bytes(store: Store, key: str) -> bytes:
+    try:
+        return store.read_bytes(key)
+    except OSError as exc:
+        raise BackupError(f"cannot read {store.url(key)}: {type(exc).__name__}") from None
 
 
 # ================================================================ the lake manifest
@@ -226,29 +92,11 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
     Hidden/temp files are skipped, as the lake's Store does."""
     if not lake_uri:
         return []
-    if lake_uri.startswith("s3://"):
-        import boto3
-
-        bucket, _, prefix = lake_uri[len("s3://") :].strip("/").partition("/")
-        client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
-        out = []
-        for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""
-        ):
-            for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix) + 1 :] if prefix else obj["Key"]
-                if rel and not any(part.startswith(".") for part in rel.split("/")):
-                    out.append(backup.LakeObject(rel, int(obj["Size"]), etag=obj["ETag"].strip('"')))
-        return sorted(out, key=lambda o: o.path)
-    root = Path(lake_uri[len("file://") :] if lake_uri.startswith("file://") else lake_uri)
-    if not root.is_dir():
-        return []
-    out = []
-    for p in root.rglob("*"):
-        rel = p.relative_to(root).as_posix()
-        if p.is_file() and not any(part.startswith(".") for part in rel.split("/")):
-            out.append(backup.LakeObject(rel, p.stat().st_size, sha256=backup.sha256_file(p)))
-    return sorted(out, key=lambda o: o.path)
+    store = Store(lake_uri, endpoint_url, region)
+    if not store.is_local:
+        return [backup.LakeObject(f.path, f.size, etag=etag) for f, etag in store.list_with_etags()]
+    root = Path(store.root)
+    return [backup.LakeObject(f.path, f.size, sha256=backup.sha256_file(root / f.path)) for f in store.list()]
 
 
 # ================================================================ databases: Postgres
@@ -645,7 +493,7 @@ def database_from_url(
 
 @dataclass
 class BackupPlan:
-    store: BackupStore
+    store: Store
     databases: list[Database]
     lake_uri: str = ""
     lake_endpoint_url: str | None = None
@@ -693,26 +541,24 @@ def verify_artifact(
     return restored
 
 
-def _latest_complete_before(store: BackupStore, day: dt.date) -> dt.date | None:
-    found = backup.backups_in(k for k, _ in store.list(f"{backup.DAILY}/"))
+def _latest_complete_before(store: Store, day: dt.date) -> dt.date | None:
+    found = backup.backups_in(f.path for f in store.list(backup.DAILY))
     earlier = [d for d, complete in found.items() if complete and d < day]
     return max(earlier) if earlier else None
 
 
-def read_manifest(store: BackupStore, day: dt.date) -> backup.BackupManifest:
+def read_manifest(store: Store, day: dt.date) -> backup.BackupManifest:
     key = backup.backup_key(day, backup.MANIFEST_NAME)
     if not store.exists(key):
-        found = backup.backups_in(k for k, _ in store.list(f"{backup.DAILY}/"))
+        found = backup.backups_in(f.path for f in store.list(backup.DAILY))
         complete = sorted(d.isoformat() for d, ok in found.items() if ok)
         hint = f"complete backups: {', '.join(complete[-10:])}" if complete else "no complete backup exists"
         raise BackupError(f"no complete backup for {day} at {store.url(backup.date_prefix(day))} ({hint})")
-    return backup.BackupManifest.from_json(store.get_bytes(key))
+    return backup.BackupManifest.from_json(fetch_bytes(store, key))
 
 
-def apply_retention(
-    store: BackupStore, policy: backup.RetentionPolicy, protect: dt.date
-) -> tuple[backup.RetentionPlan, int]:
-    keys = [k for k, _ in store.list(f"{backup.DAILY}/")]
+def apply_retention(store: Store, policy: backup.RetentionPolicy, protect: dt.date) -> tuple[backup.RetentionPlan, int]:
+    keys = [f.path for f in store.list(backup.DAILY)]
     found = backup.backups_in(keys)
     plan = backup.plan_retention(
         [d for d, ok in found.items() if ok],
@@ -724,8 +570,8 @@ def apply_retention(
     victims = [k for k in keys if (p := backup.parse_backup_key(k)) and p[0] in doomed]
     # Manifests first: a prefix interrupted mid-deletion is then incomplete, never half-restorable.
     if victims:
-        store.delete([k for k in victims if k.endswith("/" + backup.MANIFEST_NAME)])
-        store.delete([k for k in victims if not k.endswith("/" + backup.MANIFEST_NAME)])
+        store.delete_files([k for k in victims if k.endswith("/" + backup.MANIFEST_NAME)])
+        store.delete_files([k for k in victims if not k.endswith("/" + backup.MANIFEST_NAME)])
     return plan, len(victims)
 
 
@@ -737,7 +583,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
     store = plan.store
     manifest_key = backup.backup_key(day, backup.MANIFEST_NAME)
     if store.exists(manifest_key):  # a re-run for the same day: never leave an old manifest over new objects
-        store.delete([manifest_key])
+        store.delete_files([manifest_key])
     artifacts, written, verified = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="nba-backup-") as tmp:
         for db in plan.databases:
@@ -754,7 +600,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
             )
             # Verify what the store holds, not the local file.
             back = Path(tmp) / f"stored-{db.artifact_name}"
-            store.get_file(key, back)
+            fetch_file(store, key, back)
             t = time.perf_counter()
             verify_artifact(db, back, key, sha, source_stats)
             back.unlink()
@@ -773,14 +619,14 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
     objects = list_lake(plan.lake_uri, plan.lake_endpoint_url, plan.lake_region)
     lake_bytes = backup.lake_manifest_bytes(objects)
     lake_key = backup.backup_key(day, backup.LAKE_MANIFEST_NAME)
-    store.put_bytes(lake_key, lake_bytes)
+    store.write_bytes(lake_key, lake_bytes)
     written[store.url(lake_key)] = len(lake_bytes)
     lake_diff = None
     previous = _latest_complete_before(store, day)
     if previous is not None:
         try:
             lake_diff = backup.diff_manifests(
-                backup.parse_lake_manifest(store.get_bytes(backup.backup_key(previous, backup.LAKE_MANIFEST_NAME))),
+                backup.parse_lake_manifest(fetch_bytes(store, backup.backup_key(previous, backup.LAKE_MANIFEST_NAME))),
                 objects,
             )
         except (BackupError, OSError, ValueError):
@@ -804,7 +650,7 @@ def run_backup(plan: BackupPlan, day: dt.date | None = None, log: Log = print) -
         lake_sha256=hashlib.sha256(lake_bytes).hexdigest(),
     )
     manifest_bytes = manifest.to_json()
-    store.put_bytes(manifest_key, manifest_bytes)  # last: the backup is now complete
+    store.write_bytes(manifest_key, manifest_bytes)  # last: the backup is now complete
     written[store.url(manifest_key)] = len(manifest_bytes)
 
     retention, deleted = apply_retention(store, plan.policy, protect=day)
@@ -830,7 +676,7 @@ def verify_backup(
             if db is None or db.kind != art.kind:
                 raise BackupError(f"{art.database}: no {art.kind} database configured to verify {art.key} against")
             path = Path(tmp) / Path(art.key).name
-            store.get_file(art.key, path)
+            fetch_file(store, art.key, path)
             out[art.database] = verify_artifact(db, path, art.key, art.sha256, art.tables, check_sha=check_sha)
             log(f"{art.database}: {store.url(art.key)} verified ({len(art.tables)} tables, {art.rows} rows)")
     return out
@@ -844,7 +690,7 @@ class RestoreResult:
 
 
 def restore_backup(
-    store: BackupStore, day: dt.date, target: str, database: str = "serving", password: str | None = None
+    store: Store, day: dt.date, target: str, database: str = "serving", password: str | None = None
 ) -> RestoreResult:
     """Restore one database of the backup of `day` into `target` (postgresql://... or sqlite:///...),
     after checking the stored object's sha256, and compare the result with the manifest."""
@@ -855,7 +701,7 @@ def restore_backup(
         raise BackupError(str(exc.args[0])) from None
     with tempfile.TemporaryDirectory(prefix="nba-restore-") as tmp:
         path = Path(tmp) / Path(art.key).name
-        store.get_file(art.key, path)
+        fetch_file(store, art.key, path)
         got = backup.sha256_file(path)
         if got != art.sha256:
             raise BackupVerificationError(

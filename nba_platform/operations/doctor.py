@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nba_platform.lib.secret_scrubbing import redact
+from nba_platform.lib.storage import Store
 from nba_platform.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
@@ -82,8 +83,6 @@ def check_serving_database(settings: Settings, resources: dict) -> str:
 
 
 def _check_store(uri: str, endpoint_url: str | None, region: str | None) -> str:
-    from nba_platform.lib.storage import Store
-
     if not uri:
         raise ValueError("no URI configured")
     store = Store(uri, endpoint_url, region)

@@ -175,7 +175,6 @@ class AlertNotifier(dg.ConfigurableResource):
 
     def _post_webhook(self, alert: Alert, url: str) -> None:
         import urllib.error  # with http.client, only where a webhook is posted, not with the definitions
-        import urllib.request
 
         payload = webhook_payload(alert)
         body = json.dumps(payload).encode("utf-8")  # built from the scrubbed alert

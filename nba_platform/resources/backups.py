@@ -6,7 +6,8 @@ from __future__ import annotations
 import dagster as dg
 
 from nba_platform.lib import backup
-from nba_platform.operations.backups import BackupPlan, BackupStore, Database, database_from_url, open_backup_store
+from nba_platform.lib.storage import Store
+from nba_platform.operations.backups import BackupPlan, Database, database_from_url, open_backup_store
 from nba_platform.resources.secrets import Secrets
 
 
@@ -28,7 +29,7 @@ class DatabaseBackups(dg.ConfigurableResource):
     keep_daily: int = 7
     keep_weekly: int = 4
 
-    def store(self) -> BackupStore:
+    def store(self) -> Store:
         return open_backup_store(self.backup_uri, self.endpoint_url, self.region)
 
     def _password(self, key: str | None) -> str | None:

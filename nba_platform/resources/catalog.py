@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from nba_platform.lib.catalog import (
     MANIFEST_NAME,
     SYMLINK_ROOT,
@@ -104,8 +106,6 @@ class GlueCatalog:
 
 
 def _read_schema(store: Store, rel: str):
-    import pyarrow.parquet as pq
-
     with store.fs.open_input_file(f"{store.root}/{rel}") as f:
         return pq.read_schema(f)
 

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import dagster as dg
+import pandas as pd
+import pyarrow as pa
 
 from nba_platform.lib.storage import LocalTableCache, Store
 from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
-
-if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
 
 
 class ParquetLakeIOManager(dg.ConfigurableIOManager):
@@ -138,7 +135,6 @@ def _in_threads(fn, items) -> list:
 
 def concat_partitions(partitions: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """All partitions of a loaded input as one frame (an unpartitioned frame passes through)."""
-    import pandas as pd
 
     if isinstance(partitions, pd.DataFrame):
         return partitions
@@ -148,9 +144,6 @@ def concat_partitions(partitions: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.
 
 @functools.cache
 def _arrow_strings() -> dict:
-    import pandas as pd
-    import pyarrow as pa
-
     return {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
@@ -169,6 +162,4 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
-    import pyarrow as pa
-
     return pa.Table.from_pandas(frame, preserve_index=False)

@@ -14,10 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
+import pandas
+import pandas as pd
 
+from nba_platform.lib import landing as lib_landing
+from nba_platform.lib import seasons
 from nba_platform.lib.landing import (
     SUPPORTED_SUFFIXES,
     LandingError,
@@ -27,9 +30,6 @@ from nba_platform.lib.landing import (
     split_by_season,
 )
 from nba_platform.lib.storage import Store
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SAMPLE_PREFIX = "sample/"
 # File index entries live in the landing zone's own store (local dir or S3 prefix), shipped
@@ -65,10 +65,6 @@ class IndexEntry:
 def parser_digest() -> str:
     """Entries are only as good as the code that read the file: a change to shape detection, parsing
     or season splitting (or pandas) invalidates every entry instead of trusting old seasons."""
-    import pandas
-
-    from nba_platform.lib import landing as lib_landing
-    from nba_platform.lib import seasons
 
     h = hashlib.sha256(pandas.__version__.encode())
     for module in (lib_landing, seasons, sys.modules[__name__]):
@@ -104,8 +100,6 @@ def peek_columns(data: bytes, name: str) -> list[str]:
 
 
 def _peek_columns(data: bytes, name: str) -> list[str]:
-    import pandas as pd
-
     lower = name.lower()
     if lower.endswith((".tar.gz", ".tgz")):
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:

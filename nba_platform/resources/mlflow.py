@@ -11,7 +11,9 @@ imported lazily so loading the definitions stays cheap.
 import contextlib
 import os
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import dagster as dg
 
@@ -50,14 +52,11 @@ class RegisteredVersion:
 
 
 def _model_requirements() -> list[str]:
-    from importlib.metadata import version
-
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")]
 
 
 def _with_password(uri: str, password: str) -> str:
     """postgresql+psycopg2://user@host/db -> ...://user:<password>@host/db (URL-quoted)."""
-    from urllib.parse import quote, urlsplit, urlunsplit
 
     parts = urlsplit(uri)
     if not parts.username:

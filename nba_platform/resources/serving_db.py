@@ -2,16 +2,15 @@
 DELETE + COPY in one transaction), an embedded SQLite file locally (staging + upsert). Same
 interface; the password comes only from the secrets resource. See lib/serving_db.py."""
 
-from typing import TYPE_CHECKING
+import os
+from urllib.parse import urlsplit
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
 from nba_platform.lib.serving_db import SERVING_TABLES, publish_postgres, publish_sqlite, query_sqlite
 from nba_platform.resources.secrets import Secrets
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 class ServingDatabase(dg.ConfigurableResource):
@@ -23,11 +22,9 @@ class ServingDatabase(dg.ConfigurableResource):
     def dialect(self) -> str:
         return "sqlite" if self.url.startswith("sqlite:///") else "postgres"
 
-    def publish(self, table_name: str, frame: "pd.DataFrame") -> int:
+    def publish(self, table_name: str, frame: pd.DataFrame) -> int:
         table = SERVING_TABLES[table_name]
         if self.dialect == "sqlite":
-            import os
-
             path = self.url[len("sqlite:///") :]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             return publish_sqlite(path, table, frame)
@@ -35,10 +32,9 @@ class ServingDatabase(dg.ConfigurableResource):
         with exceptions_scrubbed(password):  # a driver error never carries the password out
             return publish_postgres(self.url, table, frame, password=password)
 
-    def query(self, sql: str, params: tuple = ()) -> "pd.DataFrame":
+    def query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         if self.dialect == "sqlite":
             return query_sqlite(self.url[len("sqlite:///") :], sql, params)
-        import pandas as pd
         import psycopg
 
         password = self.secrets.get(self.password_key) if self.password_key else None
@@ -51,7 +47,6 @@ class ServingDatabase(dg.ConfigurableResource):
         """Where it points, without credentials (safe for metadata)."""
         if self.dialect == "sqlite":
             return self.url
-        from urllib.parse import urlsplit
 
         u = urlsplit(self.url)
         return f"postgresql://{u.hostname}:{u.port or 5432}{u.path}"

@@ -375,7 +375,7 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
         )
     dagster_dir = tmp_path / "restored_dagster"
     restored = backups.restore_backup(
-        backups.LocalBackupStore(home / "backups"),
+        backups.open_backup_store(str(home / "backups")),
         dt.date.fromisoformat(today),
         f"sqlite:///{dagster_dir}",
         database="dagster",
@@ -388,13 +388,13 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
     art.write_bytes(bytes(data))
     with pytest.raises(backups.BackupVerificationError, match="is corrupt: sha256"):
         backups.restore_backup(
-            backups.LocalBackupStore(home / "backups"),
+            backups.open_backup_store(str(home / "backups")),
             dt.date.fromisoformat(today),
             f"sqlite:///{tmp_path / 'again.db'}",
         )
     assert not (tmp_path / "again.db").exists()
     plan = backups.BackupPlan(
-        backups.LocalBackupStore(home / "backups"),
+        backups.open_backup_store(str(home / "backups")),
         [backups.SqliteDatabase("serving", serving), backups.SqliteDatabase("dagster", home / "dagster")],
     )
     with pytest.raises(backups.BackupVerificationError, match="does not restore: .*unreadable archive"):

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from nba_platform.lib.storage import FileInfo, Store
+from nba_platform.lib.storage import COPY_CHUNK_BYTES, FileInfo, Store
 
 
 def files_on_disk(root) -> list[str]:
@@ -217,3 +217,26 @@ def test_s3_stores_take_no_table_cache():
 
     store = Store("s3://bucket/lake", endpoint_url="http://127.0.0.1:1", table_cache=LocalTableCache(1 << 20))
     assert store.table_cache is None  # object stores have no inode to tell a rewrite by
+
+
+def test_files_are_streamed_in_and_out_atomically_and_deleted_with_their_empty_directories(tmp_path):
+    store = Store(str(tmp_path / "backups"))
+    source = tmp_path / "dump.bin"
+    payload = os.urandom(3 * COPY_CHUNK_BYTES // 2)  # more than one streamed chunk
+    source.write_bytes(payload)
+    store.put_file("daily/2026-12-01/serving.dump", source)
+    assert [f.path for f in store.list("daily/")] == ["daily/2026-12-01/serving.dump"]
+    assert not list((tmp_path / "backups").rglob(".tmp-*"))  # no temp file left behind
+    assert store.url("daily/2026-12-01/serving.dump") == f"{tmp_path}/backups/daily/2026-12-01/serving.dump"
+    back = tmp_path / "back.bin"
+    store.get_file("daily/2026-12-01/serving.dump", back)
+    assert back.read_bytes() == payload
+    with pytest.raises(FileNotFoundError):
+        store.get_file("daily/2026-12-01/missing.dump", tmp_path / "x.bin")
+    with pytest.raises(FileNotFoundError):  # a failed copy leaves nothing readable under the name
+        store.put_file("daily/2026-12-02/serving.dump", tmp_path / "no-such-file")
+    assert not store.exists("daily/2026-12-02/serving.dump")
+    store.delete_files(["daily/2026-12-01/serving.dump", "daily/never-written"])
+    assert store.list() == [] and not (tmp_path / "backups" / "daily" / "2026-12-01").exists()
+    with pytest.raises(ValueError, match="S3 only"):
+        store.list_with_etags()

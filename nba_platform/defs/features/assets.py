@@ -2,15 +2,22 @@
 
 Unpartitioned on purpose: rolling windows and Elo run across season boundaries, so a season's
 features need every earlier season; recomputing the whole history takes about a second.
+
+Every feature asset has the same body (concatenate the season-partitioned inputs, compute one
+frame with `lib.features` / `lib.elo`, attach its counts and a preview): `build_feature_asset`
+builds each from a `FeatureAsset` spec.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import dagster as dg
+import pandas as pd
 
 from nba_platform.lib import features
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.seasons import complete_seasons
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 
 OWNERS = ["team:ml"]
@@ -18,122 +25,111 @@ OWNERS = ["team:ml"]
 EAGER = dg.AutomationCondition.eager()
 
 
-@dg.asset(
-    key=["features", "elo_ratings"],
-    ins={"team_games": dg.AssetIn(key=["tables", "team_games"])},
-    group_name="features",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    automation_condition=EAGER,
-    description="538-style pre-game Elo for every regular, play-in and playoff game (K=20, home advantage 100, "
-    "margin-of-victory multiplier, 25% regression to 1505 between seasons).",
-)
-def elo_ratings(team_games: dict) -> dg.Output:
-    elo = pregame_elo(concat_partitions(team_games))
-    last = elo.sort_values("game_date").tail(1)
-    return dg.Output(
-        elo,
-        metadata={
+@dataclass(frozen=True)
+class FeatureAsset:
+    name: str  # asset key features/<name>
+    ins: dict[str, str]  # parameter of `compute` -> upstream asset key ("tables/team_games")
+    description: str
+    compute: Callable[..., pd.DataFrame]  # the inputs, season partitions concatenated -> the frame
+    facts: Callable[[pd.DataFrame, dict[str, pd.DataFrame]], dict]  # (frame, inputs) -> metadata
+    preview_rows: int = 5
+
+
+def build_feature_asset(spec: FeatureAsset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["features", spec.name],
+        ins={param: dg.AssetIn(key=dg.AssetKey.from_user_string(key)) for param, key in spec.ins.items()},
+        group_name="features",
+        kinds={"parquet", "pandas"},
+        owners=OWNERS,
+        automation_condition=EAGER,
+        description=spec.description,
+    )
+    def feature_asset(**inputs) -> dg.Output:
+        # a season-partitioned upstream arrives as {season: frame}
+        frames = {p: concat_partitions(v) if isinstance(v, dict) else v for p, v in inputs.items()}
+        frame = spec.compute(**frames)
+        return dg.Output(
+            frame,
+            metadata={
+                **spec.facts(frame, frames),
+                "preview": dg.MetadataValue.md(markdown_table(frame.tail(spec.preview_rows))),
+            },
+        )
+
+    return feature_asset
+
+
+def _latest_game_date(elo: pd.DataFrame) -> str:
+    return str(elo["game_date"].max().date()) if len(elo) else "none"
+
+
+def _player_game_features(player_games: pd.DataFrame) -> pd.DataFrame:
+    return features.player_game_features(player_games) if len(player_games) else pd.DataFrame()
+
+
+def _outcome_facts(outcomes: pd.DataFrame, inputs: dict[str, pd.DataFrame]) -> dict:
+    played = outcomes["home_win"].notna()
+    return {
+        "games": len(outcomes),
+        "played": int(played.sum()),
+        "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean()),
+        # the retraining sensor retrains when a new season completes
+        "complete_seasons": dg.MetadataValue.json(complete_seasons(inputs["team_games"])),
+    }
+
+
+FEATURE_ASSETS = [
+    FeatureAsset(
+        name="elo_ratings",
+        ins={"team_games": "tables/team_games"},
+        description="538-style pre-game Elo for every regular, play-in and playoff game (K=20, home advantage 100, "
+        "margin-of-victory multiplier, 25% regression to 1505 between seasons).",
+        compute=pregame_elo,
+        facts=lambda elo, _: {
             "games": len(elo),
             "seasons": int(elo["season"].nunique()),
-            "latest_game_date": str(last["game_date"].iloc[0].date()) if len(last) else "none",
-            "preview": dg.MetadataValue.md(markdown_table(elo.tail(8))),
+            "latest_game_date": _latest_game_date(elo),
         },
-    )
+        preview_rows=8,
+    ),
+    FeatureAsset(
+        name="team_game_features",
+        ins={"team_games": "tables/team_games", "elo": "features/elo_ratings"},
+        description="Per team-game, from earlier games only: rolling 5/10/20-game margin, points, win rate, "
+        "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last "
+        "7 days, pre-game Elo.",
+        compute=features.team_game_features,
+        facts=lambda frame, _: {"rows": len(frame), "columns": len(frame.columns)},
+    ),
+    FeatureAsset(
+        name="game_features",
+        ins={"team_features": "features/team_game_features", "elo": "features/elo_ratings"},
+        description="One row per game from the home side: home_*, away_* and diff_* features plus the Elo win "
+        "probability. Labels are kept apart in features/game_outcomes.",
+        compute=features.game_features,
+        facts=lambda games, _: {"games": len(games), "feature_columns": len(features.FEATURE_COLUMNS)},
+    ),
+    FeatureAsset(
+        name="game_outcomes",
+        ins={"team_games": "tables/team_games"},
+        description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features.",
+        compute=features.game_outcomes,
+        facts=_outcome_facts,
+    ),
+    FeatureAsset(
+        name="player_game_features",
+        ins={"player_games": "tables/player_games"},
+        description="Per player-game, from the player's earlier games only: rolling points, minutes, usage proxy, "
+        "rebounds, assists, season averages, rest days, previous game started.",
+        compute=_player_game_features,
+        facts=lambda frame, _: {
+            "rows": len(frame),
+            "players": int(frame["player_id"].nunique()) if len(frame) else 0,
+        },
+    ),
+]
 
-
-@dg.asset(
-    key=["features", "team_game_features"],
-    ins={"team_games": dg.AssetIn(key=["tables", "team_games"]), "elo": dg.AssetIn(key=["features", "elo_ratings"])},
-    group_name="features",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    automation_condition=EAGER,
-    description="Per team-game, from earlier games only: rolling 5/10/20-game margin, points, win rate, "
-    "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, pre-game Elo.",
+elo_ratings, team_game_features, game_features, game_outcomes, player_game_features = (
+    build_feature_asset(spec) for spec in FEATURE_ASSETS
 )
-def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
-    feats = features.team_game_features(concat_partitions(team_games), elo=elo)
-    return dg.Output(
-        feats,
-        metadata={
-            "rows": len(feats),
-            "columns": len(feats.columns),
-            "preview": dg.MetadataValue.md(markdown_table(feats.tail(5))),
-        },
-    )
-
-
-@dg.asset(
-    key=["features", "game_features"],
-    ins={
-        "team_features": dg.AssetIn(key=["features", "team_game_features"]),
-        "elo": dg.AssetIn(key=["features", "elo_ratings"]),
-    },
-    group_name="features",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    automation_condition=EAGER,
-    description="One row per game from the home side: home_*, away_* and diff_* features plus the Elo win probability. "
-    "Labels are kept apart in features/game_outcomes.",
-)
-def game_features(team_features: DataFrame, elo: DataFrame) -> dg.Output:
-    games = features.game_features(team_features, elo)
-    return dg.Output(
-        games,
-        metadata={
-            "games": len(games),
-            "feature_columns": len(features.FEATURE_COLUMNS),
-            "preview": dg.MetadataValue.md(markdown_table(games.tail(5))),
-        },
-    )
-
-
-@dg.asset(
-    key=["features", "game_outcomes"],
-    ins={"team_games": dg.AssetIn(key=["tables", "team_games"])},
-    group_name="features",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    automation_condition=EAGER,
-    description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features.",
-)
-def game_outcomes(team_games: dict) -> dg.Output:
-    all_games = concat_partitions(team_games)
-    outcomes = features.game_outcomes(all_games)
-    played = outcomes["home_win"].notna()
-    return dg.Output(
-        outcomes,
-        metadata={
-            "games": len(outcomes),
-            "played": int(played.sum()),
-            "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean()),
-            # the retraining sensor retrains when a new season completes
-            "complete_seasons": dg.MetadataValue.json(complete_seasons(all_games)),
-        },
-    )
-
-
-@dg.asset(
-    key=["features", "player_game_features"],
-    ins={"player_games": dg.AssetIn(key=["tables", "player_games"])},
-    group_name="features",
-    kinds={"parquet", "pandas"},
-    owners=OWNERS,
-    automation_condition=EAGER,
-    description="Per player-game, from the player's earlier games only: rolling points, minutes, usage proxy, rebounds, "
-    "assists, season averages, rest days, previous game started.",
-)
-def player_game_features(player_games: dict) -> dg.Output:
-    import pandas as pd
-
-    pg = concat_partitions(player_games)
-    feats = features.player_game_features(pg) if len(pg) else pd.DataFrame()
-    return dg.Output(
-        feats,
-        metadata={
-            "rows": len(feats),
-            "players": int(feats["player_id"].nunique()) if len(feats) else 0,
-            "preview": dg.MetadataValue.md(markdown_table(feats.tail(5))),
-        },
-    )

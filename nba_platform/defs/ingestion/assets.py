@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Literal
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
@@ -18,7 +19,6 @@ from nba_platform.lib import stats_api as api
 from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape, split_by_season
 from nba_platform.lib.metadata import markdown_table, seasons_covered
 from nba_platform.lib.pii import counts_by_kind, mask_frame
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.stats_api import StatsApi
 
@@ -44,13 +44,11 @@ class RawSourceConfig(dg.Config):
     )
 
 
-def _empty_raw() -> DataFrame:
-    import pandas as pd
-
+def _empty_raw() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]" if c == LINEAGE[0] else "int64") for c in LINEAGE})
 
 
-def mask_pii(out: dict[str, DataFrame]) -> tuple[dict[str, DataFrame], dict]:
+def mask_pii(out: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict]:
     """Raw rows are the first thing stored: personal data in any text cell is masked here, so no
     table holds it (lib/pii.py). The landed files themselves stay as delivered."""
     by_kind, by_column = Counter(), Counter()
@@ -65,7 +63,7 @@ def mask_pii(out: dict[str, DataFrame]) -> tuple[dict[str, DataFrame], dict]:
     }
 
 
-def _output(out: dict[str, DataFrame], metadata: dict, log=None) -> dg.Output:
+def _output(out: dict[str, pd.DataFrame], metadata: dict, log=None) -> dg.Output:
     out, pii = mask_pii(out)
     if log is not None and sum(pii["pii_masked"].value.values()):
         # counts and columns only: the values themselves never reach a log
@@ -87,10 +85,8 @@ def _output(out: dict[str, DataFrame], metadata: dict, log=None) -> dg.Output:
 
 
 def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape: SourceShape) -> dg.Output:
-    import pandas as pd
-
     wanted = set(context.partition_keys)
-    parts: dict[str, list[DataFrame]] = {s: [] for s in wanted}
+    parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
     files_read, unrecognised, skipped, unindexed = [], [], 0, 0
     files = landing.list_files()
     # The file index (resources/landing.py) knows each file version's shape and seasons: a file of
@@ -137,7 +133,7 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
 
 def fetch_season(
     client: api.StatsApiClient, shape: SourceShape, season: str, config: RawSourceConfig
-) -> "tuple[DataFrame | None, dict]":
+) -> "tuple[pd.DataFrame | None, dict]":
     """One season's raw rows of `shape` from the API, plus what was fetched."""
     if shape.name == "league_game_log":
         return api.league_game_log_rows(client, season, config.season_types), {}

@@ -5,11 +5,11 @@ import base64
 import json
 
 import dagster as dg
+import pandas as pd
 
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
 from nba_platform.lib import metrics
 from nba_platform.lib.model_params import GameModelParams
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import register_trained_version
 
@@ -36,12 +36,12 @@ class GameModelConfig(dg.Config):
         return GameModelParams(candidates=tuple(candidates or self.candidates), **tuned)
 
 
-def played_seasons(outcomes: DataFrame, features: DataFrame) -> list[str]:
+def played_seasons(outcomes: pd.DataFrame, features: pd.DataFrame) -> list[str]:
     played = features.merge(outcomes[outcomes["home_win"].notna()][["game_id"]], on="game_id")
     return sorted(played["season"].unique())
 
 
-def calibration_markdown(calib: DataFrame) -> str:
+def calibration_markdown(calib: pd.DataFrame) -> str:
     lines = ["| predicted | games | mean predicted | observed home-win rate |", "|---|---|---|---|"]
     lines += [
         f"| {r.bin_lower:.1f}-{r.bin_upper:.1f} | {r.n} | {r.mean_predicted:.3f} | {r.observed_rate:.3f} |"
@@ -71,12 +71,10 @@ def game_outcome_model(
     context: dg.AssetExecutionContext,
     config: GameModelConfig,
     mlflow: MlflowTracking,
-    features: DataFrame,
-    outcomes: DataFrame,
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame,
 ) -> dg.Output:
-    import pandas as pd
-
-    from nba_platform.lib.models import select_and_train, training_frame
+    from nba_platform.lib.models import select_and_train, training_frame  # imports scikit-learn: only in a run
 
     seasons = played_seasons(outcomes, features)
     eval_season = config.eval_season or seasons[-1]
@@ -173,9 +171,18 @@ def game_outcome_model(
     "side with the pure Elo probability, the home-team base rate and a coin flip on the same games.",
 )
 def game_model_evaluation(
-    context: dg.AssetExecutionContext, mlflow: MlflowTracking, card: DataFrame, features: DataFrame, outcomes: DataFrame
+    context: dg.AssetExecutionContext,
+    mlflow: MlflowTracking,
+    card: pd.DataFrame,
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame,
 ) -> dg.Output:
-    from nba_platform.lib.models import training_frame
+    from nba_platform.lib.explain import (  # imports scikit-learn and shap: only in a run
+        explain,
+        global_importance,
+        summary_plot_png,
+    )
+    from nba_platform.lib.models import training_frame  # imports scikit-learn: only in a run
 
     row = card.iloc[0]
     model = mlflow.load_sklearn_model(row["model_uri"])
@@ -200,7 +207,6 @@ def game_model_evaluation(
     )
     calib = metrics.calibration_table(y, probs["model"])
     # SHAP on the evaluation season: what drives the served log-odds, game by game and overall.
-    from nba_platform.lib.explain import explain, global_importance, summary_plot_png
 
     shap_values = explain(model, X[columns].reset_index(drop=True), feature_columns=columns).values
     shap_png = summary_plot_png(shap_values, X[columns].reset_index(drop=True), title=f"SHAP summary, {eval_season}")

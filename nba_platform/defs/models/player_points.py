@@ -4,11 +4,11 @@ tracked and registered in MLflow. Logic lives in `lib.player_model`."""
 import json
 
 import dagster as dg
+import pandas as pd
 
 # scikit-learn is imported inside lib.player_model's functions, not at definitions load time.
 from nba_platform.lib import player_model
 from nba_platform.lib.metrics import markdown_comparison
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 
@@ -32,7 +32,7 @@ class PlayerPointsModelConfig(dg.Config):
         )
 
 
-def comparison_markdown(table: DataFrame) -> str:
+def comparison_markdown(table: pd.DataFrame) -> str:
     view = table[["method", "mae", "rmse", "n"]].copy()
     view["MAE improvement vs season avg"] = [f"{100 * v:+.1f}%" for v in table["mae_improvement_vs_season_avg"]]
     return markdown_comparison(view, decimals=3)
@@ -57,11 +57,9 @@ def player_points_model(
     context: dg.AssetExecutionContext,
     config: PlayerPointsModelConfig,
     mlflow: MlflowTracking,
-    features: DataFrame,
+    features: pd.DataFrame,
     player_games: dict,
 ) -> dg.Output:
-    import pandas as pd
-
     labels = concat_partitions(player_games)
     params = config.params()
     evaluation, models = player_model.walk_forward(features, labels, params)

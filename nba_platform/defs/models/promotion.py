@@ -2,10 +2,10 @@
 same played games, minimum sample), plus the retraining job the sensor launches."""
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.lib import metrics
 from nba_platform.lib.promotion import PromotionRule, promotion_decision
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion_history, promote
@@ -39,10 +39,8 @@ def champion_promotion(
     config: PromotionConfig,
     mlflow: MlflowTracking,
     shadow: dict,
-    outcomes: DataFrame,
+    outcomes: pd.DataFrame,
 ) -> dg.Output:
-    import pandas as pd
-
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     base = {
         "champion_before": champion.label if champion else "none",

@@ -13,11 +13,11 @@ games, still materializes: `drift_share` is NaN and `status` says why.
 """
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib import drift
 from nba_platform.lib.features import FEATURE_COLUMNS
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.reports import ReportStore
@@ -57,7 +57,7 @@ def feature_drift(
     config: FeatureDriftConfig,
     mlflow: MlflowTracking,
     reports: ReportStore,
-    features: DataFrame,
+    features: pd.DataFrame,
 ) -> dg.Output:
     seasons = list(context.partition_keys)
     champion = mlflow.version_by_alias(CHAMPION)
@@ -65,7 +65,7 @@ def feature_drift(
     first = champion.tags.get("train_first_season") if champion else None
     last = champion.tags.get("train_last_season") if champion else None
 
-    out: dict[str, DataFrame] = {}
+    out: dict[str, pd.DataFrame] = {}
     shares: dict[str, float] = {}
     for season in seasons:
         table = None
@@ -96,14 +96,13 @@ def feature_drift(
 def _season_drift(
     config: FeatureDriftConfig,
     reports: ReportStore,
-    features: DataFrame,
+    features: pd.DataFrame,
     season: str,
     first: str,
     last: str,
     label: str,
-) -> "tuple[DataFrame | None, dict]":
+) -> "tuple[pd.DataFrame | None, dict]":
     """(per-feature table or None when not computed, the season's materialization metadata)."""
-    import pandas as pd
 
     ref_seasons = drift.reference_seasons(
         features["season"].unique(), first, last, config.reference_seasons, exclude=[season]

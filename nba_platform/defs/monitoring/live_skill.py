@@ -9,12 +9,12 @@ to date, a calibration table and a rolling-Brier plot. The retraining sensor com
 import io
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.defs.models.assets import calibration_markdown, png_markdown
 from nba_platform.lib import metrics
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.promotion import rolling_brier, skill_summary
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHALLENGER, CHAMPION
@@ -24,7 +24,7 @@ class LiveSkillConfig(dg.Config):
     last_n: int = 100  # games in the "recent" window the retraining sensor watches
 
 
-def rolling_brier_png(scored: DataFrame, last_n: int, validation_brier: float | None) -> bytes:
+def rolling_brier_png(scored: pd.DataFrame, last_n: int, validation_brier: float | None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -64,10 +64,8 @@ def live_skill(
     config: LiveSkillConfig,
     mlflow: MlflowTracking,
     shadow: dict,
-    outcomes: DataFrame,
+    outcomes: pd.DataFrame,
 ) -> dg.Output:
-    import pandas as pd
-
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     scored = concat_partitions(shadow)
     meta: dict = {

@@ -4,11 +4,12 @@ from features that only use games before each game's date."""
 import json
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics
-from nba_platform.resources.frames import DataFrame
+from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.serving_db import ServingDatabase
@@ -27,29 +28,25 @@ PREDICTION_COLUMNS = [
 ]
 
 
-def _model_inputs(model, game_features: DataFrame) -> DataFrame:
-    from nba_platform.lib.features import FEATURE_COLUMNS
-
+def _model_inputs(model, game_features: pd.DataFrame) -> pd.DataFrame:
     columns = list(getattr(model, "feature_names_in_", FEATURE_COLUMNS))
     return game_features[columns].astype("float64").reset_index(drop=True)
 
 
-def predict_home_win(model, game_features: DataFrame):
+def predict_home_win(model, game_features: pd.DataFrame):
     """P(home win) from a loaded sklearn classifier, with the columns it was fitted on."""
     return model.predict_proba(_model_inputs(model, game_features))[:, list(model.classes_).index(1)]
 
 
-def prediction_top_factors(model, game_features: DataFrame, k: int = 3) -> list[str]:
+def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> list[str]:
     """Per game, the k features that moved its prediction most (exact SHAP on the served log-odds), as JSON."""
-    from nba_platform.lib.explain import explain, top_factors
+    from nba_platform.lib.explain import explain, top_factors  # imports scikit-learn and shap: only in a run
 
     X = _model_inputs(model, game_features)
     return top_factors(explain(model, X, feature_columns=list(X.columns)).values, X, k=k)
 
 
-def empty_predictions() -> DataFrame:
-    import pandas as pd
-
+def empty_predictions() -> pd.DataFrame:
     return pd.DataFrame(
         {c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS}
     )
@@ -76,11 +73,15 @@ def game_predictions(
     context: dg.AssetExecutionContext,
     config: GameModelConfig,
     mlflow: MlflowTracking,
-    features: DataFrame,
-    outcomes: DataFrame,
-    card: DataFrame,
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    card: pd.DataFrame,
 ) -> dg.Output:
-    from nba_platform.lib.models import train_kind, training_frame, walk_forward_train_seasons
+    from nba_platform.lib.models import (  # imports scikit-learn: only in a run
+        train_kind,
+        training_frame,
+        walk_forward_train_seasons,
+    )
 
     kind = card["kind"].iloc[0]
     params = config.params(candidates=[kind])
@@ -188,8 +189,6 @@ GAME_ROW_SOURCE = [
 def published_predictions(
     context: dg.AssetExecutionContext, serving_db: ServingDatabase, predictions: dict, games: dict
 ) -> dg.MaterializeResult:
-    import pandas as pd
-
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     # Every season of the run in one publish (one transaction) per table, not one per season and
     # table: 2 publish transactions on a cold build instead of 42. Rows keep season order.

@@ -6,10 +6,10 @@ promotion asset makes is fair by construction.
 """
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.serving.assets import predict_home_win
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHALLENGER, CHAMPION
 
@@ -25,9 +25,7 @@ SHADOW_COLUMNS = [
 ]
 
 
-def empty_shadow() -> DataFrame:
-    import pandas as pd
-
+def empty_shadow() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p_") else "object") for c in SHADOW_COLUMNS})
 
 
@@ -45,7 +43,7 @@ def empty_shadow() -> DataFrame:
     description="Champion and challenger (MLflow aliases) side by side on every game of the season that neither was "
     "trained on. Never published; feeds monitoring/live_skill and models/champion_promotion.",
 )
-def shadow_predictions(context: dg.AssetExecutionContext, mlflow: MlflowTracking, features: DataFrame) -> dg.Output:
+def shadow_predictions(context: dg.AssetExecutionContext, mlflow: MlflowTracking, features: pd.DataFrame) -> dg.Output:
     champion, challenger = mlflow.version_by_alias(CHAMPION), mlflow.version_by_alias(CHALLENGER)
     models = {}
     out, briefs = {}, {}

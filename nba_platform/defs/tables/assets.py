@@ -2,6 +2,7 @@
 deduplicated tables (one row per natural key across sources). Logic lives in `lib/`."""
 
 import dagster as dg
+import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.lib.corrections import (
@@ -19,7 +20,6 @@ from nba_platform.lib.schema import (
     empty_frame,
 )
 from nba_platform.lib.validation import shapes_of, validate_season
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.landing import LandingZone
 
@@ -64,7 +64,7 @@ AUDIT_PREVIEW = [
 ]
 
 
-def corrections_metadata(audit: DataFrame, results: list[Applied], files: list[str]) -> dict:
+def corrections_metadata(audit: pd.DataFrame, results: list[Applied], files: list[str]) -> dict:
     missed = [c.describe() for c in unmatched(results)]
     return {
         "corrections_applied": len({i for r in results for i in r.matched}),
@@ -112,9 +112,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         group_name="tables",
         can_subset=False,
     )
-    def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, DataFrame]):
-        import pandas as pd
-
+    def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, pd.DataFrame]):
         corrections, correction_files = landed_corrections(landing)
         accepted, quarantined, audits, applied, by_rule, rows_in = {}, {}, {}, [], {}, 0
         for season in context.partition_keys:
@@ -178,9 +176,7 @@ player_games_validated = build_validated_asset("player_game", "player_games")
 player_seasons_validated = build_validated_asset("player", "player_seasons")
 
 
-def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: "DataFrame | dict") -> dict:
-    import pandas as pd
-
+def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: pd.DataFrame | dict) -> dict:
     results = results if isinstance(results, dict) else {"all": results}
     by_rule: dict[str, int] = {}
     repaired: dict[str, int] = {}
@@ -228,7 +224,7 @@ def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: "DataF
     group_name="tables",
     can_subset=False,
 )
-def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
+def team_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
     results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
@@ -265,7 +261,7 @@ def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame
     group_name="tables",
     can_subset=False,
 )
-def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame], games: dict[str, DataFrame]):
+def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame], games: dict[str, pd.DataFrame]):
     results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
     yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
@@ -297,7 +293,7 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFra
     group_name="tables",
     can_subset=False,
 )
-def players(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
+def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
     seasons = concat_partitions(validated)
     if seasons.empty:
         seasons = empty_frame(PLAYER_SEASON_SCHEMA)

@@ -4,7 +4,10 @@ A failing blocking check stops downstream assets of the run: bad data never reac
 deduplicated tables, features or models.
 """
 
+import json
+
 import dagster as dg
+import pandas as pd
 
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.quality import (
@@ -16,7 +19,6 @@ from nba_platform.lib.quality import (
     team_game_pair_view,
 )
 from nba_platform.lib.validation import shapes_of
-from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 
 
@@ -32,7 +34,7 @@ def _suite_result(result: SuiteResult, rows: int) -> dg.AssetCheckResult:
     )
 
 
-def gx_contract(table: DataFrame, suite: str, expectations) -> dg.AssetCheckResult:
+def gx_contract(table: pd.DataFrame, suite: str, expectations) -> dg.AssetCheckResult:
     if table.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0, "note": "no rows in these partitions"})
     return _suite_result(run_suite(table, suite, expectations), len(table))
@@ -76,7 +78,9 @@ def player_seasons_validated_contract(player_seasons_validated: dict) -> dg.Asse
     )
 
 
-def nothing_lost(raw: dict[str, DataFrame], accepted: DataFrame, quarantined: DataFrame) -> dg.AssetCheckResult:
+def nothing_lost(
+    raw: dict[str, pd.DataFrame], accepted: pd.DataFrame, quarantined: pd.DataFrame
+) -> dg.AssetCheckResult:
     """accepted + quarantined = input, both as canonical row counts and as source lineage."""
     expected_rows = sum(len(f) * SHAPES_BY_NAME[shape].canonical_rows_per_row for shape, f in raw.items())
     raw_lineage = set()
@@ -209,15 +213,14 @@ def player_games_contract(player_games: dict) -> dg.AssetCheckResult:
     blocking=True,
     description="GX suite: one row per player_id, names and birth dates present, sizes in range.",
 )
-def players_contract(players: DataFrame) -> dg.AssetCheckResult:
+def players_contract(players: pd.DataFrame) -> dg.AssetCheckResult:
     return gx_contract(players, "players", player_expectations("players"))
 
 
 def keys_accounted(
-    validated: DataFrame, table: DataFrame, quarantined: DataFrame, key: list[str]
+    validated: pd.DataFrame, table: pd.DataFrame, quarantined: pd.DataFrame, key: list[str]
 ) -> dg.AssetCheckResult:
     """Dedup may collapse rows, never lose a key: each validated key is in the table or quarantined."""
-    import pandas as pd
 
     if validated.empty:
         return dg.AssetCheckResult(passed=True, metadata={"keys": 0})
@@ -225,8 +228,6 @@ def keys_accounted(
     tkeys = set(map(tuple, table[key].astype(str).to_numpy())) if len(table) else set()
     qkeys = set()
     if len(quarantined):
-        import json
-
         recs = pd.DataFrame([json.loads(r) for r in quarantined["record"]])
         qkeys = set(map(tuple, recs[key].astype(str).to_numpy()))
     lost = vkeys - tkeys - qkeys
