@@ -55,6 +55,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from nba_platform.lib.features import FEATURE_COLUMNS, GAME_KEY_COLUMNS
 from nba_platform.lib.metrics import accuracy, brier_score, log_loss
@@ -215,7 +216,6 @@ def _fit(kind: str, params: GameModelParams, X: pd.DataFrame, y: np.ndarray, sea
         raise ValueError("training rows hold only one outcome; need both home wins and home losses")
     # One OpenMP thread: on a 2-core box shared with the webserver, daemon or other steps,
     # HistGradientBoosting's spinning threads made a fit ~8x slower (60 s vs 7 s measured).
-    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="openmp"):
         return build_estimator(kind, params, seasons).fit(X, y)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from nba_platform.lib.features import PLAYER_KEY_COLUMNS, PLAYER_POST_GAME_COLUMNS, player_feature_columns
 
@@ -228,7 +229,6 @@ class TrainedPointsModel:
             raise ValueError(f"features lack {len(missing)} model column(s), e.g. {missing[:5]}")
         if len(X) == 0:
             return np.empty(0, dtype="float64")
-        from threadpoolctl import threadpool_limits
 
         with threadpool_limits(self.params.get("fit_threads", 1)):
             return np.asarray(self.estimator.predict(X[self.feature_columns].astype("float64")), dtype="float64")
@@ -238,7 +238,6 @@ def train(
     features: pd.DataFrame, player_games: pd.DataFrame, train_seasons, params: PlayerModelParams = PlayerModelParams()
 ) -> TrainedPointsModel:
     """Fit on the played rows of `train_seasons` only (nothing else of the frames is read)."""
-    from threadpoolctl import threadpool_limits
 
     requested = sorted({str(s) for s in train_seasons})
     X, y, keys = training_frame(features, player_games, requested, params.season_types)

@@ -16,12 +16,9 @@ independent Brier scores.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 import numpy as np
+import pandas as pd
 
 from nba_platform.lib import metrics
 

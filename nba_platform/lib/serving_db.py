@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -200,7 +201,6 @@ def _copy_rows(cur, target: str, table: ServingTable, frame: pd.DataFrame, data:
 def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
     """One transaction: DDL if missing, then the frame's slices replaced (DELETE + COPY into the
     table), or upserted through a staging table (see the module docstring for when)."""
-    import psycopg
 
     try:
         data = _copy_csv(frame, table)

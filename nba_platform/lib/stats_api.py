@@ -24,7 +24,9 @@ import re
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -435,10 +437,6 @@ Transport = Callable[[str, Mapping[str, str], float], "tuple[int, Mapping[str, s
 
 
 def urllib_transport(url: str, headers: Mapping[str, str], timeout_s: float) -> tuple[int, Mapping[str, str], bytes]:
-    import http.client  # with urllib.request, imported on the first request, not with the definitions
-    import urllib.error
-    import urllib.request
-
     request = urllib.request.Request(url, headers=dict(headers), method="GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -603,8 +601,6 @@ class StatsApiClient:
         )
 
     def _attempt(self, endpoint: Endpoint, url: str) -> dict:
-        import urllib.error
-
         self.stats.requests += 1
         try:
             status, headers, body = self._transport(url, self.headers, self.timeout_s)

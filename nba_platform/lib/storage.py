@@ -4,8 +4,8 @@ the same code in both environments.
 Atomicity: on local disk a write goes to a hidden temp file in the same directory and is
 renamed into place (rename is atomic on POSIX); on S3 an object only becomes visible when its
 upload completes, so a failed write never leaves a readable partial object either way. A file
-streamed in (`put_file`, for backups too large to hold in memory) goes to a hidden temp key first
-and is moved into place once complete, on S3 as well.
+streamed in (`put_file`, for backups too large to hold in memory) goes to a hidden temp file
+locally, and through boto3's managed (multipart) upload on S3, which never completes a failed one.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class Store:
     ):
         self.uri = uri.rstrip("/")
         self.endpoint_url, self.region = endpoint_url, region or "us-east-1"
+        self._boto3_client = None
         if self.uri.startswith("s3://"):
             bucket_prefix = self.uri[len("s3://") :]
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
@@ -199,14 +200,26 @@ class Store:
 
     def delete_files(self, rels: Iterable[str]) -> None:
         """Delete every file of `rels` (missing ones are skipped); locally, directories they leave
-        empty are removed too (S3 has no directories)."""
+        empty are removed too. On S3 in batches of 1000 through boto3 (pyarrow.fs would leave a
+        `dir/` marker object behind each emptied prefix)."""
+        rels = list(rels)
+        if not self.is_local:
+            bucket, keys = self._bucket_keys(rels)
+            for i in range(0, len(keys), 1000):
+                batch = [{"Key": key} for key in keys[i : i + 1000]]
+                response = self._s3_client().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                if response.get("Errors"):
+                    first = response["Errors"][0]
+                    raise OSError(
+                        f"deleting {len(response['Errors'])} object(s) failed, e.g. {first.get('Key')}: {first.get('Code')}"
+                    )
+            return
         for rel in rels:
             self.delete(rel)
-            if self.is_local:
-                parent = Path(self._full(rel)).parent
-                while parent != Path(self.root) and parent.is_dir() and not any(parent.iterdir()):
-                    parent.rmdir()
-                    parent = parent.parent
+            parent = Path(self._full(rel)).parent
+            while parent != Path(self.root) and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     def url(self, rel: str) -> str:
         """Where `rel` is, as a person would name it: a local path or s3://bucket/key."""
@@ -214,21 +227,27 @@ class Store:
         return full if self.is_local else f"s3://{full}"
 
     def put_file(self, rel: str, path: str | os.PathLike) -> None:
-        """Copy a local file in, streamed: written under a hidden temp name beside the target, then
-        moved into place (a rename locally, a server-side copy on S3), so a failed copy never
-        leaves a readable partial file."""
+        """Copy a local file in, streamed, atomically: locally to a hidden temp file renamed into
+        place; on S3 through boto3's managed upload (multipart above 8 MB, aborted on failure, so
+        the object only appears complete)."""
         full = self._full(rel)
+        if not self.is_local:
+            bucket, [key] = self._bucket_keys([rel])
+            try:
+                self._s3_client().upload_file(os.fspath(path), bucket, key)
+            except FileNotFoundError:
+                raise
+            except Exception as exc:  # boto3's S3UploadFailedError / ClientError: one storage error type
+                self._check_bucket()
+                raise OSError(f"cannot write {self.url(rel)}: {exc}") from None
+            return
         parent, name = full.rsplit("/", 1)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
-        if self.is_local:
-            self.fs.create_dir(parent, recursive=True)
+        self.fs.create_dir(parent, recursive=True)
         try:
             with open(path, "rb") as source, self.fs.open_output_stream(tmp, compression=None) as target:
                 shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
             self.fs.move(tmp, full)
-        except OSError:
-            self._check_bucket()
-            raise
         finally:
             if self.fs.get_file_info(tmp).type == pafs.FileType.File:
                 self.fs.delete_file(tmp)
@@ -238,18 +257,28 @@ class Store:
         with self.fs.open_input_stream(self._full(rel), compression=None) as source, open(path, "wb") as target:
             shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
 
+    def _s3_client(self):
+        """boto3 for the few S3 calls pyarrow.fs lacks (ETags, managed uploads, batch deletes)."""
+        if self._boto3_client is None:
+            import boto3
+
+            self._boto3_client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+        return self._boto3_client
+
+    def _bucket_keys(self, rels: list[str]) -> tuple[str, list[str]]:
+        bucket = self.root.partition("/")[0]
+        return bucket, [self._full(rel).partition("/")[2] for rel in rels]
+
     def list_with_etags(self, prefix: str = "") -> list[tuple[FileInfo, str]]:
         """S3 only: every object under `prefix` with its ETag, from the listing (nothing is read).
         pyarrow.fs does not return ETags, so this one call lists through boto3."""
         if self.is_local:
             raise ValueError(f"ETags exist on S3 only, not in the local store {self.uri}")
-        import boto3
-
         bucket, _, key_prefix = self._full(prefix.strip("/")).partition("/")
         key_prefix = f"{key_prefix}/" if key_prefix else ""
         root_prefix = self.root.partition("/")[2]
         strip = len(root_prefix) + 1 if root_prefix else 0
-        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region)
+        client = self._s3_client()
         out = []
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
             for obj in page.get("Contents", []):

@@ -40,6 +40,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from psycopg import IsolationLevel, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from nba_platform.lib import backup
 from nba_platform.lib.storage import Store
 
@@ -130,7 +134,6 @@ FROM (SELECT md5(t::text) AS h FROM {} t) s
 def postgres_stats(con) -> dict[str, backup.TableStats]:
     """Per-table row count and row digest of every user table, on an open psycopg connection
     (inside its current transaction / snapshot)."""
-    from psycopg import sql
 
     for stmt in _PG_SESSION:
         con.execute(stmt)
@@ -143,7 +146,6 @@ def postgres_stats(con) -> dict[str, backup.TableStats]:
 
 
 def _pg_conninfo(url: str, dbname: str | None = None) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(url)
     if params.get("password"):
@@ -154,7 +156,6 @@ def _pg_conninfo(url: str, dbname: str | None = None) -> str:
 
 
 def describe_pg(url: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
 
     p = conninfo_to_dict(url)
     return f"postgresql://{p.get('host', 'localhost')}:{p.get('port', 5432)}/{p.get('dbname', '')}"
@@ -219,7 +220,6 @@ class PostgresDatabase:
         return describe_pg(self.url)
 
     def _connect(self, url: str, password: str | None, dbname: str | None = None, **kw):
-        import psycopg
 
         try:
             return psycopg.connect(_pg_conninfo(url, dbname), password=password, connect_timeout=15, **kw)
@@ -230,7 +230,6 @@ class PostgresDatabase:
 
     def dump(self, dest: Path) -> dict[str, backup.TableStats]:
         """pg_dump from an exported snapshot; the source's stats computed inside the same snapshot."""
-        from psycopg import IsolationLevel
 
         con = self._connect(self.url, self.password)
         try:
@@ -258,7 +257,6 @@ class PostgresDatabase:
 
     def verify_in_scratch(self, artifact: Path) -> dict[str, backup.TableStats]:
         """Restore into CREATE DATABASE scratch_<random>, read its stats, DROP it (always)."""
-        from psycopg import sql
 
         url = self.scratch_url or self.url
         password = self.scratch_password if self.scratch_url else self.password
@@ -291,9 +289,6 @@ def restore_postgres(
 ) -> dict[str, backup.TableStats]:
     """Restore a custom-format dump into `target_url`: created if it does not exist; refused if it
     already holds tables (a restore never overwrites data). Returns the target's stats."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict
 
     dbname = conninfo_to_dict(target_url).get("dbname")
     if not dbname:

@@ -14,6 +14,8 @@ import logging
 import os
 import smtplib
 import ssl
+import urllib.error
+import urllib.request
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -174,8 +176,6 @@ class AlertNotifier(dg.ConfigurableResource):
             smtp.send_message(msg, from_addr=self.email_from, to_addrs=recipients)
 
     def _post_webhook(self, alert: Alert, url: str) -> None:
-        import urllib.error  # with http.client, only where a webhook is posted, not with the definitions
-
         payload = webhook_payload(alert)
         body = json.dumps(payload).encode("utf-8")  # built from the scrubbed alert
         request = urllib.request.Request(

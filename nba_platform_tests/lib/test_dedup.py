@@ -424,6 +424,7 @@ def real():
     )
 
 
+@pytest.mark.slow
 def test_real_every_file_is_read_and_recognised(real):
     assert {k: len(v) for k, v in real["raw"].items()} == {
         "kaggle_games": 26651,

@@ -16,6 +16,8 @@ from nba_platform.lib.drift import (
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform_tests.real_features import SHIFTED, real_game_features, scoring_jump
 
+pytestmark = pytest.mark.slow  # features over the full shipped history
+
 # Season-phase features: they grow or settle through a season.
 PHASE = [
     f"{side}_{c}"

@@ -29,6 +29,8 @@ from nba_platform.lib.features import FEATURE_COLUMNS, game_features, game_outco
 from nba_platform.lib.models import GameModelParams, build_estimator, train_kind, training_frame
 from nba_platform_tests.lib.test_models import BOX_SCORE_COLUMNS, real_team_games
 
+pytestmark = pytest.mark.slow  # features over the full shipped history
+
 KINDS = ["logistic", "hist_gradient_boosting"]
 TRAIN_SEASONS = [f"{y}-{(y + 1) % 100:02d}" for y in range(2010, 2018)]
 SMALL = GameModelParams(hgb_max_iter=40)
