@@ -21,6 +21,7 @@ if [ "$FAST" = 1 ]; then
     nba_platform_tests/defs/test_json_logs.py
     nba_platform_tests/defs/test_checks.py
     nba_platform_tests/defs/test_landing_index.py
+    nba_platform_tests/defs/test_feature_assets.py
   )
   export NBA_PLATFORM_ENV=local
   unset DAGSTER_HOME NBA_HOME
