@@ -7,10 +7,30 @@ import os
 from dataclasses import dataclass
 
 import dagster as dg
+import yaml
 
+from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG
 from nba_platform.settings import load_settings
 
 SEASON_PARTITIONS = "season"
+
+
+# The embedded home's dagster.yaml, written once by `get_instance` from this mapping. Its
+# python_logs block is `PYTHON_LOGS_CONFIG`, the one copy (infra/dagster/dagster.yaml is tested
+# against it): JSON run logs on stdout when NBA_LOG_FORMAT=json, silent otherwise.
+# freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI).
+EMBEDDED_INSTANCE_CONFIG = {
+    "telemetry": {"enabled": False},
+    "freshness": {"enabled": True},
+    "python_logs": PYTHON_LOGS_CONFIG,
+}
+HEADER = "# Written by nba-platform (nba_platform/cli/runs.py EMBEDDED_INSTANCE_CONFIG) for a new embedded home.\n"
+# Homes written before the event log went back to Dagster's default storage name this module.
+REMOVED_STORAGE_MODULE = "nba_platform.dagster_storage"
+
+
+def embedded_instance_yaml() -> str:
+    return HEADER + yaml.safe_dump(EMBEDDED_INSTANCE_CONFIG, sort_keys=False)
 
 
 def get_instance() -> dg.DagsterInstance:
@@ -18,17 +38,12 @@ def get_instance() -> dg.DagsterInstance:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(home))
-    if not (home / "dagster.yaml").exists():
-        # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
-        # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (observability/run_logs.py), silent otherwise
-        # event_log_storage: Dagster's SQLite event log, one engine per shard (dagster_storage.py)
-        (home / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
-            "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
-            "      nba_json: {class: nba_platform.observability.run_logs.RunLogHandler, stream: 'ext://sys.stdout'}\n"
-            "event_log_storage:\n  module: nba_platform.dagster_storage\n  class: EmbeddedSqliteEventLogStorage\n"
-            "  config: {}\n"
-        )
+    config = home / "dagster.yaml"
+    if not config.exists() or REMOVED_STORAGE_MODULE in config.read_text():
+        # Same files either way: Dagster's default SQLite storage reads the old home as it is.
+        temporary = config.with_suffix(".yaml.tmp")
+        temporary.write_text(embedded_instance_yaml())
+        temporary.replace(config)
     return dg.DagsterInstance.get()
 
 
