@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field
 
 import dagster as dg
 import yaml
@@ -56,28 +58,57 @@ def register_seasons(instance: dg.DagsterInstance, seasons) -> list[str]:
     return new
 
 
+# Tag that lets the progress display find the run this invocation launches.
+INVOCATION_TAG = "nba/cli_invocation"
+# `nba-platform --verbose`: Dagster's raw event stream on the console instead of the progress display.
+VERBOSE = {"on": False}
+
+
 @dataclass
 class RunOutcome:
     run_id: str
     success: bool
     seasons: list[str]
+    job_name: str = ""
+    seconds: float = 0.0
+    summary: list[str] = field(default_factory=list)
 
 
 def run_job(
     job_name: str, seasons: list[str], instance: dg.DagsterInstance | None = None, tags: dict | None = None
 ) -> RunOutcome:
-    """One in-process run covering `seasons` (a contiguous range in partition order)."""
+    """One in-process run of `job_name` covering `seasons` (a contiguous range in partition order),
+    followed on the console by the progress display, then summarised."""
+    from nba_platform.cli.progress import QUIET_RUN_CONFIG, quiet_libraries, step_progress, summary_lines
     from nba_platform.definitions import defs
 
     instance = instance or get_instance()
     order = instance.get_dynamic_partitions(SEASON_PARTITIONS)
     positions = sorted(order.index(s) for s in seasons)
+    invocation = uuid.uuid4().hex
     run_tags = {
         "dagster/asset_partition_range_start": order[positions[0]],
         "dagster/asset_partition_range_end": order[positions[-1]],
         **(tags or {}),
+        INVOCATION_TAG: invocation,
     }
-    job = defs().resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False)
+
+    def find_run() -> str | None:
+        found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
+        return found[0].dagster_run.run_id if found else None
+
+    verbose = VERBOSE["on"]
+    start = time.perf_counter()
+    with quiet_libraries(verbose):
+        job = defs().resolve_job_def(job_name)
+        with step_progress(instance, find_run, len(job.nodes_in_topological_order), job_name) as tally:
+            result = job.execute_in_process(
+                instance=instance,
+                tags=run_tags,
+                raise_on_error=False,
+                run_config=None if verbose else QUIET_RUN_CONFIG,
+            )
+    seconds = time.perf_counter() - start
     covered = order[positions[0] : positions[-1] + 1]
-    return RunOutcome(result.run_id, result.success, covered)
+    summary = summary_lines(instance, result.run_id, job_name, result.success, seconds, tally)
+    return RunOutcome(result.run_id, result.success, covered, job_name, seconds, summary)

@@ -1,0 +1,5 @@
+import sys
+
+from nba_platform.cli.app import main
+
+sys.exit(main())
