@@ -7,7 +7,12 @@ nba-platform seasons            the season partitions the instance knows
 nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
 nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
 nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
+nba-platform rollback-champion  restore the previous champion game model
 nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
+nba-platform --version | --verbose COMMAND (Dagster's raw event stream instead of the progress display)
+
+Runs are planned with the automation's own functions (defs/ingestion/sensors.plan_landing_runs,
+defs/monitoring/sensors.drift_request_for) and launched in-process (cli/runs.run_job).
 """
 
 from __future__ import annotations

@@ -54,9 +54,7 @@ def tick_every_sensor(cursors: dict) -> tuple[dict, dict]:
                     defs=definitions, instance=instance, cursor=cursors.get(sensor.name)
                 )
                 keys = definitions.resolve_asset_graph().get_all_asset_keys()
-                requested[sensor.name] = sorted(
-                    key.to_user_string() for key in keys if result.get_num_requested(key)
-                )
+                requested[sensor.name] = sorted(key.to_user_string() for key in keys if result.get_num_requested(key))
                 after[sensor.name] = result.cursor
                 continue
             with dg.build_sensor_context(
