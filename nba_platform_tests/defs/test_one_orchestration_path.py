@@ -115,7 +115,7 @@ def test_ingest_then_every_sensor_requests_nothing(home, tmp_path, sample_path):
 def test_build_then_ingest_season_update_runs_once_with_its_drift(home, tmp_path, sample_path):
     """With a model: `ingest` runs season_update and the season_drift the drift sensor would request;
     neither the landing sensor nor the drift sensor repeats them, with or without a cursor."""
-    history = [str(gamelog(tmp_path, sample_path, season)) for season in ("2021-22", "2022-23")]
+    history = [str(gamelog(tmp_path, sample_path, season)) for season in ("2021-22", "2022-23", "2023-24")]
     run_cli(["ingest", "--no-run", *history], home)
     run_cli(["build"], home)
     assert runs_by_job() == {"build_all": 1}
