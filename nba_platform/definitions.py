@@ -1,9 +1,7 @@
 """Code location: every definition under `defs/`, plus the resources of the chosen environment."""
 
-import importlib
 import sqlite3
 import sys
-import tomllib
 import warnings
 from pathlib import Path
 
@@ -71,37 +69,13 @@ def apply_asset_policy(loaded: dg.Definitions) -> dg.Definitions:
         return loaded.map_resolved_asset_specs(func=policy)
 
 
-def project_component_tree() -> dg.ComponentTree:
-    """`dg.ComponentTree.for_project` from the same [tool.dg.project] table of pyproject.toml, read
-    with the stdlib's tomllib: Dagster parses it with tomlkit, ~0.1 s to import on every load."""
-    project_root = Path(__file__).parent.parent
-    with open(project_root / "pyproject.toml", "rb") as f:
-        project = tomllib.load(f)["tool"]["dg"]["project"]
-    return dg.ComponentTree(
-        defs_module=importlib.import_module(project["defs_module"]),
-        project_root=project_root,
-        code_location_name=project.get("code_location_name") or project_root.name,
-    )
-
-
-def load_defs_folder() -> dg.Definitions:
-    """`dg.load_from_defs_folder` without its catalogue of every installed library's component
-    types: building it imports each dg plugin (dagster_aws -> boto3, ...), ~1 s on every load,
-    and this project has no YAML components. The component tree still reaches the UI."""
-    tree = project_component_tree()
-    with warnings.catch_warnings():  # as load_from_defs_folder: no beta/preview noise per load
-        for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning, DeprecationWarning):
-            warnings.simplefilter("ignore", category)
-        return dg.Definitions.merge(tree.build_defs_at_path(tree.defs_module_path), dg.Definitions(component_tree=tree))
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
     use_wal_commits_without_fsync()
     settings = load_settings()
     return apply_asset_policy(
         dg.Definitions.merge(
-            load_defs_folder(),
+            dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
             dg.Definitions(
                 resources=build_resources(settings),
                 executor=build_executor(settings),

@@ -7,17 +7,18 @@ nba-platform seasons            the season partitions the instance knows
 nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
 nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
 nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
+nba-platform rollback-champion  restore the previous champion game model
 nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
+nba-platform --version | --verbose COMMAND (Dagster's raw event stream instead of the progress display)
+
+Runs are planned with the automation's own functions (defs/ingestion/sensors.plan_landing_runs,
+defs/monitoring/sensors.drift_request_for) and launched in-process (cli/runs.run_job).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -25,75 +26,35 @@ def _print(msg: str) -> None:
     print(msg, flush=True)
 
 
-# Tag that lets the progress thread find the run this invocation launches.
-INVOCATION_TAG = "nba/cli_invocation"
+def report(outcome, instance) -> None:
+    """The run's summary, then where to look: the lake, the Dagster home, the run in the UI."""
+    from nba_platform.resources.environment import build_resources
 
-
-@contextmanager
-def step_progress(instance, tags: dict, interval: float = 1.0):
-    """One line per step started, finished or failed while a run executes in this process. A thread
-    reads the run's step events back from the instance (found by its invocation tag), so the lines
-    are the same whatever the Dagster log level."""
-    import dagster as dg
-
-    stop = threading.Event()
-    t0 = time.perf_counter()
-    wanted = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-
-    def poll() -> None:
-        run_id, cursor = None, None
-        while True:
-            stopping = stop.wait(interval)
-            if run_id is None:
-                found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: tags[INVOCATION_TAG]}), limit=1)
-                run_id = found[0].dagster_run.run_id if found else None
-            if run_id is not None:
-                page = instance.get_records_for_run(run_id, cursor=cursor, of_type=wanted)
-                cursor = page.cursor
-                for record in page.records:
-                    event = record.event_log_entry.dagster_event
-                    at = f"  [{time.perf_counter() - t0:6.1f}s]"
-                    if event.event_type == dg.DagsterEventType.STEP_START:
-                        _print(f"{at} started  {event.step_key}")
-                    elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-                        _print(f"{at} finished {event.step_key} ({event.event_specific_data.duration_ms / 1000:.1f}s)")
-                    else:
-                        _print(f"{at} FAILED   {event.step_key}")
-            if stopping:
-                return
-
-    thread = threading.Thread(target=poll, name="nba-step-progress", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    for line in outcome.summary:
+        _print(line)
+    _print(f"  lake: {build_resources()['io_manager'].root}   Dagster home: {instance.root_directory}")
+    _print(f"  UI: `dg dev`, then http://localhost:3000/runs/{outcome.run_id} (full event log)")
 
 
 def cmd_build(args) -> int:
     from nba_platform.cli.runs import get_instance, register_seasons, run_job
-    from nba_platform.defs.ingestion.sensors import is_corrections_file
-    from nba_platform.lib.landing import LandingError
+    from nba_platform.defs.ingestion.sensors import plan_landing_runs
     from nba_platform.resources.environment import build_resources
 
     instance = get_instance()
     landing = build_resources()["landing"]
-    seasons: set[str] = set()
     _print("scanning the landing zone ...")
-    for f in landing.list_files():
-        try:
-            data = landing.read_bytes(f.name)
-            if is_corrections_file(landing, f.name, data):
-                _print(f"  {f.name}: corrections (applied in the validated tables)")
-                continue
-            shape, by_season = landing.read_rows(f.name, data)
-        except LandingError as exc:  # a bad file dropped in by hand: the raw assets skip it too
-            _print(f"  skipped (unreadable): {exc}")
-            continue
-        landing.record_index(f, shape.name, by_season)  # each raw asset then reads only its own files
-        seasons |= set(by_season)
-        _print(f"  {f.name}: {len(by_season)} season(s)")
+    # The landing sensor's own planning over the whole zone (sample included): the run then carries
+    # a handled tag per file, so the sensor does not rebuild what this build covered.
+    plan = plan_landing_runs(instance, landing, {}, include_sample=None, rerun_handled=True)
+    for name in sorted(plan.entries):
+        if name in plan.data_files:
+            _print(f"  {name}: {len(plan.data_files[name])} season(s)")
+        else:
+            _print(f"  {name}: corrections (applied in the validated tables)")
+    for rejected in plan.rejected:  # a bad file dropped in by hand: the raw assets skip it too
+        _print(f"  skipped (unreadable): {rejected}")
+    seasons: set[str] = set().union(*plan.data_files.values()) if plan.data_files else set()
     if args.season:
         seasons &= set(args.season)
     if not seasons:
@@ -101,26 +62,23 @@ def cmd_build(args) -> int:
         return 1
     added = register_seasons(instance, seasons)
     _print(f"{len(seasons)} season partition(s) ({len(added)} new): {min(seasons)} .. {max(seasons)}")
-    t0 = time.perf_counter()
     _print("materializing every asset in one in-process run ...")
-    tags = {"nba/trigger": "cli-build", INVOCATION_TAG: uuid.uuid4().hex}
-    with step_progress(instance, tags):
-        outcome = run_job("build_all", sorted(seasons), instance, tags=tags)
-    _print(f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s")
-    _print(f"lake: {build_resources()['io_manager'].root}   Dagster home: {instance.root_directory}")
+    tags = {"nba/trigger": "cli-build", **plan.handled_tags(seasons)}
+    outcome = run_job("build_all", sorted(seasons), instance, tags=tags)
+    report(outcome, instance)
     return 0 if outcome.success else 1
 
 
 def cmd_ingest(args) -> int:
     from nba_platform.cli.runs import get_instance, register_seasons
-    from nba_platform.defs.ingestion.sensors import is_corrections_file
-    from nba_platform.lib.corrections import correction_tokens, read_corrections, seasons_of_tokens
+    from nba_platform.defs.ingestion.sensors import is_corrections_file, plan_landing_runs
+    from nba_platform.lib.corrections import read_corrections
     from nba_platform.lib.landing import LandingError
     from nba_platform.resources.environment import build_resources
 
     landing = build_resources()["landing"]
     instance = get_instance()
-    touched: set[str] = set()
+    landed: list[str] = []
     for path in args.paths:
         p = Path(path)
         if not p.is_file():
@@ -129,63 +87,59 @@ def cmd_ingest(args) -> int:
         data = p.read_bytes()
         try:
             if is_corrections_file(landing, p.name, data):
-                # Corrections add no season: they rebuild the known seasons they touch.
-                corrections = read_corrections(data, p.name)
+                corrections = read_corrections(data, p.name)  # a bad corrections file never enters the zone
                 name = landing.accept(p.name, data, replace=args.replace)
-                seasons = seasons_of_tokens(correction_tokens(corrections), instance.get_dynamic_partitions("season"))
-                _print(
-                    f"landed {name}: {len(corrections)} correction(s), known seasons touched: {', '.join(sorted(seasons)) or 'none'}"
-                )
-                touched |= seasons
+                _print(f"landed {name}: {len(corrections)} correction(s)")
+                landed.append(name)
                 continue
             # Read everything before landing anything: a bad file never enters the zone.
             shape, by_season = landing.read_rows(p.name, data)
             name = landing.accept(p.name, data, replace=args.replace)
-            landed = landing.landed_file(name)
-            if landed is not None:  # indexed now: the raw assets skip it unread unless it is theirs
-                landing.record_index(landed, shape.name, by_season)
+            file = landing.landed_file(name)
+            if file is not None:  # indexed now: the plan below and the raw assets do not read it again
+                landing.record_index(file, shape.name, by_season)
         except LandingError as exc:
             _print(f"error: {exc}")
             return 2
         rows = sum(len(f) for f in by_season.values())
         _print(f"landed {name}: shape {shape.name}, {rows} rows, seasons {', '.join(sorted(by_season))}")
-        touched |= set(by_season)
-    added = register_seasons(instance, touched)
+        landed.append(name)
+    # The landing sensor's planning, on the files just landed: same seasons, same job.
+    plan = plan_landing_runs(instance, landing, {}, names=set(landed), rerun_handled=True)
+    for name, entry in sorted(plan.entries.items()):
+        if "#" in entry:
+            touched = plan.seasons_by_file[f"{name}@{entry.split('#')[0]}"]
+            _print(f"{name}: known seasons touched: {', '.join(sorted(touched)) or 'none'}")
+    added = register_seasons(instance, plan.touched)
     if added:
         _print(f"new season partition(s): {', '.join(added)}")
-    if args.no_run or not touched:
-        return 0
-    _print(f"building season partition(s) {', '.join(sorted(touched))} ...")
-    return run_update(instance, sorted(touched), "cli-ingest", drift=not args.no_drift)
+    if args.no_run or not plan.touched:
+        return 0  # the landing sensor builds them when the daemon runs
+    _print(f"building season partition(s) {', '.join(plan.touched)} ...")
+    return run_update(instance, plan.touched, "cli-ingest", drift=not args.no_drift, tags=plan.handled_tags())
 
 
-def run_update(instance, seasons: list[str], trigger: str, drift: bool = True) -> int:
-    """The run new data needs (job_for_new_data), then, after a successful `season_update`, its drift
-    report in a second run, as `drift_after_season_update` does when the daemon runs. The update run is
-    tagged so that sensor leaves it to us (no second report)."""
+def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, tags: dict | None = None) -> int:
+    """The run new data needs (job_for_new_data, as the landing sensor picks), then what
+    `drift_after_season_update` requests after it (drift_request_for, the sensor's own function),
+    run here right away; the sensor then finds that report in the instance and requests none."""
     from nba_platform.cli.runs import run_job
-    from nba_platform.defs.ingestion.jobs import job_for_new_data, season_drift_job, season_update_job
-    from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG
+    from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG, drift_request_for
+    from nba_platform.defs.pipelines.jobs import job_for_new_data
 
     job = job_for_new_data(instance)
-    tags = {"nba/trigger": trigger, INVOCATION_TAG: uuid.uuid4().hex, DRIFT_BY_TAG: "invoker" if drift else "none"}
-    t0 = time.perf_counter()
-    with step_progress(instance, tags):
-        outcome = run_job(job, seasons, instance, tags=tags)
-    _print(
-        f"run {outcome.run_id}: {'SUCCESS' if outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s "
-        f"(job {job}, covered {', '.join(outcome.seasons)})"
-    )
-    if not outcome.success or not drift or job != season_update_job.name:
-        return 0 if outcome.success else 1
+    tags = {"nba/trigger": trigger, **(tags or {}), **({} if drift else {DRIFT_BY_TAG: "none"})}
+    outcome = run_job(job, seasons, instance, tags=tags)
+    report(outcome, instance)
+    if not outcome.success:
+        return 1
+    request = drift_request_for(instance.get_run_by_id(outcome.run_id), instance) if job == "season_update" else None
+    if request is None:
+        return 0
     _print(f"drift report of {', '.join(outcome.seasons)} against the champion ...")
-    t0 = time.perf_counter()
-    tags = {"nba/trigger": trigger, "nba/after_run": outcome.run_id, INVOCATION_TAG: uuid.uuid4().hex}
-    with step_progress(instance, tags):
-        drift_outcome = run_job(season_drift_job.name, outcome.seasons, instance, tags=tags)
-    _print(
-        f"run {drift_outcome.run_id}: {'SUCCESS' if drift_outcome.success else 'FAILED'} in {time.perf_counter() - t0:.1f}s (job {season_drift_job.name})"
-    )
+    drift_tags = {k: v for k, v in request.tags.items() if not k.startswith("dagster/")}
+    drift_outcome = run_job(request.job_name, outcome.seasons, instance, tags={**drift_tags, "nba/trigger": trigger})
+    report(drift_outcome, instance)
     return 0 if drift_outcome.success else 1
 
 
@@ -193,6 +147,7 @@ def cmd_correct(args) -> int:
     import datetime as dt
 
     from nba_platform.cli.runs import SEASON_PARTITIONS, get_instance
+    from nba_platform.defs.ingestion.sensors import handled_tag, plan_landing_runs
     from nba_platform.lib.corrections import CLI_FILE, append_correction, correction_tokens, seasons_of_tokens
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.storage import Store
@@ -228,7 +183,10 @@ def cmd_correct(args) -> int:
         return 0
     _print(f"building season partition(s) {', '.join(seasons)} ...")
     table = {"team_game": "team_games", "player_game": "player_games", "player": "player_seasons"}[c.entity]
-    if run_update(instance, seasons, "cli-correct") != 0:
+    # The landing sensor's reading of the corrections file, so its run marks this version handled.
+    plan = plan_landing_runs(instance, landing, {}, names={CLI_FILE}, rerun_handled=True)
+    handled = dict([handled_tag(CLI_FILE, plan.entries[CLI_FILE])]) if CLI_FILE in plan.entries else {}
+    if run_update(instance, seasons, "cli-correct", tags=handled) != 0:
         return 1
     _print(f"audit: corrections/{table} in the lake")
     io = build_resources()["io_manager"]
@@ -293,7 +251,7 @@ def cmd_predict_season(args) -> int:
     )
     outcome = run_job("predict_season", [args.season], instance, tags={"nba/trigger": "cli-predict-season"})
     if not outcome.success:
-        _print(f"run {outcome.run_id}: FAILED; see the run in the Dagster UI")
+        report(outcome, instance)
         return 1
     preds = lake.read_table(f"serving/game_predictions/{args.season}.parquet").to_pandas()
     quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
@@ -411,6 +369,15 @@ def cmd_doctor(args) -> int:
     return 1 if failed else 0
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nba_platform")
+    except PackageNotFoundError:  # a checkout run without installing it
+        return "unknown (not installed)"
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps each command's help on one line: argparse sizes the help column without the extra
     indent of subcommands, so a long name (predict-season) would push its help to the next line."""
@@ -440,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         description="NBA data platform (Dagster) command line: what is quicker outside the UI.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Dagster's raw event stream (DEBUG lines) instead of the progress display",
     )
     sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     b = sub.add_parser("build", help="materialize every asset for every landed season")
@@ -537,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
     args = parser.parse_args(argv)
+    from nba_platform.cli.runs import VERBOSE
+
+    VERBOSE["on"] = args.verbose
     return args.fn(args)
 
 

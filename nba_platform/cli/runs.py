@@ -4,13 +4,35 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field
 
 import dagster as dg
+import yaml
 
+from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG
 from nba_platform.settings import load_settings
 
 SEASON_PARTITIONS = "season"
+
+
+# The embedded home's dagster.yaml, written once by `get_instance` from this mapping. Its
+# python_logs block is `PYTHON_LOGS_CONFIG`, the one copy (infra/dagster/dagster.yaml is tested
+# against it): JSON run logs on stdout when NBA_LOG_FORMAT=json, silent otherwise.
+# freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI).
+EMBEDDED_INSTANCE_CONFIG = {
+    "telemetry": {"enabled": False},
+    "freshness": {"enabled": True},
+    "python_logs": PYTHON_LOGS_CONFIG,
+}
+HEADER = "# Written by nba-platform (nba_platform/cli/runs.py EMBEDDED_INSTANCE_CONFIG) for a new embedded home.\n"
+# Homes written before the event log went back to Dagster's default storage name this module.
+REMOVED_STORAGE_MODULE = "nba_platform.dagster_storage"
+
+
+def embedded_instance_yaml() -> str:
+    return HEADER + yaml.safe_dump(EMBEDDED_INSTANCE_CONFIG, sort_keys=False)
 
 
 def get_instance() -> dg.DagsterInstance:
@@ -18,17 +40,12 @@ def get_instance() -> dg.DagsterInstance:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(home))
-    if not (home / "dagster.yaml").exists():
-        # freshness: evaluate the freshness policies of the daily-fed tables (shown in the UI)
-        # python_logs: JSON run logs on stdout when NBA_LOG_FORMAT=json (observability/run_logs.py), silent otherwise
-        # event_log_storage: Dagster's SQLite event log, one engine per shard (dagster_storage.py)
-        (home / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
-            "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
-            "      nba_json: {class: nba_platform.observability.run_logs.RunLogHandler, stream: 'ext://sys.stdout'}\n"
-            "event_log_storage:\n  module: nba_platform.dagster_storage\n  class: EmbeddedSqliteEventLogStorage\n"
-            "  config: {}\n"
-        )
+    config = home / "dagster.yaml"
+    if not config.exists() or REMOVED_STORAGE_MODULE in config.read_text():
+        # Same files either way: Dagster's default SQLite storage reads the old home as it is.
+        temporary = config.with_suffix(".yaml.tmp")
+        temporary.write_text(embedded_instance_yaml())
+        temporary.replace(config)
     return dg.DagsterInstance.get()
 
 
@@ -41,28 +58,57 @@ def register_seasons(instance: dg.DagsterInstance, seasons) -> list[str]:
     return new
 
 
+# Tag that lets the progress display find the run this invocation launches.
+INVOCATION_TAG = "nba/cli_invocation"
+# `nba-platform --verbose`: Dagster's raw event stream on the console instead of the progress display.
+VERBOSE = {"on": False}
+
+
 @dataclass
 class RunOutcome:
     run_id: str
     success: bool
     seasons: list[str]
+    job_name: str = ""
+    seconds: float = 0.0
+    summary: list[str] = field(default_factory=list)
 
 
 def run_job(
     job_name: str, seasons: list[str], instance: dg.DagsterInstance | None = None, tags: dict | None = None
 ) -> RunOutcome:
-    """One in-process run covering `seasons` (a contiguous range in partition order)."""
+    """One in-process run of `job_name` covering `seasons` (a contiguous range in partition order),
+    followed on the console by the progress display, then summarised."""
+    from nba_platform.cli.progress import QUIET_RUN_CONFIG, quiet_libraries, step_progress, summary_lines
     from nba_platform.definitions import defs
 
     instance = instance or get_instance()
     order = instance.get_dynamic_partitions(SEASON_PARTITIONS)
     positions = sorted(order.index(s) for s in seasons)
+    invocation = uuid.uuid4().hex
     run_tags = {
         "dagster/asset_partition_range_start": order[positions[0]],
         "dagster/asset_partition_range_end": order[positions[-1]],
         **(tags or {}),
+        INVOCATION_TAG: invocation,
     }
-    job = defs().resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False)
+
+    def find_run() -> str | None:
+        found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
+        return found[0].dagster_run.run_id if found else None
+
+    verbose = VERBOSE["on"]
+    start = time.perf_counter()
+    with quiet_libraries(verbose):
+        job = defs().resolve_job_def(job_name)
+        with step_progress(instance, find_run, len(job.nodes_in_topological_order), job_name) as tally:
+            result = job.execute_in_process(
+                instance=instance,
+                tags=run_tags,
+                raise_on_error=False,
+                run_config=None if verbose else QUIET_RUN_CONFIG,
+            )
+    seconds = time.perf_counter() - start
     covered = order[positions[0] : positions[-1] + 1]
-    return RunOutcome(result.run_id, result.success, covered)
+    summary = summary_lines(instance, result.run_id, job_name, result.success, seconds, tally)
+    return RunOutcome(result.run_id, result.success, covered, job_name, seconds, summary)

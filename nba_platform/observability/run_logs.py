@@ -115,7 +115,8 @@ class RunLogHandler(logging.StreamHandler):
             self.handleError(record)
 
 
-# What an instance's dagster.yaml holds (infra/dagster/dagster.yaml has the same block).
+# The one copy of the python_logs block of an instance's dagster.yaml: the CLI writes it into a new
+# embedded home (cli/runs.py); infra/dagster/dagster.yaml is tested against it (test_json_logs.py).
 PYTHON_LOGS_CONFIG = {
     "managed_python_loggers": ["nba_platform"],
     "dagster_handler_config": {

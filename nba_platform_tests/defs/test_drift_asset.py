@@ -175,17 +175,19 @@ def test_drift_follows_a_season_update_run_for_the_same_seasons(setup):
     assert [e.partition for e in result.get_asset_materialization_events()] == ["2024-25"]
     meta = partition_metadata(instance, "2024-25")
     assert meta["status"] == "ok" and meta["champion_version"] == label and meta["drift_share"] > 0
+    # Its report is in the instance now (whoever ran it, e.g. `nba-platform ingest`): nothing more to request.
+    assert isinstance(drift_after_season_update(context), dg.SkipReason)
 
-    # A single-partition run, a run whose invoker reports drift itself (the CLI), a run without seasons.
+    # A single-partition run, a run that wants no report (`ingest --no-drift`), a run without seasons.
     single = drift_request_for(
-        dg.DagsterRun(job_name="season_update", run_id="r1", tags={"dagster/partition": "2023-24"})
+        dg.DagsterRun(job_name="season_update", run_id="r1", tags={"dagster/partition": "2023-24"}), instance
     )
     assert single.tags["dagster/partition"] == "2023-24"
-    invoker = dg.DagsterRun(
-        job_name="season_update", run_id="r2", tags={**season_run_tags(["2023-24"]), DRIFT_BY_TAG: "invoker"}
+    unwanted = dg.DagsterRun(
+        job_name="season_update", run_id="r2", tags={**season_run_tags(["2023-24"]), DRIFT_BY_TAG: "none"}
     )
-    assert drift_request_for(invoker) is None
-    assert drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r3")) is None
+    assert drift_request_for(unwanted, instance) is None
+    assert drift_request_for(dg.DagsterRun(job_name="season_update", run_id="r3"), instance) is None
 
 
 def defs_assets():

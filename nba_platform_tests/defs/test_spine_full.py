@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
+from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
 from nba_platform.lib.landing import SHAPES
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons, season_run_tags

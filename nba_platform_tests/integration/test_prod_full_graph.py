@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
+from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
 from nba_platform.resources.environment import build_resources
 from nba_platform.resources.landing import sample_root
 from nba_platform.settings import load_settings

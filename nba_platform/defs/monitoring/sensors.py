@@ -4,21 +4,25 @@ update's published predictions."""
 
 import dagster as dg
 
-from nba_platform.defs.ingestion.jobs import season_drift_job, season_update_job
+from nba_platform.defs.monitoring.jobs import season_drift_job
+from nba_platform.defs.pipelines.jobs import season_update_job
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
-# On an update run: who reports its drift. 'invoker': the CLI runs `season_drift` itself right after
-# (no daemon needed); 'none': nobody (`ingest --no-drift`). Absent: this sensor.
+# On an update run, 'none': no drift report wanted for it (`ingest --no-drift`).
 DRIFT_BY_TAG = "nba/drift_by"
+AFTER_RUN_TAG = "nba/after_run"
 
 
-def drift_request_for(run: dg.DagsterRun) -> dg.RunRequest | None:
-    """The `season_drift` request covering the partition(s) `run` updated (None: an unpartitioned run,
-    or one whose drift its invoker reports)."""
-    if run.tags.get(DRIFT_BY_TAG, "sensor") != "sensor":
+def drift_request_for(run: dg.DagsterRun, instance: dg.DagsterInstance) -> dg.RunRequest | None:
+    """The `season_drift` request covering the partition(s) `run` updated. None: an unpartitioned run,
+    one that wants no report, or one whose report a run in the instance already made (`nba-platform
+    ingest` runs this request itself right after its update; the sensor then finds that run)."""
+    if run.tags.get(DRIFT_BY_TAG) == "none":
         return None
-    tags = {"nba/trigger": "after_season_update", "nba/after_run": run.run_id}
+    if instance.get_run_records(dg.RunsFilter(tags={AFTER_RUN_TAG: run.run_id}), limit=1):
+        return None
+    tags = {"nba/trigger": "after_season_update", AFTER_RUN_TAG: run.run_id}
     if RANGE_START in run.tags and RANGE_END in run.tags:
         partitions = {RANGE_START: run.tags[RANGE_START], RANGE_END: run.tags[RANGE_END]}
     elif PARTITION in run.tags:
@@ -42,7 +46,9 @@ def drift_request_for(run: dg.DagsterRun) -> dg.RunRequest | None:
     "partition(s): the drift report of the new data, whose `drift_share` the retraining sensor reads.",
 )
 def drift_after_season_update(context: dg.RunStatusSensorContext):
-    request = drift_request_for(context.dagster_run)
+    request = drift_request_for(context.dagster_run, context.instance)
     if request is None:
-        return dg.SkipReason(f"run {context.dagster_run.run_id}: no season partition, or its invoker reports drift")
+        return dg.SkipReason(
+            f"run {context.dagster_run.run_id}: no season partition, no report wanted, or its report was already run"
+        )
     return request

@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecord,
-    AssetCheckExecutionRecordStatus,
-)
 
 from nba_platform.lib import alerts as msg
 from nba_platform.resources.alerts import AlertNotifier
@@ -66,7 +63,16 @@ def run_failure_alert(context: dg.RunFailureSensorContext, alert_notifier: Alert
 # Execution records read per check on each tick that saw activity for it: more failures of one
 # check between two ticks (30 s) than this would be alerted only up to this many.
 HISTORY_PER_CHECK = 25
-COMPLETED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+# Execution records come from the instance's event log storage; Dagster exports no public type for
+# them, so they are read by attribute and their status compared by name (PLANNED/SUCCEEDED/FAILED).
+PLANNED, SUCCEEDED, FAILED = "PLANNED", "SUCCEEDED", "FAILED"
+COMPLETED = {SUCCEEDED, FAILED}
+# An asset check execution record of the event log storage (id, key, run_id, status, partition, evaluation).
+CheckExecutionRecord = Any
+
+
+def _status(rec: CheckExecutionRecord) -> str:
+    return rec.status.value
 
 
 def blocking_check_keys(repository_def) -> list[dg.AssetCheckKey]:
@@ -85,7 +91,7 @@ def _key_str(key: dg.AssetCheckKey) -> str:
 
 def new_failed_check_records(
     instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey], cursor: str | None
-) -> tuple[list[AssetCheckExecutionRecord], str]:
+) -> tuple[list[CheckExecutionRecord], str]:
     """The failed evaluations not alerted yet, and the next cursor.
 
     Cursor: `storage_id`, the highest check-event storage id seen (evaluations and plans; the
@@ -117,14 +123,14 @@ def new_failed_check_records(
     next_record = after_record or 0
     stale: set[int] = set(state.get("stale", []))
     next_stale: set[int] = set()
-    found: list[AssetCheckExecutionRecord] = []
+    found: list[CheckExecutionRecord] = []
     for key in active:
         history = storage.get_asset_check_execution_history(key, limit=HISTORY_PER_CHECK)
-        latest_completed = next((r for r in history if r.status in COMPLETED), None)
+        latest_completed = next((r for r in history if _status(r) in COMPLETED), None)
         for rec in history:
             next_record = max(next_record, rec.id)
             unseen = after_record is None or rec.id > after_record or rec.id in pending
-            if rec.status == AssetCheckExecutionRecordStatus.PLANNED and unseen:
+            if _status(rec) == PLANNED and unseen:
                 # Still planned although its run has ended (crashed, cancelled, or the check was
                 # skipped): nothing will come; dropped once seen so on two ticks in a row.
                 run = instance.get_run_by_id(rec.run_id) if rec.run_id else None
@@ -133,11 +139,7 @@ def new_failed_check_records(
                         continue
                     next_stale.add(rec.id)
                 next_pending[rec.id] = _key_str(key)
-            elif (
-                rec.status == AssetCheckExecutionRecordStatus.FAILED
-                and unseen
-                and (after_record is not None or rec is latest_completed)
-            ):
+            elif _status(rec) == FAILED and unseen and (after_record is not None or rec is latest_completed):
                 found.append(rec)
     found.sort(key=lambda r: r.id)
     next_cursor = json.dumps(
@@ -159,9 +161,7 @@ def _metadata_values(metadata) -> dict:
     return out
 
 
-def failed_check_alert_for(
-    rec: AssetCheckExecutionRecord, description: str | None, notifier: AlertNotifier
-) -> msg.Alert:
+def failed_check_alert_for(rec: CheckExecutionRecord, description: str | None, notifier: AlertNotifier) -> msg.Alert:
     evaluation = rec.evaluation
     severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
     return msg.failed_check(

@@ -1,6 +1,8 @@
 """Validated tables (canonical schema, bad rows quarantined with their rule) and
 deduplicated tables (one row per natural key across sources). Logic lives in `lib/`."""
 
+from collections.abc import Callable
+
 import dagster as dg
 import pandas as pd
 
@@ -88,6 +90,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 description=f"Every source's {entity} rows in the canonical schema, minus rows that failed a rule.",
                 kinds={"parquet", "pandas"},
                 owners=OWNERS,
+                is_required=False,  # subsettable: only the selected outputs are yielded
                 tags={"layer": "validated", "entity": entity},
             ),
             "quarantine": dg.AssetOut(
@@ -95,6 +98,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 description=f"{entity} rows that failed validation: the failing rule, reason, source file and row, and the row itself.",
                 kinds={"parquet", "pandas"},
                 owners=OWNERS,
+                is_required=False,  # subsettable: only the selected outputs are yielded
                 tags={"layer": "quarantine", "entity": entity},
             ),
             "corrections": dg.AssetOut(
@@ -103,6 +107,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 "author, recorded_at, the correction's file and row, the source row changed, and whether it was accepted.",
                 kinds={"parquet", "pandas"},
                 owners=OWNERS,
+                is_required=False,  # subsettable: only the selected outputs are yielded
                 tags={"layer": "corrections", "entity": entity},
             ),
         },
@@ -110,7 +115,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
         partitions_def=season_partitions,
         backfill_policy=single_run,
         group_name="tables",
-        can_subset=False,
+        can_subset=True,  # e.g. `dg launch --assets tables/team_games_validated`: only the selected outputs are stored
     )
     def validated_asset(context: dg.AssetExecutionContext, landing: LandingZone, **raw: dict[str, pd.DataFrame]):
         corrections, correction_files = landed_corrections(landing)
@@ -137,36 +142,40 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 f"{len(missed)} {entity} correction(s) matched no row in seasons {', '.join(context.partition_keys)}: "
                 + "; ".join(f"{m['key']} {m['field']} ({m['file']} row {m['row']})" for m in missed[:10])
             )
-        yield dg.Output(
-            accepted,
-            output_name="validated",
-            metadata={
-                "rows_in": rows_in,
-                "rows_accepted": n_ok,
-                "rows_quarantined": n_bad,
-                "corrections_applied": corrections_meta["corrections_applied"],
-                "unmatched_corrections": corrections_meta["unmatched_corrections"],
-                "failures_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
-                "seasons_covered": seasons_covered(accepted),
-                "preview": dg.MetadataValue.md(
-                    markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))
-                ),
-            },
-        )
-        yield dg.Output(
-            quarantined,
-            output_name="quarantine",
-            metadata={
-                "rows": n_bad,
-                "quarantined_by_rule": dg.MetadataValue.md(
-                    counts_markdown({str(k): int(v) for k, v in q_rules.items()})
-                ),
-                "preview": dg.MetadataValue.md(
-                    markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))
-                ),
-            },
-        )
-        yield dg.Output(audits, output_name="corrections", metadata={"rows": len(audit), **corrections_meta})
+        selected = context.selected_asset_keys
+        if dg.AssetKey(["tables", f"{table}_validated"]) in selected:
+            yield dg.Output(
+                accepted,
+                output_name="validated",
+                metadata={
+                    "rows_in": rows_in,
+                    "rows_accepted": n_ok,
+                    "rows_quarantined": n_bad,
+                    "corrections_applied": corrections_meta["corrections_applied"],
+                    "unmatched_corrections": corrections_meta["unmatched_corrections"],
+                    "failures_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)),
+                    "seasons_covered": seasons_covered(accepted),
+                    "preview": dg.MetadataValue.md(
+                        markdown_table(next((f for f in accepted.values() if len(f)), pd.DataFrame()))
+                    ),
+                },
+            )
+        if dg.AssetKey(["quarantine", table]) in selected:
+            yield dg.Output(
+                quarantined,
+                output_name="quarantine",
+                metadata={
+                    "rows": n_bad,
+                    "quarantined_by_rule": dg.MetadataValue.md(
+                        counts_markdown({str(k): int(v) for k, v in q_rules.items()})
+                    ),
+                    "preview": dg.MetadataValue.md(
+                        markdown_table(next((f for f in quarantined.values() if len(f)), pd.DataFrame()))
+                    ),
+                },
+            )
+        if dg.AssetKey(["corrections", table]) in selected:
+            yield dg.Output(audits, output_name="corrections", metadata={"rows": len(audit), **corrections_meta})
 
     return validated_asset
 
@@ -200,76 +209,84 @@ def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: pd.Dat
     }
 
 
-@dg.multi_asset(
-    outs={
-        "team_games": dg.AssetOut(
-            key=["tables", "team_games"],
-            kinds={"parquet", "pandas"},
-            owners=OWNERS,
-            tags={"layer": "deduplicated", "entity": "team_game"},
-            description="One row per (game_id, team_id) across all sources: most complete source wins field by field, "
-            "margins recomputed from points, every game exactly two rows (home and away).",
-        ),
-        "team_games_conflicts": dg.AssetOut(
-            key=["quarantine", "team_games_dedup"],
-            kinds={"parquet", "pandas"},
-            owners=OWNERS,
-            tags={"layer": "quarantine", "entity": "team_game"},
-            description="Team-game rows set aside at dedup: sources disagreeing on a result, or games left without both teams.",
-        ),
-    },
-    ins={"validated": dg.AssetIn(key=["tables", "team_games_validated"])},
-    partitions_def=season_partitions,
-    backfill_policy=single_run,
-    group_name="tables",
-    can_subset=False,
-)
-def team_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
-    results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
-    tables = {s: r.table for s, r in results.items()}
-    yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
-    yield dg.Output(
-        {s: r.quarantined for s, r in results.items()},
-        output_name="team_games_conflicts",
-        metadata={"rows": sum(len(r.quarantined) for r in results.values())},
+def build_dedup_asset(
+    table: str,
+    entity: str,
+    dedup: Callable[..., DedupResult],
+    description: str,
+    conflicts_description: str,
+    upstream: dict[str, str] | None = None,
+) -> dg.AssetsDefinition:
+    """One season-partitioned dedup multi-asset: `tables/<table>` and its conflicts
+    `quarantine/<table>_dedup`, from `tables/<table>_validated` (passed to `dedup` first) and the
+    `upstream` tables (input name -> table; passed after it, same season). Subsettable: either
+    output can be materialized alone (`dg launch --assets tables/team_games --partition 2023-24`)."""
+    conflicts = f"{table}_conflicts"
+    upstream = upstream or {}
+
+    @dg.multi_asset(
+        name=table,
+        outs={
+            table: dg.AssetOut(
+                key=["tables", table],
+                kinds={"parquet", "pandas"},
+                owners=OWNERS,
+                is_required=False,  # subsettable: only the selected outputs are yielded
+                tags={"layer": "deduplicated", "entity": entity},
+                description=description,
+            ),
+            conflicts: dg.AssetOut(
+                key=["quarantine", f"{table}_dedup"],
+                kinds={"parquet", "pandas"},
+                owners=OWNERS,
+                is_required=False,  # subsettable: only the selected outputs are yielded
+                tags={"layer": "quarantine", "entity": entity},
+                description=conflicts_description,
+            ),
+        },
+        ins={
+            "validated": dg.AssetIn(key=["tables", f"{table}_validated"]),
+            **{name: dg.AssetIn(key=["tables", source]) for name, source in upstream.items()},
+        },
+        partitions_def=season_partitions,
+        backfill_policy=single_run,
+        group_name="tables",
+        can_subset=True,
     )
+    def dedup_asset(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame], **inputs):
+        results = {
+            season: dedup(validated[season], *(inputs[name][season] for name in upstream))
+            for season in context.partition_keys
+        }
+        tables = {s: r.table for s, r in results.items()}
+        if dg.AssetKey(["tables", table]) in context.selected_asset_keys:
+            yield dg.Output(tables, output_name=table, metadata=_dedup_metadata(results, tables))
+        if dg.AssetKey(["quarantine", f"{table}_dedup"]) in context.selected_asset_keys:
+            yield dg.Output(
+                {s: r.quarantined for s, r in results.items()},
+                output_name=conflicts,
+                metadata={"rows": sum(len(r.quarantined) for r in results.values())},
+            )
+
+    return dedup_asset
 
 
-@dg.multi_asset(
-    outs={
-        "player_games": dg.AssetOut(
-            key=["tables", "player_games"],
-            kinds={"parquet", "pandas"},
-            owners=OWNERS,
-            tags={"layer": "deduplicated", "entity": "player_game"},
-            description="One row per (game_id, player_id), with the game's date, opponent and venue from team_games.",
-        ),
-        "player_games_conflicts": dg.AssetOut(
-            key=["quarantine", "player_games_dedup"],
-            kinds={"parquet", "pandas"},
-            owners=OWNERS,
-            tags={"layer": "quarantine", "entity": "player_game"},
-            description="Player-game rows set aside at dedup: conflicting copies, or no accepted team-game for the game.",
-        ),
-    },
-    ins={
-        "validated": dg.AssetIn(key=["tables", "player_games_validated"]),
-        "games": dg.AssetIn(key=["tables", "team_games"]),
-    },
-    partitions_def=season_partitions,
-    backfill_policy=single_run,
-    group_name="tables",
-    can_subset=False,
+team_games = build_dedup_asset(
+    "team_games",
+    "team_game",
+    dedup_team_games,
+    description="One row per (game_id, team_id) across all sources: most complete source wins field by field, "
+    "margins recomputed from points, every game exactly two rows (home and away).",
+    conflicts_description="Team-game rows set aside at dedup: sources disagreeing on a result, or games left without both teams.",
 )
-def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame], games: dict[str, pd.DataFrame]):
-    results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
-    tables = {s: r.table for s, r in results.items()}
-    yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
-    yield dg.Output(
-        {s: r.quarantined for s, r in results.items()},
-        output_name="player_games_conflicts",
-        metadata={"rows": sum(len(r.quarantined) for r in results.values())},
-    )
+player_games = build_dedup_asset(
+    "player_games",
+    "player_game",
+    dedup_player_games,
+    description="One row per (game_id, player_id), with the game's date, opponent and venue from team_games.",
+    conflicts_description="Player-game rows set aside at dedup: conflicting copies, or no accepted team-game for the game.",
+    upstream={"games": "team_games"},
+)
 
 
 @dg.multi_asset(
@@ -278,6 +295,7 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.Data
             key=["tables", "players"],
             kinds={"parquet", "pandas"},
             owners=OWNERS,
+            is_required=False,
             tags={"layer": "deduplicated", "entity": "player"},
             description="One row per player_id: latest season's attributes, first/last season on record.",
         ),
@@ -285,13 +303,14 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, pd.Data
             key=["quarantine", "players_dedup"],
             kinds={"parquet", "pandas"},
             owners=OWNERS,
+            is_required=False,
             tags={"layer": "quarantine", "entity": "player"},
             description="Player rows set aside at dedup (identity conflicts such as differing birth dates).",
         ),
     },
     ins={"validated": dg.AssetIn(key=["tables", "player_seasons_validated"])},
     group_name="tables",
-    can_subset=False,
+    can_subset=True,
 )
 def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame]):
     seasons = concat_partitions(validated)
@@ -300,5 +319,7 @@ def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame
     result = dedup_players(seasons)
     meta = _dedup_metadata(result, result.table)
     meta["seasons_covered"] = seasons_covered(dict(validated.items()))
-    yield dg.Output(result.table, output_name="players", metadata=meta)
-    yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})
+    if dg.AssetKey(["tables", "players"]) in context.selected_asset_keys:
+        yield dg.Output(result.table, output_name="players", metadata=meta)
+    if dg.AssetKey(["quarantine", "players_dedup"]) in context.selected_asset_keys:
+        yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})

@@ -1,0 +1,137 @@
+"""One orchestration path: `nba-platform ingest` / `build` plan their runs with the landing sensor's own
+function (plan_landing_runs) and the drift sensor's (drift_request_for), and leave the instance
+knowing what they ran. So one tick of every sensor afterwards requests nothing: no work twice.
+
+The issue's reproduction: after `ingest FILE`, starting the UI (the landing sensor evaluated with
+no cursor) launched a second `season_update` for the same file."""
+
+import gzip
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from nba_platform.definitions import defs
+
+
+def run_cli(args, home):
+    env = {**os.environ, "NBA_HOME": str(home), "NBA_INCLUDE_SAMPLE": "false", "NBA_PLATFORM_ENV": "local"}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nba_platform.cli", *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    run_cli(["seasons"], home)  # creates the embedded home (its dagster.yaml)
+    monkeypatch.setenv("NBA_HOME", str(home))
+    monkeypatch.setenv("NBA_PLATFORM_ENV", "local")
+    monkeypatch.setenv("NBA_INCLUDE_SAMPLE", "false")
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    return home
+
+
+def tick_every_sensor(cursors: dict) -> tuple[dict, dict]:
+    """One tick of every sensor of the code location against the home's instance, as the daemon
+    does: (run requests per sensor, cursors after). Declarative automation is evaluated with
+    dg.evaluate_automation_conditions (what its sensor evaluates)."""
+    from nba_platform.resources.environment import build_resources
+
+    definitions = defs()
+    repository = definitions.get_repository_def()
+    resources = build_resources()
+    requested, after = {}, {}
+    with dg.DagsterInstance.get() as instance:
+        for sensor in repository.sensor_defs:
+            if isinstance(sensor, dg.AutomationConditionSensorDefinition):
+                result = dg.evaluate_automation_conditions(
+                    defs=definitions, instance=instance, cursor=cursors.get(sensor.name)
+                )
+                keys = definitions.resolve_asset_graph().get_all_asset_keys()
+                requested[sensor.name] = sorted(key.to_user_string() for key in keys if result.get_num_requested(key))
+                after[sensor.name] = result.cursor
+                continue
+            with dg.build_sensor_context(
+                instance=instance,
+                cursor=cursors.get(sensor.name),
+                repository_def=repository,
+                sensor_name=sensor.name,
+                resources=resources,
+            ) as context:
+                data = sensor.evaluate_tick(context)
+            requested[sensor.name] = len(data.run_requests or [])
+            after[sensor.name] = data.cursor
+    return requested, after
+
+
+def landing_sensor_without_cursor() -> list:
+    """The landing sensor's first tick, as when the UI or daemon starts on this home."""
+    from nba_platform.defs.ingestion.sensors import landing_zone_sensor
+    from nba_platform.resources.environment import build_resources
+
+    with dg.DagsterInstance.get() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"landing": build_resources()["landing"]})
+        return landing_zone_sensor(context).run_requests or []
+
+
+def runs_by_job() -> dict[str, int]:
+    with dg.DagsterInstance.get() as instance:
+        counts: dict[str, int] = {}
+        for record in instance.get_run_records():
+            counts[record.dagster_run.job_name] = counts.get(record.dagster_run.job_name, 0) + 1
+        return counts
+
+
+def gamelog(tmp_path, sample_path, season: str, name: str | None = None):
+    path = tmp_path / (name or f"gamelog-{season}.csv")
+    path.write_bytes(
+        gzip.decompress(sample_path(f"nba_api_league_gamelog_2021_2024/nba-gamelog-{season}.csv.gz").read_bytes())
+    )
+    return path
+
+
+def test_ingest_then_every_sensor_requests_nothing(home, tmp_path, sample_path):
+    _, cursors = tick_every_sensor({})  # the daemon was running before the ingest
+    out = run_cli(["ingest", str(gamelog(tmp_path, sample_path, "2022-23"))], home)
+    assert "job season_tables" in out  # no model yet: the tables
+    assert runs_by_job() == {"season_tables": 1}
+
+    requested, _ = tick_every_sensor(cursors)
+    automation = requested.pop("default_automation_condition_sensor")
+    assert set(requested) >= {"landing_zone_sensor", "drift_after_season_update", "retraining_sensor"}
+    assert requested == dict.fromkeys(requested, 0)
+    assert landing_sensor_without_cursor() == []  # the UI started after the ingest
+    # Declarative automation asks for the next stage only (the eager features over the new tables),
+    # as after the landing sensor's own season_tables run: nothing the ingest ran is requested again.
+    assert automation and all(request.startswith("features/") for request in automation)
+
+
+def test_build_then_ingest_season_update_runs_once_with_its_drift(home, tmp_path, sample_path):
+    """With a model: `ingest` runs season_update and the season_drift the drift sensor would request;
+    neither the landing sensor nor the drift sensor repeats them, with or without a cursor."""
+    history = [str(gamelog(tmp_path, sample_path, season)) for season in ("2021-22", "2022-23", "2023-24")]
+    run_cli(["ingest", "--no-run", *history], home)
+    run_cli(["build"], home)
+    assert runs_by_job() == {"build_all": 1}
+    assert landing_sensor_without_cursor() == []  # what the build covered is not rebuilt
+    _, cursors = tick_every_sensor({})
+
+    # A re-export of a known season: the daily update path, end to end.
+    reexport = gamelog(tmp_path, sample_path, "2022-23", name="LeagueGameLog-2022-23-reexport.csv")
+    out = run_cli(["ingest", str(reexport)], home)
+    assert "job season_update" in out and "job season_drift" in out
+    assert runs_by_job() == {"build_all": 1, "season_update": 1, "season_drift": 1}
+
+    assert landing_sensor_without_cursor() == []  # the reproduction: no second season_update
+    requested, _ = tick_every_sensor(cursors)
+    automation = requested.pop("default_automation_condition_sensor")
+    assert requested == dict.fromkeys(requested, 0)
+    # Declarative automation catches up other seasons' shadow scores after the features changed (as
+    # after the sensor's own season_update); nothing the ingest built (2022-23, features) again.
+    assert not [r for r in automation if r.endswith((":2022-23", ":None")) or r.startswith("features/")]
