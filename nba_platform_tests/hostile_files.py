@@ -166,15 +166,28 @@ def header_missing(d: Path, name: str) -> list[Path]:
 def latin1_team_name(d: Path, name: str) -> list[Path]:
     t = gamelog()
     assert t.get(300, "TEAM_NAME") == "LA Clippers"
-    t.set(300, "TEAM_NAME", "LA Clippers (Montréal)")
+    t.set(300, "TEAM_NAME", LATIN1_NAME)
     return _write(d, name, t.text().encode("latin-1"))
+
+
+def cp1252_team_name(d: Path, name: str) -> list[Path]:
+    """A spreadsheet's Windows-1252 export: curly quotes and an en dash (bytes 0x93 0x94 0x96)."""
+    t = gamelog()
+    assert t.get(300, "TEAM_NAME") == "LA Clippers"
+    t.set(300, "TEAM_NAME", CP1252_NAME)
+    return _write(d, name, t.text().encode("cp1252"))
+
+
+CP1252_NAME = "LA Clippers \u201cClips\u201d \u2013 Montréal"
+LATIN1_NAME = "LA Clippers (Montréal)"
 
 
 def invalid_bytes_gz(d: Path, name: str) -> list[Path]:
     text = _gamelog_text().encode()
     lines = text.split(b"\n")
     assert b"Brooklyn Nets" in lines[1200]
-    lines[1200] = lines[1200].replace(b"Brooklyn Nets", b"Brooklyn \xff\xfe Nets")  # no encoding has these
+    # 0x81 and 0x8D: undefined in Windows-1252, C1 controls in Latin-1; not UTF-8 either
+    lines[1200] = lines[1200].replace(b"Brooklyn Nets", b"Brooklyn \x81\x8d Nets")
     return _write(d, name, gzip.compress(b"\n".join(lines)))
 
 
@@ -327,7 +340,7 @@ def box_latin1_player_name(d: Path, name: str) -> list[Path]:
     n = box_player_row(t, "Dennis Schroder")
     t.set(n, "PLAYER_NAME", "Dennis Schröder")
     members["0022000002"] = t.text().encode("latin-1")
-    return [_archive(d, name, members)]
+    return [box_team_rows(d), _archive(d, name, members)]
 
 
 def box_ragged_member(d: Path, name: str) -> list[Path]:

@@ -95,6 +95,19 @@ def _injection_stored_and_shown_as_text(run) -> None:
         assert all(r.startswith("| ") and r.endswith(" |") or r.startswith("|---") for r in rows)
 
 
+def _decoded_as(run, key: str, row: int, name: str, encodings: dict) -> None:
+    raw = run.table(key)
+    assert raw.set_index("_source_row")["TEAM_NAME"][row] == name
+    assert run.materializations[key]["encodings"].value == encodings  # recorded in the landing metadata
+
+
+def _box_member_decoded_as_latin1(run) -> None:
+    member = H.member_name(ARCHIVE, "0022000002")
+    assert run.materializations["raw/box_score_traditional"]["encodings"].value == {ARCHIVE: "utf-8", member: "latin-1"}
+    names = set(run.table("tables/player_games")["player_name"])
+    assert "Dennis Schröder" in names and "Dennis Schroder" not in names
+
+
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
     assert {H.SCRIPT_INJECTION, H.PLAYER_SQL_INJECTION} <= names
@@ -134,17 +147,11 @@ CASES = [
         "header_missing", "no header line (row 1 read as one)", H.header_missing, error=("unrecognised source shape",)
     ),
     Case(
-        "latin1_text",
-        "latin-1 bytes for 'Montréal' on row 300",
-        H.latin1_team_name,
-        error=("not UTF-8", "data row 300", "utf8_text"),
-    ),
-    Case(
         "invalid_bytes_gz",
-        "bytes FF FE inside row 1200 of a .csv.gz",
+        "bytes 81 8D (undefined in every candidate encoding) inside row 1200 of a .csv.gz",
         H.invalid_bytes_gz,
         file=GAMELOG + ".gz",
-        error=("not UTF-8", "data row 1200", "utf8_text"),
+        error=("not UTF-8, Windows-1252 or Latin-1", "0x81", "data row 1200", "text_encoding"),
     ),
     Case("truncated_gzip", ".csv.gz cut at 60%", H.truncated_gzip, file=GAMELOG + ".gz", error=("corrupt gzip",)),
     Case("unplaceable_row", "row 10: blank game id and date", H.unplaceable_row, error=("row 10", "season_derivable")),
@@ -153,13 +160,6 @@ CASES = [
         "row 11: blank game id, date 2099-01-15 (was: partition 2098-99)",
         H.future_season_row,
         error=("row 11", "season_derivable"),
-    ),
-    Case(
-        "box_latin1_name",
-        "box score: 'Schröder' in latin-1",
-        H.box_latin1_player_name,
-        file=ARCHIVE,
-        error=(f"{ARCHIVE}!nba_boxscores/0022000002.csv", "data row 19", "utf8_text"),
     ),
     Case(
         "box_ragged_row",
@@ -235,6 +235,30 @@ CASES = [
         read={"team_games": H.GAMELOG_ROWS * H.LARGE_COPIES},
         rows_out={"team_games": 2460},
         exact_duplicates=H.GAMELOG_ROWS * (H.LARGE_COPIES - 1),
+    ),
+    Case(
+        "latin1_text",
+        "latin-1 bytes for 'Montréal' on row 300 (was: refused whole)",
+        H.latin1_team_name,
+        rows_out={"team_games": 2460},
+        extra=lambda run: _decoded_as(run, "raw/league_game_log", 300, H.LATIN1_NAME, {GAMELOG: "latin-1"}),
+    ),
+    Case(
+        "cp1252_text",
+        "a Windows-1252 export: curly quotes and an en dash on row 300 (was: refused whole)",
+        H.cp1252_team_name,
+        rows_out={"team_games": 2460},
+        extra=lambda run: _decoded_as(run, "raw/league_game_log", 300, H.CP1252_NAME, {GAMELOG: "windows-1252"}),
+    ),
+    Case(
+        "box_latin1_name",
+        "box score: 'Schröder' in latin-1 in one member (was: the archive refused whole)",
+        H.box_latin1_player_name,
+        file=ARCHIVE,
+        season="2020-21",
+        read={"team_games": 8, "player_games": H.box_rows_total()},
+        rows_out={"team_games": 8, "player_games": H.box_rows_total()},
+        extra=_box_member_decoded_as_latin1,
     ),
     Case(
         "box_hostile_values",
