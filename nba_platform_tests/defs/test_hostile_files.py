@@ -461,15 +461,14 @@ def assert_nothing_lost(run: RunRecord, table: str, rows_read: int) -> None:
     acc = set(zip(accepted["source_file"], accepted["source_row"]))
     bad = set(zip(quarantined["source_file"], quarantined["source_row"]))
     assert acc | bad == read and not acc & bad and len(read) == rows_read
-    # The check (unpartitioned) reads every season partition: its counts are the lake's totals.
+    # The check is partitioned like its table: its counts are those of the run's season only.
     check = run.checks[f"{table}_nothing_lost"]
     meta = {k: v.value for k, v in check.metadata.items() if k != "missing_sample"}
-    raw_total = sum(run.rows_in_lake(f"raw/{shape}") for shape in shapes_of(ENTITY[table]))
-    assert check.passed and meta["expected_rows"] == meta["accepted"] + meta["quarantined"] == raw_total
-    assert (meta["accepted"], meta["quarantined"]) == (
-        run.rows_in_lake(f"tables/{table}_validated"),
-        run.rows_in_lake(f"quarantine/{table}"),
+    expected = sum(
+        len(run.table(f"raw/{shape}")) * (2 if shape == "kaggle_games" else 1) for shape in shapes_of(ENTITY[table])
     )
+    assert check.passed and meta["expected_rows"] == meta["accepted"] + meta["quarantined"] == expected
+    assert (meta["accepted"], meta["quarantined"]) == (len(accepted), len(quarantined))
     assert (meta["source_rows_missing"], meta["unexpected_lineage"]) == (0, 0)
 
 
@@ -547,3 +546,23 @@ def test_published_text_is_stored_as_text(tmp_path):
     assert back.to_dict("records") == [{"game_id": H.SQL_INJECTION, "season": H.SCRIPT_INJECTION}]
     with sqlite3.connect(path) as con:
         assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["games"]
+
+
+def test_an_unbuilt_registered_season_does_not_break_another_seasons_run(tmp_path, monkeypatch, capsys):
+    """`ingest --no-run` of one season, then `ingest` of another: the second run's blocking checks
+    used to load every registered season and fail on the unbuilt one (FileNotFoundError)."""
+    platform_env(monkeypatch, tmp_path / "home")
+    first, second = tmp_path / "nba-gamelog-2021-22.csv", tmp_path / GAMELOG
+    first.write_bytes(gzip.decompress(H.GAMELOG_2021_22.read_bytes()))
+    second.write_text(H.GAMELOG.text())
+    assert main(["ingest", "--no-run", str(first)]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--no-drift", str(second)]) == 0
+    out = capsys.readouterr().out
+    run = run_record(out, tmp_path / "home", "2022-23")
+    assert run.checks and all(c.passed for c in run.checks.values())
+    lost = run.checks["team_games_nothing_lost"].metadata
+    # the check read the run's season only: 2,460 rows, not the registered 2021-22 as well
+    assert lost["expected_rows"].value == lost["accepted"].value + lost["quarantined"].value == H.GAMELOG_ROWS
+    assert not (tmp_path / "home" / "lake" / "tables" / "team_games" / "2021-22.parquet").exists()
+    assert len(run.table("tables/team_games")) == H.GAMELOG_ROWS

@@ -1,11 +1,14 @@
 """Blocking checks on the tables: the GX contract, and 'nothing lost' invariants.
 
 A failing blocking check stops downstream assets of the run: bad data never reaches the
-deduplicated tables, features or models.
+deduplicated tables, features or models. Checks of season-partitioned tables are partitioned
+the same way: they evaluate the partitions their run wrote, so one registered but unbuilt season
+never fails another season's run, and a one-season update reads one season.
 """
 
 import dagster as dg
 
+from nba_platform.defs.ingestion.partitions import season_partitions
 from nba_platform.defs.tables.assets import shapes_of
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.quality import (
@@ -43,6 +46,7 @@ def gx_contract(table: DataFrame, suite: str, expectations) -> dg.AssetCheckResu
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: schema, non-null keys, id formats, value ranges, dates within the season.",
 )
@@ -54,6 +58,7 @@ def team_games_validated_contract(team_games_validated: dict) -> dg.AssetCheckRe
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: non-null keys, id formats, minutes and counts in range.",
 )
@@ -67,6 +72,7 @@ def player_games_validated_contract(player_games_validated: dict) -> dg.AssetChe
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: keys unique and non-null, birth date present, height/weight in range.",
 )
@@ -111,6 +117,7 @@ NOTHING_LOST = (
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -143,6 +150,7 @@ def team_games_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -162,6 +170,7 @@ def player_games_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -184,6 +193,7 @@ def player_seasons_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: (game_id, team_id) unique, exactly two rows per game (one home), "
     "opp_pts equals the opponent row's points, plus the validated-table contract.",
@@ -197,6 +207,7 @@ def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: (game_id, player_id) unique, game date attached, counts in range.",
 )
@@ -247,13 +258,18 @@ def keys_accounted(
 def build_keys_check(
     table: str, validated_key: list[str], quarantine_key: str, key: list[str], partitioned: bool = True
 ):
+    # A partitioned table's check reads the partitions its run wrote; the unpartitioned players
+    # table's reads the validated seasons that exist (a registered, unbuilt season is no error).
+    validated_in = dg.AssetIn(key=validated_key, metadata={} if partitioned else {"allow_missing_partitions": True})
+
     @dg.asset_check(
         asset=dg.AssetKey(["tables", table]),
         name=f"{table}_keys_accounted",
+        partitions_def=season_partitions if partitioned else None,
         blocking=True,
         description=f"Dedup on {key}: no duplicate keys remain and every validated key is either in the table or in quarantine.",
         additional_ins={
-            "validated": dg.AssetIn(key=validated_key),
+            "validated": validated_in,
             "quarantined": dg.AssetIn(key=["quarantine", quarantine_key]),
         },
     )
@@ -270,5 +286,7 @@ keys_checks = [
     build_keys_check(
         "player_games", ["tables", "player_games_validated"], "player_games_dedup", ["game_id", "player_id"]
     ),
-    build_keys_check("players", ["tables", "player_seasons_validated"], "players_dedup", ["player_id"]),
+    build_keys_check(
+        "players", ["tables", "player_seasons_validated"], "players_dedup", ["player_id"], partitioned=False
+    ),
 ]
