@@ -334,7 +334,9 @@ def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFra
         ),
     },
     # the seasons that exist: a registered season not built yet is no error (issue 16)
-    ins={"validated": dg.AssetIn(key=["tables", "player_seasons_validated"], metadata={"allow_missing_partitions": True})},
+    ins={
+        "validated": dg.AssetIn(key=["tables", "player_seasons_validated"], metadata={"allow_missing_partitions": True})
+    },
     group_name="tables",
     can_subset=False,
 )
