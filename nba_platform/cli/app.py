@@ -249,6 +249,7 @@ def cmd_predict_season(args) -> int:
     import pandas as pd
 
     from nba_platform.cli.runs import get_instance, register_seasons, run_job
+    from nba_platform.lib.csv_safety import neutralise_frame
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.seasons import season_start_year
     from nba_platform.lib.storage import Store
@@ -300,7 +301,7 @@ def cmd_predict_season(args) -> int:
     conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
-    out.to_csv(args.out, index=False, float_format="%.6f")
+    neutralise_frame(out).to_csv(args.out, index=False, float_format="%.6f")  # no cell read as a formula
     _print(
         f"run {outcome.run_id}: SUCCESS; wrote {len(out)} predictions to {args.out} (model {out['model_version'].iloc[0] if len(out) else '-'})"
     )

@@ -334,7 +334,10 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
     else:
         raise LandingError(f"{file_name}: JSON must be a list of records or a stats.nba.com resultSets object")
     # Text as it would have appeared in a CSV: no float reformatting of integers.
-    frame = frame.map(lambda v: "" if v is None else str(v))
+    try:
+        frame = frame.map(lambda v: "" if v is None else str(v))
+    except RecursionError:  # a value nested hundreds deep: not a data export
+        raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
     frame.attrs[ENCODING_ATTR] = {file_name: encoding}
     return frame
 
