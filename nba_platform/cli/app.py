@@ -371,6 +371,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_rollback_champion(args) -> int:
+    from nba_platform.lib.redaction import redact
     from nba_platform.resources.environment import build_resources
     from nba_platform.resources.model_registry import rollback
 
@@ -379,6 +380,9 @@ def cmd_rollback_champion(args) -> int:
         replaced, restored = rollback(mlflow, to_version=args.to_version)
     except RuntimeError as exc:
         _print(f"error: {exc}")
+        return 1
+    except Exception as exc:  # MLflow down or unreachable (MlflowException, connection errors): no traceback
+        _print(f"error: the model registry (MLflow) is unavailable: {type(exc).__name__}: {redact(str(exc))[:300]}")
         return 1
     _print(
         f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "

@@ -701,7 +701,15 @@ def read_manifest(store: BackupStore, day: dt.date) -> B.BackupManifest:
         complete = sorted(d.isoformat() for d, ok in found.items() if ok)
         hint = f"complete backups: {', '.join(complete[-10:])}" if complete else "no complete backup exists"
         raise BackupError(f"no complete backup for {day} at {store.url(B.date_prefix(day))} ({hint})")
-    return B.BackupManifest.from_json(store.get_bytes(key))
+    try:
+        return B.BackupManifest.from_json(store.get_bytes(key))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        # Not bytes the backup wrote (damaged, truncated, edited): name it; never a traceback.
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise BackupError(
+            f"the backup manifest {store.url(key)} is corrupt ({detail}); this backup cannot be trusted, "
+            "restore another date"
+        ) from None
 
 
 def apply_retention(store: BackupStore, policy: B.RetentionPolicy, protect: dt.date) -> tuple[B.RetentionPlan, int]:
