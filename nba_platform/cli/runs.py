@@ -8,9 +8,17 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from nba_platform.cli.orphans import cli_run_tags, mark_orphaned_runs
 from nba_platform.settings import load_settings
 
 SEASON_PARTITIONS = "season"
+# The daemon's run monitoring (when `dagster dev` or the daemon runs on this home): runs that never
+# start fail after 3 min, and no run may stay in progress longer than 6 h. In-process CLI runs
+# killed outright are failed by the next CLI command (cli/orphans.py).
+RUN_MONITORING = (
+    "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  cancel_timeout_seconds: 180\n"
+    "  max_runtime_seconds: 21600\n  max_resume_run_attempts: 0\n  poll_interval_seconds: 60\n"
+)
 
 
 def get_instance() -> dg.DagsterInstance:
@@ -27,9 +35,12 @@ def get_instance() -> dg.DagsterInstance:
             "python_logs:\n  managed_python_loggers: [nba_platform]\n  dagster_handler_config:\n    handlers:\n"
             "      nba_json: {class: nba_platform.observability.run_logs.RunLogHandler, stream: 'ext://sys.stdout'}\n"
             "event_log_storage:\n  module: nba_platform.dagster_storage\n  class: EmbeddedSqliteEventLogStorage\n"
-            "  config: {}\n"
+            "  config: {}\n" + RUN_MONITORING
         )
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id in mark_orphaned_runs(instance):
+        print(f"run {run_id}: its process is gone (killed?): marked FAILED")
+    return instance
 
 
 def register_seasons(instance: dg.DagsterInstance, seasons) -> list[str]:
@@ -60,6 +71,7 @@ def run_job(
     run_tags = {
         "dagster/asset_partition_range_start": order[positions[0]],
         "dagster/asset_partition_range_end": order[positions[-1]],
+        **cli_run_tags(),
         **(tags or {}),
     }
     job = defs().resolve_job_def(job_name)
