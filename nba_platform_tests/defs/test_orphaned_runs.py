@@ -37,6 +37,9 @@ def test_a_sigkilled_cli_run_is_marked_failed_by_the_next_command(tmp_path, monk
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "DAGSTER_"))}
     env.update(NBA_PLATFORM_ENV="local", NBA_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+    for key, value in env.items():
+        if key.startswith(("NBA_", "DAGSTER_")):
+            monkeypatch.setenv(key, value)
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert worker.stdout.readline().strip() == "started"
@@ -48,9 +51,6 @@ def test_a_sigkilled_cli_run_is_marked_failed_by_the_next_command(tmp_path, monk
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=60)
-    for key, value in env.items():
-        if key.startswith(("NBA_", "DAGSTER_")):
-            monkeypatch.setenv(key, value)
 
     instance = get_instance()  # what every CLI command does first
     try:
