@@ -290,6 +290,23 @@ def very_large(d: Path, name: str) -> list[Path]:
     return [path]
 
 
+# ---------------------------------------------------------------- real shapes lost before (issue 16)
+
+# Shipped 2022-23 games made neutral-site as stats.nba.com lists them from 2024-25 on: '@' on both
+# rows. Row 1 is MIN vs. NOP (becomes MIN @ NOP and NOP @ MIN), row 1001 CLE @ HOU.
+NEUTRAL_ROWS = (1, 1001)
+
+
+def neutral_site_games(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    for n in NEUTRAL_ROWS:
+        m = t.partner(n)
+        for row, other in ((n, m), (m, n)):
+            t.set(row, "MATCHUP", f"{t.get(row, 'TEAM_ABBREVIATION')} @ {t.get(other, 'TEAM_ABBREVIATION')}")
+    assert t.get(1, "MATCHUP") == "MIN @ NOP" and t.get(t.partner(1), "MATCHUP") == "NOP @ MIN"
+    return _write(d, name, t.text().encode())
+
+
 # ---------------------------------------------------------------- box scores (2020-21)
 
 

@@ -222,6 +222,7 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
         by_rule["game_incomplete"] = len(incomplete)
     merged = merged[complete].copy()
 
+    merged["neutral"] = merged["neutral"].astype("boolean").fillna(False)
     # The margin comes from the points, not the source's PLUS_MINUS.
     merged["opp_pts"] = merged["_their_pts"].astype("Int64")
     margin = (merged["pts"] - merged["opp_pts"]).astype("Float64")

@@ -273,7 +273,38 @@ def _team_game_per_team(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     if matchup.notna().any() and (matchup.notna() & is_home.isna()).any():
         p._flag((matchup.notna() & is_home.isna()).fillna(False), "MATCHUP")
     out[PARSE_ERRORS] = p.errors
-    return _pair_opponents(out)
+    return _pair_opponents(_neutral_sites(out))
+
+
+def _neutral_sites(frame: pd.DataFrame) -> pd.DataFrame:
+    """Games whose two team rows both read 'X @ Y' are neutral-site games: `neutral` is set on
+    both rows, and the first-listed team (first row in the source) takes the home slot."""
+    import numpy as np
+
+    away = (frame["is_home"] == False).fillna(False)  # noqa: E712 (nullable boolean)
+    keyed = frame["game_id"].notna() & frame["team_id"].notna()
+    rows = frame[keyed].assign(_away=away[keyed])
+    per_game = (
+        rows.drop_duplicates(["game_id", "team_id"])
+        .groupby("game_id")
+        .agg(teams=("team_id", "size"), away=("_away", "sum"))
+    )
+    neutral_games = per_game.index[(per_game["teams"] == 2) & (per_game["away"] == 2)]
+    neutral = frame["game_id"].isin(neutral_games).fillna(False).to_numpy(dtype=bool) & keyed.to_numpy()
+    frame["neutral"] = pd_boolean(neutral)
+    if neutral.any():
+        order = frame.loc[neutral, ["game_id", "source_file", "source_row"]].sort_values(["source_file", "source_row"])
+        first = order.drop_duplicates("game_id").index
+        first_team = frame.loc[first].set_index("game_id")["team_id"]
+        listed_first = frame["team_id"].to_numpy() == frame["game_id"].map(first_team).to_numpy()
+        frame["is_home"] = frame["is_home"].mask(neutral, pd_boolean(np.asarray(listed_first, dtype=bool) & neutral))
+    return frame
+
+
+def pd_boolean(values) -> pd.Series:
+    import pandas as pd
+
+    return pd.array(values, dtype="boolean")
 
 
 def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
@@ -325,6 +356,7 @@ def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
                     "team_id": team,
                     "opponent_id": opp,
                     "is_home": pd.Series(is_home, index=raw.index, dtype="boolean"),
+                    "neutral": pd.Series(False, index=raw.index, dtype="boolean"),  # Kaggle names a home team
                     "opp_pts": theirs["pts"],
                     **mine,
                     "_check_won": won,

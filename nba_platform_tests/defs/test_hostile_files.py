@@ -108,6 +108,19 @@ def _box_member_decoded_as_latin1(run) -> None:
     assert "Dennis Schröder" in names and "Dennis Schroder" not in names
 
 
+def _neutral_games_kept(run) -> None:
+    games = run.table("tables/team_games")
+    neutral = games[games["neutral"]]
+    ids = {H.GAMELOG.get(n, "GAME_ID") for n in H.NEUTRAL_ROWS}
+    assert set(neutral["game_id"]) == ids and len(neutral) == 4
+    # the first-listed team (first row in the file) takes the home slot; one per game
+    first_rows = [min(n, H.GAMELOG.partner(n)) for n in H.NEUTRAL_ROWS]
+    first = {H.GAMELOG.get(n, "GAME_ID"): int(H.GAMELOG.get(n, "TEAM_ID")) for n in first_rows}
+    home = neutral[neutral["is_home"]]
+    assert dict(zip(home["game_id"], home["team_id"])) == first
+    assert not games.loc[~games["neutral"], "is_home"].isna().any()
+
+
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
     assert {H.SCRIPT_INJECTION, H.PLAYER_SQL_INJECTION} <= names
@@ -259,6 +272,13 @@ CASES = [
         read={"team_games": 8, "player_games": H.box_rows_total()},
         rows_out={"team_games": 8, "player_games": H.box_rows_total()},
         extra=_box_member_decoded_as_latin1,
+    ),
+    Case(
+        "neutral_site",
+        "two games listed '@' on both rows, as stats.nba.com lists neutral sites (was: 4 rows game_pair)",
+        H.neutral_site_games,
+        rows_out={"team_games": 2460},
+        extra=_neutral_games_kept,
     ),
     Case(
         "box_hostile_values",
