@@ -253,6 +253,7 @@ def cmd_predict_season(args) -> int:
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.seasons import season_start_year
     from nba_platform.lib.storage import Store
+    from nba_platform.lib.venue import with_venue
     from nba_platform.resources.environment import build_resources
 
     try:
@@ -300,6 +301,8 @@ def cmd_predict_season(args) -> int:
     quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
     conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
+    # neutral sites: p_home_win is the first-listed team's probability, and the file says so
+    out = with_venue(out, lake.read_table(f"tables/team_games/{args.season}.parquet").to_pandas())
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
     neutralise_frame(out).to_csv(args.out, index=False, float_format="%.6f")  # no cell read as a formula
     _print(
@@ -472,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--out",
         required=True,
-        help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version",
+        help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version, neutral, "
+        "p_home_win_is (the home team, or at a neutral site the first-listed team)",
     )
     p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     p.set_defaults(fn=cmd_predict_season)

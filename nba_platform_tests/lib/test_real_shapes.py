@@ -72,3 +72,15 @@ def test_a_neutral_game_changes_ratings_without_home_advantage(neutral):
     # and the result moves the ratings by a different amount: later games see other ratings
     later = neutral_elo.index > game
     assert not (neutral_elo.loc[later, "home_elo_pre"] == home_elo.loc[later, "home_elo_pre"]).all()
+
+
+def test_forecasts_say_whose_probability_a_neutral_game_gives(neutral):
+    from nba_platform.lib.venue import FIRST_LISTED, HOME, with_venue
+
+    _, result = neutral
+    elo = pregame_elo(result.table, EloParams())
+    preds = with_venue(elo[["game_id", "home_team_id", "away_team_id", "elo_p_home_win"]], result.table)
+    ids = {H.GAMELOG.get(n, "GAME_ID") for n in H.NEUTRAL_ROWS}
+    assert set(preds.loc[preds["neutral"], "game_id"]) == ids
+    assert (preds.loc[preds["neutral"], "p_home_win_is"] == FIRST_LISTED).all()
+    assert (preds.loc[~preds["neutral"], "p_home_win_is"] == HOME).all()
