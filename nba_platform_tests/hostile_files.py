@@ -307,6 +307,20 @@ def neutral_site_games(d: Path, name: str) -> list[Path]:
     return _write(d, name, t.text().encode())
 
 
+def one_team_logs(d: Path, name: str) -> list[Path]:
+    """BOS's 82 rows of the real 2022-23 LeagueGameLog (one team's log, as teamgamelog exports
+    it), and, in another source (the shipped slim log), only their opponents' rows of those games."""
+    t = gamelog()
+    t.rows = [r for r in t.rows if r[t.col("TEAM_ABBREVIATION")] == "BOS"]
+    assert len(t.rows) == 82
+    games = {r[t.col("GAME_ID")] for r in t.rows}
+    slim = Table.parse(gzip.decompress(SLIM_LOG.read_bytes()).decode())
+    slim.rows = [r for r in slim.rows if r[slim.col("GAME_ID")] in games and r[slim.col("TEAM_ABBREVIATION")] != "BOS"]
+    assert len(slim.rows) == 82
+    _write(d, "opponents-2022-23.csv", slim.text().encode())
+    return [d / "opponents-2022-23.csv", *_write(d, name, t.text().encode())]
+
+
 # ---------------------------------------------------------------- box scores (2020-21)
 
 

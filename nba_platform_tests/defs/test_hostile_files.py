@@ -121,6 +121,13 @@ def _neutral_games_kept(run) -> None:
     assert not games.loc[~games["neutral"], "is_home"].isna().any()
 
 
+def _paired_across_sources(run) -> None:
+    games = run.table("tables/team_games")
+    assert games["sources"].isin(["league_game_log", "league_game_log_slim"]).all()
+    per_game = games.groupby("game_id")["source"].agg(set)
+    assert len(per_game) == 82 and (per_game == {"league_game_log", "league_game_log_slim"}).all()
+
+
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
     assert {H.SCRIPT_INJECTION, H.PLAYER_SQL_INJECTION} <= names
@@ -208,7 +215,9 @@ CASES = [
         "null_keys",
         "blank GAME_ID (row 40), blank TEAM_ID (row 45)",
         H.null_keys,
-        validation={40: "game_id_valid", P(40): "game_pair", 45: "team_id_valid", P(45): "game_pair"},
+        # the partners stand alone (valid); with no other source holding the game, dedup sets them aside
+        validation={40: "game_id_valid", 45: "team_id_valid"},
+        dedup={P(40): "game_incomplete", P(45): "game_incomplete"},
         rows_out={"team_games": 2456},
     ),
     Case(
@@ -279,6 +288,15 @@ CASES = [
         H.neutral_site_games,
         rows_out={"team_games": 2460},
         extra=_neutral_games_kept,
+    ),
+    Case(
+        "one_team_log",
+        "one team's game log (BOS, 82 rows), its opponents' rows in another source (was: 164 rows game_pair)",
+        H.one_team_logs,
+        file="bos-2022-23.csv",
+        read={"team_games": 164},
+        rows_out={"team_games": 164},
+        extra=_paired_across_sources,
     ),
     Case(
         "box_hostile_values",
