@@ -331,8 +331,18 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
         frame = pd.DataFrame(first["rowSet"], columns=first["headers"], dtype=object)
     elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
         frame = pd.DataFrame(records, dtype=object)
+    elif _is_normalized_dict(records):
+        # nba_api's get_normalized_dict(): {"LeagueGameLog": [{...}, ...], ...}; like resultSets,
+        # the first result set is the endpoint's main table.
+        name, rows = next(iter(records.items()))
+        if not rows:
+            raise LandingError(f"{file_name}: result set {name!r} holds no rows")
+        frame = pd.DataFrame(rows, dtype=object)
     else:
-        raise LandingError(f"{file_name}: JSON must be a list of records or a stats.nba.com resultSets object")
+        raise LandingError(
+            f"{file_name}: JSON must be a list of records, a stats.nba.com resultSets object or nba_api's "
+            "get_normalized_dict() output ({result set name: [records]})"
+        )
     # Text as it would have appeared in a CSV: no float reformatting of integers.
     try:
         frame = frame.map(lambda v: "" if v is None else str(v))
@@ -340,6 +350,14 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
         raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
     frame.attrs[ENCODING_ATTR] = {file_name: encoding}
     return frame
+
+
+def _is_normalized_dict(records) -> bool:
+    return (
+        isinstance(records, dict)
+        and bool(records)
+        and all(isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in records.values())
+    )
 
 
 def _read_tar_csvs(data: bytes, file_name: str) -> pd.DataFrame:

@@ -84,3 +84,23 @@ def test_forecasts_say_whose_probability_a_neutral_game_gives(neutral):
     assert set(preds.loc[preds["neutral"], "game_id"]) == ids
     assert (preds.loc[preds["neutral"], "p_home_win_is"] == FIRST_LISTED).all()
     assert (preds.loc[~preds["neutral"], "p_home_win_is"] == HOME).all()
+
+
+def test_nba_api_normalized_dict_output_is_accepted(tmp_path):
+    """nba_api's get_normalized_dict() of a LeagueGameLog response ({"LeagueGameLog": [records]}),
+    made as nba_api makes it (dict(zip(headers, row)) per row) from the real 2022-23 export."""
+    import json
+
+    headers = [h.upper() for h in H.GAMELOG.header]
+    response = {"resultSets": [{"name": "LeagueGameLog", "headers": headers, "rowSet": H.GAMELOG.rows}]}
+    normalized = {s["name"]: [dict(zip(s["headers"], row)) for row in s["rowSet"]] for s in response["resultSets"]}
+    from_dict = read_landed_bytes(json.dumps(normalized).encode(), "normalized.json")
+    from_response = read_landed_bytes(json.dumps(response).encode(), "response.json")
+    assert detect_shape(from_dict.columns, "normalized.json").name == "league_game_log"
+    assert len(from_dict) == H.GAMELOG_ROWS
+    data_columns = [c for c in from_dict.columns if not c.startswith("_")]
+    assert from_dict[data_columns].equals(from_response[data_columns])
+    split = validate(json.dumps(normalized).encode(), "normalized.json")
+    assert len(split.accepted) + len(split.quarantined) == H.GAMELOG_ROWS and split.quarantined.empty
+    with pytest.raises(Exception, match="holds no rows"):
+        read_landed_bytes(b'{"LeagueGameLog": []}', "empty.json")
