@@ -166,15 +166,28 @@ def header_missing(d: Path, name: str) -> list[Path]:
 def latin1_team_name(d: Path, name: str) -> list[Path]:
     t = gamelog()
     assert t.get(300, "TEAM_NAME") == "LA Clippers"
-    t.set(300, "TEAM_NAME", "LA Clippers (Montréal)")
+    t.set(300, "TEAM_NAME", LATIN1_NAME)
     return _write(d, name, t.text().encode("latin-1"))
+
+
+def cp1252_team_name(d: Path, name: str) -> list[Path]:
+    """A spreadsheet's Windows-1252 export: curly quotes and an en dash (bytes 0x93 0x94 0x96)."""
+    t = gamelog()
+    assert t.get(300, "TEAM_NAME") == "LA Clippers"
+    t.set(300, "TEAM_NAME", CP1252_NAME)
+    return _write(d, name, t.text().encode("cp1252"))
+
+
+CP1252_NAME = "LA Clippers \u201cClips\u201d \u2013 Montréal"
+LATIN1_NAME = "LA Clippers (Montréal)"
 
 
 def invalid_bytes_gz(d: Path, name: str) -> list[Path]:
     text = _gamelog_text().encode()
     lines = text.split(b"\n")
     assert b"Brooklyn Nets" in lines[1200]
-    lines[1200] = lines[1200].replace(b"Brooklyn Nets", b"Brooklyn \xff\xfe Nets")  # no encoding has these
+    # 0x81 and 0x8D: undefined in Windows-1252, C1 controls in Latin-1; not UTF-8 either
+    lines[1200] = lines[1200].replace(b"Brooklyn Nets", b"Brooklyn \x81\x8d Nets")
     return _write(d, name, gzip.compress(b"\n".join(lines)))
 
 
@@ -277,6 +290,37 @@ def very_large(d: Path, name: str) -> list[Path]:
     return [path]
 
 
+# ---------------------------------------------------------------- real shapes lost before (issue 16)
+
+# Shipped 2022-23 games made neutral-site as stats.nba.com lists them from 2024-25 on: '@' on both
+# rows. Row 1 is MIN vs. NOP (becomes MIN @ NOP and NOP @ MIN), row 1001 CLE @ HOU.
+NEUTRAL_ROWS = (1, 1001)
+
+
+def neutral_site_games(d: Path, name: str) -> list[Path]:
+    t = gamelog()
+    for n in NEUTRAL_ROWS:
+        m = t.partner(n)
+        for row, other in ((n, m), (m, n)):
+            t.set(row, "MATCHUP", f"{t.get(row, 'TEAM_ABBREVIATION')} @ {t.get(other, 'TEAM_ABBREVIATION')}")
+    assert t.get(1, "MATCHUP") == "MIN @ NOP" and t.get(t.partner(1), "MATCHUP") == "NOP @ MIN"
+    return _write(d, name, t.text().encode())
+
+
+def one_team_logs(d: Path, name: str) -> list[Path]:
+    """BOS's 82 rows of the real 2022-23 LeagueGameLog (one team's log, as teamgamelog exports
+    it), and, in another source (the shipped slim log), only their opponents' rows of those games."""
+    t = gamelog()
+    t.rows = [r for r in t.rows if r[t.col("TEAM_ABBREVIATION")] == "BOS"]
+    assert len(t.rows) == 82
+    games = {r[t.col("GAME_ID")] for r in t.rows}
+    slim = Table.parse(gzip.decompress(SLIM_LOG.read_bytes()).decode())
+    slim.rows = [r for r in slim.rows if r[slim.col("GAME_ID")] in games and r[slim.col("TEAM_ABBREVIATION")] != "BOS"]
+    assert len(slim.rows) == 82
+    _write(d, "opponents-2022-23.csv", slim.text().encode())
+    return [d / "opponents-2022-23.csv", *_write(d, name, t.text().encode())]
+
+
 # ---------------------------------------------------------------- box scores (2020-21)
 
 
@@ -327,7 +371,7 @@ def box_latin1_player_name(d: Path, name: str) -> list[Path]:
     n = box_player_row(t, "Dennis Schroder")
     t.set(n, "PLAYER_NAME", "Dennis Schröder")
     members["0022000002"] = t.text().encode("latin-1")
-    return [_archive(d, name, members)]
+    return [box_team_rows(d), _archive(d, name, members)]
 
 
 def box_ragged_member(d: Path, name: str) -> list[Path]:

@@ -207,9 +207,11 @@ def cmd_predict_season(args) -> int:
     import pandas as pd
 
     from nba_platform.cli.runs import get_instance, register_seasons, run_job
+    from nba_platform.lib.csv_safety import neutralise_frame
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.seasons import season_start_year
     from nba_platform.lib.storage import Store
+    from nba_platform.lib.venue import with_venue
     from nba_platform.resources.environment import build_resources
 
     try:
@@ -257,8 +259,10 @@ def cmd_predict_season(args) -> int:
     quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
     conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
+    # neutral sites: p_home_win is the first-listed team's probability, and the file says so
+    out = with_venue(out, lake.read_table(f"tables/team_games/{args.season}.parquet").to_pandas())
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
-    out.to_csv(args.out, index=False, float_format="%.6f")
+    neutralise_frame(out).to_csv(args.out, index=False, float_format="%.6f")  # no cell read as a formula
     _print(
         f"run {outcome.run_id}: SUCCESS; wrote {len(out)} predictions to {args.out} (model {out['model_version'].iloc[0] if len(out) else '-'})"
     )
@@ -328,6 +332,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_rollback_champion(args) -> int:
+    from nba_platform.lib.redaction import redact
     from nba_platform.resources.environment import build_resources
     from nba_platform.resources.model_registry import rollback
 
@@ -336,6 +341,9 @@ def cmd_rollback_champion(args) -> int:
         replaced, restored = rollback(mlflow, to_version=args.to_version)
     except RuntimeError as exc:
         _print(f"error: {exc}")
+        return 1
+    except Exception as exc:  # MLflow down or unreachable (MlflowException, connection errors): no traceback
+        _print(f"error: the model registry (MLflow) is unavailable: {type(exc).__name__}: {redact(str(exc))[:300]}")
         return 1
     _print(
         f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
@@ -440,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--out",
         required=True,
-        help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version",
+        help="CSV to write: game_id, game_date, home_team_id, away_team_id, p_home_win, model_version, neutral, "
+        "p_home_win_is (the home team, or at a neutral site the first-listed team)",
     )
     p.add_argument("--replace", action="store_true", help="replace a landed file of the same name")
     p.set_defaults(fn=cmd_predict_season)

@@ -11,10 +11,22 @@ from dataclasses import dataclass, field
 import dagster as dg
 import yaml
 
+from nba_platform.cli.orphans import cli_run_tags, mark_orphaned_runs
 from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG
 from nba_platform.settings import load_settings
 
 SEASON_PARTITIONS = "season"
+# The daemon's run monitoring (when `dagster dev` or the daemon runs on this home): runs that never
+# start fail after 3 min, and no run may stay in progress longer than 6 h. In-process CLI runs
+# killed outright are failed by the next CLI command (cli/orphans.py).
+RUN_MONITORING = {
+    "enabled": True,
+    "start_timeout_seconds": 180,
+    "cancel_timeout_seconds": 180,
+    "max_runtime_seconds": 21600,
+    "max_resume_run_attempts": 0,
+    "poll_interval_seconds": 60,
+}
 
 
 # The embedded home's dagster.yaml, written once by `get_instance` from this mapping. Its
@@ -25,6 +37,7 @@ EMBEDDED_INSTANCE_CONFIG = {
     "telemetry": {"enabled": False},
     "freshness": {"enabled": True},
     "python_logs": PYTHON_LOGS_CONFIG,
+    "run_monitoring": RUN_MONITORING,
 }
 HEADER = "# Written by nba-platform (nba_platform/cli/runs.py EMBEDDED_INSTANCE_CONFIG) for a new embedded home.\n"
 # Homes written before the event log went back to Dagster's default storage name this module.
@@ -46,7 +59,10 @@ def get_instance() -> dg.DagsterInstance:
         temporary = config.with_suffix(".yaml.tmp")
         temporary.write_text(embedded_instance_yaml())
         temporary.replace(config)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id in mark_orphaned_runs(instance):
+        print(f"run {run_id}: its process is gone (killed?): marked FAILED")
+    return instance
 
 
 def register_seasons(instance: dg.DagsterInstance, seasons) -> list[str]:
@@ -89,6 +105,7 @@ def run_job(
     run_tags = {
         "dagster/asset_partition_range_start": order[positions[0]],
         "dagster/asset_partition_range_end": order[positions[-1]],
+        **cli_run_tags(),
         **(tags or {}),
         INVOCATION_TAG: invocation,
     }

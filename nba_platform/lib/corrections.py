@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import hashlib
 import io
 import json
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from importlib import resources
 
 import pandas as pd
 
+from nba_platform.lib.csv_safety import neutralise_cell
 from nba_platform.lib.landing import CORRECTIONS, LandingError, detect_shape, read_landed_bytes
 from nba_platform.lib.normalise import PARSE_ERRORS, parse_dates, parse_minutes
 from nba_platform.lib.pii import mask_text
@@ -222,6 +225,21 @@ def parse_key(text: str, entity: str) -> tuple[tuple[str, object], ...]:
     return tuple(out)
 
 
+# Abbreviations stats.nba.com used for franchises since 1996 that the current reference no longer lists.
+FORMER_ABBREVIATIONS = frozenset({"NJN", "SEA", "NOH", "NOK", "CHH", "VAN", "WSB"})
+
+
+@functools.cache
+def team_abbreviations() -> frozenset[str]:
+    """The team reference (the 30 franchises, shipped data/reference/teams.csv) plus former abbreviations."""
+    import pandas as pd
+
+    path = resources.files("nba_platform") / "data" / "reference" / "teams.csv"
+    with path.open("rb") as f:
+        teams = pd.read_csv(f, dtype=str, usecols=["ABBREVIATION"])
+    return frozenset(teams["ABBREVIATION"].str.strip()) | FORMER_ABBREVIATIONS
+
+
 def parse_value(text: str, entity: str, field: str):
     """Value text -> the field's canonical type; '' means null."""
 
@@ -229,6 +247,15 @@ def parse_value(text: str, entity: str, field: str):
     text = "" if text is None else str(text).strip()
     if text == "":
         return None
+    if field == "team_abbreviation":
+        # Only a real team's abbreviation: the value reaches tables and every CSV written from them.
+        text = text.upper()
+        if text not in team_abbreviations():
+            raise ValueError(
+                f"team_abbreviation {text[:20]!r} is not a team in the reference (data/reference/teams.csv, "
+                "plus former franchise abbreviations)"
+            )
+        return text
     if dtype == "Int64":
         number = pd.to_numeric(text, errors="coerce")
         if pd.isna(number) or float(number) != round(float(number)):
@@ -364,7 +391,7 @@ def append_correction(
     writer = csv.writer(buf, lineterminator="\n")
     if not existing:
         writer.writerow(FILE_COLUMNS)
-    writer.writerow([values.get(h.strip().lower(), "") for h in header])
+    writer.writerow([neutralise_cell(values.get(h.strip().lower(), "")) for h in header])
     head = existing or b""
     if head and not head.endswith(b"\n"):
         head += b"\n"

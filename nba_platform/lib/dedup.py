@@ -4,8 +4,12 @@ Conflict rules (documented in the README):
 1. Exact duplicates within a source (same canonical values; floats compared at 3 decimals)
    collapse to the first row. Kaggle's 29 doubled games differ only in float noise
    (0.343 vs 0.34299999); the 22 doubled playoff rows differ only in league ranks.
-2. Non-identical rows for one key within a source: that source's rows for the key are
-   quarantined ('source_internal_conflict'); other sources may still carry the game.
+2. Non-identical rows for one key within one landed file (an archive is one file): that file's
+   rows for the key are quarantined ('source_internal_conflict'); other files and sources may
+   still carry the game. Rows of one source that differ between files are judged like rows of
+   different sources (rule 3): a result field in dispute quarantines the game ('source_conflict',
+   reason naming the fields); other fields are taken from the first file by name, and the rows
+   set aside are counted ('rows_differing_between_files').
 3. Across sources, the most complete source wins field by field and gaps are filled from the
    next source (SOURCE_PRIORITY). Any disagreement on a *result* field (points, opponent,
    home/away, date) quarantines every row of that game: scores are never guessed.
@@ -99,14 +103,24 @@ def _content_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.Series(out, index=frame.index)
 
 
+def _landed_file(source_file: pd.Series) -> pd.Series:
+    """The landed file a row came from: an archive member belongs to its archive."""
+    return source_file.astype("string[pyarrow]").str.split("!", n=1).str[0]
+
+
 def _collapse_exact(frame: pd.DataFrame, key: list[str], schema: dict[str, str]):
-    """-> (kept, conflicting rows, number collapsed)."""
+    """-> (kept, conflicting rows, number collapsed).
+
+    A conflict is judged inside one landed file: differing rows for a key in one file quarantine
+    that file's rows for the key only; the same key in other files of the source stands. Identical
+    rows collapse within a file and then across the source's files; rows of one source that still
+    differ between files all stay, and the cross-source rules decide between them (rule 3)."""
     content_cols = [c for c in schema if c not in LINEAGE_COLUMNS]
-    frame = frame.assign(_content=_content_key(frame, content_cols))
-    by_key = frame.groupby(["source", *key], dropna=False)["_content"].transform("nunique")
-    conflicting = frame[by_key > 1].drop(columns="_content")
+    frame = frame.assign(_content=_content_key(frame, content_cols), _file=_landed_file(frame["source_file"]))
+    by_key = frame.groupby(["source", "_file", *key], dropna=False)["_content"].transform("nunique")
+    conflicting = frame[by_key > 1].drop(columns=["_content", "_file"])
     clean = frame[by_key <= 1].sort_values(["source", *key, "source_file", "source_row"])
-    kept = clean.drop_duplicates(["source", *key], keep="first").drop(columns="_content")
+    kept = clean.drop_duplicates(["source", *key, "_content"], keep="first").drop(columns=["_content", "_file"])
     return kept, conflicting, len(clean) - len(kept)
 
 
@@ -153,15 +167,18 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
 
     # Field-by-field coalesce in priority order.
     kept = kept.assign(_priority=kept["source"].map(SOURCE_PRIORITY).fillna(99))
-    kept = kept.sort_values([*TEAM_GAME_KEY, "_priority"])
+    # Files of one source that differ on a non-result field: the first file by name wins (recorded).
+    kept = kept.sort_values([*TEAM_GAME_KEY, "_priority", "source_file", "source_row"])
+    between_files = int(kept.duplicated([*TEAM_GAME_KEY, "source"]).sum())
     # Contributing sources as a bitmask per key, spelled out once per distinct mask (a re-run on
     # an already merged table keeps the sources recorded in its `sources` column).
     recorded = kept["sources"].fillna(kept["source"]) if "sources" in kept else kept["source"]
     bits = {name: 1 << p for name, p in SOURCE_PRIORITY.items()}
     bit_by_value = {v: sum(bits.get(n, 0) for n in str(v).split(",")) for v in recorded.unique()}
     bit = recorded.map(bit_by_value).astype("int64")
-    # One row per (source, key) after collapsing, so the bits of a key are distinct: sum == OR.
-    mask = bit.groupby([kept[k] for k in TEAM_GAME_KEY]).sum()
+    # Bits of distinct sources only (a source may keep rows from several files): sum == OR.
+    distinct_source = ~kept.duplicated([*TEAM_GAME_KEY, "source"]).to_numpy()
+    mask = bit[distinct_source].groupby([kept.loc[distinct_source, k] for k in TEAM_GAME_KEY]).sum()
     names = sorted(SOURCE_PRIORITY, key=SOURCE_PRIORITY.get)
     spelled = {m: ",".join(n for n in names if m & (1 << SOURCE_PRIORITY[n])) for m in mask.unique()}
     sources = mask.map(spelled)
@@ -195,6 +212,7 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
         by_rule["game_incomplete"] = len(incomplete)
     merged = merged[complete].copy()
 
+    merged["neutral"] = merged["neutral"].astype("boolean").fillna(False)
     # The margin comes from the points, not the source's PLUS_MINUS.
     merged["opp_pts"] = merged["_their_pts"].astype("Int64")
     margin = (merged["pts"] - merged["opp_pts"]).astype("Float64")
@@ -210,7 +228,13 @@ def dedup_team_games(validated: pd.DataFrame) -> DedupResult:
         else _quarantine(merged.iloc[:0], schema, "team_game", "", "")
     )
     return DedupResult(
-        table, q, rows_in, exact, merged_away, by_rule, {"plus_minus_recomputed": repaired, "plus_minus_filled": filled}
+        table,
+        q,
+        rows_in,
+        exact,
+        merged_away,
+        by_rule,
+        {"plus_minus_recomputed": repaired, "plus_minus_filled": filled, "rows_differing_between_files": between_files},
     )
 
 

@@ -80,10 +80,16 @@ def mov_multiplier(margin, winner_elo_diff, params: EloParams = EloParams()):
 
 
 def elo_shift(
-    home_elo: float, away_elo: float, home_pts: float, away_pts: float, params: EloParams = EloParams()
+    home_elo: float,
+    away_elo: float,
+    home_pts: float,
+    away_pts: float,
+    params: EloParams = EloParams(),
+    neutral: bool = False,
 ) -> float:
-    """Points the home team gains from a result (the away team loses the same)."""
-    home_edge = home_elo + params.home_advantage - away_elo
+    """Points the home team gains from a result (the away team loses the same); at a neutral
+    site no home advantage applies (the 'home' team is the first-listed one)."""
+    home_edge = home_elo + (0.0 if neutral else params.home_advantage) - away_elo
     expected_home = 1.0 / (1.0 + 10.0 ** (-home_edge / 400.0))
     margin = home_pts - away_pts
     if margin == 0:  # not a possible NBA result; treat as no information
@@ -126,6 +132,11 @@ def home_view(team_games: pd.DataFrame, season_types=ELO_SEASON_TYPES) -> pd.Dat
             "away_team_id": home["opponent_id"].to_numpy(dtype="int64"),
             "home_pts": _float_array(home["pts"]),
             "away_pts": _float_array(home["opp_pts"]),
+            "neutral": (
+                home["neutral"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                if "neutral" in home
+                else np.zeros(len(home), dtype=bool)
+            ),
         }
     )
 
@@ -145,6 +156,8 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
     home_pts, away_pts = games["home_pts"].to_numpy(), games["away_pts"].to_numpy()
     played = (~np.isnan(home_pts) & ~np.isnan(away_pts)).tolist()
     home_pts, away_pts = home_pts.tolist(), away_pts.tolist()
+    neutral = games["neutral"].to_numpy(dtype=bool)
+    neutral_list = neutral.tolist()
 
     n_teams = int(team_codes.max()) + 1 if n else 0
     keep, mean = params.season_carryover, params.season_mean
@@ -169,14 +182,15 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
         # ... pass 2: only then apply the date's results, so same-day games never see each other.
         for i in range(start, stop):
             if played[i]:
-                shift = elo_shift(home_pre[i], away_pre[i], home_pts[i], away_pts[i], params)
+                shift = elo_shift(home_pre[i], away_pre[i], home_pts[i], away_pts[i], params, neutral_list[i])
                 rating[home_code[i]] += shift
                 rating[away_code[i]] -= shift
 
     out = games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id"]].copy()
     out["home_elo_pre"] = np.asarray(home_pre, dtype="float64")
     out["away_elo_pre"] = np.asarray(away_pre, dtype="float64")
-    home_edge = out["home_elo_pre"].to_numpy() + params.home_advantage - out["away_elo_pre"].to_numpy()
+    advantage = np.where(neutral, 0.0, params.home_advantage)  # neutral site: the first-listed team's chance, no edge
+    home_edge = out["home_elo_pre"].to_numpy() + advantage - out["away_elo_pre"].to_numpy()
     out["elo_p_home_win"] = elo_win_probability(home_edge)
     return out[ELO_GAME_COLUMNS]
 

@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from nba_platform.lib.seasons import normalise_game_id, season_from_date, season
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 LINEAGE = [SOURCE_FILE, SOURCE_ROW]
+LINEAGE_UPPER = [c.upper() for c in LINEAGE]  # a file may not pass these off as its own columns
+
+ENCODING_ATTR = "encodings"  # frame.attrs: {file or archive member: encoding} of the text read
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".parquet", ".tar.gz", ".tgz")
 
@@ -41,7 +45,28 @@ class SourceShape:
     signature: frozenset[str]  # upper-case columns that identify the shape
     description: str
     canonical_rows_per_row: int = 1  # Kaggle games: one landed row -> a home and an away row
+    # Published columns besides the signature; any other column is not carried into raw.
+    columns: frozenset[str] = frozenset()
+    column_patterns: tuple[str, ...] = ()  # regexes of further published columns (e.g. league ranks)
 
+    def knows(self, column: str) -> bool:
+        return (
+            column in self.signature
+            or column in self.columns
+            or any(re.fullmatch(p, column) for p in self.column_patterns)
+        )
+
+
+TEAM_BOX = frozenset(
+    {"FGM", "FGA", "FG_PCT", "FG3M", "FG3A", "FG3_PCT", "FTM", "FTA", "FT_PCT", "OREB", "DREB", "REB", "AST", "STL"}
+    | {"BLK", "TOV", "TO", "PF", "PTS", "PLUS_MINUS"}
+)
+# Columns a landed file may have besides its shape's: dropped from raw and named in the metadata.
+# Above this many the file is refused: it is not the source it looks like (a 10,000-column file
+# made every later ingest of its season take 65 s and 3.9 GB).
+MAX_EXTRA_COLUMNS = 50
+# Error messages name at most this many of a file's columns.
+COLUMNS_SHOWN = 40
 
 # Ordered most specific first: the first shape whose signature the header contains wins.
 SHAPES: tuple[SourceShape, ...] = (
@@ -50,24 +75,31 @@ SHAPES: tuple[SourceShape, ...] = (
         "team_game",
         frozenset({"SEASON_YEAR", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "FGM", "PTS", "PLUS_MINUS"}),
         "nba_api TeamGameLogs (box score + league ranks), e.g. playoff team totals 2010-24",
+        columns=frozenset(
+            {"TEAM_ABBREVIATION", "TEAM_NAME", "MIN", "BLKA", "PFD", "AVAILABLE_FLAG", "MIN_SEC", *TEAM_BOX}
+        ),
+        column_patterns=(r"[A-Z0-9_]+_RANK",),
     ),
     SourceShape(
         "league_game_log_slim",
         "team_game",
         frozenset({"SEASON_ID", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "PTS", "SEASON", "WON"}),
         "slim LeagueGameLog (points and plus-minus only), 2016-24",
+        columns=frozenset({"TEAM_ABBREVIATION", "TEAM_NAME", "PLUS_MINUS"}),
     ),
     SourceShape(
         "team_game_log",
         "team_game",
         frozenset({"TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "W", "L", "W_PCT", "FGM", "PTS"}),
         "nba_api TeamGameLog (per team; W/L/W_PCT are post-game records)",
+        columns=frozenset({"TEAM_ABBREVIATION", "TEAM_NAME", "SEASON_ID", "MIN", *TEAM_BOX}),
     ),
     SourceShape(
         "league_game_log",
         "team_game",
         frozenset({"SEASON_ID", "TEAM_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "FGM", "FGA", "PTS"}),
         "nba_api LeagueGameLog (team), the 29-column schema",
+        columns=frozenset({"TEAM_ABBREVIATION", "TEAM_NAME", "MIN", "VIDEO_AVAILABLE", *TEAM_BOX}),
     ),
     SourceShape(
         "kaggle_games",
@@ -75,18 +107,42 @@ SHAPES: tuple[SourceShape, ...] = (
         frozenset({"GAME_DATE_EST", "GAME_ID", "HOME_TEAM_ID", "VISITOR_TEAM_ID", "PTS_HOME", "PTS_AWAY"}),
         "Kaggle nba-games games.csv: one row per game, both teams on the row",
         canonical_rows_per_row=2,
+        columns=frozenset(
+            {"GAME_STATUS_TEXT", "SEASON", "TEAM_ID_HOME", "TEAM_ID_AWAY", "HOME_TEAM_WINS"}
+            | {f"{stat}_{side}" for stat in ("FG_PCT", "FT_PCT", "FG3_PCT", "AST", "REB") for side in ("HOME", "AWAY")}
+        ),
     ),
     SourceShape(
         "box_score_traditional",
         "player_game",
         frozenset({"GAME_ID", "TEAM_ID", "PLAYER_ID", "PLAYER_NAME", "MIN", "PTS"}),
         "nba_api BoxScoreTraditionalV2 player table",
+        columns=frozenset(
+            {"UNNAMED: 0", "TEAM_ABBREVIATION", "TEAM_CITY", "NICKNAME", "START_POSITION", "COMMENT", *TEAM_BOX}
+        ),
     ),
     SourceShape(
         "player_bios",
         "player",
         frozenset({"PERSON_ID", "FULL_NAME", "BIRTH_DATE", "SEASON", "TEAM_ID"}),
         "season rosters with bios (one row per player-season-team)",
+        columns=frozenset(
+            {
+                "SLUG",
+                "JERSEY",
+                "POSITION",
+                "HEIGHT",
+                "WEIGHT",
+                "AGE",
+                "EXPERIENCE",
+                "SCHOOL",
+                "TEAM_ABBREV",
+                "TEAM_NAME",
+                "HEIGHT_INCHES",
+                "HEADSHOT_URL",
+                "TEAM_LOGO_URL",
+            }
+        ),
     ),
 )
 SHAPES_BY_NAME = {s.name: s for s in SHAPES}
@@ -101,15 +157,39 @@ CORRECTIONS = SourceShape(
 )
 
 
+def describe_columns(columns) -> str:
+    """At most COLUMNS_SHOWN names, each cut at 40 characters: an error stays readable for any file."""
+    names = [c if len(c) <= 40 else c[:37] + "..." for c in columns]
+    shown = ", ".join(names[:COLUMNS_SHOWN])
+    return shown + (f", ... and {len(names) - COLUMNS_SHOWN} more" if len(names) > COLUMNS_SHOWN else "")
+
+
 def detect_shape(columns, file_name: str) -> SourceShape:
-    cols = {str(c).strip().upper() for c in columns}
+    cols = {str(c).strip().upper() for c in columns} - set(LINEAGE_UPPER)
     for shape in SHAPES:
         if shape.signature <= cols:
             return shape
     if CORRECTIONS.signature <= cols:
         return CORRECTIONS
-    known = "; ".join(f"{s.name}: needs {sorted(s.signature)}" for s in (*SHAPES, CORRECTIONS))
-    raise LandingError(f"{file_name}: unrecognised source shape (columns {sorted(cols)}). Known shapes: {known}")
+    # The nearest shapes first, by how many of their columns are missing.
+    nearest = sorted((*SHAPES, CORRECTIONS), key=lambda s: len(s.signature - cols))[:3]
+    known = "; ".join(f"{s.name} lacks {sorted(s.signature - cols)}" for s in nearest)
+    raise LandingError(
+        f"{file_name}: unrecognised source shape ({len(cols)} columns: {describe_columns(sorted(cols))}). "
+        f"Nearest known shapes: {known} (every shape: {', '.join(s.name for s in (*SHAPES, CORRECTIONS))})"
+    )
+
+
+def restrict_columns(frame: pd.DataFrame, shape: SourceShape, file_name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Only the shape's published columns (and lineage) go into raw; the others are named.
+    More than MAX_EXTRA_COLUMNS of them refuse the file."""
+    extra = [c for c in frame.columns if c not in LINEAGE and not shape.knows(c)]
+    if len(extra) > MAX_EXTRA_COLUMNS:
+        raise LandingError(
+            f"{file_name}: {len(extra)} columns outside the {shape.name} shape (at most {MAX_EXTRA_COLUMNS} are "
+            f"dropped and named; more means this is not that source): {describe_columns(extra)} (rule: shape_width)"
+        )
+    return (frame.drop(columns=extra) if extra else frame), extra
 
 
 def _with_lineage(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
@@ -124,28 +204,68 @@ def _with_lineage(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     return frame
 
 
+# Candidate encodings, in order. Windows-1252 is a superset of Latin-1's printable characters
+# (0xA0-0xFF decode alike), so a Latin-1 export decodes through it unchanged; what it cannot
+# explain is its five undefined bytes and control characters, and those files are refused.
+UTF8 = "utf-8"
+WINDOWS_1252 = "windows-1252"
+LATIN_1 = "latin-1"
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _where(data: bytes, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line} (data row {line - 1})" if line > 1 else "line 1 (the header)"
+
+
+def decode_text(data: bytes, file_name: str) -> tuple[str, str]:
+    """-> (text, encoding): UTF-8 (a BOM allowed), else Windows-1252 / Latin-1, as spreadsheets
+    save CSVs. Refused: bytes no candidate explains, control characters, and files mixing UTF-8
+    sequences with single-byte text (either reading would garble part of it)."""
+    try:
+        text, encoding = data.decode("utf-8-sig"), UTF8
+    except UnicodeDecodeError as utf8_error:
+        if _UTF8_MULTIBYTE.search(data):
+            raise LandingError(
+                f"{file_name}: mixes UTF-8 text with bytes that are not UTF-8 (byte {utf8_error.start}, on "
+                f"{_where(data, utf8_error.start)}): no single encoding reads it (rule: text_encoding)"
+            ) from None
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise LandingError(
+                f"{file_name}: not UTF-8, Windows-1252 or Latin-1 text: byte 0x{data[exc.start]:02X} (byte {exc.start}) "
+                f"is undefined in every candidate encoding, on {_where(data, exc.start)} (rule: text_encoding)"
+            ) from None
+        encoding = WINDOWS_1252 if any(0x80 <= b <= 0x9F for b in data) else LATIN_1
+    bad = _CONTROL.search(text)
+    if bad:
+        offset = len(text[: bad.start()].encode("utf-8" if encoding == UTF8 else "cp1252"))
+        raise LandingError(
+            f"{file_name}: control character {bad.group()!r} in {encoding} text (byte {offset}), on "
+            f"{_where(data, offset)}: binary data, not a text export (rule: text_encoding)"
+        )
+    return text, encoding
+
+
 def _read_csv_text(data: bytes, file_name: str) -> pd.DataFrame:
     if not data.strip():
         raise LandingError(f"{file_name}: empty file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        where = f"line {line} (data row {line - 1})" if line > 1 else "line 1 (the header)"
-        raise LandingError(
-            f"{file_name}: not UTF-8 text (byte {exc.start}): {exc.reason}, on {where} (rule: utf8_text)"
-        ) from None
+    text, encoding = decode_text(data, file_name)
     if not text.strip():
         raise LandingError(f"{file_name}: empty file")
     _check_csv_records(text, file_name)
     try:
         # index_col=False: a trailing delimiter must not turn the first column into an index
         # (which would shift every value one column to the left).
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, index_col=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise LandingError(f"{file_name}: empty file") from None
     except pd.errors.ParserError as exc:
         raise LandingError(f"{file_name}: malformed CSV: {exc} (rule: csv_well_formed)") from None
+    frame.attrs[ENCODING_ATTR] = {file_name: encoding}
+    return frame
 
 
 def _check_csv_records(text: str, file_name: str) -> None:
@@ -184,14 +304,17 @@ def _check_csv_records(text: str, file_name: str) -> None:
 
 
 def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
+
+    text, encoding = decode_text(data, file_name)
     try:
-        text = data.decode("utf-8-sig")
         if lines:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             records = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise LandingError(f"{file_name}: malformed JSON: {exc}") from None
+    except RecursionError:
+        raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
     # stats.nba.com responses: {"resultSets": [{"headers": [...], "rowSet": [[...], ...]}]}
     if isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
         sets = records.get("resultSets") or records.get("resultSet")
@@ -202,10 +325,33 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
         frame = pd.DataFrame(first["rowSet"], columns=first["headers"], dtype=object)
     elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
         frame = pd.DataFrame(records, dtype=object)
+    elif _is_normalized_dict(records):
+        # nba_api's get_normalized_dict(): {"LeagueGameLog": [{...}, ...], ...}; like resultSets,
+        # the first result set is the endpoint's main table.
+        name, rows = next(iter(records.items()))
+        if not rows:
+            raise LandingError(f"{file_name}: result set {name!r} holds no rows")
+        frame = pd.DataFrame(rows, dtype=object)
     else:
-        raise LandingError(f"{file_name}: JSON must be a list of records or a stats.nba.com resultSets object")
+        raise LandingError(
+            f"{file_name}: JSON must be a list of records, a stats.nba.com resultSets object or nba_api's "
+            "get_normalized_dict() output ({result set name: [records]})"
+        )
     # Text as it would have appeared in a CSV: no float reformatting of integers.
-    return frame.map(lambda v: "" if v is None else str(v))
+    try:
+        frame = frame.map(lambda v: "" if v is None else str(v))
+    except RecursionError:  # a value nested hundreds deep: not a data export
+        raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
+    frame.attrs[ENCODING_ATTR] = {file_name: encoding}
+    return frame
+
+
+def _is_normalized_dict(records) -> bool:
+    return (
+        isinstance(records, dict)
+        and bool(records)
+        and all(isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in records.values())
+    )
 
 
 def _read_tar_csvs(data: bytes, file_name: str) -> pd.DataFrame:
@@ -224,18 +370,24 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
     headers: list[bytes] = []
     bodies: list[bytes] = []
     names: list[str] = []
+    encodings: dict[str, str] = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".csv")), key=lambda m: m.name)
         if not members:
             raise LandingError(f"{file_name}: archive holds no .csv members")
         for member in members:
-            raw = tar.extractfile(member).read().replace(b"\r\n", b"\n")
+            name = f"{file_name}!{member.name}"
+            raw = tar.extractfile(member).read()
+            if not raw.isascii():  # each member decoded on its own: one Latin-1 member does not garble the rest
+                text, encodings[name] = decode_text(raw, name)
+                raw = text.encode("utf-8")
+            raw = raw.replace(b"\r\n", b"\n")
             header, _, body = raw.partition(b"\n")
             if body and not body.endswith(b"\n"):
                 body += b"\n"
             headers.append(header)
             bodies.append(body)
-            names.append(f"{file_name}!{member.name}")
+            names.append(name)
     # Parse members sharing a header as one CSV; keep archive order for lineage.
     parts = []
     for header in dict.fromkeys(headers):
@@ -258,7 +410,11 @@ def _read_tar_csvs_unchecked(data: bytes, file_name: str) -> pd.DataFrame:
             frame[SOURCE_ROW] = pd.Series([r for c in counts for r in range(1, c + 1)], dtype="int64").to_numpy()
         parts.append(frame)
     frame = pd.concat(parts, ignore_index=True)
-    return frame.sort_values([SOURCE_FILE, SOURCE_ROW], kind="stable", ignore_index=True)
+    frame = frame.sort_values([SOURCE_FILE, SOURCE_ROW], kind="stable", ignore_index=True)
+    # Members not listed are ASCII or UTF-8: only the exceptions are named.
+    not_utf8 = {n: e for n, e in encodings.items() if e != UTF8}
+    frame.attrs[ENCODING_ATTR] = {file_name: UTF8, **not_utf8}
+    return frame
 
 
 def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
@@ -291,7 +447,10 @@ def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
         raise LandingError(f"{file_name}: no header")
     if frame.empty:
         raise LandingError(f"{file_name}: header only, no data rows")
-    return _with_lineage(frame, file_name)
+    encodings = frame.attrs.get(ENCODING_ATTR) or {file_name: "parquet"}
+    frame = _with_lineage(frame, file_name)
+    frame.attrs[ENCODING_ATTR] = encodings
+    return frame
 
 
 def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:

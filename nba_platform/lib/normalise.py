@@ -243,11 +243,45 @@ def _team_game_per_team(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     if matchup.notna().any() and (matchup.notna() & is_home.isna()).any():
         p._flag((matchup.notna() & is_home.isna()).fillna(False), "MATCHUP")
     out[PARSE_ERRORS] = p.errors
-    return _pair_opponents(out)
+    return _pair_opponents(_neutral_sites(out))
+
+
+def _neutral_sites(frame: pd.DataFrame) -> pd.DataFrame:
+    """Games whose two team rows both read 'X @ Y' are neutral-site games: `neutral` is set on
+    both rows, and the first-listed team (first row in the source) takes the home slot."""
+    import numpy as np
+
+    away = (frame["is_home"] == False).fillna(False)  # noqa: E712 (nullable boolean)
+    keyed = frame["game_id"].notna() & frame["team_id"].notna()
+    rows = frame[keyed].assign(_away=away[keyed])
+    per_game = (
+        rows.drop_duplicates(["game_id", "team_id"])
+        .groupby("game_id")
+        .agg(teams=("team_id", "size"), away=("_away", "sum"))
+    )
+    neutral_games = per_game.index[(per_game["teams"] == 2) & (per_game["away"] == 2)]
+    neutral = frame["game_id"].isin(neutral_games).fillna(False).to_numpy(dtype=bool) & keyed.to_numpy()
+    frame["neutral"] = pd_boolean(neutral)
+    if neutral.any():
+        order = frame.loc[neutral, ["game_id", "source_file", "source_row"]].sort_values(["source_file", "source_row"])
+        first = order.drop_duplicates("game_id").index
+        first_team = frame.loc[first].set_index("game_id")["team_id"]
+        listed_first = frame["team_id"].to_numpy() == frame["game_id"].map(first_team).to_numpy()
+        frame["is_home"] = frame["is_home"].mask(neutral, pd_boolean(np.asarray(listed_first, dtype=bool) & neutral))
+    return frame
+
+
+def pd_boolean(values) -> pd.Series:
+    import pandas as pd
+
+    return pd.array(values, dtype="boolean")
 
 
 def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
-    """opponent_id / opp_pts from the other team's row of the same game in the same source."""
+    """opponent_id / opp_pts from the other team's row of the same game in the same source; a row
+    that stands alone (one team's game log) takes its opponent from the matchup ('BOS @ NYK') and
+    its opponent's points from its own plus-minus where it has one. Pairing across sources is
+    checked at dedup (the game needs both teams' rows there)."""
     distinct = frame.dropna(subset=["game_id", "team_id"]).drop_duplicates(["game_id", "team_id"])
     teams_per_game = distinct.groupby("game_id")["team_id"].nunique()
     two = distinct[distinct["game_id"].map(teams_per_game) == 2]
@@ -257,7 +291,41 @@ def _pair_opponents(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.merge(pairs, on=["game_id", "team_id"], how="left")
     frame["opponent_id"] = frame["opponent_id"].astype("Int64")
     frame["opp_pts"] = frame["opp_pts"].astype("Int64")
+    alone = frame["opponent_id"].isna() & frame["_matchup"].notna() & frame["team_id"].notna()
+    if alone.any():
+        listed = frame.loc[alone, "_matchup"].str.extract(r"^\s*(\w+)\s+(?:@|vs\.)\s+(\w+)\s*$")
+        team_of = abbreviation_team_ids()
+        opponent = listed[1].str.upper().map(team_of).astype("Int64")
+        frame.loc[alone, "opponent_id"] = opponent
+        if "plus_minus" in frame:
+            margin = frame.loc[alone, "plus_minus"]
+            whole = margin.notna() & (margin == margin.round())
+            frame.loc[alone, "opp_pts"] = (frame.loc[alone, "pts"] - margin).where(whole).round().astype("Int64")
     return frame
+
+
+@functools.cache
+def abbreviation_team_ids() -> dict[str, int]:
+    """Team abbreviation -> franchise id: the shipped team reference plus former abbreviations."""
+    from importlib import resources
+
+    import pandas as pd
+
+    with (resources.files("nba_platform") / "data" / "reference" / "teams.csv").open("rb") as f:
+        teams = pd.read_csv(f, dtype={"ABBREVIATION": str}, usecols=["TEAM_ID", "ABBREVIATION"])
+    return {**dict(zip(teams["ABBREVIATION"], teams["TEAM_ID"].astype(int))), **FORMER_TEAM_IDS}
+
+
+# Abbreviations stats.nba.com used for franchises before their current one (game logs since 1996).
+FORMER_TEAM_IDS = {
+    "NJN": 1610612751,  # New Jersey Nets -> BKN
+    "SEA": 1610612760,  # Seattle SuperSonics -> OKC
+    "NOH": 1610612740,  # New Orleans Hornets -> NOP
+    "NOK": 1610612740,  # New Orleans/Oklahoma City Hornets
+    "CHH": 1610612766,  # Charlotte Hornets (1988-2002) -> CHA
+    "VAN": 1610612763,  # Vancouver Grizzlies -> MEM
+    "WSB": 1610612764,  # Washington Bullets -> WAS
+}
 
 
 def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -294,6 +362,7 @@ def _kaggle_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
                     "team_id": team,
                     "opponent_id": opp,
                     "is_home": pd.Series(is_home, index=raw.index, dtype="boolean"),
+                    "neutral": pd.Series(False, index=raw.index, dtype="boolean"),  # Kaggle names a home team
                     "opp_pts": theirs["pts"],
                     **mine,
                     "_check_won": won,

@@ -78,7 +78,9 @@ def _box_inconsistent(frame: pd.DataFrame, counts: list[str]) -> pd.Series:
 
 
 def _pair_broken(frame: pd.DataFrame) -> pd.Series:
-    """Within one source, a game needs exactly two distinct teams, one home and one away."""
+    """Within one source, a game has at most two distinct teams and, with two, one home and one
+    away. A row standing alone (one team's game log) is valid when it knows its opponent and side:
+    its partner may be in another source, and dedup checks the pairing across sources."""
 
     bad = (
         frame["opponent_id"].isna() | frame["is_home"].isna() | (frame["opponent_id"] == frame["team_id"]).fillna(False)
@@ -86,7 +88,13 @@ def _pair_broken(frame: pd.DataFrame) -> pd.Series:
     distinct = frame.drop_duplicates(["source", "game_id", "team_id"])
     distinct = distinct.assign(_home=distinct["is_home"].fillna(False).astype(int))
     g = distinct.groupby(["source", "game_id"])
-    ok = (g["_home"].sum() == 1) & (g["team_id"].size() == 2)
+    teams, homes = g["team_id"].size(), g["_home"].sum()
+    # copies of one team's row must agree on side and opponent (a team cannot play itself)
+    sides = (
+        frame.groupby(["source", "game_id", "team_id"])[["is_home", "opponent_id"]].nunique(dropna=False).max(axis=1)
+    )
+    agreeing = (sides <= 1).groupby(level=["source", "game_id"]).all()
+    ok = (((teams == 2) & (homes == 1)) | ((teams == 1) & (homes <= 1))) & agreeing.reindex(teams.index).fillna(True)
     key = pd.MultiIndex.from_frame(frame[["source", "game_id"]])
     return (bad | ~pd.Series(ok.reindex(key).fillna(False).to_numpy(), index=frame.index)).astype(bool)
 
@@ -118,7 +126,11 @@ TEAM_GAME_RULES: tuple[Rule, ...] = (
         lambda f: _box_inconsistent(f, TEAM_GAME_BOX),
     ),
     Rule("game_minutes_range", "48 <= game minutes <= 100", lambda f: _outside(f["game_minutes"], 48, 100)),
-    Rule("game_pair", "the game has exactly two teams in this source, one home, one away", _pair_broken),
+    Rule(
+        "game_pair",
+        "opponent and side known; at most two teams per game in this source, one home, one away",
+        _pair_broken,
+    ),
     Rule("result_consistent", "no tie; W/L, WON and HOME_TEAM_WINS agree with the points", _result_inconsistent),
     # Holds on every shipped row with a box score; catches points read from the wrong column.
     Rule(

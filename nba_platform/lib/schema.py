@@ -23,6 +23,10 @@ TEAM_GAME_SCHEMA: dict[str, str] = {
     "team_id": "Int64",
     "opponent_id": "Int64",
     "is_home": "boolean",
+    # A neutral-site game (stats.nba.com lists it with '@' on both rows: Paris, Mexico City, the
+    # in-season tournament's knockout games): no home side. `is_home` then marks the first-listed
+    # team (its row comes first in the source), which takes the home slot of game-level rows.
+    "neutral": "boolean",
     "team_abbreviation": "string[pyarrow]",
     "pts": "Int64",
     "opp_pts": "Int64",

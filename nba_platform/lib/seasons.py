@@ -76,10 +76,22 @@ def season_type_from_game_id(game_ids: pd.Series) -> pd.Series:
     return game_ids.str.slice(2, 3).map(SEASON_TYPE_BY_GAME_ID_DIGIT).astype("string[pyarrow]")
 
 
+# Seasons whose games ran past 1 September: the 2019-20 bubble playoffs ended on 11 Oct 2020 and
+# 2020-21 opened on 22 Dec 2020, so September and October 2020 belong to 2019-20.
+LATE_SEASON_ENDS = {2019: (2020, 10, 31)}
+
+
 def season_from_date(dates: pd.Series) -> pd.Series:
-    """Fallback when a row has no usable game id: seasons start in the autumn."""
+    """Fallback when a row has no usable game id: seasons start in the autumn (1 September),
+    except where a season ran late (LATE_SEASON_ENDS), as season_window allows."""
+    import pandas as pd
+
     year = dates.dt.year
-    return _labels_from_start_years(year.where(dates.dt.month >= 9, year - 1))
+    start = year.where(dates.dt.month >= 9, year - 1)
+    for season_start, end in LATE_SEASON_ENDS.items():
+        late = (dates >= pd.Timestamp(season_start + 1, 9, 1)) & (dates <= pd.Timestamp(*end))
+        start = start.mask(late.fillna(False), season_start)
+    return _labels_from_start_years(start)
 
 
 def season_window(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -549,7 +549,15 @@ def read_manifest(store: Store, day: dt.date) -> backup.BackupManifest:
         complete = sorted(d.isoformat() for d, ok in found.items() if ok)
         hint = f"complete backups: {', '.join(complete[-10:])}" if complete else "no complete backup exists"
         raise BackupError(f"no complete backup for {day} at {store.url(backup.date_prefix(day))} ({hint})")
-    return backup.BackupManifest.from_json(fetch_bytes(store, key))
+    try:
+        return backup.BackupManifest.from_json(fetch_bytes(store, key))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        # Not bytes the backup wrote (damaged, truncated, edited): name it; never a traceback.
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise BackupError(
+            f"the backup manifest {store.url(key)} is corrupt ({detail}); this backup cannot be trusted, "
+            "restore another date"
+        ) from None
 
 
 def apply_retention(store: Store, policy: backup.RetentionPolicy, protect: dt.date) -> tuple[backup.RetentionPlan, int]:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import sys
 import tarfile
 import zlib
@@ -22,11 +23,14 @@ import pandas as pd
 from nba_platform.lib import landing as lib_landing
 from nba_platform.lib import seasons
 from nba_platform.lib.landing import (
+    ENCODING_ATTR,
     SUPPORTED_SUFFIXES,
     LandingError,
     SourceShape,
+    decode_text,
     detect_shape,
     read_landed_bytes,
+    restrict_columns,
     split_by_season,
 )
 from nba_platform.lib.storage import Store
@@ -51,6 +55,16 @@ class LandedFile:
     @property
     def fingerprint(self) -> str:
         return f"{self.size}:{self.mtime_ns}"
+
+
+@dataclass(frozen=True)
+class LandedRows:
+    """What reading one landed file gave: its rows by season, and what the landing metadata records."""
+
+    shape: SourceShape
+    by_season: "dict[str, pd.DataFrame]"
+    encodings: dict[str, str]  # file (or archive member) -> the text encoding it was decoded from
+    columns_dropped: list[str]  # columns outside the shape, not carried into raw
 
 
 @dataclass(frozen=True)
@@ -105,13 +119,13 @@ def _peek_columns(data: bytes, name: str) -> list[str]:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
             for m in tar:
                 if m.isfile() and m.name.endswith(".csv"):
-                    return tar.extractfile(m).readline().decode("utf-8-sig").strip().split(",")
+                    return decode_text(tar.extractfile(m).readline(), f"{name}!{m.name}")[0].strip().split(",")
         raise LandingError(f"{name}: archive holds no .csv members")
     if lower.endswith((".csv.gz", ".csv")):
         raw = gzip.GzipFile(fileobj=io.BytesIO(data)).read(65536) if lower.endswith(".gz") else data[:65536]
-        first = raw.split(b"\n", 1)[0]
+        first = decode_text(raw.split(b"\n", 1)[0], name)[0]
         try:
-            return pd.read_csv(io.BytesIO(first + b"\n"), dtype=str, nrows=0).columns.tolist()
+            return pd.read_csv(io.StringIO(first + "\n"), dtype=str, nrows=0).columns.tolist()
         except Exception as exc:  # any parser failure means the header is unusable
             raise LandingError(f"{name}: unreadable header: {exc}") from None
     return list(read_landed_bytes(data, name).columns)
@@ -182,7 +196,22 @@ class LandingZone(dg.ConfigurableResource):
     def read_bytes(self, name: str) -> bytes:
         if name.startswith(SAMPLE_PREFIX):
             return Store(sample_root()).read_bytes(name[len(SAMPLE_PREFIX) :])
-        return self._store().read_bytes(name)
+        store = self._store()
+        if store.is_local:
+            self._refuse_link_out(store, name)
+        return store.read_bytes(name)
+
+    @staticmethod
+    def _refuse_link_out(store: Store, name: str) -> None:
+        """A symbolic link whose target lies outside the zone is never read (a link to /etc/passwd
+        once put that file's first line into a run's event log)."""
+        root = os.path.realpath(store.root)
+        target = os.path.realpath(os.path.join(store.root, name))
+        if os.path.commonpath([root, target]) != root:
+            raise LandingError(
+                f"{name}: a symbolic link that points outside the landing zone: refused, not followed "
+                "(copy the file into the zone instead) (rule: inside_zone)"
+            )
 
     def shape_of(self, name: str, data: bytes | None = None) -> SourceShape:
         data = self.read_bytes(name) if data is None else data
@@ -190,15 +219,30 @@ class LandingZone(dg.ConfigurableResource):
 
     def read_rows(self, name: str, data: bytes | None = None) -> "tuple[SourceShape, dict[str, pd.DataFrame]]":
         """Every row of a landed file, grouped by season partition (raises LandingError)."""
+        rows = self.read_file(name, data)
+        return rows.shape, rows.by_season
+
+    def read_file(self, name: str, data: bytes | None = None) -> LandedRows:
+        """read_rows plus the file's encodings and the columns left out of raw (raises LandingError)."""
         data = self.read_bytes(name) if data is None else data
         frame = read_landed_bytes(data, name)
+        encodings = dict(frame.attrs.get(ENCODING_ATTR, {}))
         shape = detect_shape(frame.columns, name)
-        return shape, split_by_season(frame, shape)
+        frame, dropped = restrict_columns(frame, shape, name)
+        return LandedRows(shape, split_by_season(frame, shape), encodings, dropped)
 
     def accept(self, file_name: str, data: bytes, replace: bool = False) -> str:
         """Put a new file into the landing zone (atomic). Same name + same bytes is a no-op;
         same name + different bytes needs `replace=True`, so nothing is overwritten by accident."""
         name = file_name.rsplit("/", 1)[-1]
+        if name.startswith("."):
+            # Listing skips hidden files (temp files start with a dot): landed, nothing would ever read it.
+            raise LandingError(
+                f"{name}: a file name starting with a dot is hidden from the landing zone, so nothing would read it; "
+                "rename it without the leading dot (rule: visible_name)"
+            )
+        if not name.lower().endswith(SUPPORTED_SUFFIXES):
+            raise LandingError(f"{name}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
         store = self._store()
         if store.exists(name):
             if hashlib.sha256(store.read_bytes(name)).digest() == hashlib.sha256(data).digest():

@@ -192,8 +192,11 @@ class MlflowTracking(dg.ConfigurableResource):
             client = mlflow.MlflowClient()
             try:
                 mv = client.get_model_version_by_alias(name, alias)
-            except MlflowException:
-                return None
+            except MlflowException as exc:
+                # No such model or alias: None. A registry that cannot be reached is not "no champion".
+                if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                    return None
+                raise
             return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}))
 
     def version(self, version: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion:

@@ -95,6 +95,39 @@ def _injection_stored_and_shown_as_text(run) -> None:
         assert all(r.startswith("| ") and r.endswith(" |") or r.startswith("|---") for r in rows)
 
 
+def _decoded_as(run, key: str, row: int, name: str, encodings: dict) -> None:
+    raw = run.table(key)
+    assert raw.set_index("_source_row")["TEAM_NAME"][row] == name
+    assert run.materializations[key]["encodings"].value == encodings  # recorded in the landing metadata
+
+
+def _box_member_decoded_as_latin1(run) -> None:
+    member = hostile_files.member_name(ARCHIVE, "0022000002")
+    assert run.materializations["raw/box_score_traditional"]["encodings"].value == {ARCHIVE: "utf-8", member: "latin-1"}
+    names = set(run.table("tables/player_games")["player_name"])
+    assert "Dennis Schröder" in names and "Dennis Schroder" not in names
+
+
+def _neutral_games_kept(run) -> None:
+    games = run.table("tables/team_games")
+    neutral = games[games["neutral"]]
+    ids = {hostile_files.GAMELOG.get(n, "GAME_ID") for n in hostile_files.NEUTRAL_ROWS}
+    assert set(neutral["game_id"]) == ids and len(neutral) == 4
+    # the first-listed team (first row in the file) takes the home slot; one per game
+    first_rows = [min(n, hostile_files.GAMELOG.partner(n)) for n in hostile_files.NEUTRAL_ROWS]
+    first = {hostile_files.GAMELOG.get(n, "GAME_ID"): int(hostile_files.GAMELOG.get(n, "TEAM_ID")) for n in first_rows}
+    home = neutral[neutral["is_home"]]
+    assert dict(zip(home["game_id"], home["team_id"])) == first
+    assert not games.loc[~games["neutral"], "is_home"].isna().any()
+
+
+def _paired_across_sources(run) -> None:
+    games = run.table("tables/team_games")
+    assert games["sources"].isin(["league_game_log", "league_game_log_slim"]).all()
+    per_game = games.groupby("game_id")["source"].agg(set)
+    assert len(per_game) == 82 and (per_game == {"league_game_log", "league_game_log_slim"}).all()
+
+
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
     assert {hostile_files.SCRIPT_INJECTION, hostile_files.PLAYER_SQL_INJECTION} <= names
@@ -137,17 +170,11 @@ CASES = [
         error=("unrecognised source shape",),
     ),
     Case(
-        "latin1_text",
-        "latin-1 bytes for 'Montréal' on row 300",
-        hostile_files.latin1_team_name,
-        error=("not UTF-8", "data row 300", "utf8_text"),
-    ),
-    Case(
         "invalid_bytes_gz",
-        "bytes FF FE inside row 1200 of a .csv.gz",
+        "bytes 81 8D (undefined in every candidate encoding) inside row 1200 of a .csv.gz",
         hostile_files.invalid_bytes_gz,
         file=GAMELOG + ".gz",
-        error=("not UTF-8", "data row 1200", "utf8_text"),
+        error=("not UTF-8, Windows-1252 or Latin-1", "0x81", "data row 1200", "text_encoding"),
     ),
     Case(
         "truncated_gzip",
@@ -167,13 +194,6 @@ CASES = [
         "row 11: blank game id, date 2099-01-15 (was: partition 2098-99)",
         hostile_files.future_season_row,
         error=("row 11", "season_derivable"),
-    ),
-    Case(
-        "box_latin1_name",
-        "box score: 'Schröder' in latin-1",
-        hostile_files.box_latin1_player_name,
-        file=ARCHIVE,
-        error=(f"{ARCHIVE}!nba_boxscores/0022000002.csv", "data row 19", "utf8_text"),
     ),
     Case(
         "box_ragged_row",
@@ -209,7 +229,9 @@ CASES = [
         "null_keys",
         "blank GAME_ID (row 40), blank TEAM_ID (row 45)",
         hostile_files.null_keys,
-        validation={40: "game_id_valid", P(40): "game_pair", 45: "team_id_valid", P(45): "game_pair"},
+        # the partners stand alone (valid); with no other source holding the game, dedup sets them aside
+        validation={40: "game_id_valid", 45: "team_id_valid"},
+        dedup={P(40): "game_incomplete", P(45): "game_incomplete"},
         rows_out={"team_games": 2456},
     ),
     Case(
@@ -249,6 +271,48 @@ CASES = [
         read={"team_games": hostile_files.GAMELOG_ROWS * hostile_files.LARGE_COPIES},
         rows_out={"team_games": 2460},
         exact_duplicates=hostile_files.GAMELOG_ROWS * (hostile_files.LARGE_COPIES - 1),
+    ),
+    Case(
+        "latin1_text",
+        "latin-1 bytes for 'Montréal' on row 300 (was: refused whole)",
+        hostile_files.latin1_team_name,
+        rows_out={"team_games": 2460},
+        extra=lambda run: _decoded_as(run, "raw/league_game_log", 300, hostile_files.LATIN1_NAME, {GAMELOG: "latin-1"}),
+    ),
+    Case(
+        "cp1252_text",
+        "a Windows-1252 export: curly quotes and an en dash on row 300 (was: refused whole)",
+        hostile_files.cp1252_team_name,
+        rows_out={"team_games": 2460},
+        extra=lambda run: _decoded_as(
+            run, "raw/league_game_log", 300, hostile_files.CP1252_NAME, {GAMELOG: "windows-1252"}
+        ),
+    ),
+    Case(
+        "box_latin1_name",
+        "box score: 'Schröder' in latin-1 in one member (was: the archive refused whole)",
+        hostile_files.box_latin1_player_name,
+        file=ARCHIVE,
+        season="2020-21",
+        read={"team_games": 8, "player_games": hostile_files.box_rows_total()},
+        rows_out={"team_games": 8, "player_games": hostile_files.box_rows_total()},
+        extra=_box_member_decoded_as_latin1,
+    ),
+    Case(
+        "neutral_site",
+        "two games listed '@' on both rows, as stats.nba.com lists neutral sites (was: 4 rows game_pair)",
+        hostile_files.neutral_site_games,
+        rows_out={"team_games": 2460},
+        extra=_neutral_games_kept,
+    ),
+    Case(
+        "one_team_log",
+        "one team's game log (BOS, 82 rows), its opponents' rows in another source (was: 164 rows game_pair)",
+        hostile_files.one_team_logs,
+        file="bos-2022-23.csv",
+        read={"team_games": 164},
+        rows_out={"team_games": 164},
+        extra=_paired_across_sources,
     ),
     Case(
         "box_hostile_values",
@@ -451,15 +515,14 @@ def assert_nothing_lost(run: RunRecord, table: str, rows_read: int) -> None:
     acc = set(zip(accepted["source_file"], accepted["source_row"]))
     bad = set(zip(quarantined["source_file"], quarantined["source_row"]))
     assert acc | bad == read and not acc & bad and len(read) == rows_read
-    # The check (unpartitioned) reads every season partition: its counts are the lake's totals.
+    # The check is partitioned like its table: its counts are those of the run's season only.
     check = run.checks[f"{table}_nothing_lost"]
     meta = {k: v.value for k, v in check.metadata.items() if k != "missing_sample"}
-    raw_total = sum(run.rows_in_lake(f"raw/{shape}") for shape in shapes_of(ENTITY[table]))
-    assert check.passed and meta["expected_rows"] == meta["accepted"] + meta["quarantined"] == raw_total
-    assert (meta["accepted"], meta["quarantined"]) == (
-        run.rows_in_lake(f"tables/{table}_validated"),
-        run.rows_in_lake(f"quarantine/{table}"),
+    expected = sum(
+        len(run.table(f"raw/{shape}")) * (2 if shape == "kaggle_games" else 1) for shape in shapes_of(ENTITY[table])
     )
+    assert check.passed and meta["expected_rows"] == meta["accepted"] + meta["quarantined"] == expected
+    assert (meta["accepted"], meta["quarantined"]) == (len(accepted), len(quarantined))
     assert (meta["source_rows_missing"], meta["unexpected_lineage"]) == (0, 0)
 
 
@@ -539,3 +602,25 @@ def test_published_text_is_stored_as_text(tmp_path):
     ]
     with sqlite3.connect(path) as con:
         assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["games"]
+
+
+def test_an_unbuilt_registered_season_does_not_break_another_seasons_run(tmp_path, monkeypatch, capsys):
+    """`ingest --no-run` of one season, then `ingest` of another: the second run's blocking checks
+    used to load every registered season and fail on the unbuilt one (FileNotFoundError)."""
+    platform_env(monkeypatch, tmp_path / "home")
+    first, second = tmp_path / "nba-gamelog-2021-22.csv", tmp_path / GAMELOG
+    first.write_bytes(gzip.decompress(hostile_files.GAMELOG_2021_22.read_bytes()))
+    second.write_text(hostile_files.GAMELOG.text())
+    assert main(["ingest", "--no-run", str(first)]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--no-drift", str(second)]) == 0
+    out = capsys.readouterr().out
+    run = run_record(out, tmp_path / "home", "2022-23")
+    assert run.checks and all(c.passed for c in run.checks.values())
+    lost = run.checks["team_games_nothing_lost"].metadata
+    # the check read the run's season only: 2,460 rows, not the registered 2021-22 as well
+    assert (
+        lost["expected_rows"].value == lost["accepted"].value + lost["quarantined"].value == hostile_files.GAMELOG_ROWS
+    )
+    assert not (tmp_path / "home" / "lake" / "tables" / "team_games" / "2021-22.parquet").exists()
+    assert len(run.table("tables/team_games")) == hostile_files.GAMELOG_ROWS

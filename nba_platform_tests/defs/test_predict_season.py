@@ -51,7 +51,10 @@ def test_predict_unseen_season_from_a_gamelog_export(tmp_path, sample_path):
         "away_team_id",
         "p_home_win",
         "model_version",
+        "neutral",
+        "p_home_win_is",
     ]
+    assert not preds["neutral"].any() and (preds["p_home_win_is"] == "home team").all()  # no neutral site in 2023-24
     assert len(preds) == 1230 and preds["game_id"].is_unique and preds["game_id"].str.len().eq(10).all()
     assert preds["p_home_win"].between(0.01, 0.99).all()
     assert preds["model_version"].nunique() == 1 and preds["model_version"].iloc[0].startswith("nba_game_outcome/v")

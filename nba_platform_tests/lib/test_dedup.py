@@ -126,6 +126,46 @@ def test_differing_copies_within_a_source_are_quarantined_not_guessed(src):
     assert_team_table_invariants(both, 6)
 
 
+def test_a_conflict_inside_one_file_quarantines_that_files_rows_only(src):
+    """Issue 16: a new file with an internal conflict used to quarantine the agreeing rows of
+    another file of the same source (the shipped sample) and let a lower source fill the game."""
+    good = accepted(src, (src.csv_bytes(src.league_game_log_rows([src.G1])), "sample.csv"))
+    rows = src.league_game_log_rows([src.G1])
+    bad_copy = dict(rows[0], reb=int(rows[0]["reb"]) + 1, dreb=int(rows[0]["dreb"]) + 1)
+    bad = accepted(src, (src.csv_bytes(rows + [bad_copy]), "new.csv"))
+    r = dedup_team_games(pd.concat([good, bad], ignore_index=True))
+    q = r.quarantined
+    assert r.quarantined_by_rule == {"source_internal_conflict": 2}
+    assert set(q["source_file"]) == {"new.csv"}  # the new file's two copies of that row, nothing else
+    assert len(r.table) == 2
+    team = json.loads(q["record"].iloc[0])["team_id"]
+    kept = src.one(r.table, team_id=team)
+    assert kept["source_file"] == "sample.csv" and kept["reb"] == int(rows[0]["reb"])  # the sample's row stands
+    assert r.exact_duplicates == 1  # the new file's other row equals the sample's
+    assert_team_table_invariants(r, 5)
+
+
+def test_files_of_one_source_that_differ_follow_the_priority_and_are_recorded(src):
+    """Between files of one source: a disputed result quarantines the game (never guessed); a
+    differing non-result field comes from the first file by name, and the difference is counted."""
+    rows = src.league_game_log_rows([src.G1])
+    first = accepted(src, (src.csv_bytes(rows), "a.csv"))
+    more_ast = [dict(rows[0], ast=int(rows[0]["ast"]) + 3), rows[1]]
+    second = accepted(src, (src.csv_bytes(more_ast), "b.csv"))
+    r = dedup_team_games(pd.concat([first, second], ignore_index=True))
+    assert r.quarantined.empty and len(r.table) == 2
+    assert set(r.table["source_file"]) == {"a.csv"}
+    assert r.repaired["rows_differing_between_files"] == 1
+    team = int(rows[0]["team_id"])
+    assert src.one(r.table, team_id=team)["ast"] == int(rows[0]["ast"])
+    assert_team_table_invariants(r, 4)
+    more_pts = [dict(rows[0], pts=int(rows[0]["pts"]) + 2, ftm=int(rows[0]["ftm"]) + 2, fta=int(rows[0]["fta"]) + 2)]
+    third = accepted(src, (src.csv_bytes([*more_pts, rows[1]]), "c.csv"))
+    disputed = dedup_team_games(pd.concat([first, third], ignore_index=True))
+    assert disputed.table.empty and disputed.quarantined_by_rule == {"source_conflict": 4}
+    assert disputed.quarantined["reason"].str.contains("pts").all()
+
+
 # ---------------------------------------------------------------- across sources
 
 
@@ -178,13 +218,17 @@ def test_float_plus_minus_is_recomputed_from_points_and_counted(src):
     rows[0]["PLUS_MINUS"], rows[1]["PLUS_MINUS"] = 11.8, -11.8  # the upstream float defect
     rows[2]["PLUS_MINUS"] = 4.0  # integer, but not the margin (the shipped file has these too)
     r = dedup_team_games(accepted(src, (src.csv_bytes(rows), "slim.csv")))
-    assert r.repaired == {"plus_minus_recomputed": 3, "plus_minus_filled": 0}
+    assert r.repaired == {"plus_minus_recomputed": 3, "plus_minus_filled": 0, "rows_differing_between_files": 0}
     assert src.one(r.table, team_id=src.PHI)["plus_minus"] == 12.0
     assert src.one(r.table, team_id=src.DET)["plus_minus"] == -12.0
     assert src.one(r.table, team_id=src.BOS)["plus_minus"] == 5.0
     assert_team_table_invariants(r, 4)
     kaggle_only = dedup_team_games(accepted(src, (src.csv_bytes(src.kaggle_rows()), "games.csv")))
-    assert kaggle_only.repaired == {"plus_minus_recomputed": 0, "plus_minus_filled": 4}
+    assert kaggle_only.repaired == {
+        "plus_minus_recomputed": 0,
+        "plus_minus_filled": 4,
+        "rows_differing_between_files": 0,
+    }
     assert sorted(kaggle_only.table["plus_minus"].tolist()) == [-12.0, -5.0, 5.0, 12.0]
 
 
@@ -257,7 +301,7 @@ def test_dedup_is_idempotent_on_a_single_source(src):
     second = dedup_team_games(first.table)
     pd.testing.assert_frame_equal(second.table, first.table)
     assert (second.exact_duplicates, second.merged_across_sources, len(second.quarantined)) == (0, 0, 0)
-    assert second.repaired == {"plus_minus_recomputed": 0, "plus_minus_filled": 0}
+    assert second.repaired == {"plus_minus_recomputed": 0, "plus_minus_filled": 0, "rows_differing_between_files": 0}
 
 
 def test_dedup_rerun_keeps_every_canonical_value_across_sources(src):

@@ -490,11 +490,16 @@ def test_opponent_pairing_needs_exactly_two_teams_in_the_file(src):
     third = dict(rows[1], team_id=src.ATL, team_abbreviation="ATL", matchup="ATL @ PHI")
     out = src.normalise(src.csv_bytes(rows + [third]), "lgl.csv")
     g1 = out[out["game_id"] == "0022101228"]
-    assert g1["opponent_id"].isna().all() and g1["opp_pts"].isna().all()  # 3 teams: nobody is paired
+    # 3 teams: nobody is paired; each row's opponent comes from its matchup (game_pair quarantines them)
+    assert g1["opponent_id"].tolist() == [src.DET, src.PHI, src.PHI]
+    assert g1["opp_pts"].tolist() == [106, 118, 118]  # points - plus-minus
     g2 = out[out["game_id"] == "0022101229"]
     assert g2["opponent_id"].tolist() == [src.NYK, src.BOS]
+    # one team's game log: the row stands alone, its opponent known from the matchup (issue 16)
     single = src.normalise(src.csv_bytes(rows[:1]), "lgl.csv")
-    assert pd.isna(single["opponent_id"].iloc[0])
+    assert (single["opponent_id"].iloc[0], single["opp_pts"].iloc[0]) == (src.DET, 106)
+    no_margin = src.normalise(src.csv_bytes([dict(rows[0], plus_minus="")]), "lgl.csv")
+    assert no_margin["opponent_id"].iloc[0] == src.DET and pd.isna(no_margin["opp_pts"].iloc[0])
 
 
 def test_normalised_player_rows_fit_the_schema(src):

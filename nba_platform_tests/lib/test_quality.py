@@ -159,14 +159,15 @@ def test_unparseable_value_is_quarantined_naming_the_column(src):
     assert_split_invariants(split, frame, TEAM_GAME_SCHEMA)
 
 
-@pytest.mark.parametrize("case", ["three_teams", "single_team", "two_home_teams", "plays_itself"])
+@pytest.mark.parametrize("case", ["three_teams", "two_home_teams", "plays_itself", "unknown_opponent"])
 def test_game_pair_needs_two_teams_one_home(src, case):
     rows = src.league_game_log_rows()
     if case == "three_teams":
         rows.append(dict(rows[1], team_id=src.ATL, team_abbreviation="ATL", matchup="ATL @ PHI"))
         bad = {(1, src.PHI), (2, src.DET), (5, src.ATL)}
-    elif case == "single_team":
+    elif case == "unknown_opponent":  # standing alone, and the matchup names no team
         rows.pop(1)
+        rows[0]["matchup"] = "PHI vs. XYZ"
         bad = {(1, src.PHI)}
     elif case == "two_home_teams":
         rows[1]["matchup"] = "DET vs. PHI"
@@ -184,16 +185,31 @@ def test_game_pair_needs_two_teams_one_home(src, case):
     assert_split_invariants(split, frame, TEAM_GAME_SCHEMA)
 
 
-def test_pairs_are_checked_per_source(src):
-    # G1 only in the slim log, its partner only in LeagueGameLog: neither source has the pair.
+def test_one_teams_row_stands_alone_with_its_opponent_from_the_matchup(src):
+    """Issue 16: one team's game log (teamgamelog) was quarantined whole (game_pair)."""
+    rows = src.league_game_log_rows()
+    phi = rows[0]
+    assert phi["team_id"] == src.PHI and rows[1]["team_id"] == src.DET  # DET's row is left out
+    split, frame = src.validate((src.csv_bytes([phi, *rows[2:]]), "phi.csv"))
+    assert split.quarantined.empty
+    row = src.one(split.accepted, team_id=src.PHI, game_id=phi["game_id"])
+    assert row["opponent_id"] == src.DET and row["opp_pts"] == phi["pts"] - phi["plus_minus"]
+    assert_split_invariants(split, frame, TEAM_GAME_SCHEMA)
+
+
+def test_pairs_are_checked_across_sources(src):
+    # G1's home row only in the slim log, its away row only in LeagueGameLog: valid rows both,
+    # and dedup pairs them into one complete game.
+    from nba_platform.lib.dedup import dedup_team_games
+
     lgl = src.league_game_log_rows()
     slim = src.slim_rows()
     split, _ = src.validate((src.csv_bytes(lgl[1:]), "lgl.csv"), (src.csv_bytes(slim[:1] + slim[2:]), "slim.csv"))
-    q = split.quarantined
-    assert sorted(zip(q["source"], q["rule"])) == [
-        ("league_game_log", "game_pair"),
-        ("league_game_log_slim", "game_pair"),
-    ]
+    assert split.quarantined.empty
+    result = dedup_team_games(split.accepted)
+    g1 = result.table[result.table["game_id"] == slim[0]["GAME_ID"]]
+    assert len(g1) == 2 and set(g1["source"]) == {"league_game_log", "league_game_log_slim"}
+    assert sorted(g1["opp_pts"]) == sorted(g1["pts"])
 
 
 @pytest.mark.parametrize(

@@ -124,18 +124,13 @@ def test_season_from_date_starts_seasons_in_september():
     assert pd.isna(out.iloc[8])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG (low impact): season_from_date puts the 2020 bubble conference finals/finals (played 2020-09-15..2020-10-11) "
-    "into 2020-21, although season_window('2019-20') explicitly covers them; the date fallback contradicts "
-    "the season window for those dates",
-)
 def test_season_from_date_agrees_with_season_window_for_the_2020_bubble_finals():
     finals = pd.Series(pd.to_datetime(["2020-09-30", "2020-10-11"]))
     lo, hi = season_window("2019-20")
     assert ((finals >= lo) & (finals <= hi)).all()  # the window says 2019-20 ...
     assert season_from_date(finals).tolist() == ["2019-20", "2019-20"]  # ... so should the fallback
+    after = pd.Series(pd.to_datetime(["2020-11-01", "2020-12-22", "2021-09-01"]))
+    assert season_from_date(after).tolist() == ["2020-21", "2020-21", "2021-22"]
 
 
 def test_season_window():

@@ -88,6 +88,8 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
     wanted = set(context.partition_keys)
     parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
     files_read, unrecognised, skipped, unindexed = [], [], 0, 0
+    encodings: dict[str, str] = {}
+    columns_dropped: dict[str, list[str]] = {}
     files = landing.list_files()
     # The file index (resources/landing.py) knows each file version's shape and seasons: a file of
     # another shape, or with none of the run's seasons, is skipped unread. Rows are exactly those
@@ -98,14 +100,15 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
         ):
             skipped += 1
             continue
-        data = landing.read_bytes(f.name)
         try:
+            data = landing.read_bytes(f.name)  # inside: a link out of the zone is refused, reported here
             if known is None:
                 found = landing.shape_of(f.name, data).name
                 if found != shape.name:
                     unindexed += not landing.record_index(f, found)  # shape only: its own raw asset adds the seasons
                     continue
-            _, by_season = landing.read_rows(f.name, data)
+            landed = landing.read_file(f.name, data)
+            by_season = landed.by_season
         except LandingError as exc:
             # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden (no entry: reported every run).
             unrecognised.append(str(exc))
@@ -114,6 +117,9 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
         if known is None or known.seasons is None:
             unindexed += not landing.record_index(f, shape.name, by_season)
         files_read.append(f.name)
+        encodings.update(landed.encodings)
+        if landed.columns_dropped:
+            columns_dropped[f.name] = landed.columns_dropped
         for season, rows in by_season.items():
             if season in parts:
                 parts[season].append(rows)
@@ -126,6 +132,10 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
             "files": dg.MetadataValue.json(files_read),
             "files_skipped_by_index": skipped,
             "unreadable_files": dg.MetadataValue.json(unrecognised),
+            # how each file's text was decoded (utf-8, windows-1252, latin-1; parquet is binary)
+            "encodings": dg.MetadataValue.json(encodings),
+            # columns outside the shape, not carried into raw (lib.landing.MAX_EXTRA_COLUMNS refuses more)
+            "columns_dropped": dg.MetadataValue.json(columns_dropped),
         },
         context.log,
     )

@@ -308,7 +308,10 @@ player_games = build_dedup_asset(
             description="Player rows set aside at dedup (identity conflicts such as differing birth dates).",
         ),
     },
-    ins={"validated": dg.AssetIn(key=["tables", "player_seasons_validated"])},
+    # the seasons that exist: a registered season not built yet is no error (issue 16)
+    ins={
+        "validated": dg.AssetIn(key=["tables", "player_seasons_validated"], metadata={"allow_missing_partitions": True})
+    },
     group_name="tables",
     can_subset=True,
 )

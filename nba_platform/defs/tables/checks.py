@@ -1,7 +1,9 @@
 """Blocking checks on the tables: the GX contract, and 'nothing lost' invariants.
 
 A failing blocking check stops downstream assets of the run: bad data never reaches the
-deduplicated tables, features or models.
+deduplicated tables, features or models. Checks of season-partitioned tables are partitioned
+the same way: they evaluate the partitions their run wrote, so one registered but unbuilt season
+never fails another season's run, and a one-season update reads one season.
 """
 
 import json
@@ -9,6 +11,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from nba_platform.defs.ingestion.partitions import season_partitions
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, SOURCE_ROW
 from nba_platform.lib.quality import (
     SuiteResult,
@@ -45,6 +48,7 @@ def gx_contract(table: pd.DataFrame, suite: str, expectations) -> dg.AssetCheckR
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: schema, non-null keys, id formats, value ranges, dates within the season.",
 )
@@ -56,6 +60,7 @@ def team_games_validated_contract(team_games_validated: dict) -> dg.AssetCheckRe
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: non-null keys, id formats, minutes and counts in range.",
 )
@@ -69,6 +74,7 @@ def player_games_validated_contract(player_games_validated: dict) -> dg.AssetChe
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: keys unique and non-null, birth date present, height/weight in range.",
 )
@@ -115,6 +121,7 @@ NOTHING_LOST = (
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -147,6 +154,7 @@ def team_games_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -166,6 +174,7 @@ def player_games_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_seasons_validated"]),
+    partitions_def=season_partitions,
     blocking=True,
     description=NOTHING_LOST,
     additional_ins={
@@ -188,6 +197,7 @@ def player_seasons_nothing_lost(
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "team_games"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: (game_id, team_id) unique, exactly two rows per game (one home), "
     "opp_pts equals the opponent row's points, plus the validated-table contract.",
@@ -201,6 +211,7 @@ def team_games_contract(team_games: dict) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=dg.AssetKey(["tables", "player_games"]),
+    partitions_def=season_partitions,
     blocking=True,
     description="GX suite: (game_id, player_id) unique, game date attached, counts in range.",
 )
@@ -248,13 +259,18 @@ def keys_accounted(
 def build_keys_check(
     table: str, validated_key: list[str], quarantine_key: str, key: list[str], partitioned: bool = True
 ):
+    # A partitioned table's check reads the partitions its run wrote; the unpartitioned players
+    # table's reads the validated seasons that exist (a registered, unbuilt season is no error).
+    validated_in = dg.AssetIn(key=validated_key, metadata={} if partitioned else {"allow_missing_partitions": True})
+
     @dg.asset_check(
         asset=dg.AssetKey(["tables", table]),
         name=f"{table}_keys_accounted",
+        partitions_def=season_partitions if partitioned else None,
         blocking=True,
         description=f"Dedup on {key}: no duplicate keys remain and every validated key is either in the table or in quarantine.",
         additional_ins={
-            "validated": dg.AssetIn(key=validated_key),
+            "validated": validated_in,
             "quarantined": dg.AssetIn(key=["quarantine", quarantine_key]),
         },
     )
@@ -271,5 +287,7 @@ keys_checks = [
     build_keys_check(
         "player_games", ["tables", "player_games_validated"], "player_games_dedup", ["game_id", "player_id"]
     ),
-    build_keys_check("players", ["tables", "player_seasons_validated"], "players_dedup", ["player_id"]),
+    build_keys_check(
+        "players", ["tables", "player_seasons_validated"], "players_dedup", ["player_id"], partitioned=False
+    ),
 ]
