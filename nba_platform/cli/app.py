@@ -299,6 +299,7 @@ def cmd_predict_season(args) -> int:
     quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
     conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
+    out["model_version"] = preds["model_name"] + "/v" + preds["model_version"].astype(str)  # the registry label
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
     out.to_csv(args.out, index=False, float_format="%.6f")
     _print(

@@ -28,6 +28,9 @@ import pandas as pd
 
 DIGEST_TAG = "artifact_sha256"  # model-version tag: JSON {relative path: sha256 hex}
 FINGERPRINT_TAG = "input_fingerprint"  # model-version tag: sha256 of the training inputs
+# Part of every fingerprint; bumped when what a registered model is made of changes (format,
+# training code), so a model registered before is not reused for identical data.
+MODEL_FORMAT = "pyfunc-portable-pickle-1"
 
 
 class ModelIntegrityError(RuntimeError):

@@ -384,11 +384,6 @@ def train_kind(
     )
 
 
-# Bumped when what a registered model is made of changes (its format or training code), so a
-# model registered before is not reused for identical data.
-MODEL_FORMAT = "pyfunc-portable-pickle-1"
-
-
 def training_fingerprint(
     features: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -399,7 +394,7 @@ def training_fingerprint(
     """SHA-256 of everything a model fitted on `train_seasons` learns from: the training rows
     (keys, every feature value, labels) in order, the parameters, MODEL_FORMAT and `context`
     (e.g. the chosen kind, the evaluation season). Equal fingerprints mean an identical model."""
-    from nba_platform.lib.model_artifacts import frame_fingerprint
+    from nba_platform.lib.model_artifacts import MODEL_FORMAT, frame_fingerprint
 
     X, y, keys = training_frame(features, outcomes, sorted({str(s) for s in train_seasons}), params.season_types)
     return frame_fingerprint(keys, X, y, dataclasses.asdict(params), {"format": MODEL_FORMAT, **context})

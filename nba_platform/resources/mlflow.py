@@ -278,6 +278,15 @@ class MlflowTracking(dg.ConfigurableResource):
             log=logger,
         )
 
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        with self._mlflow() as mlflow:
+            return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
+
+    def artifact_uri(self, version: str, name: str = GAME_MODEL_NAME) -> str:
+        """Where a version's model files are stored (file path or s3:// URI)."""
+        with self._mlflow() as mlflow:
+            return mlflow.MlflowClient().get_model_version_download_uri(name, str(version))
+
     def find_version(self, name: str, tags: dict) -> RegisteredVersion | None:
         """The newest version of `name` whose tags include every (key, value) of `tags`, or None."""
         with self._mlflow() as mlflow:
