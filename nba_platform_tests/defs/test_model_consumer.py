@@ -109,7 +109,7 @@ def test_registry_holds_served_versions_and_backfill_refits_apart(built):
         assert tags["purpose"] == "walk_forward" and tags["train_last_season"] < season
         assert tags[DIGEST_TAG] and tags["input_fingerprint"]
     mlflow = built["resources"]["mlflow"]
-    runs = {v.version: v.run_id for v in mlflow.model_versions(BACKFILL_MODEL_NAME)}
+    runs = {str(v.version): v.run_id for v in mlflow.model_versions(BACKFILL_MODEL_NAME)}
     for version, _ in backfill.values():
         metrics = mlflow.run_metrics(runs[str(version)])
         assert 0.15 < metrics["eval_model_brier"] < 0.26 and metrics["n_eval_games"] > 1000
