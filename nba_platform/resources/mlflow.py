@@ -271,7 +271,7 @@ class MlflowTracking(dg.ConfigurableResource):
                 title=f"Model {label} refused: artifacts do not match the registry",
                 summary="A registered model's files differ from the SHA-256 digests recorded when it was "
                 "registered. It was not loaded; the artifact store may have been tampered with.",
-                fields=(("model", label), ("tracking store", self.experiment_name)),
+                fields=(("model", label), ("experiment", self.experiment_name)),
                 details=reason,
                 environment=self.alert_notifier.environment,
             ),
