@@ -74,8 +74,9 @@ def empty_predictions() -> DataFrame:
     owners=["team:ml"],
     description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
     "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
-    "models/game_outcome_model refit on every season before that one, registered in MLflow). Each game's features "
-    "use only earlier games, including earlier games of the same season.",
+    "models/game_outcome_model refit on every season before that one, registered in MLflow as "
+    "nba_game_outcome_backfill and refitted only when its training inputs change). Each game's features use only "
+    "earlier games, including earlier games of the same season. Rows carry model_name and the integer model_version.",
 )
 def game_predictions(
     context: dg.AssetExecutionContext,
