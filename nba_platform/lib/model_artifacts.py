@@ -109,10 +109,17 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _is_bytecode_cache(path: Path) -> bool:
+    # Python writes __pycache__ beside the model's code when a consumer loads it from a local
+    # artifact store. The platform never imports that code, and a cache would otherwise lock
+    # every consumer-loaded model out.
+    return "__pycache__" in path.parts or path.suffix == ".pyc"
+
+
 def directory_digests(root: str | os.PathLike) -> dict[str, str]:
-    """{path relative to root (POSIX): sha256} for every file under root."""
+    """{path relative to root (POSIX): sha256} for every file under root (bytecode caches aside)."""
     base = Path(root)
-    files = sorted(p for p in base.rglob("*") if p.is_file())
+    files = sorted(p for p in base.rglob("*") if p.is_file() and not _is_bytecode_cache(p.relative_to(base)))
     if not files:
         raise ValueError(f"no files under {root}")
     return {p.relative_to(base).as_posix(): file_sha256(p) for p in files}

@@ -138,7 +138,10 @@ import pandas as pd
 
 assert importlib.util.find_spec("nba_platform") is None, "project code is importable"
 model = mlflow.pyfunc.load_model("models:/nba_game_outcome@champion")
-files = sorted(glob.glob(os.path.join(sys.argv[1], "features", "game_features", "**", "*.parquet"), recursive=True))
+table = os.path.join(sys.argv[1], "features", "game_features")
+files = [table + ".parquet"] if os.path.isfile(table + ".parquet") else sorted(
+    glob.glob(os.path.join(table, "**", "*.parquet"), recursive=True)
+)
 features = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 rows = features[features["season"] == "2023-24"].reset_index(drop=True)
 out = model.predict(rows)
@@ -181,7 +184,13 @@ def test_champion_loads_and_predicts_p_home_win_without_project_code(built):
     assert {c: result["table_dtypes"][c] for c in INT_FEATURES} == dict.fromkeys(INT_FEATURES, "int64")
     assert {c: result["input_types"][c] for c in INT_FEATURES} == dict.fromkeys(INT_FEATURES, "long")
     # the same probabilities the platform served for the season
-    served = pq.read_table(root / "lake" / "serving" / "game_predictions").to_pandas()
+    served = pd.concat(
+        [
+            pq.read_table(p).to_pandas()
+            for p in sorted((root / "lake" / "serving" / "game_predictions").rglob("*.parquet"))
+        ],
+        ignore_index=True,
+    )
     served = served[served["season"] == "2023-24"].set_index("game_id")["p_home_win"]
     consumer = pd.Series(result["p"], index=result["game_ids"])
     assert (consumer - served.reindex(consumer.index)).abs().max() < 1e-12

@@ -103,7 +103,10 @@ import pandas as pd
 
 assert importlib.util.find_spec("nba_platform") is None, "project code is importable"
 model = mlflow.pyfunc.load_model(sys.argv[2])
-files = sorted(glob.glob(os.path.join(sys.argv[1], "features", "player_game_features", "**", "*.parquet"), recursive=True))
+table = os.path.join(sys.argv[1], "features", "player_game_features")
+files = [table + ".parquet"] if os.path.isfile(table + ".parquet") else sorted(
+    glob.glob(os.path.join(table, "**", "*.parquet"), recursive=True)
+)
 rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 rows = rows[rows["season"] == "2020-21"].head(500).reset_index(drop=True)
 out = model.predict(rows)
@@ -139,13 +142,10 @@ def test_registered_model_predicts_points_in_a_process_without_project_code(buil
     # the same numbers as the verified in-process estimator on the same rows
     from nba_platform.lib.player_model import MODEL_FEATURE_COLUMNS
 
-    features = pd.concat(
-        [
-            pq.read_table(p).to_pandas()
-            for p in sorted((root / "lake" / "features" / "player_game_features").rglob("*.parquet"))
-        ],
-        ignore_index=True,
-    )
+    table = root / "lake" / "features" / "player_game_features"
+    single = table.with_suffix(".parquet")
+    files = [single] if single.is_file() else sorted(table.rglob("*.parquet"))
+    features = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
     rows = features[features["season"] == "2020-21"].head(500)
     expected = mlflow.load_sklearn_model(uri).predict(rows[MODEL_FEATURE_COLUMNS].astype("float64"))
     assert max(abs(a - b) for a, b in zip(result["points"], expected, strict=True)) < 1e-9

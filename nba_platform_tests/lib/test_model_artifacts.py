@@ -84,3 +84,11 @@ def test_training_fingerprint_changes_only_with_the_training_inputs(data):
     assert training_fingerprint(features, outcomes, train, GameModelParams(logistic_c=0.2), kind="logistic") != base
     assert training_fingerprint(features, outcomes, train, FAST, kind="hist_gradient_boosting") != base
     assert frame_fingerprint(pd.DataFrame({"a": [1, 2]})) != frame_fingerprint(pd.DataFrame({"a": [1.0, 2.0]}))
+
+
+def test_a_bytecode_cache_written_by_a_consumer_is_not_a_tampering(tmp_path):
+    (tmp_path / "pyfunc_model.py").write_text("x = 1\n")
+    recorded = directory_digests(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "pyfunc_model.cpython-311.pyc").write_bytes(b"\x00cache")
+    assert verify_digests(tmp_path, recorded, "m/v1") == recorded
