@@ -259,6 +259,7 @@ def cmd_predict_season(args) -> int:
     quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
     conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
+    out["model_version"] = preds["model_name"] + "/v" + preds["model_version"].astype(str)  # the registry label
     # neutral sites: p_home_win is the first-listed team's probability, and the file says so
     out = with_venue(out, lake.read_table(f"tables/team_games/{args.season}.parquet").to_pandas())
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
@@ -332,7 +333,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_rollback_champion(args) -> int:
-    from nba_platform.lib.redaction import redact
+    from nba_platform.lib.secret_scrubbing import redact
     from nba_platform.resources.environment import build_resources
     from nba_platform.resources.model_registry import rollback
 

@@ -154,6 +154,10 @@ def _transformed_owners(pipeline: Pipeline, columns: list[str], allow_value_tran
     for name, step in pipeline.steps[:-1]:
         if isinstance(step, DropAllMissingColumns):
             owners = owners[step.keep_]
+        elif isinstance(step, FunctionTransformer) and step.func is np.take:
+            owners = owners[np.asarray(step.kw_args["indices"], dtype="int64")]  # portable column selection
+        elif isinstance(step, FunctionTransformer) and step.func is np.asarray:
+            pass  # dtype only (portable_estimator)
         elif allow_value_transforms and isinstance(step, SimpleImputer):
             names = [f"f{i}" for i in range(len(owners))]
             out = step.get_feature_names_out(names)

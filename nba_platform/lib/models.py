@@ -355,3 +355,19 @@ def train_kind(
         train_home_win_rate=home_base_rate(y),
         fit_seasons=played,
     )
+
+
+def training_fingerprint(
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    train_seasons,
+    params: GameModelParams,
+    **context,
+) -> str:
+    """SHA-256 of everything a model fitted on `train_seasons` learns from: the training rows
+    (keys, every feature value, labels) in order, the parameters, MODEL_FORMAT and `context`
+    (e.g. the chosen kind, the evaluation season). Equal fingerprints mean an identical model."""
+    from nba_platform.lib.model_artifacts import MODEL_FORMAT, frame_fingerprint
+
+    X, y, keys = training_frame(features, outcomes, sorted({str(s) for s in train_seasons}), params.season_types)
+    return frame_fingerprint(keys, X, y, dataclasses.asdict(params), {"format": MODEL_FORMAT, **context})

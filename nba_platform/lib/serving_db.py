@@ -4,7 +4,7 @@ One transaction per publish, so a publish is atomic (readers see the old rows un
 and re-publishing the same rows is idempotent. Tables carry the primary keys and indexes a
 dashboard's queries need (latest predictions by date, by team).
 
-Postgres: a publish replaces whole slices. A table's `replace_keys` (season, and model version
+Postgres: a publish replaces whole slices. A table's `replace_keys` (season, and model name
 for predictions) name the slices the frame holds; their rows are deleted and the frame is COPYed
 straight into the table, so every row is written once and rows a republished slice no longer has
 disappear; rows of other slices (other seasons, other model versions) are kept. If a key of the
@@ -104,14 +104,97 @@ GAME_PREDICTIONS = ServingTable(
         "away_team_id": "BIGINT",
         "p_home_win": "DOUBLE PRECISION",
         "elo_p_home_win": "DOUBLE PRECISION",
-        "model_version": "TEXT",
+        "model_name": "TEXT",  # nba_game_outcome (served live) | nba_game_outcome_backfill (walk-forward)
+        "model_version": "BIGINT",  # the registered version of model_name: max() and ORDER BY are numeric
         "published_at": "TIMESTAMP",
         "top_factors": "TEXT",
     },  # top_factors: JSON [{feature, value, shap}] (SHAP, log-odds)
-    ("game_id", "model_version"),
-    (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date"), ("season",)),
-    replace_keys=("season", "model_version"),  # another model's predictions of the season are kept
+    ("game_id", "model_name"),
+    (
+        ("game_date",),
+        # "latest forecasts for a team": one index per side, read newest first (README: Serving queries)
+        ("home_team_id", "game_date"),
+        ("away_team_id", "game_date"),
+        ("season",),
+        ("model_name", "model_version"),
+    ),
+    # A publish replaces the season's predictions by that model name: a refit's rows replace the
+    # previous refit's, never stack beside them; backfill and live forecasts of a season are kept apart.
+    replace_keys=("season", "model_name"),
 )
+
+
+# ---------------------------------------------------------------------------
+# Migration of game_predictions from text labels ("nba_game_outcome/v19", primary key
+# (game_id, model_version)) to model_name + integer model_version, primary key (game_id, model_name).
+# Runs inside the publish transaction; rows stacked per game and model name keep the newest version.
+# ---------------------------------------------------------------------------
+
+
+def _needs_label_migration(column_types: dict[str, str]) -> bool:
+    declared = column_types.get("model_version", "").lower()
+    return bool(column_types) and declared.startswith(("text", "char", "varchar"))
+
+
+def _migrate_game_predictions_sqlite(con: sqlite3.Connection) -> bool:
+    table = GAME_PREDICTIONS
+    existing = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({table.name})")}
+    if not _needs_label_migration(existing):
+        return False
+    cut = "instr(model_version, '/v')"
+    parsed = {
+        "model_name": f"CASE WHEN {cut} > 0 THEN substr(model_version, 1, {cut} - 1) ELSE model_version END",
+        "model_version": f"CASE WHEN {cut} > 0 THEN CAST(substr(model_version, {cut} + 2) AS INTEGER) END",
+    }
+    select = ", ".join(f"{parsed.get(c) or (c if c in existing else 'NULL')} AS {c}" for c in table.columns)
+    legacy = f"{table.name}_text_versions"
+    con.execute(f"ALTER TABLE {table.name} RENAME TO {legacy}")
+    for name in [
+        r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (legacy,))
+    ]:
+        if not name.startswith("sqlite_autoindex"):
+            con.execute(f"DROP INDEX {name}")
+    con.execute(table.create_sql("sqlite")[0])
+    columns = ", ".join(table.columns)
+    con.execute(
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM ("
+        f"SELECT *, row_number() OVER (PARTITION BY game_id, model_name ORDER BY model_version DESC, published_at DESC) AS rank_ "
+        f"FROM (SELECT {select} FROM {legacy})) WHERE rank_ = 1"
+    )
+    con.execute(f"DROP TABLE {legacy}")
+    return True
+
+
+def _migrate_game_predictions_postgres(cur) -> bool:
+    table = GAME_PREDICTIONS
+    cur.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = %s",
+        (table.name,),
+    )
+    if not _needs_label_migration(dict(cur.fetchall())):
+        return False
+    name_of = "coalesce(substring(model_version from '^(.*)/v[0-9]+$'), model_version)"
+    version_of = "substring(model_version from '/v([0-9]+)$')::bigint"
+    cur.execute(f"LOCK TABLE {table.name} IN ACCESS EXCLUSIVE MODE")
+    cur.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS model_name TEXT")
+    cur.execute(f"UPDATE {table.name} SET model_name = {name_of}")
+    # Stacked rows (one per refit) of a game and model name: the newest version stays.
+    cur.execute(
+        f"DELETE FROM {table.name} t USING (SELECT ctid, row_number() OVER (PARTITION BY game_id, model_name "
+        f"ORDER BY {version_of} DESC NULLS LAST, published_at DESC NULLS LAST) AS rank_ FROM {table.name}) r "
+        "WHERE t.ctid = r.ctid AND r.rank_ > 1"
+    )
+    cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", (table.name,))
+    for (constraint,) in cur.fetchall():
+        cur.execute(f'ALTER TABLE {table.name} DROP CONSTRAINT "{constraint}"')
+    cur.execute(f"ALTER TABLE {table.name} ALTER COLUMN model_version DROP NOT NULL")  # no longer a key column
+    cur.execute(f"ALTER TABLE {table.name} ALTER COLUMN model_version TYPE BIGINT USING {version_of}")
+    cur.execute(f"ALTER TABLE {table.name} ALTER COLUMN model_name SET NOT NULL")
+    cur.execute(f"ALTER TABLE {table.name} ADD PRIMARY KEY ({', '.join(table.primary_key)})")
+    return True
+
+
 SERVING_TABLES = {t.name: t for t in (GAMES, GAME_PREDICTIONS)}
 
 
@@ -141,6 +224,8 @@ def publish_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
     con = sqlite3.connect(path)
     try:
         with con:  # one transaction
+            if table is GAME_PREDICTIONS:
+                _migrate_game_predictions_sqlite(con)
             for stmt in table.create_sql("sqlite"):
                 con.execute(stmt)
             existing = {r[1] for r in con.execute(f"PRAGMA table_info({table.name})")}
@@ -214,6 +299,8 @@ def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pa
     )
     with psycopg.connect(conninfo, password=password) as con:  # commits on success, rolls back on error
         with con.cursor() as cur:
+            if table is GAME_PREDICTIONS:
+                _migrate_game_predictions_postgres(cur)
             cur.execute("; ".join(table.create_sql("postgres")))  # idempotent DDL, one round trip
             if slices is not None:
                 try:

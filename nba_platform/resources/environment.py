@@ -23,6 +23,19 @@ def build_resources(settings: Settings | None = None) -> dict:
         if s.env == "prod"
         else Secrets(source="env")
     )
+    alert_notifier = AlertNotifier(
+        secrets=secrets,
+        environment=s.env,
+        ui_base_url=s.ui_base_url,
+        smtp_host=s.alert_smtp_host,
+        smtp_port=s.alert_smtp_port,
+        smtp_starttls=s.alert_smtp_starttls,
+        smtp_ca_file=s.alert_smtp_ca_file,
+        smtp_username=s.alert_smtp_username,
+        email_from=s.alert_email_from,
+        email_to=list(s.alert_email_to),
+        scrub_secret_keys=[k for k in [s.serving_db_password_key] if k],
+    )
     return {
         "secrets": secrets,
         "serving_db": ServingDatabase(url=s.serving_db_url, secrets=secrets, password_key=s.serving_db_password_key),
@@ -57,6 +70,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             secrets=secrets,
             password_key=s.mlflow_password_key,
             s3_endpoint_url=endpoint,
+            alert_notifier=alert_notifier,
         ),
         "backups": DatabaseBackups(
             backup_uri=s.backup_uri,
@@ -78,19 +92,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             skill_decay_margin=s.retrain_skill_margin,
             min_live_games=s.retrain_min_live_games,
         ),
-        "alert_notifier": AlertNotifier(
-            secrets=secrets,
-            environment=s.env,
-            ui_base_url=s.ui_base_url,
-            smtp_host=s.alert_smtp_host,
-            smtp_port=s.alert_smtp_port,
-            smtp_starttls=s.alert_smtp_starttls,
-            smtp_ca_file=s.alert_smtp_ca_file,
-            smtp_username=s.alert_smtp_username,
-            email_from=s.alert_email_from,
-            email_to=list(s.alert_email_to),
-            scrub_secret_keys=[k for k in [s.serving_db_password_key] if k],
-        ),
+        "alert_notifier": alert_notifier,
     }
 
 

@@ -9,6 +9,8 @@ imported lazily so loading the definitions stays cheap.
 """
 
 import contextlib
+import json
+import logging
 import os
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -18,9 +20,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import dagster as dg
 
 from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
+from nba_platform.resources.alerts import AlertNotifier
 from nba_platform.resources.secrets import Secrets
 
+logger = logging.getLogger(__name__)
+
 GAME_MODEL_NAME = "nba_game_outcome"
+# Walk-forward refits that backfill past seasons: their own name, so the production model's
+# versions are only those that served or challenged.
+BACKFILL_MODEL_NAME = "nba_game_outcome_backfill"
+ESTIMATOR_FILE = "estimator.pkl"
+PYFUNC_CODE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "lib", "pyfunc_model.py")
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class RegisteredVersion:
     version: str
     run_id: str
     tags: dict
+    aliases: tuple[str, ...] = ()
 
     @property
     def model_uri(self) -> str:
@@ -51,8 +62,22 @@ class RegisteredVersion:
         return f"{self.name}/v{self.version}"
 
 
+def _registered(name: str, mv) -> RegisteredVersion:
+    return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}), tuple(mv.aliases or ()))
+
+
 def _model_requirements() -> list[str]:
-    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy", "cloudpickle")]
+    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "scikit-learn", "numpy", "pandas", "scipy")]
+
+
+def _parse_model_uri(model_uri: str) -> tuple[str, str]:
+    """models:/<name>/<version> -> (name, version); aliases are resolved by the caller."""
+    prefix = "models:/"
+    rest = model_uri[len(prefix) :] if model_uri.startswith(prefix) else ""
+    name, _, version = rest.rpartition("/")
+    if not name or not version.isdigit():
+        raise ValueError(f"expected models:/<name>/<version>, got {model_uri!r}")
+    return name, version
 
 
 def _with_password(uri: str, password: str) -> str:
@@ -76,6 +101,7 @@ class MlflowTracking(dg.ConfigurableResource):
     secrets: Secrets | None = None
     password_key: str | None = None
     s3_endpoint_url: str | None = None  # S3-compatible endpoint for the artifact store (tests: moto_server)
+    alert_notifier: AlertNotifier | None = None  # alerted when a model's artifacts fail verification
 
     @contextlib.contextmanager
     def _mlflow(self):
@@ -130,12 +156,41 @@ class MlflowTracking(dg.ConfigurableResource):
         registered_name: str = GAME_MODEL_NAME,
         artifacts: dict[str, str] | None = None,  # name -> text content
         run_name: str | None = None,
+        output_column: str | None = None,
     ) -> LoggedModel:
-        """One MLflow run: params, metrics, tags, the model with its signature, registered as a new version."""
-        with self._mlflow() as mlflow:
-            import mlflow.sklearn
+        """One MLflow run: params, metrics, tags, and the model registered as a new version.
+
+        The model is self-contained (see lib/pyfunc_model.py): a pickle of scikit-learn / numpy
+        objects only (`portable_estimator`) behind a models-from-code pyfunc whose `predict`
+        returns one column, `output_column` (default: "p_home_win" for a classifier, "points"
+        otherwise). Signature and input example keep `input_example`'s dtypes (the feature
+        table's), so rows of the table score as they are. The SHA-256 of every artifact file is
+        recorded as a model-version tag (tracking DB) and checked before any load."""
+        import pickle
+        import tempfile
+
+        import pandas as pd
+
+        from nba_platform.lib.model_artifacts import DIGEST_TAG, directory_digests, portable_estimator
+
+        classifier = hasattr(model, "predict_proba")
+        output_column = output_column or ("p_home_win" if classifier else "points")
+        portable = portable_estimator(model)
+        example = pd.DataFrame(input_example).reset_index(drop=True)
+        columns = [str(c) for c in example.columns]
+        values = example.astype("float64")
+        if classifier:
+            output = portable.predict_proba(values)[:, list(portable.classes_).index(1)]
+        else:
+            output = portable.predict(values)
+        with self._mlflow() as mlflow, tempfile.TemporaryDirectory(prefix="nba-model-") as scratch:
+            import mlflow.artifacts
+            import mlflow.pyfunc
             from mlflow.models import infer_signature
 
+            estimator_path = os.path.join(scratch, ESTIMATOR_FILE)
+            with open(estimator_path, "wb") as handle:
+                pickle.dump(portable, handle, protocol=pickle.HIGHEST_PROTOCOL)
             experiment_id = self._experiment_id(mlflow)
             with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
                 mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -143,26 +198,30 @@ class MlflowTracking(dg.ConfigurableResource):
                 mlflow.set_tags(tags)
                 for name, text in (artifacts or {}).items():
                     mlflow.log_text(text, name)
-                # Classifiers are logged with their positive-class probability as output, regressors with predict().
-                output = (
-                    model.predict_proba(input_example)[:, 1]
-                    if hasattr(model, "predict_proba")
-                    else model.predict(input_example)
-                )
-                signature = infer_signature(input_example, output)
-                info = mlflow.sklearn.log_model(
-                    model,
+                signature = infer_signature(example, pd.DataFrame({output_column: output.astype("float64")}))
+                info = mlflow.pyfunc.log_model(
                     name="model",
+                    python_model=PYFUNC_CODE_PATH,
+                    artifacts={"estimator": estimator_path},
+                    model_config={
+                        "feature_columns": columns,
+                        "output_column": output_column,
+                        "method": "predict_proba" if classifier else "predict",
+                    },
                     signature=signature,
-                    input_example=input_example.head(3),
+                    input_example=example.head(3),
                     registered_model_name=registered_name,
-                    serialization_format="cloudpickle",
                     # Given, not inferred: inference spawns a Python subprocess (~4 s a model).
                     pip_requirements=_model_requirements(),
                 )
             version = str(info.registered_model_version)
             client = mlflow.MlflowClient()
-            for k, v in tags.items():
+            # Digests of the files as stored, read back from the artifact store after registration.
+            stored = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{registered_name}/{version}", dst_path=os.path.join(scratch, "stored")
+            )
+            digests = directory_digests(stored)
+            for k, v in {**tags, DIGEST_TAG: json.dumps(digests, sort_keys=True)}.items():
                 client.set_model_version_tag(registered_name, version, k, str(v))
             return LoggedModel(run.info.run_id, version, f"models:/{registered_name}/{version}", registered_name)
 
@@ -173,10 +232,75 @@ class MlflowTracking(dg.ConfigurableResource):
                 client.log_metric(run_id, k, float(v))
 
     def load_sklearn_model(self, model_uri: str):
-        with self._mlflow() as mlflow:
-            import mlflow.sklearn
+        """The fitted scikit-learn estimator of `models:/<name>/<version>`, loaded only after every
+        artifact file matched the SHA-256 recorded in the registry at registration. A mismatch (or
+        a version without recorded digests) raises ModelIntegrityError and sends an alert; the
+        pickle is never opened then."""
+        import pickle
+        import tempfile
 
-            return mlflow.sklearn.load_model(model_uri)
+        from nba_platform.lib.model_artifacts import DIGEST_TAG, ModelIntegrityError, verify_digests
+
+        name, version = _parse_model_uri(model_uri)
+        label = f"{name}/v{version}"
+        with self._mlflow() as mlflow, tempfile.TemporaryDirectory(prefix="nba-model-") as scratch:
+            import mlflow.artifacts
+
+            recorded = dict(mlflow.MlflowClient().get_model_version(name, version).tags or {}).get(DIGEST_TAG)
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=os.path.join(scratch, "model")
+            )
+            try:
+                verify_digests(local, recorded, label)
+            except ModelIntegrityError as refused:
+                self._alert_refused(label, str(refused))
+                raise
+            with open(os.path.join(local, "artifacts", ESTIMATOR_FILE), "rb") as handle:
+                return pickle.load(handle)  # verified bytes: what was registered
+
+    def _alert_refused(self, label: str, reason: str) -> None:
+        from nba_platform.lib.alerts import Alert
+
+        logger.error(f"model load refused: {reason}")
+        if self.alert_notifier is None:
+            return
+        self.alert_notifier.send(
+            Alert(
+                kind="model_integrity",
+                title=f"Model {label} refused: artifacts do not match the registry",
+                summary="A registered model's files differ from the SHA-256 digests recorded when it was "
+                "registered. It was not loaded; the artifact store may have been tampered with.",
+                fields=(("model", label), ("experiment", self.experiment_name)),
+                details=reason,
+                environment=self.alert_notifier.environment,
+            ),
+            log=logger,
+        )
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        with self._mlflow() as mlflow:
+            return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
+
+    def artifact_uri(self, version: str, name: str = GAME_MODEL_NAME) -> str:
+        """Where a version's model files are stored (file path or s3:// URI)."""
+        with self._mlflow() as mlflow:
+            return mlflow.MlflowClient().get_model_version_download_uri(name, str(version))
+
+    def find_version(self, name: str, tags: dict) -> RegisteredVersion | None:
+        """The newest version of `name` whose tags include every (key, value) of `tags`, or None."""
+        with self._mlflow() as mlflow:
+            from mlflow.exceptions import MlflowException
+
+            client = mlflow.MlflowClient()
+            try:
+                found = client.search_model_versions(f"name = '{name}'")
+            except MlflowException:
+                return None
+            matches = [mv for mv in found if all((mv.tags or {}).get(k) == str(v) for k, v in tags.items())]
+            if not matches:
+                return None
+            newest = max(matches, key=lambda m: int(m.version))
+            return _registered(name, client.get_model_version(name, newest.version))  # with its aliases
 
     def model_versions(self, name: str = GAME_MODEL_NAME) -> list:
         with self._mlflow() as mlflow:
@@ -197,12 +321,12 @@ class MlflowTracking(dg.ConfigurableResource):
                 if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
                     return None
                 raise
-            return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+            return _registered(name, mv)
 
     def version(self, version: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion:
         with self._mlflow() as mlflow:
             mv = mlflow.MlflowClient().get_model_version(name, str(version))
-            return RegisteredVersion(name, str(mv.version), mv.run_id, dict(mv.tags or {}))
+            return _registered(name, mv)
 
     def set_alias(self, alias: str, version: str, name: str = GAME_MODEL_NAME) -> None:
         with self._mlflow() as mlflow:

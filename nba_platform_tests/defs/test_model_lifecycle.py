@@ -208,7 +208,8 @@ def test_worse_challenger_is_refused_and_publishing_is_unaffected_by_shadow(life
     assert promotion["promoted"] is False and "not lower" in promotion["reason"]
     assert lifecycle["champion_after_refusal"].version == "2"
     # what was published for 2024-25 came from the champion of the time, never from a challenger
-    assert set(lifecycle["published_2024_25"]["model_version"]) == {"nba_game_outcome/v1"}
+    published = lifecycle["published_2024_25"]
+    assert set(zip(published["model_name"], published["model_version"])) == {("nba_game_outcome", 1)}
 
 
 def test_rollback_command_restores_the_previous_champion(lifecycle):

@@ -38,7 +38,7 @@ def built(tmp_path_factory):
             e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == MODEL_KEY
         )
         evaluation = pq.read_table(root / "lake" / "models" / "player_points_model.parquet").to_pandas()
-        yield {"result": result, "meta": meta, "evaluation": evaluation, "resources": resources}
+        yield {"result": result, "meta": meta, "evaluation": evaluation, "resources": resources, "root": root}
 
 
 def test_walk_forward_trains_on_the_earlier_season_and_scores_every_method_on_the_same_rows(built):
@@ -94,3 +94,58 @@ def test_without_two_seasons_of_box_scores_nothing_is_trained_or_registered(tmp_
     assert output.value.empty and "model_version" in output.value.columns
     assert output.metadata["status"].value.startswith("not trained: needs 2 seasons of box scores, found 0")
     assert mlflow.model_versions(PLAYER_POINTS_MODEL_NAME) == []
+
+
+CONSUMER = r"""
+import glob, importlib.util, json, os, sys
+import mlflow.pyfunc
+import pandas as pd
+
+assert importlib.util.find_spec("nba_platform") is None, "project code is importable"
+model = mlflow.pyfunc.load_model(sys.argv[2])
+table = os.path.join(sys.argv[1], "features", "player_game_features")
+files = [table + ".parquet"] if os.path.isfile(table + ".parquet") else sorted(
+    glob.glob(os.path.join(table, "**", "*.parquet"), recursive=True)
+)
+rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+rows = rows[rows["season"] == "2020-21"].head(500).reset_index(drop=True)
+out = model.predict(rows)
+print(json.dumps({"columns": list(out.columns), "points": out.iloc[:, 0].tolist()}))
+"""
+
+
+def test_registered_model_predicts_points_in_a_process_without_project_code(built):
+    import json
+    import os
+    import site
+    import subprocess
+    import sys
+
+    root, mlflow = built["root"], built["resources"]["mlflow"]
+    uri = f"models:/{PLAYER_POINTS_MODEL_NAME}/{built['meta']['model_version'].value}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "PYTHON"))}
+    env["MLFLOW_TRACKING_URI"] = mlflow.tracking_uri
+    bootstrap = (
+        f"import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p] + {site.getsitepackages()!r}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", bootstrap + CONSUMER, str(root / "lake"), uri],
+        env=env,
+        cwd=str(root),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["columns"] == ["points"] and len(result["points"]) == 500
+    # the same numbers as the verified in-process estimator on the same rows
+    from nba_platform.lib.player_model import MODEL_FEATURE_COLUMNS
+
+    table = root / "lake" / "features" / "player_game_features"
+    single = table.with_suffix(".parquet")
+    files = [single] if single.is_file() else sorted(table.rglob("*.parquet"))
+    features = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+    rows = features[features["season"] == "2020-21"].head(500)
+    expected = mlflow.load_sklearn_model(uri).predict(rows[MODEL_FEATURE_COLUMNS].astype("float64"))
+    assert max(abs(a - b) for a, b in zip(result["points"], expected, strict=True)) < 1e-9

@@ -145,17 +145,17 @@ def test_predictions_are_published_with_their_model_version_and_top_factors(buil
     import json
 
     mlflow = built["resources"]["mlflow"]
-    tags = {str(v.version): v.tags for v in mlflow.model_versions()}
+    tags = {str(v.version): v.tags for v in mlflow.model_versions("nba_game_outcome_backfill")}
     # 2023-24: served by the champion (the evaluation model, trained to 2022-23, never saw it)
     preds = read(built["root"], "serving", "game_predictions", season="2023-24")
     assert len(preds) == 1312 and preds["p_home_win"].between(0, 1).all()
     champion = mlflow.version_by_alias("champion")
-    assert set(preds["model_version"]) == {champion.label}
+    assert set(zip(preds["model_name"], preds["model_version"])) == {(champion.name, int(champion.version))}
     assert champion.tags["purpose"] == "evaluation" and champion.tags["train_last_season"] == "2022-23"
     # 2022-23: backfilled walk-forward by a model refit on every earlier season
     earlier = read(built["root"], "serving", "game_predictions", season="2022-23")
-    assert earlier["model_version"].nunique() == 1
-    version = earlier["model_version"].iloc[0].split("/v")[1]
+    assert set(earlier["model_name"]) == {"nba_game_outcome_backfill"} and earlier["model_version"].nunique() == 1
+    version = str(earlier["model_version"].iloc[0])
     assert tags[version]["predicts_season"] == "2022-23" and tags[version]["purpose"] == "walk_forward"
     # every prediction carries its top 3 SHAP factors
     for frame in (preds, earlier):

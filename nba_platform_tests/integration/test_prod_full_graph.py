@@ -154,7 +154,7 @@ def test_mlflow_tracking_and_registry_live_in_postgres(full):
 def test_mlflow_artifacts_are_on_s3(full):
     keys = object_keys(full["s3"], full["bucket"], "mlflow/")
     assert any(k.endswith("/MLmodel") for k in keys), keys[:20]
-    assert any(k.endswith(("model.pkl", "model.skops")) for k in keys), keys[:20]
+    assert any(k.endswith("/artifacts/estimator.pkl") for k in keys), keys[:20]
     assert not (full["settings"].home / "mlflow").exists()  # nothing on local disk
     # the registered champion loads back through the registry (Postgres) and artifacts (S3)
     champion = full["resources"]["mlflow"].version_by_alias("champion")
@@ -164,13 +164,16 @@ def test_mlflow_artifacts_are_on_s3(full):
 
 def test_predictions_published_to_postgres_carry_the_champion_version(full):
     with psycopg.connect(full["serving_db"]["dsn"]) as con:
-        by_version = dict(
-            con.execute("SELECT model_version, count(*) FROM game_predictions GROUP BY model_version").fetchall()
-        )
+        by_version = {
+            (name, version): n
+            for name, version, n in con.execute(
+                "SELECT model_name, model_version, count(*) FROM game_predictions GROUP BY 1, 2"
+            ).fetchall()
+        }
         games = con.execute("SELECT count(*) FROM games").fetchone()[0]
     assert games == 3 * 1230  # the shipped league game logs are regular seasons
     # 2023-24 is served by the champion, which never saw it
-    assert by_version == {"nba_game_outcome/v1": 1230}
+    assert by_version == {("nba_game_outcome", 1): 1230}
 
 
 def test_no_secret_in_dagster_storage_or_mlflow_store(full):

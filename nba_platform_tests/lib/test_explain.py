@@ -299,3 +299,20 @@ def test_summary_plot_png(kind, holdout, explained):
     assert Image.open(io.BytesIO(few)).size[1] < image.size[1]  # three rows of dots, not fifteen
     with pytest.raises(ValueError, match="no rows"):
         summary_plot_png(explanation.values.iloc[:0], holdout.iloc[:0])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_registered_self_contained_estimator_explains_and_serves_the_same(kind, models, holdout, explained):
+    """What is registered (`portable_estimator`: scikit-learn / numpy objects only) serves the same
+    probabilities and gets the same SHAP attributions as the estimator that was fitted."""
+    import pickle
+
+    from nba_platform.lib.model_artifacts import portable_estimator
+
+    portable = pickle.loads(pickle.dumps(portable_estimator(models[kind].estimator)))
+    served = models[kind].estimator.predict_proba(holdout)[:, 1]
+    np.testing.assert_allclose(portable.predict_proba(holdout)[:, 1], served, rtol=0, atol=1e-12)
+    explanation, _ = explained[kind]
+    again = explain(portable, holdout)
+    np.testing.assert_allclose(again.values.to_numpy(), explanation.values.to_numpy(), rtol=0, atol=1e-9)
+    assert again.base_value == pytest.approx(explanation.base_value, abs=1e-9)

@@ -2,6 +2,7 @@
 and evaluated on the latest season against Elo, the home base rate and a coin flip."""
 
 import base64
+import dataclasses
 import json
 
 import dagster as dg
@@ -10,7 +11,7 @@ import pandas as pd
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
 from nba_platform.lib import metrics
 from nba_platform.lib.model_params import GameModelParams
-from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking
 from nba_platform.resources.model_registry import register_trained_version
 
 OWNERS = ["team:ml"]
@@ -39,6 +40,12 @@ class GameModelConfig(dg.Config):
 def played_seasons(outcomes: pd.DataFrame, features: pd.DataFrame) -> list[str]:
     played = features.merge(outcomes[outcomes["home_win"].notna()][["game_id"]], on="game_id")
     return sorted(played["season"].unique())
+
+
+def example_rows(features: pd.DataFrame, columns: list[str], season: str) -> pd.DataFrame:
+    """Rows of the features table as stored (its dtypes: the signature a consumer scores against)."""
+    rows = features[features["season"] == season]
+    return (rows if len(rows) else features)[columns].head(200).reset_index(drop=True)
 
 
 def calibration_markdown(calib: pd.DataFrame) -> str:
@@ -74,22 +81,63 @@ def game_outcome_model(
     features: pd.DataFrame,
     outcomes: pd.DataFrame,
 ) -> dg.Output:
-    from nba_platform.lib.models import select_and_train, training_frame  # imports scikit-learn: only in a run
+    from nba_platform.lib.model_artifacts import FINGERPRINT_TAG
+    from nba_platform.lib.models import (  # imports scikit-learn: only in a run
+        FEATURE_COLUMNS,
+        select_and_train,
+        training_fingerprint,
+    )
 
     seasons = played_seasons(outcomes, features)
     eval_season = config.eval_season or seasons[-1]
     train = [
         s for s in seasons if s < eval_season and (config.first_train_season is None or s >= config.first_train_season)
     ]
-    trained = select_and_train(features, outcomes, train, config.params())
+    params = config.params()
+    fingerprint = training_fingerprint(features, outcomes, train, params, eval_season=eval_season)
+    reused = mlflow.find_version(GAME_MODEL_NAME, {FINGERPRINT_TAG: fingerprint})
+    if reused is not None:
+        # Same training rows, labels and parameters as a registered version: the same model. Re-registering
+        # it would only add a version (and, as challenger, re-run a promotion already decided).
+        alias = ", ".join(reused.aliases) if reused.aliases else register_trained_version(mlflow, reused.version)
+        context.log.info(f"training inputs unchanged: reusing {reused.label} ({alias})")
+        card = pd.DataFrame(
+            [
+                {
+                    "model_name": reused.name,
+                    "model_version": reused.version,
+                    "model_uri": reused.model_uri,
+                    "run_id": reused.run_id,
+                    "kind": reused.tags["kind"],
+                    "eval_season": reused.tags["eval_season"],
+                    "train_first_season": reused.tags["train_first_season"],
+                    "train_last_season": reused.tags["train_last_season"],
+                    "n_train_rows": int(reused.tags["n_train_rows"]),
+                    "feature_columns": json.dumps(list(FEATURE_COLUMNS)),
+                    "params": json.dumps(dataclasses.asdict(params), default=str),
+                }
+            ]
+        )
+        return dg.Output(
+            card,
+            metadata={
+                "model": reused.label,
+                "alias": alias,
+                "reused": True,
+                "input_fingerprint": fingerprint,
+                "kind": reused.tags["kind"],
+                "mlflow_run_id": reused.run_id,
+                "train_seasons": f"{train[0]} .. {train[-1]}",
+                "eval_season": eval_season,
+                "n_train_rows": int(reused.tags["n_train_rows"]),
+            },
+        )
+    trained = select_and_train(features, outcomes, train, params)
     context.log.info(f"selected {trained.kind} on {train[0]}..{train[-1]} ({trained.n_train_rows} games)")
     chosen = trained.validation.set_index("candidate").loc[trained.kind]
-    X, _, _ = training_frame(
-        features, outcomes, train[-1:], trained.params.get("season_types", ("regular", "playoffs", "play_in"))
-    )
     logged = mlflow.log_sklearn_model(
         trained.estimator,
-        X[trained.feature_columns].head(200),
+        example_rows(features, trained.feature_columns, train[-1]),
         params={
             **trained.params,
             "kind": trained.kind,
@@ -110,6 +158,8 @@ def game_outcome_model(
             "train_first_season": train[0],
             "train_last_season": train[-1],
             "validation_brier": f"{chosen['brier']:.6f}",
+            "n_train_rows": trained.n_train_rows,
+            FINGERPRINT_TAG: fingerprint,
         },
         artifacts={
             "feature_columns.json": json.dumps(trained.feature_columns, indent=1),

@@ -9,6 +9,7 @@ import pandas as pd
 # scikit-learn is imported inside lib.player_model's functions, not at definitions load time.
 from nba_platform.lib import player_model
 from nba_platform.lib.metrics import markdown_comparison
+from nba_platform.lib.model_artifacts import FINGERPRINT_TAG, MODEL_FORMAT, frame_fingerprint
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 
@@ -72,34 +73,51 @@ def player_points_model(
     eval_season = max(models)
     model = models[eval_season]
     latest = evaluation[evaluation["eval_season"] == eval_season].set_index("method")
-    X_train, _, _ = player_model.training_frame(features, labels, model.train_seasons, params.season_types)
-    example = X_train.dropna().head(200)
+    X_train, y_train, keys_train = player_model.training_frame(
+        features, labels, model.train_seasons, params.season_types
+    )
+    # Rows of the features table as stored: the signature a consumer scores those rows against.
+    table_rows = features[features["season"].astype(str) == str(model.train_seasons[-1])][model.feature_columns]
+    example = table_rows.dropna().head(200) if len(table_rows.dropna()) else table_rows.head(200)
     train_seasons = f"{model.train_seasons[0]}..{model.train_seasons[-1]}"
     metrics = {f"eval_{m}_{k}": latest.loc[m, k] for m in latest.index for k in ("mae", "rmse")}
     improvement = float(latest.loc["model", "mae_improvement_vs_season_avg"])
-    logged = mlflow.log_sklearn_model(
-        model.estimator,
-        example,
-        params={
-            **model.params,
-            "kind": player_model.MODEL_KIND,
-            "train_seasons": train_seasons,
-            "eval_season": eval_season,
-        },
-        metrics={
-            **metrics,
-            "mae_improvement_vs_season_avg": improvement,
-            "n_eval_rows": latest.loc["model", "n"],
-            "n_train_rows": model.n_train_rows,
-        },
-        tags={"purpose": "evaluation", "eval_season": eval_season, "kind": player_model.MODEL_KIND, "target": "pts"},
-        registered_name=player_model.PLAYER_POINTS_MODEL_NAME,
-        artifacts={
-            "feature_columns.json": json.dumps(model.feature_columns, indent=1),
-            "walk_forward.md": markdown_comparison(evaluation, decimals=4),
-        },
-        run_name=f"player_points_model eval {eval_season}",
-    )
+    # Registered again only when what the model learns from changed (rows, labels, parameters).
+    fingerprint = frame_fingerprint(keys_train, X_train, y_train, model.params, {"format": MODEL_FORMAT})
+    logged = mlflow.find_version(player_model.PLAYER_POINTS_MODEL_NAME, {FINGERPRINT_TAG: fingerprint})
+    if logged is None:
+        logged = mlflow.log_sklearn_model(
+            model.estimator,
+            example,
+            params={
+                **model.params,
+                "kind": player_model.MODEL_KIND,
+                "train_seasons": train_seasons,
+                "eval_season": eval_season,
+            },
+            metrics={
+                **metrics,
+                "mae_improvement_vs_season_avg": improvement,
+                "n_eval_rows": latest.loc["model", "n"],
+                "n_train_rows": model.n_train_rows,
+            },
+            tags={
+                "purpose": "evaluation",
+                "eval_season": eval_season,
+                "kind": player_model.MODEL_KIND,
+                "target": "pts",
+                FINGERPRINT_TAG: fingerprint,
+            },
+            registered_name=player_model.PLAYER_POINTS_MODEL_NAME,
+            artifacts={
+                "feature_columns.json": json.dumps(model.feature_columns, indent=1),
+                "walk_forward.md": markdown_comparison(evaluation, decimals=4),
+            },
+            run_name=f"player_points_model eval {eval_season}",
+            output_column="points",
+        )
+    else:
+        context.log.info(f"training inputs unchanged: {logged.label} is this model, not registered again")
     context.log.info(
         f"{eval_season}: model MAE {latest.loc['model', 'mae']:.3f} vs season average "
         f"{latest.loc['season_avg', 'mae']:.3f} ({100 * improvement:+.1f}%) on {latest.loc['model', 'n']} player-games"

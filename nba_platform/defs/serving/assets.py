@@ -1,6 +1,7 @@
 """Walk-forward predictions: season S is predicted by a model trained only on seasons before S,
 from features that only use games before each game's date."""
 
+import dataclasses
 import json
 
 import dagster as dg
@@ -10,7 +11,7 @@ from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics
 from nba_platform.lib.features import FEATURE_COLUMNS
-from nba_platform.resources.mlflow import MlflowTracking
+from nba_platform.resources.mlflow import BACKFILL_MODEL_NAME, MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.serving_db import ServingDatabase
 
@@ -23,7 +24,8 @@ PREDICTION_COLUMNS = [
     "away_team_id",
     "p_home_win",
     "elo_p_home_win",
-    "model_version",
+    "model_name",  # registered model: nba_game_outcome (served live) or nba_game_outcome_backfill (walk-forward)
+    "model_version",  # its integer version
     "top_factors",
 ]
 
@@ -47,9 +49,12 @@ def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> li
 
 
 def empty_predictions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype="float64" if c.startswith(("p_", "elo_")) else "object") for c in PREDICTION_COLUMNS}
-    )
+    def dtype(column: str) -> str:
+        if column.startswith(("p_", "elo_")):
+            return "float64"
+        return "int64" if column == "model_version" else "object"
+
+    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in PREDICTION_COLUMNS})
 
 
 @dg.asset(
@@ -66,8 +71,9 @@ def empty_predictions() -> pd.DataFrame:
     owners=["team:ml"],
     description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
     "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
-    "models/game_outcome_model refit on every season before that one, registered in MLflow). Each game's features "
-    "use only earlier games, including earlier games of the same season.",
+    "models/game_outcome_model refit on every season before that one, registered in MLflow as "
+    "nba_game_outcome_backfill and refitted only when its training inputs change). Each game's features use only "
+    "earlier games, including earlier games of the same season. Rows carry model_name and the integer model_version.",
 )
 def game_predictions(
     context: dg.AssetExecutionContext,
@@ -77,8 +83,10 @@ def game_predictions(
     outcomes: pd.DataFrame,
     card: pd.DataFrame,
 ) -> dg.Output:
+    from nba_platform.lib.model_artifacts import FINGERPRINT_TAG
     from nba_platform.lib.models import (  # imports scikit-learn: only in a run
         train_kind,
+        training_fingerprint,
         training_frame,
         walk_forward_train_seasons,
     )
@@ -88,17 +96,16 @@ def game_predictions(
     champion = mlflow.version_by_alias(CHAMPION)
     champion_model = None
     out, briefs = {}, {}
+    game_columns = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
     for season in context.partition_keys:
         season_games = features[features["season"] == season]
         train = walk_forward_train_seasons(played_seasons(outcomes, features), season)
         if len(season_games) and champion is not None and champion.tags.get("train_last_season", "9999") < season:
             # The live case: the champion never saw this season, so it serves it as is.
             champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
-            preds = season_games[
-                ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
-            ].copy()
+            preds = season_games[game_columns].copy()
             preds["p_home_win"] = predict_home_win(champion_model, season_games)
-            preds["model_version"] = champion.label
+            preds["model_name"], preds["model_version"] = champion.name, int(champion.version)
             preds["top_factors"] = prediction_top_factors(champion_model, season_games)
             out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
             briefs[season] = (
@@ -112,44 +119,65 @@ def game_predictions(
                 f"not predicted: {len(train)} earlier season(s) with games (need {params.min_train_seasons})"
             )
             continue
-        trained = train_kind(features, outcomes, train, kind, params)
-        X = season_games[trained.feature_columns]
-        logged = mlflow.log_sklearn_model(
-            trained.estimator,
-            X.head(200),
-            params={**trained.params, "kind": kind, "train_seasons": f"{train[0]}..{train[-1]}"},
-            metrics={"n_train_rows": trained.n_train_rows},
-            tags={"purpose": "walk_forward", "predicts_season": season, "kind": kind},
-            artifacts={"feature_columns.json": json.dumps(trained.feature_columns)},
-            run_name=f"walk-forward {season}",
-        )
-        preds = season_games[
-            ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
-        ].copy()
-        preds["p_home_win"] = trained.predict_proba_home(season_games)
-        preds["model_version"] = logged.label
-        preds["top_factors"] = prediction_top_factors(trained.estimator, season_games[trained.feature_columns])
-        out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
-        Xp, y, keys = training_frame(features, outcomes, [season], params.season_types)
+        # Walk-forward backfill: a refit on every earlier season, registered under its own name. Refitted
+        # only when its training inputs changed; otherwise the registered refit predicts again.
+        fingerprint = training_fingerprint(features, outcomes, train, params, kind=kind, predicts_season=season)
+        existing = mlflow.find_version(BACKFILL_MODEL_NAME, {FINGERPRINT_TAG: fingerprint})
+        if existing is not None:
+            model = mlflow.load_sklearn_model(existing.model_uri)
+            n_train_rows, fresh = int(existing.tags.get("n_train_rows", 0)), False
+        else:
+            trained = train_kind(features, outcomes, train, kind, params)
+            model, n_train_rows, fresh = trained.estimator, trained.n_train_rows, True
+        preds = season_games[game_columns].copy()
+        preds["p_home_win"] = predict_home_win(model, season_games)
+        preds["top_factors"] = prediction_top_factors(model, season_games)
+        _, y, keys = training_frame(features, outcomes, [season], params.season_types)
+        season_metrics, score = {}, "none played yet"
         if len(y):
             scored = (
-                keys[["game_id"]]
-                .assign(y=y)
-                .merge(out[season][["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
+                keys[["game_id"]].assign(y=y).merge(preds[["game_id", "p_home_win", "elo_p_home_win"]], on="game_id")
             )
             cmp = metrics.compare_methods(
                 scored["y"].to_numpy(),
                 {"model": scored["p_home_win"].to_numpy(), "elo": scored["elo_p_home_win"].to_numpy()},
             )
             by = cmp.set_index("method") if "method" in cmp.columns else cmp
-            briefs[season] = (
-                f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); played {len(y)}: "
-                f"Brier model {by.loc['model', 'brier']:.4f} vs Elo {by.loc['elo', 'brier']:.4f}"
+            season_metrics = {
+                f"eval_{m}_{k}": float(by.loc[m, k])
+                for m in ("model", "elo")
+                for k in ("brier", "log_loss", "accuracy")
+            }
+            season_metrics["n_eval_games"] = len(y)
+            score = f"played {len(y)}: Brier model {by.loc['model', 'brier']:.4f} vs Elo {by.loc['elo', 'brier']:.4f}"
+        if fresh:
+            registered = mlflow.log_sklearn_model(
+                model,
+                season_games[list(FEATURE_COLUMNS)].head(200),
+                params={**dataclasses.asdict(params), "kind": kind, "train_seasons": f"{train[0]}..{train[-1]}"},
+                metrics={"n_train_rows": n_train_rows, **season_metrics},
+                tags={
+                    "purpose": "walk_forward",
+                    "predicts_season": season,
+                    "kind": kind,
+                    "train_first_season": train[0],
+                    "train_last_season": train[-1],
+                    "n_train_rows": n_train_rows,
+                    FINGERPRINT_TAG: fingerprint,
+                },
+                registered_name=BACKFILL_MODEL_NAME,
+                artifacts={"feature_columns.json": json.dumps(list(FEATURE_COLUMNS))},
+                run_name=f"walk-forward {season}",
             )
+            label, version = registered.label, int(registered.version)
         else:
-            briefs[season] = (
-                f"{len(out[season])} games by {logged.label} (trained {train[0]}..{train[-1]}); none played yet"
-            )
+            label, version = existing.label, int(existing.version)
+        preds["model_name"], preds["model_version"] = BACKFILL_MODEL_NAME, version
+        out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
+        briefs[season] = (
+            f"{len(out[season])} games by {label} ({'refitted' if fresh else 'inputs unchanged, reused'}; "
+            f"trained {train[0]}..{train[-1]}); {score}"
+        )
         context.log.info(f"{season}: {briefs[season]}")
     return dg.Output(
         out,
