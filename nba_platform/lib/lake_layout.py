@@ -191,9 +191,24 @@ def same_table_schema(a: pa.Schema, b: pa.Schema) -> bool:
     return {f.name: _comparable_type(f.type) for f in a} == {f.name: _comparable_type(f.type) for f in b}
 
 
+def declared_schema(file_schema: pa.Schema) -> pa.Schema:
+    """What a lake file says about the table: its frame's columns with their lake types (NULL
+    where the frame had no type); columns only padded in to match other files say nothing."""
+    import pyarrow as pa
+
+    frame = frame_schema(file_schema)
+    if frame is None:
+        return file_schema
+    untyped = {f.name for f in frame if pa.types.is_null(f.type)}
+    return pa.schema(
+        [pa.field(f.name, pa.null()) if f.name in untyped else f for f in file_schema if f.name in frame.names]
+    )
+
+
 def table_schema(schemas: Sequence[pa.Schema], sources: Sequence[str]) -> pa.Schema:
     """The one schema every file of a table is written with: the union of the columns (in the
-    order first seen), NULL types filled and numeric types widened from the other files."""
+    order first seen), NULL types filled and numeric types widened from the other files. Pass
+    `declared_schema`s: a column no frame has any more leaves the table."""
     import pyarrow as pa
 
     try:
@@ -265,12 +280,14 @@ def write_partitions(
 ) -> PartitionsWritten:
     """Write lake tables (`to_lake_table`) as partitions, each file atomically, all with the
     table's schema; partitions not written here whose schema differs are rewritten to it (a
-    column added or a NULL type filled in), so the table stays readable as one."""
+    column added or dropped, a NULL type filled in, a number widened), so the table stays
+    readable as one."""
     existing = existing_partitions(store, asset_path) if existing is None else existing
     others = {p: rel for p, rel in existing.items() if p not in tables}
     other_schemas = dict(zip(others, in_threads(lambda rel: read_file_schema(store, rel), others.values())))
     schema = table_schema(
-        [*(t.schema for t in tables.values()), *other_schemas.values()], [*tables, *other_schemas]
+        [*(declared_schema(t.schema) for t in tables.values()), *map(declared_schema, other_schemas.values())],
+        [*tables, *other_schemas],
     )
     in_threads(
         lambda item: store.write_table(partition_file(asset_path, item[0]), conform(item[1], schema)), tables.items()

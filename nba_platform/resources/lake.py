@@ -107,6 +107,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
             table = register_lake_asset(store, catalog, key.path, single)
             metadata["glue_table"] = dg.MetadataValue.text(table.qualified_name)
             metadata["glue_table_change"] = dg.MetadataValue.text(table.change)
+            if table.partitions:
+                metadata["glue_partitions"] = dg.MetadataValue.text(table.partitions)
         context.add_output_metadata(metadata)
 
     def _refuse_legacy_layout(self, store: Store, key: dg.AssetKey) -> None:
