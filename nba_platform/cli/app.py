@@ -8,6 +8,7 @@ nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts 
 nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
 nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
 nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
+nba-platform migrate-lake       move an old-layout lake to season=<season>/ folders (once)
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+from nba_platform.cli import migrate_lake
 
 
 def _print(msg: str) -> None:
@@ -197,6 +200,7 @@ def cmd_correct(args) -> int:
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.storage import Store
     from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.lake import read_lake_frame
 
     landing = build_resources()["landing"]
     store = Store(landing.uri, landing.endpoint_url, landing.region)
@@ -234,7 +238,7 @@ def cmd_correct(args) -> int:
     io = build_resources()["io_manager"]
     lake = Store(io.root, io.endpoint_url, io.region)
     for season in seasons:
-        audit = lake.read_table(f"corrections/{table}/{season}.parquet").to_pandas()
+        audit = read_lake_frame(lake, ["corrections", table], season)
         mine = audit[(audit["correction_file"] == CLI_FILE) & (audit["correction_row"] == c.row)]
         for r in mine.itertuples():
             _print(
@@ -253,6 +257,7 @@ def cmd_predict_season(args) -> int:
     from nba_platform.lib.seasons import season_start_year
     from nba_platform.lib.storage import Store
     from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.lake import read_lake_frame
 
     try:
         season_start_year(args.season)
@@ -295,9 +300,9 @@ def cmd_predict_season(args) -> int:
     if not outcome.success:
         _print(f"run {outcome.run_id}: FAILED; see the run in the Dagster UI")
         return 1
-    preds = lake.read_table(f"serving/game_predictions/{args.season}.parquet").to_pandas()
-    quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
-    conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
+    preds = read_lake_frame(lake, ["serving", "game_predictions"], args.season)
+    quarantined = len(read_lake_frame(lake, ["quarantine", "team_games"], args.season))
+    conflicts = len(read_lake_frame(lake, ["quarantine", "team_games_dedup"], args.season))
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
     out.to_csv(args.out, index=False, float_format="%.6f")
@@ -536,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
+    migrate_lake.add_parser(sub)
     args = parser.parse_args(argv)
     return args.fn(args)
 

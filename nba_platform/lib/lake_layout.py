@@ -13,7 +13,8 @@ What a file holds: the frame an asset returned, converted for other engines at t
 dates (`date` or `*_date` columns, midnight timestamps in pandas) are Parquet DATE, and every
 file of a table has the same columns and types (the table schema: columns missing from a
 partition are added as NULL, NULL-typed columns of empty partitions take the type the other
-partitions give them), so `read_parquet('<table>/**/*.parquet')` needs no `union_by_name`.
+partitions give them, or text if none does), so `read_parquet('<table>/**/*.parquet')` needs
+no `union_by_name`.
 Each file also records the frame's own Arrow schema (metadata key `FRAME_SCHEMA_KEY`) and the
 platform restores it on read: assets get back exactly the dtypes they wrote.
 
@@ -136,7 +137,7 @@ def to_lake_table(table: pa.Table, partition: str | None) -> pa.Table:
         if pa.types.is_timestamp(field.type) and field.type.tz is None and is_date_column(field.name):
             column = table.column(i)
             days = column.cast(pa.date32())
-            if not pc.all(pc.fill_null(pc.equal(days.cast(field.type), column), True)).as_py():
+            if pc.all(pc.fill_null(pc.equal(days.cast(field.type), column), True)).as_py() is False:  # None: no rows
                 raise LakeLayoutError(
                     f"column {field.name!r} holds times of day; `date`/`*_date` columns are stored as DATE: "
                     "normalise the values to midnight or name the column *_at / *_time"
@@ -207,17 +208,21 @@ def declared_schema(file_schema: pa.Schema) -> pa.Schema:
 
 def table_schema(schemas: Sequence[pa.Schema], sources: Sequence[str]) -> pa.Schema:
     """The one schema every file of a table is written with: the union of the columns (in the
-    order first seen), NULL types filled and numeric types widened from the other files. Pass
-    `declared_schema`s: a column no frame has any more leaves the table."""
+    order first seen), NULL types filled and numeric types widened from the other files, text
+    where no file has a type. Pass `declared_schema`s: a column no frame has any more leaves
+    the table, and a text type that was only a stand-in for NULL gives way to a real one."""
     import pyarrow as pa
 
     try:
-        return pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
+        unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
     except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
         raise LakeSchemaError(
             f"partitions {', '.join(sources)} have columns no single table type describes ({exc}); "
             "fix the asset's types, or rewrite all its partitions in one run"
         ) from None
+    # A column no partition has a value in (pandas object dtype, all None) is text until one
+    # gives it a type: engines and Glue get a typed column, never NULL-typed ones.
+    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in unified])
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -326,3 +331,14 @@ def migrate_legacy_partitions(store: Store, asset_path: Sequence[str], dry_run: 
     for rel in legacy:  # only once every partition is in place
         store.delete(rel)
     return AssetMigration(asset_folder(asset_path), legacy)
+
+
+def migrate_single_file(store: Store, asset_path: Sequence[str], dry_run: bool = False) -> AssetMigration:
+    """Rewrite an unpartitioned asset's file written before this format (dates as timestamps,
+    no frame schema) in the current one, in place and atomically."""
+    rel = single_file(asset_path)
+    if not store.exists(rel) or frame_schema(read_file_schema(store, rel)) is not None:
+        return AssetMigration(asset_folder(asset_path), [])
+    if not dry_run:
+        store.write_table(rel, to_lake_table(store.read_table(rel), None))
+    return AssetMigration(asset_folder(asset_path), [rel])
