@@ -22,7 +22,10 @@ def main() -> None:
     for name, partitioned in sorted(tables.items()):
         if not partitioned:
             source = f"read_parquet('{lake}/{name}.parquet')"
-            out[name] = {"rows": con.execute(f"SELECT count(*) FROM {source}").fetchone()[0], "columns": describe(con, source)}
+            out[name] = {
+                "rows": con.execute(f"SELECT count(*) FROM {source}").fetchone()[0],
+                "columns": describe(con, source),
+            }
             continue
         pattern = f"{lake}/{name}/**/*.parquet"
         hive = f"read_parquet('{pattern}', hive_partitioning = true)"

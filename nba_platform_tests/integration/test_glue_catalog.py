@@ -190,7 +190,7 @@ def test_rewrites_are_idempotent_and_schema_changes_update_the_table(lake):
     assert output_metadata(widened)["partitions_rewritten_to_table_schema"] == ["2022-23"]
     assert dict(columns(table(lake, name)))["team_id"] == "double" and version_count(lake, name) == 4
     for p in partitions(lake, name).values():
-        assert dict((c["Name"], c["Type"]) for c in p["StorageDescriptor"]["Columns"])["team_id"] == "double"
+        assert {c["Name"]: c["Type"] for c in p["StorageDescriptor"]["Columns"]}["team_id"] == "double"
 
     # a type no table type reconciles with the other season's: loud failure, nothing written
     before = lake["s3"].get_object(Bucket=lake["bucket"], Key="lake/tables/team_games/season=2023-24/data.parquet")
