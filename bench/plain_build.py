@@ -45,7 +45,7 @@ import dagster as dg  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from nba_platform.definitions import defs  # noqa: E402
-from nba_platform.lib.lake_layout import single_file, to_lake_table, write_partitions  # noqa: E402
+from nba_platform.lib.lake_layout import to_lake_table, write_partitions, write_single_file  # noqa: E402
 from nba_platform.lib.storage import Store  # noqa: E402
 from nba_platform.resources.environment import build_resources  # noqa: E402
 from nba_platform.settings import load_settings  # noqa: E402
@@ -97,8 +97,9 @@ class Lake:
             tables = {p: to_lake_table(pa.Table.from_pandas(f, preserve_index=False), p) for p, f in obj.items()}
             self.files_written += len(write_partitions(self.store, key.path, tables).partitions)
         else:
-            table = to_lake_table(pa.Table.from_pandas(obj, preserve_index=False), None)
-            self.store.write_table(single_file(key.path), table)
+            write_single_file(
+                self.store, key.path, to_lake_table(pa.Table.from_pandas(obj, preserve_index=False), None)
+            )
             self.files_written += 1
 
 

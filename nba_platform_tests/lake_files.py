@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from nba_platform.lib.lake_layout import partition_file, single_file, to_lake_table
+from nba_platform.lib.lake_layout import partition_file, single_file, to_lake_table, write_single_file
 from nba_platform.lib.storage import Store
 from nba_platform.resources.lake import read_lake_frame
 
@@ -28,5 +28,8 @@ def write_lake(lake: Path | str | Store, key: str | list[str], frame: pd.DataFra
     """Write a frame where (and as) the IO manager would (one partition, no table-schema upkeep)."""
     parts = key.split("/") if isinstance(key, str) else list(key)
     store = lake if isinstance(lake, Store) else Store(str(lake))
-    rel = partition_file(parts, season) if season is not None else single_file(parts)
-    store.write_table(rel, to_lake_table(pa.Table.from_pandas(frame, preserve_index=False), season))
+    table = to_lake_table(pa.Table.from_pandas(frame, preserve_index=False), season)
+    if season is None:
+        write_single_file(store, parts, table)
+    else:
+        store.write_table(partition_file(parts, season), table)

@@ -302,6 +302,13 @@ def write_partitions(
     return PartitionsWritten(sorted(tables), stale, schema)
 
 
+def write_single_file(store: Store, asset_path: Sequence[str], table: pa.Table) -> None:
+    """Write an unpartitioned asset's lake table (`to_lake_table`) atomically, its untyped
+    columns typed as the table schema types them."""
+    schema = table_schema([declared_schema(table.schema)], [single_file(asset_path)])
+    store.write_table(single_file(asset_path), conform(table, schema))
+
+
 # ------------------------------------------------------------------------------ migration
 
 
@@ -340,5 +347,5 @@ def migrate_single_file(store: Store, asset_path: Sequence[str], dry_run: bool =
     if not store.exists(rel) or frame_schema(read_file_schema(store, rel)) is not None:
         return AssetMigration(asset_folder(asset_path), [])
     if not dry_run:
-        store.write_table(rel, to_lake_table(store.read_table(rel), None))
+        write_single_file(store, asset_path, to_lake_table(store.read_table(rel), None))
     return AssetMigration(asset_folder(asset_path), [rel])

@@ -35,6 +35,7 @@ from nba_platform.lib.lake_layout import (
     single_file,
     to_lake_table,
     write_partitions,
+    write_single_file,
 )
 from nba_platform.lib.storage import LocalTableCache, Store
 from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
@@ -100,7 +101,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                 # another partition lacked a column (or its type) that this run's partitions have
                 metadata["partitions_rewritten_to_table_schema"] = dg.MetadataValue.json(written.rewritten)
         else:
-            store.write_table(self.partition_path(key, None), to_lake_table(_to_arrow(obj), None))
+            write_single_file(store, key.path, to_lake_table(_to_arrow(obj), None))
             metadata["rows_written"] = len(obj)
         if catalog is not None:
             single = None if context.has_asset_partitions else self.partition_path(key, None)
