@@ -110,6 +110,15 @@ def legacy_error(store_uri: str, asset_path: Sequence[str], files: Sequence[str]
 # ------------------------------------------------------------------------------ file contents
 
 
+def file_column_name(name: str, partitioned: bool) -> str:
+    """The name a frame column has in a lake file: a column that differs from the partition
+    column only by case (raw `SEASON`, as landed) would be hidden by it in case-insensitive
+    engines (DuckDB, Athena), so it is stored as `<name>_source`."""
+    if partitioned and name != PARTITION_COLUMN and name.lower() == PARTITION_COLUMN:
+        return f"{name}_source"
+    return name
+
+
 def is_date_column(name: str) -> bool:
     return bool(_DATE_COLUMN_RE.match(name))
 
@@ -133,6 +142,11 @@ def to_lake_table(table: pa.Table, partition: str | None) -> pa.Table:
                     f"must all be of its season (the folder name is what readers see)"
                 )
         table = table.drop_columns([PARTITION_COLUMN])
+    if partition is not None:
+        names = [file_column_name(n, True) for n in table.column_names]
+        if len({n.lower() for n in names}) != len(names):
+            raise LakeLayoutError(f"columns {table.column_names} collide (case-insensitively) once stored")
+        table = table.rename_columns(names)
     for i, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is None and is_date_column(field.name):
             column = table.column(i)
@@ -165,13 +179,14 @@ def from_lake_table(table: pa.Table, partition: str | None) -> pa.Table:
         return table
     columns = []
     for field in original:
-        if field.name not in table.column_names:
+        name = file_column_name(field.name, partition is not None)
+        if name not in table.column_names:
             if field.name != PARTITION_COLUMN or partition is None:
                 raise LakeLayoutError(f"lake file lacks its frame's column {field.name!r}")
             values = pa.repeat(partition, table.num_rows)
             columns.append(pa.nulls(table.num_rows) if pa.types.is_null(field.type) else values.cast(field.type))
             continue
-        column = table.column(field.name)
+        column = table.column(name)
         if pa.types.is_null(field.type):
             column = pa.nulls(table.num_rows)
         elif column.type != field.type:
@@ -192,7 +207,7 @@ def same_table_schema(a: pa.Schema, b: pa.Schema) -> bool:
     return {f.name: _comparable_type(f.type) for f in a} == {f.name: _comparable_type(f.type) for f in b}
 
 
-def declared_schema(file_schema: pa.Schema) -> pa.Schema:
+def declared_schema(file_schema: pa.Schema, partitioned: bool) -> pa.Schema:
     """What a lake file says about the table: its frame's columns with their lake types (NULL
     where the frame had no type); columns only padded in to match other files say nothing."""
     import pyarrow as pa
@@ -200,9 +215,13 @@ def declared_schema(file_schema: pa.Schema) -> pa.Schema:
     frame = frame_schema(file_schema)
     if frame is None:
         return file_schema
-    untyped = {f.name for f in frame if pa.types.is_null(f.type)}
+    stored = {file_column_name(f.name, partitioned): f for f in frame}
     return pa.schema(
-        [pa.field(f.name, pa.null()) if f.name in untyped else f for f in file_schema if f.name in frame.names]
+        [
+            pa.field(f.name, pa.null()) if pa.types.is_null(stored[f.name].type) else f
+            for f in file_schema
+            if f.name in stored
+        ]
     )
 
 
@@ -291,21 +310,33 @@ def write_partitions(
     others = {p: rel for p, rel in existing.items() if p not in tables}
     other_schemas = dict(zip(others, in_threads(lambda rel: read_file_schema(store, rel), others.values())))
     schema = table_schema(
-        [*(declared_schema(t.schema) for t in tables.values()), *map(declared_schema, other_schemas.values())],
+        [declared_schema(x.schema, True) for x in tables.values()]
+        + [declared_schema(x, True) for x in other_schemas.values()],
         [*tables, *other_schemas],
     )
     in_threads(
         lambda item: store.write_table(partition_file(asset_path, item[0]), conform(item[1], schema)), tables.items()
     )
     stale = sorted(p for p, s in other_schemas.items() if not same_table_schema(s, schema))
-    in_threads(lambda p: store.write_table(others[p], conform(store.read_table(others[p]), schema)), stale)
-    return PartitionsWritten(sorted(tables), stale, schema)
+    rewritten = in_threads(lambda p: _rewrite(store, others[p], schema), stale)
+    return PartitionsWritten(sorted(tables), [p for p, done in zip(stale, rewritten) if done], schema)
+
+
+def _rewrite(store: Store, rel: str, schema: pa.Schema) -> bool:
+    """Rewrite one partition file to `schema`, unless another writer replaced it meanwhile (its
+    write then wins: it is newer data; the schemas meet again at the next write)."""
+    before = store.info(rel)
+    table = conform(store.read_table(rel), schema)
+    if store.info(rel) != before:
+        return False
+    store.write_table(rel, table)
+    return True
 
 
 def write_single_file(store: Store, asset_path: Sequence[str], table: pa.Table) -> None:
     """Write an unpartitioned asset's lake table (`to_lake_table`) atomically, its untyped
     columns typed as the table schema types them."""
-    schema = table_schema([declared_schema(table.schema)], [single_file(asset_path)])
+    schema = table_schema([declared_schema(table.schema, False)], [single_file(asset_path)])
     store.write_table(single_file(asset_path), conform(table, schema))
 
 

@@ -117,6 +117,8 @@ def test_dates_are_dates_and_no_column_is_untyped(build):
     # an empty partition has the table's typed columns (it used to be all NULL-typed)
     files = read["serving/game_predictions"]["file_columns"]
     assert files[0]["game_date"] == "DATE" and files[0]["home_team_id"] == "BIGINT"
+    # a source column named like the partition column is not hidden by the folder name
+    assert read["raw/kaggle_games"]["columns"]["SEASON_source"] == "VARCHAR"
     # raw partitions without rows keep the shape's columns
     empty_raw = read["raw/box_score_traditional"]["file_columns"][2]
     assert {"GAME_ID", "PLAYER_ID", "PTS", "_source_file"} <= set(empty_raw)

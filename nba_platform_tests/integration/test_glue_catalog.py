@@ -266,22 +266,23 @@ def test_unpartitioned_asset_is_a_symlink_table_over_its_single_file(lake):
     assert len(versions) == 1  # the manifest is not rewritten
 
 
-def test_an_output_without_typed_columns_is_not_registered_until_it_has_some(lake):
+def test_columns_without_values_are_text_until_a_value_gives_them_a_type(lake):
     frames = {"rows": pd.DataFrame({"player_id": pd.Series([], dtype=object), "elo": pd.Series([], dtype=object)})}
 
     @dg.asset(key=["features", "player_game_features"])
     def player_game_features():
         return frames["rows"]
 
-    empty = materialize(player_game_features, lake["io_manager"])  # all-null (null-typed) columns
-    assert output_metadata(empty)["glue_table_change"] == "skipped"
-    assert lake["glue"].get_tables(DatabaseName=lake["database"])["TableList"] == []
-    assert object_keys(lake, "lake/_glue_symlinks/") == []
+    # all-null object columns: typed as text in the lake, so the table is usable at once
+    empty = materialize(player_game_features, lake["io_manager"])
+    assert output_metadata(empty)["glue_table_change"] == "created"
+    name = "features__player_game_features"
+    assert columns(table(lake, name)) == [("player_id", "string"), ("elo", "string")]
 
     frames["rows"] = pd.DataFrame({"player_id": pd.Series([7], dtype="Int64"), "elo": [None]})
     typed = materialize(player_game_features, lake["io_manager"])
-    assert output_metadata(typed)["glue_table_change"] == "created"
-    assert columns(table(lake, "features__player_game_features")) == [("player_id", "bigint")]  # elo: no type yet
+    assert output_metadata(typed)["glue_table_change"] == "updated"
+    assert columns(table(lake, name)) == [("player_id", "bigint"), ("elo", "string")]  # elo: no value yet
 
 
 def test_missing_database_is_a_clear_error_before_anything_is_written(lake, aws_env):

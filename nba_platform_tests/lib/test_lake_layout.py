@@ -128,3 +128,16 @@ def test_old_layout_is_refused_then_migrated_identically(tmp_path):
     for season, frame in old.items():
         pd.testing.assert_frame_equal(read_lake_frame(store, KEY, season), as_written(frame), check_exact=True)
     assert L.migrate_legacy_partitions(store, KEY).moved == []  # idempotent
+
+
+def test_a_source_column_named_like_the_partition_is_kept_under_its_own_name(tmp_path):
+    # raw kaggle rows carry SEASON = '2020' (the start year): DuckDB and Athena match names
+    # case-insensitively, so the season folder would hide it
+    store = Store(str(tmp_path))
+    raw = pd.DataFrame({"GAME_ID": ["0022000001"], "SEASON": ["2020"]})
+    L.write_partitions(store, ["raw", "kaggle_games"], {"2020-21": lake_table(raw, "2020-21")})
+    rows = duckdb.execute(
+        f"SELECT season, SEASON_source FROM read_parquet('{tmp_path}/raw/kaggle_games/**/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert rows == [("2020-21", "2020")]
+    pd.testing.assert_frame_equal(read_lake_frame(store, ["raw", "kaggle_games"], "2020-21"), as_written(raw))
