@@ -45,6 +45,7 @@ import dagster as dg  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from nba_platform.definitions import defs  # noqa: E402
+from nba_platform.lib.lake_layout import to_lake_table, write_partitions, write_single_file  # noqa: E402
 from nba_platform.lib.storage import Store  # noqa: E402
 from nba_platform.resources.environment import build_resources  # noqa: E402
 from nba_platform.settings import load_settings  # noqa: E402
@@ -82,7 +83,8 @@ class Steps:
 
 
 class Lake:
-    """ParquetLakeIOManager.handle_output (resources/lake.py): one Parquet file per partition."""
+    """ParquetLakeIOManager.handle_output (resources/lake.py): one Parquet file per partition, in
+    the lake's layout and format (lib/lake_layout.py)."""
 
     def __init__(self, root: str):
         self.store = Store(root)
@@ -91,13 +93,13 @@ class Lake:
     def write(self, key: dg.AssetKey, obj) -> None:
         if obj is None:
             return
-        base = "/".join(key.path)
         if isinstance(obj, dict):  # a partitioned asset's {partition: frame}
-            for partition, frame in obj.items():
-                self.store.write_table(f"{base}/{partition}.parquet", pa.Table.from_pandas(frame, preserve_index=False))
-                self.files_written += 1
+            tables = {p: to_lake_table(pa.Table.from_pandas(f, preserve_index=False), p) for p, f in obj.items()}
+            self.files_written += len(write_partitions(self.store, key.path, tables).partitions)
         else:
-            self.store.write_table(f"{base}.parquet", pa.Table.from_pandas(obj, preserve_index=False))
+            write_single_file(
+                self.store, key.path, to_lake_table(pa.Table.from_pandas(obj, preserve_index=False), None)
+            )
             self.files_written += 1
 
 

@@ -42,12 +42,18 @@ def frames_from_lake(lake: Path) -> dict[str, dict]:
     asset's inputs, and (rows_for_reference) the rows it publishes."""
     import pandas as pd
 
-    out = {}
-    for f in sorted((lake / "tables" / "team_games").glob("*.parquet")):
-        pred_file = lake / "serving" / "game_predictions" / f"{f.stem}.parquet"
-        out[f.stem] = {
-            "team_games": pd.read_parquet(f),
-            "predictions": pd.read_parquet(pred_file) if pred_file.exists() else pd.DataFrame(),
+    from nba_platform.lib.storage import Store
+    from nba_platform.resources.lake import read_lake_frame
+
+    store, out = Store(str(lake)), {}
+    for folder in sorted((lake / "tables" / "team_games").glob("season=*")):
+        season = folder.name.removeprefix("season=")
+        predictions = lake / "serving" / "game_predictions" / folder.name
+        out[season] = {
+            "team_games": read_lake_frame(store, ["tables", "team_games"], season),
+            "predictions": read_lake_frame(store, ["serving", "game_predictions"], season)
+            if predictions.exists()
+            else pd.DataFrame(),
         }
     return out
 

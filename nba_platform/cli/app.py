@@ -9,6 +9,8 @@ nba-platform backup             one verified backup now (serving + Dagster datab
 nba-platform restore --date YYYY-MM-DD --target-db URL   restore a backup into a new database
 nba-platform rollback-champion  restore the previous champion game model
 nba-platform doctor             PASS/FAIL per configured service (databases, stores, secrets, MLflow)
+nba-platform migrate-lake       move an old-layout lake to season=<season>/ folders (once)
+
 nba-platform --version | --verbose COMMAND (Dagster's raw event stream instead of the progress display)
 
 Runs are planned with the automation's own functions (defs/ingestion/sensors.plan_landing_runs,
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from nba_platform.cli import migrate_lake
 
 
 def _print(msg: str) -> None:
@@ -152,6 +156,7 @@ def cmd_correct(args) -> int:
     from nba_platform.lib.landing import LandingError
     from nba_platform.lib.storage import Store
     from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.lake import read_lake_frame
 
     landing = build_resources()["landing"]
     store = Store(landing.uri, landing.endpoint_url, landing.region)
@@ -192,7 +197,7 @@ def cmd_correct(args) -> int:
     io = build_resources()["io_manager"]
     lake = Store(io.root, io.endpoint_url, io.region)
     for season in seasons:
-        audit = lake.read_table(f"corrections/{table}/{season}.parquet").to_pandas()
+        audit = read_lake_frame(lake, ["corrections", table], season)
         mine = audit[(audit["correction_file"] == CLI_FILE) & (audit["correction_row"] == c.row)]
         for r in mine.itertuples():
             _print(
@@ -213,6 +218,7 @@ def cmd_predict_season(args) -> int:
     from nba_platform.lib.storage import Store
     from nba_platform.lib.venue import with_venue
     from nba_platform.resources.environment import build_resources
+    from nba_platform.resources.lake import read_lake_frame
 
     try:
         season_start_year(args.season)
@@ -255,13 +261,13 @@ def cmd_predict_season(args) -> int:
     if not outcome.success:
         report(outcome, instance)
         return 1
-    preds = lake.read_table(f"serving/game_predictions/{args.season}.parquet").to_pandas()
-    quarantined = lake.read_table(f"quarantine/team_games/{args.season}.parquet").num_rows
-    conflicts = lake.read_table(f"quarantine/team_games_dedup/{args.season}.parquet").num_rows
+    preds = read_lake_frame(lake, ["serving", "game_predictions"], args.season)
+    quarantined = len(read_lake_frame(lake, ["quarantine", "team_games"], args.season))
+    conflicts = len(read_lake_frame(lake, ["quarantine", "team_games_dedup"], args.season))
     out = preds[["game_id", "game_date", "home_team_id", "away_team_id", "p_home_win", "model_version"]].copy()
     out["model_version"] = preds["model_name"] + "/v" + preds["model_version"].astype(str)  # the registry label
     # neutral sites: p_home_win is the first-listed team's probability, and the file says so
-    out = with_venue(out, lake.read_table(f"tables/team_games/{args.season}.parquet").to_pandas())
+    out = with_venue(out, read_lake_frame(lake, ["tables", "team_games"], args.season))
     out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d")
     neutralise_frame(out).to_csv(args.out, index=False, float_format="%.6f")  # no cell read as a formula
     _print(
@@ -519,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
+    migrate_lake.add_parser(sub)
     args = parser.parse_args(argv)
     from nba_platform.cli.runs import VERBOSE
 

@@ -2,12 +2,10 @@
 
 How lake assets map to Glue tables (so Athena can query them):
 
-* A season-partitioned asset is `<lake>/<asset/key>/<season>.parquet`: one file per season in
-  the asset's own folder, and every row carries its `season` column. It is registered as ONE
-  unpartitioned table whose location is that folder; Athena reads every file under it and
-  `WHERE season = ...` filters rows. Glue partitions would need one folder per partition
-  (`season=2022-23/`), and a Glue partition location cannot point at a single file, so they
-  cannot describe this layout.
+* A season-partitioned asset is `<lake>/<asset/key>/season=<season>/data.parquet`
+  (`lib/lake_layout.py`): Hive-style folders, the `season` column in the folder names only. It
+  is registered as a table over the asset's folder with partition key `season` (string), and
+  each season folder as one of its partitions, so Athena prunes partitions on `WHERE season`.
 * An unpartitioned asset is the single file `<lake>/<asset/key>.parquet`, next to other assets'
   folders, and a table location cannot name a file. It is registered as a symlink table: the
   location is a folder holding one manifest that lists the file's URI
@@ -159,11 +157,17 @@ def symlink_manifest(file_uris: Sequence[str]) -> bytes:
 
 
 def parquet_table_input(
-    name: str, columns: list[dict[str, str]], location: str, asset: str, symlink: bool = False
+    name: str,
+    columns: list[dict[str, str]],
+    location: str,
+    asset: str,
+    symlink: bool = False,
+    partition_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Glue TableInput of an external Parquet table at `location` (a folder URI).
 
     `symlink=True`: `location` holds a manifest listing the Parquet files instead of the files.
+    `partition_keys`: Hive-style partition folders (`<key>=<value>/`), string-typed.
     """
     return {
         "Name": name,
@@ -172,9 +176,9 @@ def parquet_table_input(
         "Parameters": {
             "classification": "parquet",
             "nba_platform_asset": asset,
-            "nba_platform_layout": "symlink_manifest" if symlink else "folder",
+            "nba_platform_layout": "symlink_manifest" if symlink else "hive_partitions" if partition_keys else "folder",
         },
-        "PartitionKeys": [],
+        "PartitionKeys": [{"Name": key, "Type": "string"} for key in partition_keys],
         "StorageDescriptor": {
             "Columns": columns,
             "Location": folder_uri(location),
@@ -209,3 +213,29 @@ def update_input(existing: dict[str, Any], desired: dict[str, Any]) -> dict[str,
     """The TableInput for UpdateTable: `desired`, keeping table parameters set by others."""
     params = {k: v for k, v in (existing.get("Parameters") or {}).items() if k not in OWNED_PARAMETERS}
     return {**desired, "Parameters": {**params, **desired["Parameters"]}}
+
+
+def partition_input(table_input: dict[str, Any], value: str, location: str) -> dict[str, Any]:
+    """The Glue PartitionInput of one partition folder of a (single-key) partitioned table."""
+    sd = table_input["StorageDescriptor"]
+    return {
+        "Values": [value],
+        "StorageDescriptor": {**sd, "Location": folder_uri(location)},
+        "Parameters": {},
+    }
+
+
+def partition_differs(existing: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """Whether a partition from GetPartitions differs from a PartitionInput in what the platform sets."""
+
+    def comparable(partition: dict[str, Any]) -> tuple:
+        sd = partition.get("StorageDescriptor") or {}
+        return (
+            [(c["Name"], c["Type"]) for c in sd.get("Columns") or []],
+            sd.get("Location"),
+            sd.get("InputFormat"),
+            sd.get("OutputFormat"),
+            (sd.get("SerdeInfo") or {}).get("SerializationLibrary"),
+        )
+
+    return comparable(existing) != comparable(desired)

@@ -163,7 +163,8 @@ class Store:
         parent = full.rsplit("/", 1)[0]
         if self.is_local:
             self.fs.create_dir(parent, recursive=True)
-            tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{full.rsplit('/', 1)[1]}"
+            # hidden, and not ending in .parquet: a reader globbing `**/*.parquet` never sees it
+            tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{full.rsplit('/', 1)[1]}.partial"
             try:
                 with self.fs.open_output_stream(tmp, compression=None) as f:
                     f.write(data)

@@ -4,7 +4,9 @@ The database is Terraform's (infra/terraform/glue.tf): the task role may read it
 update tables in it, never create it, so a missing database is a configuration error. Table
 layouts (one table per asset folder, symlink tables for single-file assets) are explained in
 `nba_platform/lib/catalog.py`. Registration is idempotent: a table is only updated when a
-column, its location or its format changed, so Glue keeps no empty versions.
+column, its location or its format changed, so Glue keeps no empty versions; a partitioned
+table's partitions are synced with the lake's season folders (created, updated, or deleted when
+their folder is gone).
 """
 
 from __future__ import annotations
@@ -14,21 +16,30 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from nba_platform.lib.catalog import (
     MANIFEST_NAME,
     SYMLINK_ROOT,
     glue_columns,
     glue_table_name,
     parquet_table_input,
+    partition_differs,
+    partition_input,
     symlink_manifest,
     table_differs,
     update_input,
 )
+from nba_platform.lib.lake_layout import (
+    PARTITION_COLUMN,
+    legacy_error,
+    legacy_files,
+    partition_folder,
+    partition_of,
+    read_file_schema,
+)
 from nba_platform.lib.storage import Store
 
-_ATTEMPTS = 3  # concurrent runs registering the same table: re-read and retry
+_ATTEMPTS = 3
+_BATCH = 100  # BatchCreatePartition / BatchUpdatePartition / BatchDeletePartition limit  # concurrent runs registering the same table: re-read and retry
 
 
 class GlueDatabaseNotFound(LookupError):
@@ -44,6 +55,7 @@ class RegisteredTable:
     database: str
     name: str
     change: str  # created | updated | unchanged | skipped (no column has a known type yet)
+    partitions: str = ""  # partitioned tables: e.g. "3 created, 0 updated, 0 deleted, 18 unchanged"
 
     @property
     def qualified_name(self) -> str:
@@ -104,30 +116,78 @@ class GlueCatalog:
             raise GlueCatalogConflict(f"{self.database}.{table_input['Name']} was updated concurrently") from None
         return "updated"
 
+    def sync_partitions(self, table_input: dict[str, Any], partitions: dict[str, str]) -> str:
+        """Make the table's partitions exactly `partitions` ({value: folder URI}); a summary."""
+        name = table_input["Name"]
+        desired = {value: partition_input(table_input, value, uri) for value, uri in partitions.items()}
+        existing = {}
+        for page in self.client.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=name):
+            for partition in page["Partitions"]:
+                existing[partition["Values"][0]] = partition
+        create = [desired[v] for v in sorted(desired) if v not in existing]
+        update = [v for v in sorted(desired) if v in existing and partition_differs(existing[v], desired[v])]
+        delete = sorted(v for v in existing if v not in desired)
+        for i in range(0, len(create), _BATCH):
+            reply = self.client.batch_create_partition(
+                DatabaseName=self.database, TableName=name, PartitionInputList=create[i : i + _BATCH]
+            )
+            _raise_partition_errors(name, "create", reply, ignore="AlreadyExistsException")
+        for i in range(0, len(update), _BATCH):
+            entries = [{"PartitionValueList": [v], "PartitionInput": desired[v]} for v in update[i : i + _BATCH]]
+            reply = self.client.batch_update_partition(DatabaseName=self.database, TableName=name, Entries=entries)
+            _raise_partition_errors(name, "update", reply)
+        for i in range(0, len(delete), _BATCH):
+            reply = self.client.batch_delete_partition(
+                DatabaseName=self.database,
+                TableName=name,
+                PartitionsToDelete=[{"Values": [v]} for v in delete[i : i + _BATCH]],
+            )
+            _raise_partition_errors(name, "delete", reply, ignore="EntityNotFoundException")
+        unchanged = len(desired) - len(create) - len(update)
+        return f"{len(create)} created, {len(update)} updated, {len(delete)} deleted, {unchanged} unchanged"
 
-def _read_schema(store: Store, rel: str):
-    with store.fs.open_input_file(f"{store.root}/{rel}") as f:
-        return pq.read_schema(f)
+
+def _raise_partition_errors(table: str, action: str, reply: dict[str, Any], ignore: str = "") -> None:
+    errors = [
+        e for e in reply.get("Errors") or [] if (e.get("ErrorDetail") or {}).get("ErrorCode") != ignore or not ignore
+    ]
+    if errors:
+        detail = "; ".join(
+            f"{e.get('PartitionValues')}: {(e.get('ErrorDetail') or {}).get('ErrorMessage')}" for e in errors[:5]
+        )
+        raise RuntimeError(f"Glue could not {action} {len(errors)} partition(s) of {table}: {detail}")
 
 
-def partitioned_table_input(store: Store, asset_path: Sequence[str]) -> dict[str, Any]:
-    """One table over the asset's folder; its columns are the union of every partition file's."""
+def partitioned_table_input(store: Store, asset_path: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """One table over the asset's folder, partitioned by season; its columns are the union of
+    every partition file's. Also {season: partition folder URI}."""
     folder = "/".join(asset_path)
     files = [f.path for f in store.list(folder)]
-    strays = [p for p in files if "/" in p[len(folder) + 1 :] or not p.endswith(".parquet")]
+    legacy = legacy_files(asset_path, files)
+    if legacy:
+        raise legacy_error(store.uri, asset_path, legacy)
+    partitions = {rel: partition_of(asset_path, rel) for rel in files}
+    strays = [rel for rel, value in partitions.items() if value is None]
     if strays:
         # Athena would read these as rows of this table (e.g. an asset keyed under this one).
         raise ValueError(f"{store.uri}/{folder}/ holds more than this asset's partition files: {strays[:5]}")
     newest_first = sorted(files, reverse=True)  # season keys sort by time
-    columns = glue_columns([_read_schema(store, p) for p in newest_first], [f"{store.uri}/{p}" for p in newest_first])
-    return parquet_table_input(glue_table_name(asset_path), columns, f"{store.uri}/{folder}/", folder)
+    schemas = [read_file_schema(store, p) for p in newest_first]
+    # the partition column is the folder name; a file from elsewhere that also holds it is not read for it
+    schemas = [s.remove(s.get_field_index(PARTITION_COLUMN)) if PARTITION_COLUMN in s.names else s for s in schemas]
+    columns = glue_columns(schemas, [f"{store.uri}/{p}" for p in newest_first])
+    table_input = parquet_table_input(
+        glue_table_name(asset_path), columns, f"{store.uri}/{folder}/", folder, partition_keys=[PARTITION_COLUMN]
+    )
+    folders = {value: f"{store.uri}/{partition_folder(asset_path, value)}/" for value in partitions.values()}
+    return table_input, folders
 
 
 def single_file_table_input(store: Store, asset_path: Sequence[str], file_rel: str) -> dict[str, Any]:
     """A symlink table over one file; writes its manifest if missing or different."""
     folder = "/".join(asset_path)
     manifest_folder = f"{SYMLINK_ROOT}/{folder}"
-    columns = glue_columns([_read_schema(store, file_rel)], [f"{store.uri}/{file_rel}"])
+    columns = glue_columns([read_file_schema(store, file_rel)], [f"{store.uri}/{file_rel}"])
     if columns:
         body = symlink_manifest([f"{store.uri}/{file_rel}"])
         manifest = f"{manifest_folder}/{MANIFEST_NAME}"
@@ -147,17 +207,20 @@ def register_lake_asset(
         raise ValueError(f"Glue tables describe S3 data; the lake {store.uri} is local")
     attempt = 1
     while True:
-        table_input = (
-            single_file_table_input(store, asset_path, single_file)
-            if single_file
-            else partitioned_table_input(store, asset_path)
-        )
+        partitions = None
+        if single_file:
+            table_input = single_file_table_input(store, asset_path, single_file)
+        else:
+            table_input, partitions = partitioned_table_input(store, asset_path)
         if not table_input["StorageDescriptor"]["Columns"]:
             # nothing Athena could read yet (all-null columns); an existing table is left as it is
             return RegisteredTable(catalog.database, table_input["Name"], "skipped")
         try:
-            return RegisteredTable(catalog.database, table_input["Name"], catalog.ensure_table(table_input))
+            change = catalog.ensure_table(table_input)
         except GlueCatalogConflict:
             if attempt == _ATTEMPTS:
                 raise
             attempt += 1
+            continue
+        synced = catalog.sync_partitions(table_input, partitions) if partitions is not None else ""
+        return RegisteredTable(catalog.database, table_input["Name"], change, synced)

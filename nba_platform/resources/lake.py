@@ -1,7 +1,9 @@
 """Partition-aware Parquet IO manager over local disk or S3 (same code, `lib.storage.Store`).
 
-Layout: `<root>/<asset/key/path>/<partition>.parquet`, or `<root>/<asset/key/path>.parquet`
-for unpartitioned assets. A partitioned asset returns `{partition_key: DataFrame}` covering
+Layout (`lib/lake_layout.py`): `<root>/<asset/key/path>/season=<partition>/data.parquet`
+(Hive-style, so DuckDB, Athena and Spark prune partitions), or `<root>/<asset/key/path>.parquet`
+for unpartitioned assets; files hold DATE dates and one schema per table, and reads give back
+the frames' own dtypes. A partitioned asset returns `{partition_key: DataFrame}` covering
 every partition of the run (one run may cover a range: single-run backfills), and a
 partitioned input is loaded as the same kind of dict, so multi-season runs need no special
 case. Each partition is one file written atomically: a failed run never exposes half a
@@ -10,18 +12,32 @@ local lake it also keeps in memory for a while (`read_cache_mb`): the steps afte
 in-process run read it without decoding the file again.
 
 With `glue_database` set (S3 lakes only), every write also creates or updates the asset's table
-in that Glue Data Catalog database so Athena can query it (`resources/catalog.py`).
+and its season partitions in that Glue Data Catalog database so Athena can query it
+(`resources/catalog.py`). A lake still in the layout before season folders is refused with an
+error naming `nba-platform migrate-lake`.
 """
 
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from nba_platform.lib.lake_layout import (
+    existing_partitions,
+    from_lake_table,
+    in_threads,
+    legacy_error,
+    legacy_files,
+    partition_file,
+    single_file,
+    to_lake_table,
+    write_partitions,
+    write_single_file,
+)
 from nba_platform.lib.storage import LocalTableCache, Store
 from nba_platform.resources.catalog import GlueCatalog, register_lake_asset
 
@@ -52,8 +68,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         return "/".join(key.path)
 
     def partition_path(self, key: dg.AssetKey, partition: str | None) -> str:
-        base = self._asset_path(key)
-        return f"{base}/{partition}.parquet" if partition is not None else f"{base}.parquet"
+        """The file of one partition (or of the unpartitioned asset), relative to the lake root."""
+        return partition_file(key.path, partition) if partition is not None else single_file(key.path)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
@@ -63,6 +79,7 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         catalog = self._catalog()
         if catalog is not None:
             catalog.require_database()  # before writing: data that cannot be registered is a config error
+        metadata = {"lake_path": dg.MetadataValue.path(f"{self.root}/{self._asset_path(key)}")}
         if context.has_asset_partitions:
             if not isinstance(obj, dict):
                 raise TypeError(f"{key.to_user_string()}: a partitioned asset must return {{partition: DataFrame}}")
@@ -72,25 +89,41 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                 raise ValueError(
                     f"{key.to_user_string()}: partitions returned {sorted(obj)} != run's {sorted(expected)}"
                 )
-            _in_threads(
-                lambda item: store.write_table(self.partition_path(key, item[0]), _to_arrow(item[1])), obj.items()
-            )
-            rows = sum(len(f) for f in obj.values())
+            existing = existing_partitions(store, key.path)  # refuses a folder still in the old layout
+            _checked_layout.add((store.uri, self._asset_path(key)))
+            tables = {p: to_lake_table(_to_arrow(frame), p) for p, frame in obj.items()}
+            written = write_partitions(store, key.path, tables, existing)
+            metadata["rows_written"] = sum(len(f) for f in obj.values())
+            if written.rewritten:
+                # another partition lacked a column (or its type) that this run's partitions have
+                metadata["partitions_rewritten_to_table_schema"] = dg.MetadataValue.json(written.rewritten)
         else:
-            store.write_table(self.partition_path(key, None), _to_arrow(obj))
-            rows = len(obj)
-        metadata = {"lake_path": dg.MetadataValue.path(f"{self.root}/{self._asset_path(key)}"), "rows_written": rows}
+            write_single_file(store, key.path, to_lake_table(_to_arrow(obj), None))
+            metadata["rows_written"] = len(obj)
         if catalog is not None:
-            single_file = None if context.has_asset_partitions else self.partition_path(key, None)
-            table = register_lake_asset(store, catalog, key.path, single_file)
+            single = None if context.has_asset_partitions else self.partition_path(key, None)
+            table = register_lake_asset(store, catalog, key.path, single)
             metadata["glue_table"] = dg.MetadataValue.text(table.qualified_name)
             metadata["glue_table_change"] = dg.MetadataValue.text(table.change)
+            if table.partitions:
+                metadata["glue_partitions"] = dg.MetadataValue.text(table.partitions)
         context.add_output_metadata(metadata)
+
+    def _refuse_legacy_layout(self, store: Store, key: dg.AssetKey) -> None:
+        """Once per process and asset: old-layout files must not be silently ignored."""
+        folder = self._asset_path(key)
+        if (store.uri, folder) in _checked_layout:
+            return
+        legacy = legacy_files(key.path, [f.path for f in store.list(folder)])
+        if legacy:
+            raise legacy_error(store.uri, key.path, legacy)
+        _checked_layout.add((store.uri, folder))
 
     def load_input(self, context: dg.InputContext):
         store = self._store()
         key = context.asset_key
         if context.has_asset_partitions:
+            self._refuse_legacy_layout(store, key)
             # An input declared with metadata {"allow_missing_partitions": True} (as in UPathIOManager)
             # gets the partitions that exist; by default a missing partition is an error.
             allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
@@ -104,33 +137,39 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
                         f"{key.to_user_string()} partition {partition!r} is not in the lake ({self.root}/{path}); "
                         "materialize it first"
                     )
-                return _to_pandas(store.read_table(path))
+                return _to_pandas(from_lake_table(store.read_table(path), partition))
 
             partitions = list(context.asset_partition_keys)
-            frames = _in_threads(read, partitions)  # in partition order; the first missing one raises
+            frames = in_threads(read, partitions)  # in partition order; the first missing one raises
             return {p: f for p, f in zip(partitions, frames) if f is not None}
         path = self.partition_path(key, None)
         if not store.exists(path):
             raise FileNotFoundError(
                 f"{key.to_user_string()} is not in the lake ({self.root}/{path}); materialize it first"
             )
-        return _to_pandas(store.read_table(path))
+        return _to_pandas(from_lake_table(store.read_table(path), None))
+
+
+# (lake uri, asset folder) pairs this process has seen in the current layout
+_checked_layout: set[tuple[str, str]] = set()
+
+
+def read_lake_frame(store: Store, asset_path: Sequence[str], partition: str | None = None) -> pd.DataFrame:
+    """One partition (or an unpartitioned asset) as the frame its asset wrote, outside Dagster
+    (CLI, tests): the same path and conversion as the IO manager's."""
+    rel = partition_file(asset_path, partition) if partition is not None else single_file(asset_path)
+    if not store.exists(rel):
+        legacy = legacy_files(asset_path, [f.path for f in store.list("/".join(asset_path))])
+        if legacy:
+            raise legacy_error(store.uri, asset_path, legacy)
+        raise FileNotFoundError(f"{'/'.join(asset_path)} {partition or ''} is not in the lake ({store.uri}/{rel})")
+    return _to_pandas(from_lake_table(store.read_table(rel), partition))
 
 
 @functools.cache
 def _table_cache(max_mb: int) -> LocalTableCache | None:
     """One cache per process (and size): it outlives the IO manager objects Dagster builds per step."""
     return LocalTableCache(max_mb * 2**20) if max_mb > 0 else None
-
-
-def _in_threads(fn, items) -> list:
-    """fn over items on a few threads, results in order: Parquet encode/decode and file or S3 I/O
-    release the GIL, so a season-partitioned asset's 21 files go about twice as fast on 2 cores."""
-    items = list(items)
-    if len(items) < 2:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-io") as pool:
-        return list(pool.map(fn, items))
 
 
 def concat_partitions(partitions: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:

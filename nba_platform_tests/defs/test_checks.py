@@ -8,6 +8,7 @@ from nba_platform.defs.tables import checks
 from nba_platform.lib.schema import PLAYER_GAME_SCHEMA, PLAYER_SCHEMA, PLAYER_SEASON_SCHEMA, TEAM_GAME_SCHEMA, conform
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
+from nba_platform_tests.lake_files import lake_path
 
 
 def team_game(game_id="0022300001", team=1610612738, opp=1610612752, home=True, pts=110, opp_pts=100, **kw):
@@ -193,13 +194,9 @@ def test_failing_blocking_check_stops_downstream(tmp_path, instance):
     lake = resources["io_manager"]
     bad = good_game()
     bad.loc[0, "team_id"] = 42  # not an NBA franchise
-    import pyarrow as pa
+    from nba_platform_tests.lake_files import write_lake
 
-    from nba_platform.lib.storage import Store
-
-    Store(lake.root).write_table(
-        "tables/team_games_validated/2023-24.parquet", pa.Table.from_pandas(bad, preserve_index=False)
-    )
+    write_lake(lake.root, "tables/team_games_validated", bad, season="2023-24")
     selection = dg.AssetSelection.checks(
         dg.AssetCheckKey(dg.AssetKey(["tables", "team_games_validated"]), "team_games_validated_contract")
     ) | dg.AssetSelection.assets(dg.AssetKey(["tables", "team_games"]), dg.AssetKey(["quarantine", "team_games_dedup"]))
@@ -207,4 +204,5 @@ def test_failing_blocking_check_stops_downstream(tmp_path, instance):
     assert check_results(result) == {"team_games_validated_contract": False}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "tables/team_games" not in materialized
-    assert not (tmp_path / "lake" / "tables" / "team_games" / "2023-24.parquet").exists()
+    assert not lake_path(tmp_path / "lake", "tables/team_games", "2023-24").exists()
+    assert not (tmp_path / "lake" / "tables" / "team_games").exists()

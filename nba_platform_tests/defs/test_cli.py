@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-import pyarrow.parquet as pq
+from nba_platform_tests.lake_files import read_lake
 
 
 def run_cli(args, home, extra_env=None):
@@ -27,7 +27,7 @@ def test_ingest_lands_file_and_builds_its_season(tmp_path, sample_path):
     assert "landed gamelog.csv: shape league_game_log, 2460 rows, seasons 2022-23" in proc.stdout
     assert "SUCCESS" in proc.stdout
     assert (home / "landing" / "gamelog.csv").is_file()
-    table = pq.read_table(home / "lake" / "tables" / "team_games" / "2022-23.parquet").to_pandas()
+    table = read_lake(home / "lake", "tables/team_games", "2022-23")
     assert len(table) == 2460 and not table.duplicated(["game_id", "team_id"]).any()
 
     seasons = run_cli(["seasons"], home)
@@ -36,7 +36,7 @@ def test_ingest_lands_file_and_builds_its_season(tmp_path, sample_path):
     # Re-ingesting the same bytes is a no-op landing and an idempotent rebuild.
     again = run_cli(["ingest", str(src)], home)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert pq.read_table(home / "lake" / "tables" / "team_games" / "2022-23.parquet").to_pandas().equals(table)
+    assert read_lake(home / "lake", "tables/team_games", "2022-23").equals(table)
 
 
 def test_ingest_rejects_bad_file_clearly_and_lands_nothing(tmp_path):

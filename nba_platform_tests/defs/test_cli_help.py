@@ -15,6 +15,7 @@ EXPECTED = {
     "backup": "verified backup",
     "restore": "restore a dated backup",
     "doctor": "check the databases",
+    "migrate-lake": "season=<season>/ folders",
 }
 
 

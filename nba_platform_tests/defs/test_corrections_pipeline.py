@@ -11,11 +11,11 @@ import subprocess
 import sys
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from nba_platform.defs.ingestion.sensors import landing_zone_sensor
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
+from nba_platform_tests.lake_files import read_lake
 
 SEASON = "2022-23"
 GAME, BOS, PHI = "0022200001", 1610612738, 1610612755  # 18 Oct 2022: BOS 126, PHI 117
@@ -32,7 +32,7 @@ def run_cli(args, home):
 
 
 def read(root, *key, season=SEASON):
-    return pq.read_table(root / "lake" / "/".join(key) / f"{season}.parquet").to_pandas()
+    return read_lake(root / "lake", list(key), season)
 
 
 def materialization(result, key: str):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from nba_platform.defs.models.sensors import retraining_causes
@@ -16,6 +15,7 @@ from nba_platform.resources.model_registry import CHAMPION
 from nba_platform.resources.retraining import RetrainingPolicy
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import materialize_seasons
+from nba_platform_tests.lake_files import read_lake, write_lake
 from nba_platform_tests.real_features import SHIFTED, real_game_features, real_game_outcomes, scoring_jump
 
 DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
@@ -73,8 +73,7 @@ def partition_metadata(instance, partition: str) -> dict:
 def setup(tmp_path, instance):
     resources = embedded_resources(tmp_path, include_sample=False)
     io = resources["io_manager"]
-    table = pa.Table.from_pandas(lake_features(), preserve_index=False)
-    Store(io.root).write_table(io.partition_path(dg.AssetKey(["features", "game_features"]), None), table)
+    write_lake(io.root, "features/game_features", lake_features())
     return resources, instance
 
 
@@ -88,7 +87,7 @@ def test_feature_drift_per_season_against_the_champion(setup):
     meta = partition_metadata(instance, "2023-24")
     assert meta["status"] == "no champion model yet: nothing to compare with"
     assert math.isnan(meta["drift_share"]) and meta["champion_version"] == "none"
-    assert lake.read_table("monitoring/feature_drift/2023-24.parquet").num_rows == 0
+    assert len(read_lake(lake, "monitoring/feature_drift", "2023-24")) == 0
     assert not reports.exists("drift/2023-24.html")
 
     label = register_champion(resources["mlflow"])
@@ -118,7 +117,7 @@ def test_feature_drift_per_season_against_the_champion(setup):
         assert f"({meta['drifted_features']} out of 97)" in html and "Value Drift for column diff_elo_pre" in html
 
     # per-feature results in the lake: every shifted feature drifted in the jump season
-    table = lake.read_table("monitoring/feature_drift/2024-25.parquet").to_pandas()
+    table = read_lake(lake, "monitoring/feature_drift", "2024-25")
     assert len(table) == 97 and set(table["season"]) == {"2024-25"} and set(table["feature"]) == set(FEATURE_COLUMNS)
     assert set(SHIFTED) <= set(table.loc[table["drifted"], "feature"])
 
@@ -129,7 +128,7 @@ def test_feature_drift_per_season_against_the_champion(setup):
     )
     assert math.isnan(opening["drift_share"]) and opening["champion_version"] == label
     assert not reports.exists("drift/2025-26.html")
-    assert lake.read_table("monitoring/feature_drift/2025-26.parquet").num_rows == 0
+    assert len(read_lake(lake, "monitoring/feature_drift", "2025-26")) == 0
 
     # run-level summary on every partition of the run
     assert jump["drift_share_max"] == jump["drift_share"]

@@ -38,6 +38,7 @@ from nba_platform.resources.environment import build_resources
 from nba_platform.settings import load_settings
 from nba_platform_tests import hostile_files
 from nba_platform_tests.defs.helpers import materialize_seasons
+from nba_platform_tests.lake_files import read_lake
 
 BASE_SEASON = "2021-22"
 GAMELOG = "gamelog-2022-23.csv"
@@ -416,11 +417,11 @@ class RunRecord:
     materializations: dict[str, dict]
 
     def table(self, key: str) -> pd.DataFrame:
-        return pq.read_table(self.lake / key / f"{self.season}.parquet").to_pandas()
+        return read_lake(self.lake, key, self.season)
 
     def rows_in_lake(self, key: str) -> int:
         """Rows of every season partition of `key`."""
-        return sum(pq.read_metadata(p).num_rows for p in (self.lake / key).glob("*.parquet"))
+        return sum(pq.read_metadata(p).num_rows for p in (self.lake / key).glob("season=*/*.parquet"))
 
 
 def run_record(out: str, home: Path, season: str) -> RunRecord:

@@ -30,6 +30,7 @@ from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion
 from nba_platform.resources.retraining import RetrainingPolicy
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags
+from nba_platform_tests.lake_files import read_lake
 
 GAMELOG_DIR = Path(sample_root()) / "nba_api_league_gamelog_2021_2024"
 SEASONS = ["2021-22", "2022-23", "2023-24"]
@@ -142,9 +143,7 @@ def lifecycle(tmp_path_factory):
             ["2024-25"],
         )
         steps["champion_after_refusal"] = resources["mlflow"].version_by_alias(CHAMPION)
-        steps["published_2024_25"] = (
-            resources["io_manager"]._store().read_table("serving/game_predictions/2024-25.parquet").to_pandas()
-        )
+        steps["published_2024_25"] = read_lake(resources["io_manager"]._store(), "serving/game_predictions", "2024-25")
 
         # The rollback command, as an operator runs it.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_"))}

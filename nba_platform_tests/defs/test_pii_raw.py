@@ -5,10 +5,10 @@ import io
 import tarfile
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
+from nba_platform_tests.lake_files import read_lake
 
 SEASON, G1 = "2021-22", "0022101228"
 # BoxScoreTraditionalV2 rows as the shipped archives hold them, plus NICKNAME (a column the shape
@@ -44,7 +44,7 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     result = materialize_seasons([SEASON], resources, instance, selection=selection)
     assert result.success and check_results(result)["player_games_nothing_lost"]
 
-    raw = pq.read_table(tmp_path / "lake" / "raw" / "box_score_traditional" / f"{SEASON}.parquet").to_pandas()
+    raw = read_lake(tmp_path / "lake", "raw/box_score_traditional", SEASON)
     assert len(raw) == len(rows)
     assert raw["COMMENT"].tolist()[2] == "DNP - Personal: agent [EMAIL], [PHONE]"
     assert raw["NICKNAME"].tolist() == ["ssn [SSN]", "JoJo", "JoJo", "JoJo"]
@@ -61,7 +61,7 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     assert meta["pii_masked"].value == {"email": 1, "ipv6": 0, "ipv4": 0, "card": 0, "ssn": 1, "phone": 1}
     assert meta["pii_masked_by_column"].value == {"COMMENT": 2, "NICKNAME": 1}
 
-    validated = pq.read_table(tmp_path / "lake" / "tables" / "player_games_validated" / f"{SEASON}.parquet").to_pandas()
+    validated = read_lake(tmp_path / "lake", "tables/player_games_validated", SEASON)
     assert validated.loc[validated["player_id"] == 1629001, "comment"].tolist() == [
         "DNP - Personal: agent [EMAIL], [PHONE]"
     ]

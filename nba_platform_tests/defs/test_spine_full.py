@@ -4,7 +4,6 @@ import json
 
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from nba_platform.definitions import defs
@@ -12,6 +11,7 @@ from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
 from nba_platform.lib.landing import SHAPES
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons, season_run_tags
+from nba_platform_tests.lake_files import read_lake
 
 ALL_SEASONS = [f"{y}-{(y + 1) % 100:02d}" for y in range(2003, 2024)]
 
@@ -36,8 +36,9 @@ def built(tmp_path_factory):
 def read(root, *key, season=None) -> pd.DataFrame:
     path = root / "lake" / "/".join(key)
     if season is None and path.is_dir():
-        return pd.concat([pq.read_table(p).to_pandas() for p in sorted(path.glob("*.parquet"))], ignore_index=True)
-    return pq.read_table(f"{path}/{season}.parquet" if season else f"{path}.parquet").to_pandas()
+        seasons = sorted(p.name.removeprefix("season=") for p in path.glob("season=*"))
+        return pd.concat([read_lake(root / "lake", list(key), s) for s in seasons], ignore_index=True)
+    return read_lake(root / "lake", list(key), season)
 
 
 def test_every_asset_materializes_and_every_check_passes(built):

@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -25,6 +24,7 @@ from nba_platform.defs.ops.alerts import failed_check_alert, run_failure_alert
 from nba_platform.resources.alerts import AlertNotifier
 from nba_platform.resources.secrets import Secrets
 from nba_platform_tests.integration.conftest import free_port
+from nba_platform_tests.lake_files import write_lake
 
 pytestmark = pytest.mark.integration
 
@@ -231,7 +231,6 @@ def test_run_failure_alert_arrives_by_email_and_webhook(instance, servers):
 def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, monkeypatch):
     """The crafted bad validated partition of test_checks.py fails the real blocking GX contract
     in a real run; the sensor, bound through the environment's resources, alerts once."""
-    from nba_platform.lib.storage import Store
     from nba_platform.resources.landing import LandingZone
     from nba_platform_tests.defs.helpers import check_results, materialize_seasons
     from nba_platform_tests.defs.test_checks import good_game
@@ -255,9 +254,7 @@ def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, 
     assert str(tmp_path) in lake.root
     bad = good_game()
     bad.loc[0, "team_id"] = 42  # not an NBA franchise
-    Store(lake.root).write_table(
-        "tables/team_games_validated/2023-24.parquet", pa.Table.from_pandas(bad, preserve_index=False)
-    )
+    write_lake(lake.root, "tables/team_games_validated", bad, season="2023-24")
     check_key = dg.AssetCheckKey(dg.AssetKey(["tables", "team_games_validated"]), "team_games_validated_contract")
     selection = dg.AssetSelection.checks(check_key) | dg.AssetSelection.assets(
         dg.AssetKey(["tables", "team_games"]), dg.AssetKey(["quarantine", "team_games_dedup"])

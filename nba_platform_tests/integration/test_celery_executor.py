@@ -11,12 +11,12 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._serdes import serialize_value
 
 from nba_platform_tests.defs.helpers import season_run_tags
+from nba_platform_tests.lake_files import lake_path, read_lake
 
 pytestmark = [
     pytest.mark.integration,
@@ -211,10 +211,10 @@ def test_every_step_ran_on_the_worker(celery_run):
 
 def test_partition_is_in_the_shared_lake_and_blocking_checks_passed(celery_run):
     result, home = celery_run["result"], celery_run["home"]
-    team_games = pq.read_table(home / "lake" / "tables" / "team_games" / f"{SEASON}.parquet").to_pandas()
+    team_games = read_lake(home / "lake", "tables/team_games", SEASON)
     assert (team_games["season_type"] == "regular").sum() == 2460  # plus the playoffs
     assert not team_games.duplicated(["game_id", "team_id"]).any()
-    assert (home / "lake" / "raw" / "league_game_log" / f"{SEASON}.parquet").is_file()
+    assert lake_path(home / "lake", "raw/league_game_log", SEASON).is_file()
     checks = result.get_asset_check_evaluations()
     assert len(checks) >= 6 and all(c.passed for c in checks), [(c.check_name, c.passed) for c in checks]
     assert all(c.severity == dg.AssetCheckSeverity.ERROR for c in checks)  # blocking checks

@@ -42,6 +42,7 @@ from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags
 from nba_platform_tests.integration.conftest import free_port
 from nba_platform_tests.integration.pg_server import ThrowawayPostgres
+from nba_platform_tests.lake_files import read_lake
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +237,8 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
         baseline = spine("baseline")
         assert baseline.success
         expected = lake_objects(s3, bucket, "baseline/")
-        assert f"tables/team_games/{SEASON}.parquet" in expected and f"raw/league_game_log/{SEASON}.parquet" in expected
+        assert f"tables/team_games/season={SEASON}/data.parquet" in expected
+        assert f"raw/league_game_log/season={SEASON}/data.parquet" in expected
 
         t0 = time.perf_counter()
         faulty = spine("lake", hooks={cut_s3_after_raw_steps})
@@ -255,12 +257,12 @@ def test_s3_endpoint_unreachable_mid_run_fails_cleanly_and_a_rerun_is_identical(
         assert "team_games_validated" not in succeeded and "team_games" not in succeeded
         # nothing partial: exactly the partitions of the steps that succeeded, each whole and right
         left = lake_objects(s3, bucket, "lake/")
-        written_by = {key: key.rsplit("/", 1)[0].replace("/", "__") for key in left}
+        written_by = {key: key.split("/season=")[0].replace("/", "__") for key in left}
         assert set(written_by.values()) <= succeeded, written_by
-        assert f"raw/league_game_log/{SEASON}.parquet" in left
+        assert f"raw/league_game_log/season={SEASON}/data.parquet" in left
         assert (
-            f"tables/team_games/{SEASON}.parquet" not in left
-            and f"tables/team_games_validated/{SEASON}.parquet" not in left
+            f"tables/team_games/season={SEASON}/data.parquet" not in left
+            and f"tables/team_games_validated/season={SEASON}/data.parquet" not in left
         )
         for key, frame in left.items():
             pd.testing.assert_frame_equal(frame, expected[key], check_exact=True, obj=key)
@@ -414,10 +416,10 @@ def materialize_big(lake: Path, version: int, partition: str = SEASON) -> dg.Exe
 
 def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_identical(tmp_path):
     lake = tmp_path / "lake"
-    folder = lake / "faults" / "big_table"
-    partition = folder / f"{SEASON}.parquet"
+    folder = lake / "faults" / "big_table" / f"season={SEASON}"
+    partition = folder / "data.parquet"
     assert materialize_big(lake, version=1).success
-    old = pq.read_table(partition).to_pandas()
+    old = read_lake(lake, "faults/big_table", SEASON)
     old_bytes = partition.read_bytes()
 
     caught = None
@@ -448,10 +450,10 @@ def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_
 
     # the partition is still the old one, whole; the half-written temp file is hidden from the lake
     assert partition.read_bytes() == old_bytes
-    pd.testing.assert_frame_equal(pq.read_table(partition).to_pandas(), old)
+    pd.testing.assert_frame_equal(read_lake(lake, "faults/big_table", SEASON), old)
     from nba_platform.lib.storage import Store
 
-    assert [f.path for f in Store(str(lake)).list()] == [f"faults/big_table/{SEASON}.parquet"]
+    assert [f.path for f in Store(str(lake)).list()] == [f"faults/big_table/season={SEASON}/data.parquet"]
     io_manager = ParquetLakeIOManager(root=str(lake))
     loaded = io_manager.load_input(
         dg.build_input_context(
@@ -462,11 +464,11 @@ def test_run_killed_while_writing_a_partition_leaves_the_old_one_and_a_rerun_is_
 
     # a re-run writes the new version whole, identical to an uninterrupted run's
     assert materialize_big(lake, version=2).success
-    pd.testing.assert_frame_equal(pq.read_table(partition).to_pandas(), big_frame(SEASON, 2), check_exact=True)
+    pd.testing.assert_frame_equal(read_lake(lake, "faults/big_table", SEASON), big_frame(SEASON, 2), check_exact=True)
     if caught["temp_bytes"] < partition.stat().st_size:  # cut short: without its footer not even a Parquet file
         with pytest.raises(pa.ArrowInvalid):
             pq.read_table(caught["temp"])
-    assert not (folder / "2021-22.parquet").exists()
+    assert not (lake / "faults" / "big_table" / "season=2021-22").exists()
 
 
 if __name__ == "__main__":  # the run that test (c) kills: python -m ... <lake> <version>

@@ -63,10 +63,10 @@ def team_games(season: str, n: int = 3, **extra) -> pd.DataFrame:
     return frame
 
 
+# `season` is the partition key (the folder names), not a column of the files
 EXPECTED_COLUMNS = [
     ("game_id", "string"),
-    ("season", "string"),
-    ("game_date", "timestamp"),
+    ("game_date", "date"),
     ("team_id", "bigint"),
     ("is_home", "boolean"),
     ("fg_pct", "double"),
@@ -114,7 +114,12 @@ def object_keys(lake, prefix: str) -> list[str]:
     )
 
 
-def test_partitioned_asset_is_one_parquet_table_over_its_folder(lake):
+def partitions(lake, name: str) -> dict[str, dict]:
+    pages = lake["glue"].get_paginator("get_partitions").paginate(DatabaseName=lake["database"], TableName=name)
+    return {p["Values"][0]: p for page in pages for p in page["Partitions"]}
+
+
+def test_partitioned_asset_is_a_season_partitioned_table_over_its_folder(lake):
     frames = {s: team_games(s) for s in SEASONS}
     first = materialize(partitioned_asset(frames), lake["io_manager"], "2022-23")
     second = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
@@ -127,22 +132,32 @@ def test_partitioned_asset_is_one_parquet_table_over_its_folder(lake):
     )
     t = table(lake, name)
     sd = t["StorageDescriptor"]
-    assert t["TableType"] == "EXTERNAL_TABLE" and t["PartitionKeys"] == []
+    assert t["TableType"] == "EXTERNAL_TABLE" and t["PartitionKeys"] == [{"Name": "season", "Type": "string"}]
     assert t["Parameters"]["classification"] == "parquet"
+    assert t["Parameters"]["nba_platform_layout"] == "hive_partitions"
     assert sd["Location"] == f"s3://{lake['bucket']}/lake/tables/team_games/"
     assert sd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
     assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
     assert columns(t) == EXPECTED_COLUMNS
-    # Athena reads every object under the location: exactly the two season files, each with
-    # every table column, and each row carrying its season
+    # Athena reads every object under the location: exactly one file per season folder, each
+    # with every table column; the season is the folder's name
     under = object_keys(lake, "lake/tables/team_games/")
-    assert under == [f"lake/tables/team_games/{s}.parquet" for s in SEASONS]
-    for key, season in zip(under, SEASONS):
+    assert under == [f"lake/tables/team_games/season={s}/data.parquet" for s in SEASONS]
+    for key in under:
         data = pq.read_table(io.BytesIO(lake["s3"].get_object(Bucket=lake["bucket"], Key=key)["Body"].read()))
         assert data.column_names == [c for c, _ in EXPECTED_COLUMNS]
-        assert set(data.column("season").to_pylist()) == {season}
     assert version_count(lake, name) == 1
+    # every season folder is a registered partition of the table, with the table's columns
+    registered = partitions(lake, name)
+    assert sorted(registered) == SEASONS
+    for season, partition in registered.items():
+        psd = partition["StorageDescriptor"]
+        assert psd["Location"] == f"s3://{lake['bucket']}/lake/tables/team_games/season={season}/"
+        assert [(c["Name"], c["Type"]) for c in psd["Columns"]] == EXPECTED_COLUMNS
+        assert psd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+    assert output_metadata(first)["glue_partitions"] == "1 created, 0 updated, 0 deleted, 0 unchanged"
+    assert output_metadata(second)["glue_partitions"] == "1 created, 0 updated, 0 deleted, 1 unchanged"
 
 
 def test_rewrites_are_idempotent_and_schema_changes_update_the_table(lake):
@@ -163,23 +178,50 @@ def test_rewrites_are_idempotent_and_schema_changes_update_the_table(lake):
     materialize(partitioned_asset(frames), lake["io_manager"], "2022-23")  # the column stays: 2023-24 has it
     assert columns(table(lake, name)) == [*EXPECTED_COLUMNS, ("elo", "double")] and version_count(lake, name) == 2
 
-    # the last file with the column drops it: so does the table
+    # the last file with the column drops it: so does the table (and the partition it was padded into)
     frames["2023-24"] = team_games("2023-24")
-    materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
+    dropped = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
+    assert output_metadata(dropped)["partitions_rewritten_to_table_schema"] == ["2022-23"]
     assert columns(table(lake, name)) == EXPECTED_COLUMNS and version_count(lake, name) == 3
 
-    # a type that contradicts another season's file cannot be described by one table: loud failure
+    # a wider number in one season widens the table: the other season's file is rewritten to it
     frames["2023-24"] = team_games("2023-24").assign(team_id=lambda f: f["team_id"].astype("float64"))
+    widened = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
+    assert output_metadata(widened)["partitions_rewritten_to_table_schema"] == ["2022-23"]
+    assert dict(columns(table(lake, name)))["team_id"] == "double" and version_count(lake, name) == 4
+    for p in partitions(lake, name).values():
+        assert {c["Name"]: c["Type"] for c in p["StorageDescriptor"]["Columns"]}["team_id"] == "double"
+
+    # a type no table type reconciles with the other season's: loud failure, nothing written
+    before = lake["s3"].get_object(Bucket=lake["bucket"], Key="lake/tables/team_games/season=2023-24/data.parquet")
+    frames["2023-24"] = team_games("2023-24").assign(is_home=["yes", "no", "yes"])
     failed = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24", raise_on_error=False)
     assert not failed.success
     error = failed.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert (
-        "'team_id' is double in" in error
-        and "2023-24.parquet" in error
-        and "bigint in" in error
-        and "2022-23.parquet" in error
-    )
-    assert columns(table(lake, name)) == EXPECTED_COLUMNS and version_count(lake, name) == 3
+    assert "partitions 2023-24, 2022-23 have columns no single table type describes" in error and "is_home" in error
+    after = lake["s3"].get_object(Bucket=lake["bucket"], Key="lake/tables/team_games/season=2023-24/data.parquet")
+    assert after["ETag"] == before["ETag"]
+    assert dict(columns(table(lake, name)))["team_id"] == "double" and version_count(lake, name) == 4
+
+
+def test_a_partition_whose_folder_is_gone_is_deregistered(lake):
+    frames = {s: team_games(s) for s in SEASONS}
+    materialize(partitioned_asset(frames), lake["io_manager"], "2022-23")
+    materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
+    lake["s3"].delete_object(Bucket=lake["bucket"], Key="lake/tables/team_games/season=2022-23/data.parquet")
+    again = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24")
+    assert output_metadata(again)["glue_partitions"] == "0 created, 0 updated, 1 deleted, 1 unchanged"
+    assert sorted(partitions(lake, "tables__team_games")) == ["2023-24"]
+
+
+def test_an_old_layout_file_is_refused_with_the_migration_command(lake):
+    lake["s3"].put_object(Bucket=lake["bucket"], Key="lake/tables/team_games/2022-23.parquet", Body=b"PAR1")
+    frames = {s: team_games(s) for s in SEASONS}
+    result = materialize(partitioned_asset(frames), lake["io_manager"], "2023-24", raise_on_error=False)
+    error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "old lake layout" in error and "tables/team_games/2022-23.parquet" in error
+    assert "nba-platform migrate-lake" in error
+    assert object_keys(lake, "lake/tables/team_games/") == ["lake/tables/team_games/2022-23.parquet"]
 
 
 def test_other_objects_in_an_asset_folder_are_refused(lake):
@@ -224,22 +266,23 @@ def test_unpartitioned_asset_is_a_symlink_table_over_its_single_file(lake):
     assert len(versions) == 1  # the manifest is not rewritten
 
 
-def test_an_output_without_typed_columns_is_not_registered_until_it_has_some(lake):
+def test_columns_without_values_are_text_until_a_value_gives_them_a_type(lake):
     frames = {"rows": pd.DataFrame({"player_id": pd.Series([], dtype=object), "elo": pd.Series([], dtype=object)})}
 
     @dg.asset(key=["features", "player_game_features"])
     def player_game_features():
         return frames["rows"]
 
-    empty = materialize(player_game_features, lake["io_manager"])  # all-null (null-typed) columns
-    assert output_metadata(empty)["glue_table_change"] == "skipped"
-    assert lake["glue"].get_tables(DatabaseName=lake["database"])["TableList"] == []
-    assert object_keys(lake, "lake/_glue_symlinks/") == []
+    # all-null object columns: typed as text in the lake, so the table is usable at once
+    empty = materialize(player_game_features, lake["io_manager"])
+    assert output_metadata(empty)["glue_table_change"] == "created"
+    name = "features__player_game_features"
+    assert columns(table(lake, name)) == [("player_id", "string"), ("elo", "string")]
 
     frames["rows"] = pd.DataFrame({"player_id": pd.Series([7], dtype="Int64"), "elo": [None]})
     typed = materialize(player_game_features, lake["io_manager"])
-    assert output_metadata(typed)["glue_table_change"] == "created"
-    assert columns(table(lake, "features__player_game_features")) == [("player_id", "bigint")]  # elo: no type yet
+    assert output_metadata(typed)["glue_table_change"] == "updated"
+    assert columns(table(lake, name)) == [("player_id", "bigint"), ("elo", "string")]  # elo: no value yet
 
 
 def test_missing_database_is_a_clear_error_before_anything_is_written(lake, aws_env):

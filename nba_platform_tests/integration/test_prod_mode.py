@@ -34,6 +34,7 @@ from nba_platform.resources.secrets import SecretNotFound, Secrets
 from nba_platform.settings import load_settings
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
 from nba_platform_tests.integration.conftest import PG_PORT
+from nba_platform_tests.lake_files import read_lake, write_lake
 
 pytestmark = pytest.mark.integration
 
@@ -171,11 +172,7 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
         # Serving: predictions seeded in the lake (training models is out of scope here), then the
         # real `serving/published_predictions` asset upserts into Postgres with the password that
         # ServingDatabase fetches from Secrets Manager inside the run.
-        team_games = (
-            Store(settings.lake_uri, settings.aws_endpoint_url, REGION)
-            .read_table(f"tables/team_games/{SEASON}.parquet")
-            .to_pandas()
-        )
+        team_games = read_lake(Store(settings.lake_uri, settings.aws_endpoint_url, REGION), "tables/team_games", SEASON)
         home = team_games[team_games["is_home"] == True].head(20)  # noqa: E712
         seeded = pd.DataFrame(
             {
@@ -191,8 +188,8 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
                 "top_factors": '[{"feature": "diff_elo_pre", "value": 40.0, "shap": 0.2}]',
             }
         )
-        Store(settings.lake_uri, settings.aws_endpoint_url, REGION).write_table(
-            f"serving/game_predictions/{SEASON}.parquet", pa.Table.from_pandas(seeded, preserve_index=False)
+        write_lake(
+            Store(settings.lake_uri, settings.aws_endpoint_url, REGION), "serving/game_predictions", seeded, SEASON
         )
         serving = materialize_seasons(
             [SEASON],
@@ -276,16 +273,16 @@ def test_parquet_partitions_are_in_the_moto_bucket_and_read_back(prod):
     s3, bucket = prod["s3"], prod["bucket"]
     keys = object_keys(s3, bucket, "lake/")
     for key in SPINE_KEYS:
-        assert f"lake/{key}/{SEASON}.parquet" in keys, keys
+        assert f"lake/{key}/season={SEASON}/data.parquet" in keys, keys
     assert not [k for k in keys if "/." in k or ".tmp" in k], keys  # no temp or partial objects
     home = prod["settings"].home
     assert not (home / "lake").exists() and not (home / "landing").exists()  # nothing went to local disk
-    raw = read_parquet_object(s3, bucket, f"lake/raw/league_game_log/{SEASON}.parquet")
-    team_games = read_parquet_object(s3, bucket, f"lake/tables/team_games/{SEASON}.parquet")
+    raw = read_parquet_object(s3, bucket, f"lake/raw/league_game_log/season={SEASON}/data.parquet")
+    team_games = read_parquet_object(s3, bucket, f"lake/tables/team_games/season={SEASON}/data.parquet")
     assert len(raw) == 2460 and len(team_games) == 2460
     assert (team_games["season_type"] == "regular").all()
     assert not team_games.duplicated(["game_id", "team_id"]).any()
-    assert len(read_parquet_object(s3, bucket, f"lake/quarantine/team_games/{SEASON}.parquet")) == 0
+    assert len(read_parquet_object(s3, bucket, f"lake/quarantine/team_games/season={SEASON}/data.parquet")) == 0
     # and through the IO manager, as a downstream step would load it
     io_manager = prod["resources"]["io_manager"]
     loaded = io_manager.load_input(
@@ -387,7 +384,10 @@ def test_failed_conversion_leaves_previous_partition_intact(aws_env, bucket):
 
     output({"2021-22": frame(1), "2022-23": frame(1)})
     before = object_keys(s3, bucket)
-    assert before == ["lake/tables/team_games/2021-22.parquet", "lake/tables/team_games/2022-23.parquet"]
+    assert before == [
+        "lake/tables/team_games/season=2021-22/data.parquet",
+        "lake/tables/team_games/season=2022-23/data.parquet",
+    ]
 
     bad = frame(2)
     bad["pts"] = bad["pts"].astype(object)
@@ -395,10 +395,10 @@ def test_failed_conversion_leaves_previous_partition_intact(aws_env, bucket):
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
         output({"2021-22": frame(2), "2022-23": bad})
     assert object_keys(s3, bucket) == before  # nothing partial, nothing temporary
-    # each partition is one whole version: the first was replaced, the failing one kept the old
-    assert (read_parquet_object(s3, bucket, "lake/tables/team_games/2021-22.parquet")["version"] == 2).all()
-    old = read_parquet_object(s3, bucket, "lake/tables/team_games/2022-23.parquet")
-    assert len(old) == 50 and (old["version"] == 1).all()
+    # every partition is converted before any is written: both keep their whole old version
+    for key in before:
+        old = read_parquet_object(s3, bucket, key)
+        assert len(old) == 50 and (old["version"] == 1).all()
 
 
 def test_write_failing_mid_way_leaves_no_partial_object(aws_env, bucket, monkeypatch):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from nba_platform.lib.storage import Store
@@ -26,6 +25,7 @@ from nba_platform_tests.defs.helpers import materialize_seasons
 from nba_platform_tests.defs.test_json_logs import json_lines
 from nba_platform_tests.integration.conftest import free_port
 from nba_platform_tests.integration.pg_server import ThrowawayPostgres
+from nba_platform_tests.lake_files import read_lake, write_lake
 
 pytestmark = pytest.mark.integration
 
@@ -64,28 +64,27 @@ def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capf
             assert spine.success
             # Predictions seeded in the lake (training is not the point here), as in test_prod_mode.
             lake = Store(resources["io_manager"].root)
-            games = lake.read_table(f"tables/team_games/{SEASON}.parquet").to_pandas()
+            games = read_lake(lake, "tables/team_games", SEASON)
             home = games[games["is_home"] == True].head(30)  # noqa: E712
-            lake.write_table(
-                f"serving/game_predictions/{SEASON}.parquet",
-                pa.Table.from_pandas(
-                    pd.DataFrame(
-                        {
-                            "game_id": home["game_id"],
-                            "game_date": home["game_date"],
-                            "season": home["season"],
-                            "home_team_id": home["team_id"],
-                            "away_team_id": home["opponent_id"],
-                            "p_home_win": 0.6,
-                            "elo_p_home_win": 0.55,
-                            "model_version": "nba_game_outcome/v0",
-                            "top_factors": "[]",
-                        }
-                    ),
-                    preserve_index=False,
+            write_lake(
+                lake,
+                "serving/game_predictions",
+                pd.DataFrame(
+                    {
+                        "game_id": home["game_id"],
+                        "game_date": home["game_date"],
+                        "season": home["season"],
+                        "home_team_id": home["team_id"],
+                        "away_team_id": home["opponent_id"],
+                        "p_home_win": 0.6,
+                        "elo_p_home_win": 0.55,
+                        "model_version": "nba_game_outcome/v0",
+                        "top_factors": "[]",
+                    }
                 ),
+                season=SEASON,
             )
-            lake.write_table("features/game_features.parquet", pa.Table.from_pandas(pd.DataFrame({"season": [SEASON]})))
+            write_lake(lake, "features/game_features", pd.DataFrame({"season": [SEASON]}))
 
             def run(serving_db, mlflow, *keys):
                 return materialize_seasons(
