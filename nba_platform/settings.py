@@ -91,6 +91,18 @@ class Settings:
     celery_queue: str = "dagster"
     # Run logs (observability/run_logs.py): json = one JSON object per line on stdout besides Dagster's console.
     log_format: str = "text"
+    # --- forecast API settings --- (nba_platform/api: `serve-api`, `serve-mcp`, `api-token`)
+    api_host: str = "127.0.0.1"  # NBA_API_HOST
+    api_port: int = 8080  # NBA_API_PORT
+    mcp_port: int = 8081  # NBA_MCP_PORT (streamable HTTP; stdio needs no port)
+    api_jwt_secret_key: str = "nba_api_jwt_secret"  # NBA_API_JWT_SECRET_KEY: secrets-resource key of the HS256 key
+    api_token_issuer: str = "nba-platform"  # NBA_API_TOKEN_ISSUER (iss of issued and accepted tokens)
+    api_token_audience: str = "nba-forecast-api"  # NBA_API_TOKEN_AUDIENCE (aud)
+    api_rate_limit_per_minute: float = 600.0  # NBA_API_RATE_LIMIT_PER_MINUTE, per client (token `sub`)
+    api_rate_limit_burst: int = 60  # NBA_API_RATE_LIMIT_BURST
+    api_cors_origins: tuple[str, ...] = ()  # NBA_API_CORS_ORIGINS, comma-separated; empty = CORS off
+    api_metrics_public: bool = True  # NBA_API_METRICS_PUBLIC: false = /metrics needs scope read:metrics
+    api_db_pool_size: int = 8  # NBA_API_DB_POOL_SIZE: serving-database connections kept open
 
     @property
     def dagster_home(self) -> Path:
@@ -214,4 +226,24 @@ def load_settings() -> Settings:
         celery_backend=os.environ.get("NBA_CELERY_BACKEND") or "rpc://",
         celery_queue=os.environ.get("NBA_CELERY_QUEUE") or "dagster",
         log_format=load_log_format(),
+        **_forecast_api_settings(),
     )
+
+
+def _forecast_api_settings() -> dict:
+    """The `# --- forecast API settings ---` fields of Settings, from NBA_API_* / NBA_MCP_* variables."""
+    return {
+        "api_host": os.environ.get("NBA_API_HOST") or "127.0.0.1",
+        "api_port": int(os.environ.get("NBA_API_PORT") or 8080),
+        "mcp_port": int(os.environ.get("NBA_MCP_PORT") or 8081),
+        "api_jwt_secret_key": os.environ.get("NBA_API_JWT_SECRET_KEY") or "nba_api_jwt_secret",
+        "api_token_issuer": os.environ.get("NBA_API_TOKEN_ISSUER") or "nba-platform",
+        "api_token_audience": os.environ.get("NBA_API_TOKEN_AUDIENCE") or "nba-forecast-api",
+        "api_rate_limit_per_minute": float(os.environ.get("NBA_API_RATE_LIMIT_PER_MINUTE") or 600),
+        "api_rate_limit_burst": int(os.environ.get("NBA_API_RATE_LIMIT_BURST") or 60),
+        "api_cors_origins": tuple(
+            o.strip() for o in (os.environ.get("NBA_API_CORS_ORIGINS") or "").split(",") if o.strip()
+        ),
+        "api_metrics_public": (os.environ.get("NBA_API_METRICS_PUBLIC") or "true").lower() in ("1", "true", "yes"),
+        "api_db_pool_size": int(os.environ.get("NBA_API_DB_POOL_SIZE") or 8),
+    }

@@ -20,6 +20,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from nba_platform.api import commands as forecast_api_commands
+
 
 def _print(msg: str) -> None:
     print(msg, flush=True)
@@ -371,14 +373,16 @@ def cmd_restore(args) -> int:
 
 def cmd_rollback_champion(args) -> int:
     from nba_platform.resources.environment import build_resources
-    from nba_platform.resources.model_registry import rollback
+    from nba_platform.resources.model_registry import publish_champion, rollback
 
-    mlflow = build_resources()["mlflow"]
+    resources = build_resources()
+    mlflow = resources["mlflow"]
     try:
         replaced, restored = rollback(mlflow, to_version=args.to_version)
     except RuntimeError as exc:
         _print(f"error: {exc}")
         return 1
+    publish_champion(mlflow, resources["serving_db"])
     _print(
         f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
         f"(trained {restored.tags.get('train_first_season', '?')}..{restored.tags.get('train_last_season', '?')})"
@@ -536,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
+    forecast_api_commands.add_parser(sub)
     args = parser.parse_args(argv)
     return args.fn(args)
 

@@ -10,7 +10,8 @@ import dagster as dg
 from nba_platform.lib import metrics as M
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.mlflow import MlflowTracking
-from nba_platform.resources.model_registry import register_trained_version
+from nba_platform.resources.model_registry import CHAMPION, publish_champion, register_trained_version
+from nba_platform.resources.serving_db import ServingDatabase
 
 OWNERS = ["team:ml"]
 
@@ -79,6 +80,7 @@ def game_outcome_model(
     context: dg.AssetExecutionContext,
     config: GameModelConfig,
     mlflow: MlflowTracking,
+    serving_db: ServingDatabase,
     features: DataFrame,
     outcomes: DataFrame,
 ) -> dg.Output:
@@ -130,6 +132,8 @@ def game_outcome_model(
         run_name=f"game_outcome_model eval {eval_season}",
     )
     alias = register_trained_version(mlflow, logged.version)
+    if alias == CHAMPION:  # the forecast API serves the champion's card
+        publish_champion(mlflow, serving_db)
     context.log.info(f"{logged.label} registered as {alias}")
     card = pd.DataFrame(
         [
