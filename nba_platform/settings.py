@@ -103,6 +103,7 @@ class Settings:
     api_cors_origins: tuple[str, ...] = ()  # NBA_API_CORS_ORIGINS, comma-separated; empty = CORS off
     api_metrics_public: bool = True  # NBA_API_METRICS_PUBLIC: false = /metrics needs scope read:metrics
     api_db_pool_size: int = 8  # NBA_API_DB_POOL_SIZE: serving-database connections kept open
+    api_cache_seconds: float = 5.0  # NBA_API_CACHE_SECONDS: how long an answer is reused (0 = no cache)
 
     @property
     def dagster_home(self) -> Path:
@@ -246,4 +247,5 @@ def _forecast_api_settings() -> dict:
         ),
         "api_metrics_public": (os.environ.get("NBA_API_METRICS_PUBLIC") or "true").lower() in ("1", "true", "yes"),
         "api_db_pool_size": int(os.environ.get("NBA_API_DB_POOL_SIZE") or 8),
+        "api_cache_seconds": float(os.environ.get("NBA_API_CACHE_SECONDS") or 5),
     }

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from nba_platform.api.observability import ApiMetrics, ObservedRequests, configure_access_log
@@ -24,6 +25,7 @@ from nba_platform.api.schemas import ChampionModel, Forecasts, Game, TeamForm
 from nba_platform.lib import forecast_queries as queries
 from nba_platform.lib.api_tokens import ScopeError, TokenClaims, TokenError, require_scope, verify_token
 from nba_platform.lib.rate_limit import RateLimiter
+from nba_platform.lib.response_cache import ResponseCache
 from nba_platform.lib.schema import TEAM_ID_MAX, TEAM_ID_MIN
 
 READ_SCOPE = "read:forecasts"
@@ -41,6 +43,7 @@ class ApiConfig:
     cors_origins: tuple[str, ...] = ()
     metrics_public: bool = True
     pool_size: int = 8
+    cache_seconds: float = 5.0
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -53,7 +56,7 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
     limiter = RateLimiter(config.rate_per_minute, config.burst)
     bearer = HTTPBearer(auto_error=False, description="JWT issued by `nba-platform api-token`")
 
-    def authenticated(
+    async def authenticated(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> TokenClaims:
         if credentials is None or credentials.scheme.lower() != "bearer":
@@ -66,7 +69,7 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
         return claims
 
     def scoped(scope: str):
-        def check(claims: Annotated[TokenClaims, Depends(authenticated)]) -> TokenClaims:
+        async def check(claims: Annotated[TokenClaims, Depends(authenticated)]) -> TokenClaims:
             try:
                 require_scope(claims, scope)
             except ScopeError as exc:
@@ -109,45 +112,72 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
     app.state.pool = pool
     app.state.metrics = metrics
 
+    cache = ResponseCache(config.cache_seconds)
+
+    async def answer(key: tuple, model: type[BaseModel], produce) -> Response:
+        """The cached JSON of `key`, else `produce()` run in the thread pool (a database read),
+        checked against the response model once and cached."""
+        body = cache.get(key)
+        if body is None:
+            payload = await run_in_threadpool(produce)
+            body = model.model_validate(payload).model_dump_json().encode()
+            cache.put(key, body)
+        return Response(body, media_type="application/json")
+
     @app.get("/v1/forecasts", response_model=Forecasts, tags=["forecasts"], dependencies=[reader])
-    def upcoming_forecasts(
+    async def upcoming_forecasts(
         date: Annotated[dt.date | None, Query(description="game day, YYYY-MM-DD (default: today, UTC)")] = None,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     ):
         """The games of a day with each model's last forecast made before that day (and the result once played)."""
         day = date or dt.datetime.now(dt.UTC).date()
-        rows = read(queries.upcoming_forecasts, day, limit, offset)
-        return {"date": day.isoformat(), "count": len(rows), "limit": limit, "offset": offset, "forecasts": rows}
+
+        def produce():
+            rows = read(queries.upcoming_forecasts, day, limit, offset)
+            return {"date": day.isoformat(), "count": len(rows), "limit": limit, "offset": offset, "forecasts": rows}
+
+        return await answer(("day", day, limit, offset), Forecasts, produce)
 
     @app.get("/v1/teams/{team_id}/forecasts", response_model=TeamForm, tags=["teams"], dependencies=[reader])
-    def team_forecasts(
+    async def team_forecasts(
         team_id: Annotated[int, Path(ge=TEAM_ID_MIN, le=TEAM_ID_MAX, description="NBA team id, e.g. 1610612738")],
-        limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 20,
+        limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE, description="games per page")] = 20,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         last: Annotated[int, Query(ge=1, le=82, description="recent results to include")] = 10,
     ):
         """A team's games with their latest pre-game forecasts (newest first) and its last played results."""
-        form = read(queries.team_form, team_id, limit, offset, last)
-        return {**form, "limit": limit, "offset": offset}
+
+        def produce():
+            return {**read(queries.team_form, team_id, limit, offset, last), "limit": limit, "offset": offset}
+
+        return await answer(("team", team_id, limit, offset, last), TeamForm, produce)
 
     @app.get("/v1/games/{game_id}", response_model=Game, tags=["games"], dependencies=[reader])
-    def one_game(
+    async def one_game(
         game_id: Annotated[str, Path(pattern=r"^\d{10}$", description="10-digit NBA game id")],
     ):
         """One game: its result, every forecast made of it and the predictions published for it."""
-        found = read(queries.game, game_id)
-        if found is None:
-            raise HTTPException(404, detail=f"game {game_id} is not in the serving database")
-        return found
+
+        def produce():
+            found = read(queries.game, game_id)
+            if found is None:
+                raise HTTPException(404, detail=f"game {game_id} is not in the serving database")
+            return found
+
+        return await answer(("game", game_id), Game, produce)
 
     @app.get("/v1/models/champion", response_model=ChampionModel, tags=["models"], dependencies=[reader])
-    def champion_model():
+    async def champion_model():
         """The champion game model: version, trained seasons, validation Brier and live skill on played games."""
-        found = read(queries.champion_model)
-        if found is None:
-            raise HTTPException(404, detail="no champion model has been published to the serving database yet")
-        return found
+
+        def produce():
+            found = read(queries.champion_model)
+            if found is None:
+                raise HTTPException(404, detail="no champion model has been published to the serving database yet")
+            return found
+
+        return await answer(("champion",), ChampionModel, produce)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz():
@@ -198,6 +228,7 @@ def api_config(settings, secrets) -> ApiConfig:
         cors_origins=settings.api_cors_origins,
         metrics_public=settings.api_metrics_public,
         pool_size=settings.api_db_pool_size,
+        cache_seconds=settings.api_cache_seconds,
     )
 
 

@@ -127,17 +127,20 @@ def upcoming_forecasts(connection, date: dt.date | str, limit: int = 50, offset:
 
 
 def team_forecasts(connection, team_id: int | str, limit: int = 20, offset: int = 0) -> list[dict]:
-    """A team's games with their latest pre-game forecasts, newest game first, with results."""
+    """A team's forecast games, newest first (`limit`/`offset` count games), each with every
+    model's latest pre-game forecast and the result once played."""
     team = check_team_id(team_id)
     limit, offset = check_page(limit, offset)
-    # Two indexed branches (home, away) instead of an OR the planner may scan for.
+    # The page of games first, from the two (team, date) indexes, so the view's latest-forecast
+    # lookup runs for `limit` games only, not for every forecast the team ever had.
     rows = fetch(
         connection,
-        f"SELECT * FROM (SELECT {FORECAST_COLUMNS}, {RESULT_COLUMNS} FROM latest_pregame_forecast f "
-        "LEFT JOIN games g ON g.game_id = f.game_id WHERE f.home_team_id = :team "
-        f"UNION ALL SELECT {FORECAST_COLUMNS}, {RESULT_COLUMNS} FROM latest_pregame_forecast f "
-        "LEFT JOIN games g ON g.game_id = f.game_id WHERE f.away_team_id = :team) AS t "
-        "ORDER BY game_date DESC, game_id, model_name, model_version LIMIT :limit OFFSET :offset",
+        f"SELECT {FORECAST_COLUMNS}, {RESULT_COLUMNS} FROM latest_pregame_forecast f "
+        "LEFT JOIN games g ON g.game_id = f.game_id WHERE f.game_id IN ("
+        "SELECT game_id FROM (SELECT game_id, game_date FROM game_forecasts WHERE home_team_id = :team "
+        "UNION SELECT game_id, game_date FROM game_forecasts WHERE away_team_id = :team) AS team_games "
+        "ORDER BY game_date DESC, game_id LIMIT :limit OFFSET :offset) "
+        "ORDER BY f.game_date DESC, f.game_id, f.model_name, f.model_version",
         {"team": team, "limit": limit, "offset": offset},
     )
     return [_forecast(r) for r in rows]
