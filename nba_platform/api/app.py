@@ -23,7 +23,7 @@ from nba_platform.api.observability import ApiMetrics, ObservedRequests, configu
 from nba_platform.api.pool import ConnectionPool
 from nba_platform.api.schemas import ChampionModel, Forecasts, Game, TeamForm
 from nba_platform.lib import forecast_queries as queries
-from nba_platform.lib.api_tokens import ScopeError, TokenClaims, TokenError, require_scope, verify_token
+from nba_platform.lib.api_tokens import ScopeError, TokenClaims, TokenError, VerifiedTokens, require_scope
 from nba_platform.lib.rate_limit import RateLimiter
 from nba_platform.lib.response_cache import ResponseCache
 from nba_platform.lib.schema import TEAM_ID_MAX, TEAM_ID_MIN
@@ -56,20 +56,19 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
     limiter = RateLimiter(config.rate_per_minute, config.burst)
     bearer = HTTPBearer(auto_error=False, description="JWT issued by `nba-platform api-token`")
 
-    async def authenticated(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-    ) -> TokenClaims:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-        try:
-            claims = verify_token(config.signing_key, credentials.credentials, config.issuer, config.audience)
-        except TokenError as exc:
-            raise _unauthorized(str(exc)) from None
-        request.scope.setdefault("state", {})["client"] = claims.client
-        return claims
+    tokens = VerifiedTokens(config.signing_key, config.issuer, config.audience)
 
     def scoped(scope: str):
-        async def check(claims: Annotated[TokenClaims, Depends(authenticated)]) -> TokenClaims:
+        async def check(
+            request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+        ) -> TokenClaims:
+            if credentials is None or credentials.scheme.lower() != "bearer":
+                raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+            try:
+                claims = tokens.verify(credentials.credentials)
+            except TokenError as exc:
+                raise _unauthorized(str(exc)) from None
+            request.scope.setdefault("state", {})["client"] = claims.client
             try:
                 require_scope(claims, scope)
             except ScopeError as exc:

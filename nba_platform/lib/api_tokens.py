@@ -111,3 +111,27 @@ def require_scope(claims: TokenClaims, scope: str) -> None:
     if scope not in claims.scopes:
         have = ", ".join(sorted(claims.scopes)) or "none"
         raise ScopeError(f"token of client {claims.client!r} lacks scope {scope!r} (it has: {have})")
+
+
+class VerifiedTokens:
+    """`verify_token` with the last `max_entries` accepted tokens remembered (a client sends the
+    same token on every request; a signature check costs more than the rest of a cached answer).
+    A remembered token is still refused once expired; refused tokens are never remembered."""
+
+    def __init__(self, key: str, issuer: str, audience: str, max_entries: int = 1024):
+        self.key, self.issuer, self.audience = key, issuer, audience
+        self.max_entries = max_entries
+        self._accepted: dict[str, TokenClaims] = {}
+
+    def verify(self, token: str) -> TokenClaims:
+        claims = self._accepted.get(token)
+        if claims is not None:
+            if claims.expires_at > time.time():
+                return claims
+            self._accepted.pop(token, None)
+            raise TokenError("token expired")
+        claims = verify_token(self.key, token, self.issuer, self.audience)
+        if len(self._accepted) >= self.max_entries:
+            self._accepted.pop(next(iter(self._accepted)), None)  # the oldest remembered
+        self._accepted[token] = claims
+        return claims

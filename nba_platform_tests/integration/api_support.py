@@ -180,7 +180,8 @@ class ServedProcess:
         raise AssertionError(f"server not answering on {self.url}{path} after {timeout:.0f}s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> None:
