@@ -114,7 +114,7 @@ def add_parser(subparsers) -> None:
     api.set_defaults(fn=cmd_serve_api)
     mcp = subparsers.add_parser(
         "serve-mcp",
-        help="serve the forecasts as MCP tools (stdio or streamable HTTP)",
+        help="serve forecasts as MCP tools (stdio or HTTP)",
         description="MCP server with tools upcoming_forecasts, team_form, game, champion_model. "
         "HTTP requires the API's bearer tokens (scope read:forecasts); stdio does not.",
     )
