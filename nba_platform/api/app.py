@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from nba_platform.api.answer_cache import CachedAnswers
 from nba_platform.api.observability import ApiMetrics, ObservedRequests, configure_access_log
 from nba_platform.api.pool import ConnectionPool
 from nba_platform.api.schemas import ChampionModel, Forecasts, Game, TeamForm
@@ -111,17 +112,11 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
     app.state.pool = pool
     app.state.metrics = metrics
 
-    cache = ResponseCache(config.cache_seconds)
-
     async def answer(key: tuple, model: type[BaseModel], produce) -> Response:
-        """The cached JSON of `key`, else `produce()` run in the thread pool (a database read),
-        checked against the response model once and cached."""
-        body = cache.get(key)
-        if body is None:
-            payload = await run_in_threadpool(produce)
-            body = model.model_validate(payload).model_dump_json().encode()
-            cache.put(key, body)
-        return Response(body, media_type="application/json")
+        """`produce()` (a database read) run in the thread pool, checked against the response model.
+        Repeated requests are answered from kept answers (answer_cache.py) before they get here."""
+        payload = await run_in_threadpool(produce)
+        return Response(model.model_validate(payload).model_dump_json().encode(), media_type="application/json")
 
     @app.get("/v1/forecasts", response_model=Forecasts, tags=["forecasts"], dependencies=[reader])
     async def upcoming_forecasts(
@@ -203,6 +198,16 @@ def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None 
 
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def admit(token: str) -> str | None:
+        """The endpoints' checks, for a kept answer: the client name if all pass, else None."""
+        try:
+            claims = tokens.verify(token)
+            require_scope(claims, READ_SCOPE)
+        except (TokenError, ScopeError):
+            return None
+        return claims.client if limiter.acquire(claims.client) == 0 else None
+
+    app.add_middleware(CachedAnswers, cache=ResponseCache(config.cache_seconds), admit=admit)
     if config.cors_origins:  # off unless configured
         from fastapi.middleware.cors import CORSMiddleware
 

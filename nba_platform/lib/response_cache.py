@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 
 class ResponseCache:
@@ -18,14 +19,14 @@ class ResponseCache:
         self.ttl = float(ttl_seconds)
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.ttl > 0
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> Any | None:
         if not self.enabled:
             return None
         with self._lock:
@@ -38,7 +39,7 @@ class ResponseCache:
             self._entries.move_to_end(key)
             return found[1]
 
-    def put(self, key: Hashable, body: bytes) -> None:
+    def put(self, key: Hashable, body: Any) -> None:
         if not self.enabled:
             return
         with self._lock:
