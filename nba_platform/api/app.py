@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from nba_platform.api.answer_cache import CachedAnswers
-from nba_platform.api.observability import ApiMetrics, ObservedRequests, configure_access_log
+from nba_platform.api.observability import AccessLog, ApiMetrics, ObservedRequests, configure_access_log
 from nba_platform.api.pool import ConnectionPool
 from nba_platform.api.schemas import ChampionModel, Forecasts, Game, TeamForm
 from nba_platform.lib import forecast_queries as queries
@@ -51,7 +51,7 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, detail=message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def create_app(serving_db, config: ApiConfig, access_log: logging.Logger | None = None) -> FastAPI:
+def create_app(serving_db, config: ApiConfig, access_log: AccessLog | None = None) -> FastAPI:
     pool = ConnectionPool(serving_db, size=config.pool_size)
     metrics = ApiMetrics()
     limiter = RateLimiter(config.rate_per_minute, config.burst)

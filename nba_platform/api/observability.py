@@ -7,7 +7,7 @@ Metrics (own registry, served at GET /metrics):
 `route` is the route template (/v1/teams/{team_id}/forecasts), never the raw path, so label
 cardinality stays bounded; unmatched paths are `route="unmatched"`.
 
-Access log: one JSON object per request on the `nba_platform.api.access` logger with a request id
+Access log: one JSON object per request on stderr (logger name `nba_platform.api.access`) with a request id
 (the caller's X-Request-ID if it is a plain token, else a new one; echoed in the response). It
 never holds headers, the raw path, the query string or a body (the route template stands for the
 path): a bearer token cannot reach it, wherever a caller puts it.
@@ -16,12 +16,11 @@ path): a bearer token cannot reach it, wherever a caller puts it.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sys
+import threading
 import time
 import uuid
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -47,30 +46,43 @@ class ApiMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple, tuple] = {}  # labelled series, looked up once per label set
+
+    def count(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.duration.labels(route, method))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, default=str)
+class AccessLog:
+    """One JSON object per line, written straight to a stream (stderr by default): the logging
+    module's record machinery costs more than the rest of a kept answer. Only the fields below are
+    ever written; strings go through json.dumps."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def request(self, request_id: str, method: str, route: str, status: int, seconds: float, client, remote: str):
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}+00:00"
+        line = (
+            f'{{"ts": "{stamp}", "level": "info", "logger": "{ACCESS_LOGGER}", "message": "request", '
+            f'"event": "http_request", "request_id": {json.dumps(request_id)}, "method": {json.dumps(method)}, '
+            f'"route": {json.dumps(route)}, "status": {int(status)}, "duration_ms": {seconds * 1000:.3f}, '
+            f'"client": {json.dumps(client)}, "remote_addr": {json.dumps(remote)}}}\n'
+        )
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
 
 
-def configure_access_log(stream=None) -> logging.Logger:
-    logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(getattr(h, "_nba_access", False) for h in logger.handlers):
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        handler._nba_access = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    return logger
+def configure_access_log(stream=None) -> AccessLog:
+    return AccessLog(stream)
 
 
 def _request_id(scope) -> str:
@@ -85,7 +97,7 @@ def _request_id(scope) -> str:
 class ObservedRequests:
     """ASGI middleware: request id, metrics, access log."""
 
-    def __init__(self, app, metrics: ApiMetrics, logger: logging.Logger):
+    def __init__(self, app, metrics: ApiMetrics, logger: AccessLog):
         self.app = app
         self.metrics = metrics
         self.logger = logger
@@ -112,21 +124,13 @@ class ObservedRequests:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.duration.labels(route, method).observe(elapsed)
-            state = scope.get("state", {})
-            self.logger.info(
-                "request",
-                extra={
-                    "fields": {
-                        "event": "http_request",
-                        "request_id": request_id,
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "client": state.get("client"),  # the token's subject once authenticated
-                        "remote_addr": (scope.get("client") or ("", 0))[0],
-                    }
-                },
+            self.metrics.count(route, method, status, elapsed)
+            self.logger.request(
+                request_id,
+                method,
+                route,
+                status,
+                elapsed,
+                scope.get("state", {}).get("client"),  # the token's subject once authenticated
+                (scope.get("client") or ("", 0))[0],
             )
