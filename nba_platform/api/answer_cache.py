@@ -3,13 +3,16 @@
 A GET /v1 answer (status 200) is kept for NBA_API_CACHE_SECONDS under its path and query string.
 A request for the same path and query within that time, whose bearer token the API accepts (valid,
 with the scope, within the client's rate limit: the same checks as the endpoints), gets the kept
-answer without FastAPI's routing and dependency solving. Any other request (no or refused token,
+answer without FastAPI's routing and dependency solving. For one more NBA_API_CACHE_SECONDS the
+old answer is still served while one background request recomputes it, so the answers of many
+keys expiring together do not make their callers wait (a write shows at most twice that late). Any other request (no or refused token,
 nothing kept, not a GET /v1) goes through the app, which answers and refuses as usual. The JSON
 access log and the metrics (outside this middleware) see every request alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +39,8 @@ class CachedAnswers:
         self.app = app
         self.cache = cache
         self.admit = admit  # token -> client name if the request may be answered, else None
+        self._refreshing: set = set()
+        self._tasks: set = set()  # references to running refreshes (asyncio keeps weak ones only)
 
     async def __call__(self, scope, receive, send):
         if (
@@ -46,16 +51,24 @@ class CachedAnswers:
         ):
             return await self.app(scope, receive, send)
         key = (scope["path"], scope.get("query_string", b""))
-        kept = self.cache.get(key)
+        kept, fresh = self.cache.lookup(key)
         if kept is not None:
             token = bearer_token(scope)
             client = self.admit(token) if token else None
             if client is not None:
+                if not fresh and key not in self._refreshing:  # recompute once, in the background
+                    self._refreshing.add(key)
+                    task = asyncio.create_task(self._refresh(key, scope))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 scope.setdefault("state", {})["client"] = client
                 scope["route"] = kept.route
                 await send({"type": "http.response.start", "status": 200, "headers": kept.headers})
                 await send({"type": "http.response.body", "body": kept.body})
                 return
+        await self.app(scope, receive, self._keeping(key, scope, send))
+
+    def _keeping(self, key, scope, send):
         start: dict = {}
         chunks: list[bytes] = []
 
@@ -68,4 +81,23 @@ class CachedAnswers:
                     self.cache.put(key, KeptAnswer(list(start.get("headers", [])), b"".join(chunks), scope["route"]))
             await send(message)
 
-        await self.app(scope, receive, capture)
+        return capture
+
+    async def _refresh(self, key, scope) -> None:
+        """The request again through the app (same path, query and token: its checks apply), its
+        answer kept; nothing is sent anywhere."""
+        fresh_scope = {k: v for k, v in scope.items() if k not in ("route", "endpoint", "path_params")}
+        fresh_scope["state"] = {}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message):
+            return None
+
+        try:
+            await self.app(fresh_scope, receive, self._keeping(key, fresh_scope, discard))
+        except Exception:
+            pass
+        finally:
+            self._refreshing.discard(key)

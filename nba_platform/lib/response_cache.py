@@ -1,7 +1,8 @@
 """A small time-bounded LRU cache of serialized answers.
 
 The serving database is written a few times a day (a build's publish, a forecast append) and read
-far more often, so the API keeps each answer for `ttl_seconds`: a reader sees a write at most that
+far more often, so the API keeps each answer for `ttl_seconds`, and serves it for up to another
+`ttl_seconds` while it is recomputed (`lookup`): a reader sees a write at most 2 x ttl_seconds
 late. ttl_seconds = 0 turns it off.
 """
 
@@ -38,6 +39,22 @@ class ResponseCache:
                 return None
             self._entries.move_to_end(key)
             return found[1]
+
+    def lookup(self, key: Hashable) -> tuple[Any | None, bool]:
+        """(value, fresh): a value past its ttl but not past twice the ttl comes back with fresh=False
+        (the caller may serve it while it recomputes it); older values are dropped."""
+        if not self.enabled:
+            return None, False
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None, False
+            now = self.clock()
+            if found[0] + self.ttl <= now:
+                del self._entries[key]
+                return None, False
+            self._entries.move_to_end(key)
+            return found[1], found[0] > now
 
     def put(self, key: Hashable, body: Any) -> None:
         if not self.enabled:

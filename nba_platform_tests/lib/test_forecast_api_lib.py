@@ -104,6 +104,7 @@ def test_response_cache_expires_and_evicts_oldest():
     clock.now += 5
     assert cache.get("a") is None
     off = ResponseCache(0)
+    assert off.lookup("a") == (None, False)
     off.put("a", b"1")
     assert off.get("a") is None
 
@@ -163,3 +164,16 @@ def test_forecasts_are_append_only_and_the_view_serves_the_last_pregame_one(tmp_
     assert served == [(1, "2024-01-09T18:00:00", 0.60), (2, "2024-01-09T12:00:00", 0.40)]
     with pytest.raises(ValueError, match="lacks its key"):
         append_sqlite(db, GAME_FORECASTS, pd.DataFrame([forecast(None, "2024-01-09", 0.5)]))
+
+
+def test_response_cache_serves_a_stale_answer_for_one_more_ttl():
+    clock = Clock()
+    cache = ResponseCache(5, clock=clock)
+    cache.put("a", b"1")
+    assert cache.lookup("a") == (b"1", True)
+    clock.now += 6
+    assert cache.lookup("a") == (b"1", False)  # stale: served while it is recomputed
+    cache.put("a", b"2")
+    assert cache.lookup("a") == (b"2", True)
+    clock.now += 10
+    assert cache.lookup("a") == (None, False)  # past twice the ttl: gone
