@@ -103,7 +103,9 @@ class Settings:
     api_cors_origins: tuple[str, ...] = ()  # NBA_API_CORS_ORIGINS, comma-separated; empty = CORS off
     api_metrics_public: bool = True  # NBA_API_METRICS_PUBLIC: false = /metrics needs scope read:metrics
     api_db_pool_size: int = 8  # NBA_API_DB_POOL_SIZE: serving-database connections kept open
-    api_cache_seconds: float = 5.0  # NBA_API_CACHE_SECONDS: how long an answer is reused (0 = no cache)
+    api_cache_seconds: float = (
+        5.0  # NBA_API_CACHE_SECONDS: answers kept (then served stale once more while recomputed); 0 = off
+    )
 
     @property
     def dagster_home(self) -> Path:
