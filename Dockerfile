@@ -51,6 +51,6 @@ RUN chown -R dagster:dagster /opt/dagster/dagster_home /opt/dagster/app /opt/dag
 USER dagster:dagster
 
 # 3000: webserver, 4000: code server (gRPC)
-EXPOSE 3000 4000
+EXPOSE 3000 4000 8080
 
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "nba_platform.definitions"]

@@ -330,13 +330,40 @@ class Settings(EnvironmentSettings):
         repr=False,
     )
     celery_queue: str = setting("NBA_CELERY_QUEUE", "dagster", "queue runs submit steps to and workers consume")
+    # --- forecast API and MCP server (nba_platform/api: `serve-api`, `serve-mcp`, `api-token`)
+    api_host: str = setting("NBA_API_HOST", "127.0.0.1", "address `serve-api` and `serve-mcp` bind to")
+    api_port: int = setting("NBA_API_PORT", 8080, "forecast API port")
+    mcp_port: int = setting("NBA_MCP_PORT", 8081, "MCP server port (streamable HTTP; stdio needs none)")
+    api_jwt_secret_key: str = setting(
+        "NBA_API_JWT_SECRET_KEY", "nba_api_jwt_secret", "key of the HS256 token signing key in the secrets store"
+    )
+    api_token_issuer: str = setting("NBA_API_TOKEN_ISSUER", "nba-platform", "`iss` of issued and accepted tokens")
+    api_token_audience: str = setting(
+        "NBA_API_TOKEN_AUDIENCE", "nba-forecast-api", "`aud` of issued and accepted tokens"
+    )
+    api_rate_limit_per_minute: float = setting(
+        "NBA_API_RATE_LIMIT_PER_MINUTE", 600.0, "requests per minute per client (token subject)"
+    )
+    api_rate_limit_burst: int = setting("NBA_API_RATE_LIMIT_BURST", 60, "requests a client may burst")
+    api_cors_origins: Annotated[tuple[str, ...], NoDecode] = setting(
+        "NBA_API_CORS_ORIGINS", (), "comma-separated allowed origins", default_doc="unset (CORS off)"
+    )
+    api_metrics_public: bool = setting(
+        "NBA_API_METRICS_PUBLIC", True, "`/metrics` without a token (false: needs scope `read:metrics`)"
+    )
+    api_db_pool_size: int = setting("NBA_API_DB_POOL_SIZE", 8, "serving-database connections the API keeps open")
+    api_cache_seconds: float = setting(
+        "NBA_API_CACHE_SECONDS",
+        5.0,
+        "seconds an API answer is reused (then served stale once while recomputed); 0 = off",
+    )
 
     @field_validator("executor", mode="before")
     @classmethod
     def _normalise_executor(cls, value: Any) -> Any:
         return _lower(value).replace("-", "_") if isinstance(value, str) else value
 
-    @field_validator("alert_email_to", mode="before")
+    @field_validator("alert_email_to", "api_cors_origins", mode="before")
     @classmethod
     def _split_recipients(cls, value: Any) -> Any:
         return _comma_list(value)

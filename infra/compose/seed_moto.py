@@ -5,7 +5,8 @@ has boto3), before the Dagster and MLflow services start:
 
 * the platform bucket (name taken from NBA_LAKE_URI), versioned like the real one;
 * the Secrets Manager secret NBA_SECRETS_ID holding the JSON document the platform reads
-  (`rds_password`, `dagster_pg_password`, `slack_webhook_url`, `smtp_password`), built from
+  (`rds_password`, `dagster_pg_password`, `slack_webhook_url`, `smtp_password`,
+  `nba_api_jwt_secret`), built from
   this container's environment. In AWS that value is managed outside Terraform.
 
 Idempotent: an existing bucket is kept, an existing secret gets a new version.
@@ -28,6 +29,7 @@ SECRET_KEYS = {
     "dagster_pg_password": "DAGSTER_PG_PASSWORD",
     "slack_webhook_url": "NBA_SLACK_WEBHOOK_URL",
     "smtp_password": "NBA_SMTP_PASSWORD",
+    "nba_api_jwt_secret": "NBA_API_JWT_SECRET",  # HS256 key of the forecast API's bearer tokens
 }
 
 

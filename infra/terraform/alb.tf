@@ -1,6 +1,9 @@
 # The Dagster UI has no authentication of its own, so it is never served without the ALB's OIDC
 # authentication: the HTTPS listener authenticates first (order 1) and only then forwards
-# (order 2); the HTTP listener only redirects to HTTPS. There are no other listeners or rules.
+# (order 2); the HTTP listener only redirects to HTTPS. There are no other listeners, and one rule:
+# the forecast API's own paths (/v1/*, its docs and probes) go to the API tasks without OIDC, as
+# the API authenticates every /v1 request itself (JWT bearer tokens with scopes). /metrics is not
+# routed: Prometheus scrapes the tasks inside the VPC.
 
 resource "aws_lb" "webserver" {
   name                       = "${local.name}-ui"
@@ -76,5 +79,40 @@ resource "aws_lb_listener" "http_redirect" {
       protocol    = "HTTPS"
       status_code = "HTTP_301"
     }
+  }
+}
+
+# --- forecast API -------------------------------------------------------------------------------
+resource "aws_lb_target_group" "api" {
+  name                 = "${local.name}-api"
+  port                 = 8080
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    path                = "/readyz" # the serving database reachable
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_listener_rule" "api" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+
+  condition {
+    path_pattern {
+      values = ["/v1/*", "/docs", "/openapi.json", "/healthz", "/readyz"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.api.arn
   }
 }

@@ -1,8 +1,10 @@
-# ECS Fargate: one cluster, three services from the same image (infra/../Dockerfile):
+# ECS Fargate: one cluster, four services from the same image (infra/../Dockerfile):
 #   webserver    dagster-webserver, behind the ALB
 #   daemon       dagster-daemon (exactly one task, never two at once)
 #   code-server  dagster code-server (gRPC :4000), found through Cloud Map; with the
 #                DefaultRunLauncher (infra/dagster/dagster.yaml) the runs execute inside it.
+#   api          the forecast API (`nba-platform serve-api`), behind the ALB's /v1 rule; read-only
+#                over the serving database, its JWT signing key the secret's nba_api_jwt_secret.
 # Every container gets the same environment (plain settings only) and the same `secrets`,
 # which ECS resolves from Secrets Manager at start-up (valueFrom); no password is in plaintext.
 
@@ -74,6 +76,8 @@ locals {
     { name = "NBA_RDS_HOST", value = aws_db_instance.platform.address },
     { name = "NBA_RDS_DB", value = var.rds_database_name },
     { name = "NBA_RDS_USER", value = var.rds_app_username },
+    # Serving tables (published by the runs, read by the API); the password is the secret's rds_password.
+    { name = "NBA_SERVING_DB_URL", value = "postgresql://${var.rds_app_username}@${local.rds_endpoint}/${var.rds_database_name}?sslmode=require" },
     { name = "DAGSTER_PG_HOST", value = aws_db_instance.platform.address },
     { name = "DAGSTER_PG_DB", value = var.dagster_pg_database },
     { name = "DAGSTER_PG_USER", value = var.dagster_pg_username },
@@ -116,6 +120,14 @@ locals {
       port         = 4000
       health_check = ["CMD", "dagster", "api", "grpc-health-check", "-p", "4000"]
       start_period = 120
+    }
+    api = {
+      cpu          = var.api_cpu
+      memory       = var.api_memory
+      command      = ["nba-platform", "serve-api", "--host", "0.0.0.0", "--port", "8080", "--workers", tostring(var.api_workers)]
+      port         = 8080
+      health_check = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+      start_period = 60
     }
   }
 }
@@ -250,4 +262,35 @@ resource "aws_ecs_service" "daemon" {
     enable   = true
     rollback = true
   }
+}
+
+resource "aws_ecs_service" "api" {
+  name                              = "api"
+  cluster                           = aws_ecs_cluster.platform.id
+  task_definition                   = aws_ecs_task_definition.service["api"].arn
+  desired_count                     = var.api_desired_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  propagate_tags                    = "SERVICE"
+  enable_execute_command            = false
+  health_check_grace_period_seconds = 60
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.api.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.api.arn
+    container_name   = "api"
+    container_port   = 8080
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  depends_on = [aws_lb_listener_rule.api]
 }

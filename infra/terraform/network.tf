@@ -1,7 +1,8 @@
 # Security groups. Reachability:
 #   internet/VPN --443/80--> ALB --3000--> webserver
+#                            ALB --8080--> forecast API (/v1 rule)
 #   webserver, daemon --4000--> code server (gRPC)
-#   webserver, daemon, code server --5432--> RDS          (nothing else reaches RDS)
+#   webserver, daemon, code server, api --5432--> RDS     (nothing else reaches RDS)
 #   ECS tasks --443--> AWS APIs / ECR / stats API / Slack; code server --smtp_port--> mail relay
 # The webserver accepts traffic only from the ALB's security group.
 
@@ -29,6 +30,12 @@ resource "aws_security_group" "code_server" {
   vpc_id      = var.vpc_id
 }
 
+resource "aws_security_group" "api" {
+  name        = "${local.name}-api"
+  description = "Forecast API tasks (reachable only from the ALB)"
+  vpc_id      = var.vpc_id
+}
+
 resource "aws_security_group" "rds" {
   name        = "${local.name}-rds"
   description = "PostgreSQL (reachable only from the platform's ECS tasks)"
@@ -40,6 +47,7 @@ locals {
     webserver   = aws_security_group.webserver.id
     daemon      = aws_security_group.daemon.id
     code-server = aws_security_group.code_server.id
+    api         = aws_security_group.api.id
   }
 }
 
@@ -93,6 +101,25 @@ resource "aws_vpc_security_group_ingress_rule" "webserver_from_alb" {
   from_port                    = 3000
   to_port                      = 3000
   referenced_security_group_id = aws_security_group.alb.id
+}
+
+# --- forecast API -------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "api_from_alb" {
+  security_group_id            = aws_security_group.api.id
+  description                  = "Forecast API, from the ALB only"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_api" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "ALB to forecast API tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.api.id
 }
 
 # --- code server --------------------------------------------------------------------------------

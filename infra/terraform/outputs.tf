@@ -3,6 +3,11 @@ output "ui_url" {
   value       = "https://${aws_lb.webserver.dns_name}"
 }
 
+output "api_url" {
+  description = "Forecast API (/v1, docs at /docs), behind the same ALB; bearer tokens from `nba-platform api-token`."
+  value       = "https://${aws_lb.webserver.dns_name}/v1"
+}
+
 output "alb_dns_name" {
   description = "DNS name of the ALB (CNAME/alias target for the certificate's domain)."
   value       = aws_lb.webserver.dns_name

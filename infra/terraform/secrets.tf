@@ -3,7 +3,8 @@
 #
 #   aws secretsmanager put-secret-value --secret-id <secret_arn output> --secret-string file://secret.json
 #   secret.json: {"rds_password": "...", "dagster_pg_password": "...",
-#                 "slack_webhook_url": "...", "smtp_password": "..."}
+#                 "slack_webhook_url": "...", "smtp_password": "...",
+#                 "nba_api_jwt_secret": "<32+ random bytes: the forecast API's JWT signing key>"}
 #
 # ECS injects dagster_pg_password (DAGSTER_PG_PASSWORD) and rds_password (PGPASSWORD, used by the
 # MLflow backend connection) into the containers via `secrets`/valueFrom; the platform reads the
@@ -11,7 +12,7 @@
 
 resource "aws_secretsmanager_secret" "platform" {
   name                    = var.secret_name
-  description             = "nba_platform runtime secrets (JSON: rds_password, dagster_pg_password, slack_webhook_url, smtp_password). Value managed outside Terraform."
+  description             = "nba_platform runtime secrets (JSON: rds_password, dagster_pg_password, slack_webhook_url, smtp_password, nba_api_jwt_secret). Value managed outside Terraform."
   kms_key_id              = aws_kms_key.platform.arn
   recovery_window_in_days = 30
 }

@@ -284,7 +284,7 @@ variable "mlflow_database" {
 # Secrets Manager
 # ---------------------------------------------------------------------------------------------------
 variable "secret_name" {
-  description = "Name of the runtime secret (NBA_SECRETS_ID). Its JSON value (rds_password, dagster_pg_password, slack_webhook_url, smtp_password) is set outside Terraform."
+  description = "Name of the runtime secret (NBA_SECRETS_ID). Its JSON value (rds_password, dagster_pg_password, slack_webhook_url, smtp_password, nba_api_jwt_secret) is set outside Terraform."
   type        = string
   default     = "nba-platform/prod"
 }
@@ -344,4 +344,29 @@ variable "log_retention_days" {
   description = "CloudWatch Logs retention for the three services."
   type        = number
   default     = 365
+}
+
+# --- forecast API -------------------------------------------------------------------------------
+variable "api_cpu" {
+  description = "Forecast API task CPU units."
+  type        = number
+  default     = 512
+}
+
+variable "api_memory" {
+  description = "Forecast API task memory (MiB)."
+  type        = number
+  default     = 1024
+}
+
+variable "api_workers" {
+  description = "uvicorn worker processes per API task."
+  type        = number
+  default     = 1
+}
+
+variable "api_desired_count" {
+  description = "Forecast API tasks behind the ALB."
+  type        = number
+  default     = 2
 }

@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nba_platform.api import commands as forecast_api_commands
 from nba_platform.cli import migrate_lake
 
 
@@ -341,9 +342,10 @@ def cmd_restore(args) -> int:
 def cmd_rollback_champion(args) -> int:
     from nba_platform.lib.secret_scrubbing import redact
     from nba_platform.resources.environment import build_resources
-    from nba_platform.resources.model_registry import rollback
+    from nba_platform.resources.model_registry import publish_champion, rollback
 
-    mlflow = build_resources()["mlflow"]
+    resources = build_resources()
+    mlflow = resources["mlflow"]
     try:
         replaced, restored = rollback(mlflow, to_version=args.to_version)
     except RuntimeError as exc:
@@ -352,6 +354,7 @@ def cmd_rollback_champion(args) -> int:
     except Exception as exc:  # MLflow down or unreachable (MlflowException, connection errors): no traceback
         _print(f"error: the model registry (MLflow) is unavailable: {type(exc).__name__}: {redact(str(exc))[:300]}")
         return 1
+    publish_champion(mlflow, resources["serving_db"])
     _print(
         f"champion of {restored.name}: v{replaced.version} -> v{restored.version} "
         f"(trained {restored.tags.get('train_first_season', '?')}..{restored.tags.get('train_last_season', '?')})"
@@ -526,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
     migrate_lake.add_parser(sub)
+    forecast_api_commands.add_parser(sub)
     args = parser.parse_args(argv)
     from nba_platform.cli.runs import VERBOSE
 

@@ -323,3 +323,114 @@ def query_sqlite(path: str, sql: str, params: Iterable = ()) -> pd.DataFrame:
         return pd.read_sql_query(sql, con, params=tuple(params))
     finally:
         con.close()
+
+
+# --- forecasts and the champion model (append-only, read by the forecast API / MCP server) ---
+
+# Forecasts of games (played or not) as they were made: one row per game, forecast time and model
+# version. Never updated: a new forecast is a new row (as_of), so the history of a game is kept.
+GAME_FORECASTS = ServingTable(
+    "game_forecasts",
+    {
+        "game_id": "TEXT",
+        "game_date": "DATE",
+        "as_of": "TIMESTAMP",
+        "home_team_id": "BIGINT",
+        "away_team_id": "BIGINT",
+        "neutral": "BOOLEAN",
+        "p_home_win": "DOUBLE PRECISION",
+        "model_name": "TEXT",
+        "model_version": "BIGINT",
+        "top_factors": "TEXT",  # JSON [{feature, value, shap}], as game_predictions
+    },
+    ("game_id", "as_of", "model_name", "model_version"),
+    (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date")),
+)
+# Every champion change of a registered model (first registration, promotion, rollback), appended.
+MODEL_CHAMPIONS = ServingTable(
+    "model_champions",
+    {
+        "model_name": "TEXT",
+        "model_version": "BIGINT",
+        "promoted_at": "TIMESTAMP",
+        "train_first_season": "TEXT",
+        "train_last_season": "TEXT",
+        "validation_brier": "DOUBLE PRECISION",
+        "reason": "TEXT",
+    },
+    ("model_name", "promoted_at", "model_version"),
+)
+APPEND_ONLY_TABLES = {t.name: t for t in (GAME_FORECASTS, MODEL_CHAMPIONS)}
+
+# The last forecast of each game and model made before the game's date (as_of < game_date, i.e.
+# before midnight of game day): what a bettor could have read the day before. One row per
+# (game_id, model_name, model_version). Plain SQL both dialects run (TIMESTAMP/DATE compare as
+# ISO text in SQLite, as timestamps in Postgres).
+LATEST_PREGAME_FORECAST_VIEW = """
+CREATE VIEW latest_pregame_forecast AS
+SELECT f.* FROM game_forecasts f
+WHERE f.as_of < f.game_date AND f.as_of = (
+    SELECT max(g.as_of) FROM game_forecasts g
+    WHERE g.game_id = f.game_id AND g.model_name = f.model_name
+      AND g.model_version = f.model_version AND g.as_of < g.game_date
+)
+"""
+
+
+def append_only_ddl(table: ServingTable, dialect: str) -> list[str]:
+    stmts = table.create_sql(dialect)
+    if table is GAME_FORECASTS:
+        prefix = "CREATE OR REPLACE VIEW" if dialect == "postgres" else "CREATE VIEW IF NOT EXISTS"
+        stmts.append(LATEST_PREGAME_FORECAST_VIEW.strip().replace("CREATE VIEW", prefix, 1))
+    return stmts
+
+
+def _insert_new_sql(table: ServingTable) -> str:
+    cols = ", ".join(table.columns)
+    values = ", ".join(["?"] * len(table.columns))
+    return (
+        f"INSERT INTO {table.name} ({cols}) VALUES ({values}) ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING"
+    )
+
+
+def _check_append_rows(table: ServingTable, rows: list[tuple]) -> None:
+    key_at = [list(table.columns).index(k) for k in table.primary_key]
+    for row in rows:
+        missing = [table.primary_key[i] for i, at in enumerate(key_at) if row[at] is None]
+        if missing:
+            raise ValueError(f"{table.name}: a row lacks its key column(s) {missing}: {row[:4]}")
+
+
+def append_sqlite(path: str, table: ServingTable, frame: pd.DataFrame) -> int:
+    """Insert the rows whose key is new, in one transaction; rows already there are left as they
+    are (append-only: a re-run adds nothing). Returns the number of rows inserted."""
+    rows = _rows(frame, table)
+    _check_append_rows(table, rows)
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            for stmt in append_only_ddl(table, "sqlite"):
+                con.execute(stmt)
+            before = con.total_changes
+            con.executemany(_insert_new_sql(table), rows)
+            return con.total_changes - before
+    finally:
+        con.close()
+
+
+def append_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
+    import psycopg
+
+    rows = _rows(frame, table)
+    _check_append_rows(table, rows)
+    with psycopg.connect(conninfo, password=password) as con, con.cursor() as cur:  # one transaction
+        cur.execute("; ".join(append_only_ddl(table, "postgres")))
+        staging = f"stage_{table.name}"
+        cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        _copy_rows(cur, staging, table, frame, None)
+        cols = ", ".join(table.columns)
+        cur.execute(
+            f"INSERT INTO {table.name} ({cols}) SELECT DISTINCT ON ({', '.join(table.primary_key)}) {cols} "
+            f"FROM {staging} ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING"
+        )
+        return cur.rowcount

@@ -69,3 +69,27 @@ def rollback(
         raise RuntimeError(f"{name} v{target} was never champion (earlier champions: {', '.join(earlier)})")
     _set_champion(mlflow, target, f"rollback from v{current.version}", name)
     return current, mlflow.version(target, name)
+
+
+def publish_champion(mlflow: MlflowTracking, serving_db, name: str = GAME_MODEL_NAME) -> int:
+    """Append the current champion (version, trained seasons, validation Brier, since when and why)
+    to the serving database's model_champions table, read by the forecast API. Idempotent: the same
+    champion change is one row however often it is published."""
+    import pandas as pd
+
+    champion = mlflow.version_by_alias(CHAMPION, name)
+    if champion is None:
+        return 0
+    changes = [h for h in champion_history(mlflow, name) if h["version"] == champion.version]
+    last = changes[-1] if changes else {"at": _now(), "reason": ""}
+    brier = champion.tags.get("validation_brier")
+    row = {
+        "model_name": name,
+        "model_version": int(champion.version),
+        "promoted_at": pd.Timestamp(last["at"]).tz_convert("UTC").tz_localize(None),
+        "train_first_season": champion.tags.get("train_first_season"),
+        "train_last_season": champion.tags.get("train_last_season"),
+        "validation_brier": float(brier) if brier else None,
+        "reason": last.get("reason", ""),
+    }
+    return serving_db.append("model_champions", pd.DataFrame([row]))

@@ -10,7 +10,15 @@ import pandas as pd
 import psycopg
 
 from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
-from nba_platform.lib.serving_db import SERVING_TABLES, publish_postgres, publish_sqlite, query_sqlite
+from nba_platform.lib.serving_db import (
+    APPEND_ONLY_TABLES,
+    SERVING_TABLES,
+    append_postgres,
+    append_sqlite,
+    publish_postgres,
+    publish_sqlite,
+    query_sqlite,
+)
 from nba_platform.resources.secrets import Secrets
 
 
@@ -32,6 +40,34 @@ class ServingDatabase(dg.ConfigurableResource):
         password = self.secrets.get(self.password_key) if self.password_key else None
         with exceptions_scrubbed(password):  # a driver error never carries the password out
             return publish_postgres(self.url, table, frame, password=password)
+
+    def append(self, table_name: str, frame: pd.DataFrame) -> int:
+        """Append-only tables (game_forecasts, model_champions): rows whose key is new are inserted,
+        existing rows never change. Returns the number of rows inserted."""
+        table = APPEND_ONLY_TABLES[table_name]
+        if self.dialect == "sqlite":
+            import os
+
+            path = self.url[len("sqlite:///") :]
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            return append_sqlite(path, table, frame)
+        password = self.secrets.get(self.password_key) if self.password_key else None
+        with exceptions_scrubbed(password):
+            return append_postgres(self.url, table, frame, password=password)
+
+    def connect(self):
+        """A new DB-API connection (sqlite3, or psycopg 3 with autocommit) for a long-lived reader
+        such as the forecast API, which keeps and reuses it; the caller closes it."""
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            # check_same_thread=False: the API's pool hands a connection to one thread at a time.
+            return sqlite3.connect(self.url[len("sqlite:///") :], check_same_thread=False)
+        import psycopg
+
+        password = self.secrets.get(self.password_key) if self.password_key else None
+        with exceptions_scrubbed(password):
+            return psycopg.connect(self.url, password=password, autocommit=True)
 
     def query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         if self.dialect == "sqlite":

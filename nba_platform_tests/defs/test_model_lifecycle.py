@@ -157,6 +157,9 @@ def lifecycle(tmp_path_factory):
         )
         steps["champion_after_rollback"] = resources["mlflow"].version_by_alias(CHAMPION)
         steps["history"] = champion_history(resources["mlflow"])
+        steps["published_champions"] = resources["serving_db"].query(
+            "SELECT model_version, reason FROM model_champions ORDER BY promoted_at, model_version"
+        )
         steps["instance"] = instance
         yield steps
 
@@ -218,3 +221,12 @@ def test_rollback_command_restores_the_previous_champion(lifecycle):
     assert lifecycle["champion_after_rollback"].version == "1"
     assert [h["version"] for h in lifecycle["history"]] == ["1", "2", "1"]
     assert lifecycle["history"][-1]["reason"].startswith("rollback from v2")
+    assert lifecycle["published_champions"]["model_version"].tolist() == [1, 2, 1]
+
+
+def test_every_champion_change_is_published_to_the_serving_database(lifecycle):
+    # the forecast API's /v1/models/champion reads the last row (resources/model_registry.publish_champion)
+    changes = lifecycle["published_champions"]
+    assert changes["model_version"].tolist()[:2] == [1, 2]
+    assert changes["reason"].iloc[0] == "first registered model (no champion to compare with)"
+    assert changes["reason"].iloc[1].startswith("promoted: ")

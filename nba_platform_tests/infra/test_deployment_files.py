@@ -66,7 +66,7 @@ PLATFORM_ENV_VARS = {
     "MLFLOW_TRACKING_URI",
     "MLFLOW_ARTIFACT_URI",
 }
-SECRET_JSON_KEYS = {"rds_password", "dagster_pg_password", "slack_webhook_url", "smtp_password"}
+SECRET_JSON_KEYS = {"rds_password", "dagster_pg_password", "slack_webhook_url", "smtp_password", "nba_api_jwt_secret"}
 CODE_SERVER_CMD = [
     "dagster",
     "code-server",
@@ -970,7 +970,14 @@ def _listener_actions(listener: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_alb_never_forwards_to_the_ui_without_oidc() -> None:
     listeners = tf_resources("aws_lb_listener")
-    assert not tf_resources("aws_lb_listener_rule"), "extra rules could bypass authentication"
+    # One rule only: the forecast API's own paths (it authenticates every /v1 request with its own
+    # JWTs) to the API's target group; anything else (the UI) stays behind OIDC.
+    rules = tf_resources("aws_lb_listener_rule")
+    assert set(rules) == {"api"}, "extra rules could bypass authentication"
+    [rule_action] = as_list(rules["api"]["action"])
+    assert rule_action["type"] == "forward" and ref(rule_action["target_group_arn"]) == "aws_lb_target_group.api.arn"
+    paths = as_list(rules["api"]["condition"])[0]["path_pattern"][0]["values"]
+    assert set(paths) == {"/v1/*", "/docs", "/openapi.json", "/healthz", "/readyz"}, paths
     https = [lst for lst in listeners.values() if lst["protocol"] == "HTTPS"]
     assert len(https) == 1
     actions = _listener_actions(https[0])
@@ -983,8 +990,10 @@ def test_alb_never_forwards_to_the_ui_without_oidc() -> None:
     for name, listener in listeners.items():
         if listener["protocol"] != "HTTPS":
             assert [a["type"] for a in _listener_actions(listener)] == ["redirect"], name
-    [tg] = tf_resources("aws_lb_target_group").values()
-    assert tg["port"] == 3000
+    groups = tf_resources("aws_lb_target_group")
+    assert {name: tg["port"] for name, tg in groups.items()} == {"webserver": 3000, "api": 8080}
+    assert groups["api"]["health_check"][0]["path"] == "/readyz"
+    assert ref(actions[1]["target_group_arn"]) == "aws_lb_target_group.webserver.arn"
 
 
 def test_security_groups_webserver_only_from_alb_rds_only_from_ecs() -> None:
@@ -1011,7 +1020,11 @@ def test_security_groups_webserver_only_from_alb_rds_only_from_ecs() -> None:
         "aws_security_group.webserver.id",
         "aws_security_group.daemon.id",
         "aws_security_group.code_server.id",
+        "aws_security_group.api.id",
     }
+    [api_rule] = by_group["aws_security_group.api.id"]
+    assert ref(api_rule["referenced_security_group_id"]) == "aws_security_group.alb.id"
+    assert "cidr_ipv4" not in api_rule and api_rule["from_port"] == api_rule["to_port"] == 8080
     # nothing reaches the daemon
     assert "aws_security_group.daemon.id" not in by_group
     # only the ALB accepts traffic from CIDR ranges
@@ -1089,17 +1102,17 @@ def test_glue_database_and_log_groups() -> None:
     [logs] = tf_resources("aws_cloudwatch_log_group").values()
     assert ref(logs["retention_in_days"]) == "var.log_retention_days"
     assert ref(logs["for_each"]) == "toset(local.service_names)"
-    assert tf_locals()["service_names"] == ["webserver", "daemon", "code-server"]
+    assert tf_locals()["service_names"] == ["webserver", "daemon", "code-server", "api"]
 
 
-def test_ecs_three_fargate_services_with_secrets_from_secrets_manager() -> None:
+def test_ecs_fargate_services_with_secrets_from_secrets_manager() -> None:
     locals_ = tf_locals()
     [cluster] = tf_resources("aws_ecs_cluster").values()
     assert cluster
 
     [taskdef] = tf_resources("aws_ecs_task_definition").values()
     assert ref(taskdef["for_each"]) == "local.services"
-    assert set(locals_["services"]) == {"webserver", "daemon", "code-server"}
+    assert set(locals_["services"]) == {"webserver", "daemon", "code-server", "api"}
     assert taskdef["requires_compatibilities"] == ["FARGATE"]
     assert taskdef["network_mode"] == "awsvpc"
     assert ref(taskdef["task_role_arn"]) == "aws_iam_role.task.arn"
@@ -1138,7 +1151,7 @@ def test_ecs_three_fargate_services_with_secrets_from_secrets_manager() -> None:
         assert json_key in SECRET_JSON_KEYS, item
 
     services = tf_resources("aws_ecs_service")
-    assert set(services) == {"webserver", "daemon", "code_server"}
+    assert set(services) == {"webserver", "daemon", "code_server", "api"}
     for name, service in services.items():
         assert service["launch_type"] == "FARGATE", name
         network = service["network_configuration"][0]
@@ -1148,6 +1161,10 @@ def test_ecs_three_fargate_services_with_secrets_from_secrets_manager() -> None:
     assert services["daemon"]["deployment_maximum_percent"] == 100
     assert ref(services["webserver"]["load_balancer"][0]["target_group_arn"]).startswith("aws_lb_target_group.")
     assert services["code_server"]["service_registries"]
+    assert ref(services["api"]["load_balancer"][0]["target_group_arn"]) == "aws_lb_target_group.api.arn"
+    assert list(locals_["services"]["api"]["command"])[:2] == ["nba-platform", "serve-api"]
+    serving_url = next(i for i in environment if i["name"] == "NBA_SERVING_DB_URL")["value"]
+    assert serving_url.startswith("postgresql://") and "sslmode=require" in serving_url
 
 
 def test_terraform_outputs() -> None:

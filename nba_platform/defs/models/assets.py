@@ -12,7 +12,8 @@ import pandas as pd
 from nba_platform.lib import metrics
 from nba_platform.lib.model_params import GameModelParams
 from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking
-from nba_platform.resources.model_registry import register_trained_version
+from nba_platform.resources.model_registry import CHAMPION, publish_champion, register_trained_version
+from nba_platform.resources.serving_db import ServingDatabase
 
 OWNERS = ["team:ml"]
 
@@ -78,6 +79,7 @@ def game_outcome_model(
     context: dg.AssetExecutionContext,
     config: GameModelConfig,
     mlflow: MlflowTracking,
+    serving_db: ServingDatabase,
     features: pd.DataFrame,
     outcomes: pd.DataFrame,
 ) -> dg.Output:
@@ -170,6 +172,8 @@ def game_outcome_model(
         run_name=f"game_outcome_model eval {eval_season}",
     )
     alias = register_trained_version(mlflow, logged.version)
+    if alias == CHAMPION:  # the forecast API serves the champion's card
+        publish_champion(mlflow, serving_db)
     context.log.info(f"{logged.label} registered as {alias}")
     card = pd.DataFrame(
         [

@@ -8,7 +8,8 @@ from nba_platform.lib import metrics
 from nba_platform.lib.promotion import PromotionRule, promotion_decision
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
-from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion_history, promote
+from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion_history, promote, publish_champion
+from nba_platform.resources.serving_db import ServingDatabase
 
 
 class PromotionConfig(dg.Config):
@@ -38,6 +39,7 @@ def champion_promotion(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
     mlflow: MlflowTracking,
+    serving_db: ServingDatabase,
     shadow: dict,
     outcomes: pd.DataFrame,
 ) -> dg.Output:
@@ -67,6 +69,7 @@ def champion_promotion(
     )
     if decision.promote:
         promote(mlflow, challenger.version, decision.reason)
+        publish_champion(mlflow, serving_db)
     context.log.info(
         f"{challenger.label} vs {champion.label}: {'PROMOTED' if decision.promote else 'kept champion'} ({decision.reason})"
     )
