@@ -91,6 +91,9 @@ class Settings:
     celery_queue: str = "dagster"
     # Run logs (observability/run_logs.py): json = one JSON object per line on stdout besides Dagster's console.
     log_format: str = "text"
+    # --- metrics and traces settings ---
+    # Platform exporter (observability/exporter.py): seconds a snapshot of the instance and serving DB is reused.
+    metrics_cache_ttl_seconds: float = 15.0
 
     @property
     def dagster_home(self) -> Path:
@@ -214,4 +217,5 @@ def load_settings() -> Settings:
         celery_backend=os.environ.get("NBA_CELERY_BACKEND") or "rpc://",
         celery_queue=os.environ.get("NBA_CELERY_QUEUE") or "dagster",
         log_format=load_log_format(),
+        metrics_cache_ttl_seconds=float(os.environ.get("NBA_METRICS_CACHE_TTL_SECONDS") or 15),
     )

@@ -20,6 +20,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from nba_platform.observability.cli import add_parser as add_metrics_parser
+
 
 def _print(msg: str) -> None:
     print(msg, flush=True)
@@ -491,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     c.set_defaults(fn=cmd_correct)
     s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
+    add_metrics_parser(sub)
     bk = sub.add_parser(
         "backup",
         help="one verified backup of the databases and lake now",

@@ -541,6 +541,12 @@ class StatsApiClient:
                 )
             return self._breakers[endpoint]
 
+    def breaker_states(self) -> dict[str, str]:
+        """endpoint -> circuit state (closed | half_open | open) of every endpoint used so far."""
+        with self._lock:
+            breakers = dict(self._breakers)
+        return {name: breaker.state for name, breaker in sorted(breakers.items())}
+
     def url(self, endpoint: Endpoint, params: Mapping[str, str]) -> str:
         return f"{self.base_url}/{endpoint.name}?{urllib.parse.urlencode(params)}"
 

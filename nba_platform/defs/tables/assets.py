@@ -17,6 +17,7 @@ from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_player
 from nba_platform.lib.landing import CORRECTIONS, SHAPES, LandingError
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
 from nba_platform.lib.normalise import normalise_player_games, normalise_player_seasons, normalise_team_games
+from nba_platform.lib.platform_metrics import PARTITION_ROWS
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
 from nba_platform.lib.schema import (
     PLAYER_GAME_SCHEMA,
@@ -120,6 +121,13 @@ def corrections_metadata(audit: DataFrame, results: list[Applied], files: list[s
     }
 
 
+def record_season_rows(context: dg.AssetExecutionContext, key: list[str], frames: dict[str, DataFrame]) -> None:
+    """Each season partition's own row count (the output metadata sums the run's seasons); the
+    platform exporter reads it as rows accepted / quarantined per table and season."""
+    for season, frame in frames.items():
+        context.add_asset_metadata({PARTITION_ROWS: len(frame)}, asset_key=dg.AssetKey(key), partition_key=season)
+
+
 def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
     shapes = shapes_of(entity)
 
@@ -179,6 +187,8 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 f"{len(missed)} {entity} correction(s) matched no row in seasons {', '.join(context.partition_keys)}: "
                 + "; ".join(f"{m['key']} {m['field']} ({m['file']} row {m['row']})" for m in missed[:10])
             )
+        record_season_rows(context, ["tables", f"{table}_validated"], accepted)
+        record_season_rows(context, ["quarantine", table], quarantined)
         yield dg.Output(
             accepted,
             output_name="validated",
@@ -271,6 +281,8 @@ def _dedup_metadata(results: dict[str, DedupResult] | DedupResult, table: "DataF
 def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
     results = {season: dedup_team_games(validated[season]) for season in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
+    record_season_rows(context, ["tables", "team_games"], tables)
+    record_season_rows(context, ["quarantine", "team_games_dedup"], {s: r.quarantined for s, r in results.items()})
     yield dg.Output(tables, output_name="team_games", metadata=_dedup_metadata(results, tables))
     yield dg.Output(
         {s: r.quarantined for s, r in results.items()},
@@ -308,6 +320,8 @@ def team_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame
 def player_games(context: dg.AssetExecutionContext, validated: dict[str, DataFrame], games: dict[str, DataFrame]):
     results = {s: dedup_player_games(validated[s], games[s]) for s in context.partition_keys}
     tables = {s: r.table for s, r in results.items()}
+    record_season_rows(context, ["tables", "player_games"], tables)
+    record_season_rows(context, ["quarantine", "player_games_dedup"], {s: r.quarantined for s, r in results.items()})
     yield dg.Output(tables, output_name="player_games", metadata=_dedup_metadata(results, tables))
     yield dg.Output(
         {s: r.quarantined for s, r in results.items()},
@@ -344,5 +358,10 @@ def players(context: dg.AssetExecutionContext, validated: dict[str, DataFrame]):
     result = dedup_players(seasons)
     meta = _dedup_metadata(result, result.table)
     meta["seasons_covered"] = seasons_covered(dict(validated.items()))
+    meta[PARTITION_ROWS] = len(result.table)
     yield dg.Output(result.table, output_name="players", metadata=meta)
-    yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})
+    yield dg.Output(
+        result.quarantined,
+        output_name="players_conflicts",
+        metadata={"rows": len(result.quarantined), PARTITION_ROWS: len(result.quarantined)},
+    )
