@@ -8,6 +8,7 @@ upload completes, so a failed write never leaves a readable partial object eithe
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -15,6 +16,8 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nba_platform.lib.tracing import span
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -111,6 +114,12 @@ class Store:
         # Only local files: their inode identifies a rewrite; S3 objects are always read.
         self.table_cache = table_cache if self.is_local else None
 
+    def _span(self, operation: str, rel: str):
+        """A span per S3 call (the lake, landing zone and caches on S3); none for local files."""
+        if self.is_local:
+            return contextlib.nullcontext()
+        return span(f"s3 {operation}", **{"rpc.system": "aws-api", "rpc.service": "s3", "s3.key": self._full(rel)})
+
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
 
@@ -153,7 +162,7 @@ class Store:
         return sorted(out, key=lambda f: f.path)
 
     def read_bytes(self, rel: str) -> bytes:
-        with self.fs.open_input_stream(self._full(rel), compression=None) as f:
+        with self._span("GetObject", rel), self.fs.open_input_stream(self._full(rel), compression=None) as f:
             return f.read()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
@@ -175,7 +184,7 @@ class Store:
             # The whole payload is in memory and written in one call: S3 only shows the object
             # once the upload completes, and a failed upload is never completed.
             try:
-                with self.fs.open_output_stream(full, compression=None) as f:
+                with self._span("PutObject", rel), self.fs.open_output_stream(full, compression=None) as f:
                     f.write(data)
             except OSError:
                 self._check_bucket()
@@ -195,7 +204,7 @@ class Store:
 
         if self.table_cache is not None and (cached := self.table_cache.get(self._full(rel))) is not None:
             return cached
-        with self.fs.open_input_file(self._full(rel)) as f:
+        with self._span("GetObject", rel), self.fs.open_input_file(self._full(rel)) as f:
             return pq.read_table(f)
 
     def delete(self, rel: str) -> None:

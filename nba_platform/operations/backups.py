@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nba_platform.lib import backup as B
+from nba_platform.lib.tracing import trace_boto3_client
 
 Log = Callable[[str], None]
 DEFAULT_TIMEOUT_S = 6 * 3600
@@ -153,7 +154,9 @@ class S3BackupStore:
         rest = uri[len("s3://") :].strip("/")
         self.bucket, _, self.prefix = rest.partition("/")
         self.uri = f"s3://{rest}"
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
+        self.client = trace_boto3_client(
+            boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -230,7 +233,7 @@ def list_lake(lake_uri: str, endpoint_url: str | None = None, region: str | None
         import boto3
 
         bucket, _, prefix = lake_uri[len("s3://") :].strip("/").partition("/")
-        client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
+        client = trace_boto3_client(boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1"))
         out = []
         for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""

@@ -25,6 +25,7 @@ from nba_platform.lib.catalog import (
     update_input,
 )
 from nba_platform.lib.storage import Store
+from nba_platform.lib.tracing import trace_boto3_client
 
 _ATTEMPTS = 3  # concurrent runs registering the same table: re-read and retry
 
@@ -58,7 +59,7 @@ class GlueCatalog:
     def client(self):
         import boto3
 
-        return boto3.client("glue", endpoint_url=self.endpoint_url, region_name=self.region)
+        return trace_boto3_client(boto3.client("glue", endpoint_url=self.endpoint_url, region_name=self.region))
 
     def require_database(self) -> None:
         try:
