@@ -29,7 +29,16 @@ _lock = threading.Lock()
 _run_starts: dict[str, int] = {}  # run id -> RUN_START time (ns)
 _open_steps: dict[tuple[str, str], tuple[object, object]] = {}  # (run id, step key) -> (span, context token)
 
-RUN_END_EVENTS = {"RUN_SUCCESS": True, "RUN_FAILURE": False, "RUN_CANCELED": False}
+# Dagster's event type values (DagsterEventType.RUN_START.value is still "PIPELINE_START").
+RUN_START_EVENTS = {"PIPELINE_START", "RUN_START"}
+RUN_END_EVENTS = {
+    "PIPELINE_SUCCESS": True,
+    "PIPELINE_FAILURE": False,
+    "PIPELINE_CANCELED": False,
+    "RUN_SUCCESS": True,
+    "RUN_FAILURE": False,
+    "RUN_CANCELED": False,
+}
 STEP_END_EVENTS = {"STEP_SUCCESS": True, "STEP_FAILURE": False}
 
 
@@ -120,7 +129,7 @@ def on_event(
     from opentelemetry import trace
 
     now_ns = int(created_s * 1e9)
-    if event_type == "RUN_START":
+    if event_type in RUN_START_EVENTS:
         _run_starts[run_id] = now_ns
     elif event_type in RUN_END_EVENTS:
         start_ns = _run_starts.pop(run_id, now_ns)
