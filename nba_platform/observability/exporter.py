@@ -2,7 +2,8 @@
 instance (event log, runs) and the serving database, cached between scrapes.
 
 A snapshot is read at most once per `ttl_seconds` however often Prometheus scrapes (reading the
-event log costs a few queries per asset); scrapes in between are served from memory. The values
+event log costs a few queries per asset); scrapes are served from memory while a stale snapshot
+is re-read in the background. The values
 come from `lib/platform_metrics.py`; this module only reads the sources and names the metrics
 (observability/metric_names.py).
 """
@@ -126,14 +127,34 @@ class PlatformCollector(Collector):
         self.clock = clock
         self.reads = 0  # snapshots taken (the cache's effect is visible in tests)
         self._snapshot: Snapshot | None = None
+        self._refreshing = False
         self._lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
+        """The cached snapshot. Only the first scrape waits for a read; once the snapshot is
+        older than the TTL, a scrape starts one background re-read and is answered from the
+        cache, so a slow event log never makes Prometheus time out."""
         with self._lock:
-            now = self.clock()
-            if self._snapshot is None or now - self._snapshot.taken_at >= self.ttl_seconds:
-                self._snapshot = self._read(now)
+            if self._snapshot is None:
+                self._snapshot = self._read(self.clock())
+            elif self.clock() - self._snapshot.taken_at >= self.ttl_seconds and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="platform-metrics-refresh", daemon=True).start()
             return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        """Re-read the sources now (blocking)."""
+        snapshot = self._read(self.clock())
+        with self._lock:
+            self._snapshot = snapshot
+        return snapshot
+
+    def _refresh(self) -> None:
+        try:
+            self.refresh()
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def _read(self, now: float) -> Snapshot:
         started = time.perf_counter()

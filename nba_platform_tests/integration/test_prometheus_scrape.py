@@ -150,7 +150,7 @@ def prometheus(exporter, tmp_path_factory):
     port = free_port()
     shutil.copy(ALERTS, work / "alerts.yml")
     config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": ["alerts.yml"],
         "scrape_configs": [
             {"job_name": "nba-platform", "static_configs": [{"targets": [exporter]}]},
