@@ -330,6 +330,12 @@ class Settings(EnvironmentSettings):
         repr=False,
     )
     celery_queue: str = setting("NBA_CELERY_QUEUE", "dagster", "queue runs submit steps to and workers consume")
+    # --- metrics and traces (nba_platform/observability)
+    metrics_cache_ttl_seconds: float = setting(
+        "NBA_METRICS_CACHE_TTL_SECONDS",
+        15.0,
+        "seconds the platform exporter reuses its snapshot of the instance and serving DB",
+    )
     # --- forecast API and MCP server (nba_platform/api: `serve-api`, `serve-mcp`, `api-token`)
     api_host: str = setting("NBA_API_HOST", "127.0.0.1", "address `serve-api` and `serve-mcp` bind to")
     api_port: int = setting("NBA_API_PORT", 8080, "forecast API port")

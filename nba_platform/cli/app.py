@@ -25,6 +25,7 @@ from pathlib import Path
 
 from nba_platform.api import commands as forecast_api_commands
 from nba_platform.cli import migrate_lake
+from nba_platform.observability.cli import add_parser as add_metrics_parser
 
 
 def _print(msg: str) -> None:
@@ -483,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     c.set_defaults(fn=cmd_correct)
     s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
+    add_metrics_parser(sub)
     bk = sub.add_parser(
         "backup",
         help="one verified backup of the databases and lake now",

@@ -4,7 +4,8 @@
 Fields, in this order, absent when empty: timestamp (UTC, ISO 8601), level, message, run_id,
 job, step, asset_key (the one asset the line is about), asset_keys (every asset of a step that
 materializes several), partition (one key, or `first...last` for a run over a range),
-event_type (Dagster's, e.g. STEP_FAILURE), logger, error.
+event_type (Dagster's, e.g. STEP_FAILURE), logger, error, trace_id, span_id (the run's
+OpenTelemetry trace and the step's span, or the run's outside a step: lib/tracing.py).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def json_log_line(
     logger: str | None = None,
     error: str | None = None,
     secrets: Iterable[str] = (),
+    trace_id: str | None = None,
+    span_id: str | None = None,
 ) -> str:
     """One log line. Every text field goes through `redact` (known secret values of the process,
     `secrets`, and secret-looking patterns), so no value the secrets resource handed out is
@@ -70,5 +73,7 @@ def json_log_line(
         "event_type": event_type,
         "logger": logger,
         "error": redact(error, secrets) if error else None,
+        "trace_id": trace_id,
+        "span_id": span_id,
     }
     return json.dumps({k: v for k, v in entry.items() if v not in (None, "")}, ensure_ascii=False, default=str)

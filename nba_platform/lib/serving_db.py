@@ -29,6 +29,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from nba_platform.lib.tracing import span
+
 
 @dataclass(frozen=True)
 class ServingTable:
@@ -273,6 +275,13 @@ def _slices(frame: pd.DataFrame, table: ServingTable) -> list[list[str]] | None:
 
 
 def _copy_rows(cur, target: str, table: ServingTable, frame: pd.DataFrame, data: bytes | None) -> None:
+    with span(f"postgres COPY {table.name}", **{"db.system": "postgresql", "db.operation": "COPY"}) as current:
+        current.set_attribute("db.sql.table", target)
+        current.set_attribute("db.rows", len(frame))
+        _copy(cur, target, table, frame, data)
+
+
+def _copy(cur, target: str, table: ServingTable, frame: pd.DataFrame, data: bytes | None) -> None:
     columns = ", ".join(table.columns)
     if data is not None:
         with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)") as copy:

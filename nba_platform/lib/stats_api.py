@@ -36,6 +36,7 @@ import pandas as pd
 
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_bytes
 from nba_platform.lib.storage import Store
+from nba_platform.lib.tracing import span
 
 DEFAULT_BASE_URL = "https://stats.nba.com/stats"
 # The client's defaults, used as they are by settings.py (NBA_STATS_API_*) and resources/stats_api.py.
@@ -545,6 +546,12 @@ class StatsApiClient:
                 )
             return self._breakers[endpoint]
 
+    def breaker_states(self) -> dict[str, str]:
+        """endpoint -> circuit state (closed | half_open | open) of every endpoint used so far."""
+        with self._lock:
+            breakers = dict(self._breakers)
+        return {name: breaker.state for name, breaker in sorted(breakers.items())}
+
     def url(self, endpoint: Endpoint, params: Mapping[str, str]) -> str:
         return f"{self.base_url}/{endpoint.name}?{urllib.parse.urlencode(params)}"
 
@@ -602,8 +609,17 @@ class StatsApiClient:
 
     def _attempt(self, endpoint: Endpoint, url: str) -> dict:
         self.stats.requests += 1
+        with span(f"stats_api GET {endpoint.name}", **{"http.method": "GET", "http.url": url}) as current:
+            response = self._send(url)
+            current.set_attribute("http.status_code", response[0])
+        return self._answer(endpoint, response)
+
+    def _send(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        import http.client
+        import urllib.error
+
         try:
-            status, headers, body = self._transport(url, self.headers, self.timeout_s)
+            return self._transport(url, self.headers, self.timeout_s)
         except TimeoutError as exc:
             raise _AttemptFailed("timeout", f"no response within {self.timeout_s:g} s ({exc})") from None
         except urllib.error.URLError as exc:
@@ -614,6 +630,9 @@ class StatsApiClient:
             raise _AttemptFailed("truncated", f"response body cut short ({len(exc.partial)} bytes read)") from None
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             raise _AttemptFailed("connection", f"connection failed: {type(exc).__name__}: {exc}") from None
+
+    def _answer(self, endpoint: Endpoint, response: tuple[int, Mapping[str, str], bytes]) -> dict:
+        status, headers, body = response
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(headers.get("Retry-After"), self._wall_clock())
             hint = f" (Retry-After {headers.get('Retry-After')})" if headers.get("Retry-After") else ""

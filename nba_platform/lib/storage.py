@@ -10,6 +10,7 @@ locally, and through boto3's managed (multipart) upload on S3, which never compl
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -23,6 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from nba_platform.lib.tracing import span
 
 COPY_CHUNK_BYTES = 8 << 20  # streamed copies (put_file / get_file) hold this much in memory
 
@@ -117,6 +120,12 @@ class Store:
         # Only local files: their inode identifies a rewrite; S3 objects are always read.
         self.table_cache = table_cache if self.is_local else None
 
+    def _span(self, operation: str, rel: str):
+        """A span per S3 call (the lake, landing zone and caches on S3); none for local files."""
+        if self.is_local:
+            return contextlib.nullcontext()
+        return span(f"s3 {operation}", **{"rpc.system": "aws-api", "rpc.service": "s3", "s3.key": self._full(rel)})
+
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
 
@@ -155,7 +164,7 @@ class Store:
         return sorted(out, key=lambda f: f.path)
 
     def read_bytes(self, rel: str) -> bytes:
-        with self.fs.open_input_stream(self._full(rel), compression=None) as f:
+        with self._span("GetObject", rel), self.fs.open_input_stream(self._full(rel), compression=None) as f:
             return f.read()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
@@ -176,7 +185,7 @@ class Store:
             # The whole payload is in memory and written in one call: S3 only shows the object
             # once the upload completes, and a failed upload is never completed.
             try:
-                with self.fs.open_output_stream(full, compression=None) as f:
+                with self._span("PutObject", rel), self.fs.open_output_stream(full, compression=None) as f:
                     f.write(data)
             except OSError:
                 self._check_bucket()
@@ -192,7 +201,7 @@ class Store:
     def read_table(self, rel: str) -> pa.Table:
         if self.table_cache is not None and (cached := self.table_cache.get(self._full(rel))) is not None:
             return cached
-        with self.fs.open_input_file(self._full(rel)) as f:
+        with self._span("GetObject", rel), self.fs.open_input_file(self._full(rel)) as f:
             return pq.read_table(f)
 
     def delete(self, rel: str) -> None:

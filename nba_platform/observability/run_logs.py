@@ -22,6 +22,8 @@ import threading
 import traceback
 
 from nba_platform.lib.json_logs import json_log_line, partition_from_tags
+from nba_platform.lib.tracing import log_ids
+from nba_platform.observability import tracing
 from nba_platform.settings import load_log_format
 
 _assets_by_op: dict[str, list[str]] | None = None
@@ -80,6 +82,7 @@ def format_record(record: logging.LogRecord) -> str:
     event_key = getattr(event, "asset_key", None) if event is not None else None
     event_partition = getattr(event, "partition", None) if event is not None else None
     errors = [e for e in (_event_error(event), exc_text) if e]
+    trace_id, span_id = log_ids(meta.get("run_id"), step)
     return json_log_line(
         created=record.created,
         level=record.levelname,
@@ -93,17 +96,40 @@ def format_record(record: logging.LogRecord) -> str:
         event_type=event.event_type_value if event is not None else None,
         logger=f"resource:{meta['resource_name']}" if meta.get("resource_name") else record.name,
         error="\n".join(errors) or None,
+        trace_id=trace_id,
+        span_id=span_id,
+    )
+
+
+def trace_record(record: logging.LogRecord) -> None:
+    """Run and step spans (observability/tracing.py) from Dagster's run and step events."""
+    meta = getattr(record, "dagster_meta", None)
+    event = meta.get("dagster_event") if meta else None
+    if event is None:
+        return
+    tracing.on_event(
+        event.event_type_value,
+        meta.get("run_id"),
+        meta.get("job_name"),
+        meta.get("step_key"),
+        record.created,
+        _event_error(event),
     )
 
 
 class RunLogHandler(logging.StreamHandler):
-    """JSON lines on stdout (or `stream`) when NBA_LOG_FORMAT=json; silent when text."""
+    """JSON lines on stdout (or `stream`) when NBA_LOG_FORMAT=json; silent when text. Also
+    opens and closes the run's and steps' trace spans when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
 
     def __init__(self, stream=None):
         super().__init__(stream if stream is not None else sys.stdout)
         self.enabled = load_log_format() == "json"
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            trace_record(record)
+        except Exception:  # a broken exporter never breaks a run
+            self.handleError(record)
         if not self.enabled:
             return
         try:

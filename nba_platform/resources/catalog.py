@@ -37,6 +37,7 @@ from nba_platform.lib.lake_layout import (
     read_file_schema,
 )
 from nba_platform.lib.storage import Store
+from nba_platform.lib.tracing import trace_boto3_client
 
 _ATTEMPTS = 3
 _BATCH = 100  # BatchCreatePartition / BatchUpdatePartition / BatchDeletePartition limit  # concurrent runs registering the same table: re-read and retry
@@ -72,7 +73,7 @@ class GlueCatalog:
     def client(self):
         import boto3
 
-        return boto3.client("glue", endpoint_url=self.endpoint_url, region_name=self.region)
+        return trace_boto3_client(boto3.client("glue", endpoint_url=self.endpoint_url, region_name=self.region))
 
     def require_database(self) -> None:
         try:

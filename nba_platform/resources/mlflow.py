@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import dagster as dg
 
 from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
+from nba_platform.lib.tracing import traced
 from nba_platform.resources.alerts import AlertNotifier
 from nba_platform.resources.secrets import Secrets
 
@@ -146,6 +147,7 @@ class MlflowTracking(dg.ConfigurableResource):
             return exp.experiment_id
         return client.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
 
+    @traced("mlflow log_sklearn_model", **{"rpc.system": "mlflow"})
     def log_sklearn_model(
         self,
         model: Any,
@@ -225,12 +227,14 @@ class MlflowTracking(dg.ConfigurableResource):
                 client.set_model_version_tag(registered_name, version, k, str(v))
             return LoggedModel(run.info.run_id, version, f"models:/{registered_name}/{version}", registered_name)
 
+    @traced("mlflow log_metrics", **{"rpc.system": "mlflow"})
     def log_metrics(self, run_id: str, metrics: dict) -> None:
         with self._mlflow() as mlflow:
             client = mlflow.MlflowClient()
             for k, v in metrics.items():
                 client.log_metric(run_id, k, float(v))
 
+    @traced("mlflow load_sklearn_model", **{"rpc.system": "mlflow"})
     def load_sklearn_model(self, model_uri: str):
         """The fitted scikit-learn estimator of `models:/<name>/<version>`, loaded only after every
         artifact file matched the SHA-256 recorded in the registry at registration. A mismatch (or
@@ -302,12 +306,14 @@ class MlflowTracking(dg.ConfigurableResource):
             newest = max(matches, key=lambda m: int(m.version))
             return _registered(name, client.get_model_version(name, newest.version))  # with its aliases
 
+    @traced("mlflow model_versions", **{"rpc.system": "mlflow"})
     def model_versions(self, name: str = GAME_MODEL_NAME) -> list:
         with self._mlflow() as mlflow:
             client = mlflow.MlflowClient()
             return list(client.search_model_versions(f"name = '{name}'"))
 
     # -- registry aliases: `champion` serves, `challenger` is scored in shadow ------------------
+    @traced("mlflow version_by_alias", **{"rpc.system": "mlflow"})
     def version_by_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion | None:
         """The version an alias points at, or None (no such alias / model yet)."""
         with self._mlflow() as mlflow:
@@ -323,15 +329,18 @@ class MlflowTracking(dg.ConfigurableResource):
                 raise
             return _registered(name, mv)
 
+    @traced("mlflow version", **{"rpc.system": "mlflow"})
     def version(self, version: str, name: str = GAME_MODEL_NAME) -> RegisteredVersion:
         with self._mlflow() as mlflow:
             mv = mlflow.MlflowClient().get_model_version(name, str(version))
             return _registered(name, mv)
 
+    @traced("mlflow set_alias", **{"rpc.system": "mlflow"})
     def set_alias(self, alias: str, version: str, name: str = GAME_MODEL_NAME) -> None:
         with self._mlflow() as mlflow:
             mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
 
+    @traced("mlflow delete_alias", **{"rpc.system": "mlflow"})
     def delete_alias(self, alias: str, name: str = GAME_MODEL_NAME) -> None:
         with self._mlflow() as mlflow:
             from mlflow.exceptions import MlflowException
@@ -341,16 +350,19 @@ class MlflowTracking(dg.ConfigurableResource):
             except MlflowException:
                 pass  # already absent
 
+    @traced("mlflow set_version_tags", **{"rpc.system": "mlflow"})
     def set_version_tags(self, version: str, tags: dict, name: str = GAME_MODEL_NAME) -> None:
         with self._mlflow() as mlflow:
             client = mlflow.MlflowClient()
             for k, v in tags.items():
                 client.set_model_version_tag(name, str(version), k, str(v))
 
+    @traced("mlflow model_tags", **{"rpc.system": "mlflow"})
     def model_tags(self, name: str = GAME_MODEL_NAME) -> dict:
         with self._mlflow() as mlflow:
             return dict(mlflow.MlflowClient().get_registered_model(name).tags or {})
 
+    @traced("mlflow set_model_tag", **{"rpc.system": "mlflow"})
     def set_model_tag(self, key: str, value: str, name: str = GAME_MODEL_NAME) -> None:
         with self._mlflow() as mlflow:
             mlflow.MlflowClient().set_registered_model_tag(name, key, value)

@@ -19,6 +19,12 @@ from nba_platform.lib import stats_api as api
 from nba_platform.lib.landing import LINEAGE, SHAPES, LandingError, SourceShape, split_by_season
 from nba_platform.lib.metadata import markdown_table, seasons_covered
 from nba_platform.lib.pii import counts_by_kind, mask_frame
+from nba_platform.lib.platform_metrics import (
+    STATS_API_BREAKERS,
+    STATS_API_FAILURES,
+    STATS_API_REQUESTS,
+    STATS_API_RETRIES,
+)
 from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.stats_api import StatsApi
 
@@ -162,6 +168,24 @@ def fetch_season(
     }
 
 
+def record_stats_api_use(context: dg.AssetExecutionContext, client: api.StatsApiClient, before: dict) -> None:
+    """The step's stats API counters and breaker states as an observation of the asset: recorded
+    whether the step succeeds or fails (a failed step has no materialization), read by the
+    platform exporter (`nba-platform metrics`)."""
+    done = client.stats.since(before)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=context.asset_key,
+            metadata={
+                STATS_API_REQUESTS: done["requests"],
+                STATS_API_RETRIES: done["retries"],
+                STATS_API_FAILURES: dg.MetadataValue.json(done["failures"]),
+                STATS_API_BREAKERS: dg.MetadataValue.json(client.breaker_states()),
+            },
+        )
+    )
+
+
 def api_rows(
     context: dg.AssetExecutionContext, stats_api: StatsApi, shape: SourceShape, config: RawSourceConfig
 ) -> dg.Output:
@@ -186,6 +210,7 @@ def api_rows(
         raise dg.Failure(description=f"{shape.name} from stats.nba.com: {exc}", allow_retries=False) from exc
     finally:
         client.log = None
+        record_stats_api_use(context, client, before)
     done = client.stats.since(before)
     return _output(
         out,

@@ -197,6 +197,7 @@ def game_outcome_model(
         metadata={
             "model": logged.label,
             "alias": alias,
+            "validation_brier": float(chosen["brier"]),  # the platform exporter's alert baseline
             "kind": trained.kind,
             "mlflow_run_id": logged.run_id,
             "train_seasons": f"{train[0]} .. {train[-1]}",

@@ -17,6 +17,7 @@ from nba_platform.lib.corrections import (
 from nba_platform.lib.dedup import DedupResult, dedup_player_games, dedup_players, dedup_team_games
 from nba_platform.lib.landing import CORRECTIONS, LandingError
 from nba_platform.lib.metadata import counts_markdown, markdown_table, seasons_covered
+from nba_platform.lib.platform_metrics import PARTITION_ROWS
 from nba_platform.lib.schema import (
     PLAYER_SEASON_SCHEMA,
     empty_frame,
@@ -77,6 +78,13 @@ def corrections_metadata(audit: pd.DataFrame, results: list[Applied], files: lis
             markdown_table(audit[AUDIT_PREVIEW] if len(audit) else audit, max_rows=20, max_cols=len(AUDIT_PREVIEW))
         ),
     }
+
+
+def record_season_rows(context: dg.AssetExecutionContext, key: list[str], frames: dict[str, pd.DataFrame]) -> None:
+    """Each season partition's own row count (the output metadata sums the run's seasons); the
+    platform exporter reads it as rows accepted / quarantined per table and season."""
+    for season, frame in frames.items():
+        context.add_asset_metadata({PARTITION_ROWS: len(frame)}, asset_key=dg.AssetKey(key), partition_key=season)
 
 
 def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
@@ -144,6 +152,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
             )
         selected = context.selected_asset_keys
         if dg.AssetKey(["tables", f"{table}_validated"]) in selected:
+            record_season_rows(context, ["tables", f"{table}_validated"], accepted)
             yield dg.Output(
                 accepted,
                 output_name="validated",
@@ -161,6 +170,7 @@ def build_validated_asset(entity: str, table: str) -> dg.AssetsDefinition:
                 },
             )
         if dg.AssetKey(["quarantine", table]) in selected:
+            record_season_rows(context, ["quarantine", table], quarantined)
             yield dg.Output(
                 quarantined,
                 output_name="quarantine",
@@ -260,8 +270,12 @@ def build_dedup_asset(
         }
         tables = {s: r.table for s, r in results.items()}
         if dg.AssetKey(["tables", table]) in context.selected_asset_keys:
+            record_season_rows(context, ["tables", table], tables)
             yield dg.Output(tables, output_name=table, metadata=_dedup_metadata(results, tables))
         if dg.AssetKey(["quarantine", f"{table}_dedup"]) in context.selected_asset_keys:
+            record_season_rows(
+                context, ["quarantine", f"{table}_dedup"], {s: r.quarantined for s, r in results.items()}
+            )
             yield dg.Output(
                 {s: r.quarantined for s, r in results.items()},
                 output_name=conflicts,
@@ -322,7 +336,12 @@ def players(context: dg.AssetExecutionContext, validated: dict[str, pd.DataFrame
     result = dedup_players(seasons)
     meta = _dedup_metadata(result, result.table)
     meta["seasons_covered"] = seasons_covered(dict(validated.items()))
+    meta[PARTITION_ROWS] = len(result.table)
     if dg.AssetKey(["tables", "players"]) in context.selected_asset_keys:
         yield dg.Output(result.table, output_name="players", metadata=meta)
     if dg.AssetKey(["quarantine", "players_dedup"]) in context.selected_asset_keys:
-        yield dg.Output(result.quarantined, output_name="players_conflicts", metadata={"rows": len(result.quarantined)})
+        yield dg.Output(
+            result.quarantined,
+            output_name="players_conflicts",
+            metadata={"rows": len(result.quarantined), PARTITION_ROWS: len(result.quarantined)},
+        )
