@@ -565,7 +565,7 @@ def test_raw_asset_reports_a_corrupt_archive_dropped_in_by_hand(local_resources,
         [BASE_SEASON],
         local_resources,
         instance,
-        selection=dg.AssetSelection.keys(dg.AssetKey(["raw", "league_game_log"])),
+        selection=dg.AssetSelection.assets(dg.AssetKey(["raw", "league_game_log"])),
     )
     [mat] = result.asset_materializations_for_node("raw__league_game_log")
     assert mat.metadata["rows"].value == 2460
