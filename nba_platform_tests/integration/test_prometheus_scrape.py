@@ -224,6 +224,8 @@ def test_rows_accepted_and_quarantined_per_table_and_season(prometheus):
 
 
 def test_runs_and_freshness(prometheus):
+    jobs = {s["metric"]["job"]: float(s["value"][1]) for s in query_until(prometheus, "nba_job_last_run_success")}
+    assert jobs.get("build_all") == 1, jobs
     assert scalar(prometheus, 'nba_job_last_run_success{job="build_all"}') == 1
     assert scalar(prometheus, 'nba_job_last_run_status{job="build_all",status="SUCCESS"}') == 1
     assert scalar(prometheus, 'nba_job_runs{job="build_all",status="SUCCESS"}') == 1
