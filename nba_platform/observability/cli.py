@@ -18,7 +18,7 @@ def cmd_metrics(args) -> int:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "metrics",
-        help="serve Prometheus metrics of the platform (runs, freshness, rows, model skill)",
+        help="serve Prometheus metrics of runs, tables and models",
         description="Serve Prometheus metrics read from the Dagster instance and the serving database: "
         "freshness lag per asset, last run status and duration per job, rows accepted and quarantined per "
         "table and season, live Brier and log loss per model version, drift share, stats API requests, "

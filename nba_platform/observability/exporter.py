@@ -205,13 +205,15 @@ def families(snap: Snapshot, now: float):
     yield lag
 
     status = GaugeMetricFamily(
-        names.JOB_LAST_RUN_STATUS, "1 for the status of the job's newest run", labels=["job", "status"]
+        names.JOB_LAST_RUN_STATUS, "1 for the status of the job's newest run", labels=["dagster_job", "status"]
     )
-    success = GaugeMetricFamily(names.JOB_LAST_RUN_SUCCESS, "1 if the job's newest run succeeded", labels=["job"])
+    success = GaugeMetricFamily(
+        names.JOB_LAST_RUN_SUCCESS, "1 if the job's newest run succeeded", labels=["dagster_job"]
+    )
     duration = GaugeMetricFamily(
-        names.JOB_LAST_RUN_DURATION, "Duration of the job's newest run (so far, if running)", labels=["job"]
+        names.JOB_LAST_RUN_DURATION, "Duration of the job's newest run (so far, if running)", labels=["dagster_job"]
     )
-    ended = GaugeMetricFamily(names.JOB_LAST_RUN_END, "Unix time the job's newest run ended", labels=["job"])
+    ended = GaugeMetricFamily(names.JOB_LAST_RUN_END, "Unix time the job's newest run ended", labels=["dagster_job"])
     for job, run in sorted(snap.last_runs.items()):
         for name in pm.RUN_STATUSES:
             status.add_metric([job, name], 1.0 if run.status == name else 0.0)
@@ -226,7 +228,7 @@ def families(snap: Snapshot, now: float):
     yield duration
     yield ended
     runs = GaugeMetricFamily(
-        names.JOB_RUNS, f"Runs by job and status among the newest {RUNS_READ}", labels=["job", "status"]
+        names.JOB_RUNS, f"Runs by job and status among the newest {RUNS_READ}", labels=["dagster_job", "status"]
     )
     for (job, run_status), n in sorted(snap.runs_by_status.items()):
         runs.add_metric([job, run_status], n)

@@ -71,8 +71,8 @@ def test_collector_reports_runs_and_live_skill_and_caches(serving_db):
         assert collector.reads == 1
         assert first[("nba_exporter_source_up", (("source", "dagster_instance"),))] == 1
         assert first[("nba_exporter_source_up", (("source", "serving_db"),))] == 1
-        assert first[("nba_job_last_run_success", (("job", "__ephemeral_asset_job__"),))] == 1
-        assert first[("nba_job_runs", (("job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))] == 1
+        assert first[("nba_job_last_run_success", (("dagster_job", "__ephemeral_asset_job__"),))] == 1
+        assert first[("nba_job_runs", (("dagster_job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))] == 1
         assert ("nba_asset_freshness_lag_seconds", (("asset", "probe"),)) in first
         version = (("model_version", "nba_game_outcome/v2"),)
         assert first[("nba_model_live_games", version)] == 2
@@ -81,7 +81,10 @@ def test_collector_reports_runs_and_live_skill_and_caches(serving_db):
         # within the TTL a scrape reuses the snapshot: a new run is not seen yet
         assert dg.materialize([probe], instance=instance).success
         clock.now += 10
-        assert samples(registry)[("nba_job_runs", (("job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))] == 1
+        assert (
+            samples(registry)[("nba_job_runs", (("dagster_job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))]
+            == 1
+        )
         assert collector.reads == 1
 
         # past the TTL the scrape is answered from the cache and a background re-read starts
@@ -91,7 +94,10 @@ def test_collector_reports_runs_and_live_skill_and_caches(serving_db):
         while collector.reads < 2:
             assert time.monotonic() < deadline, "no background re-read"
             time.sleep(0.1)
-        assert samples(registry)[("nba_job_runs", (("job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))] == 2
+        assert (
+            samples(registry)[("nba_job_runs", (("dagster_job", "__ephemeral_asset_job__"), ("status", "SUCCESS")))]
+            == 2
+        )
 
 
 def test_collector_reports_an_unreadable_source(tmp_path):

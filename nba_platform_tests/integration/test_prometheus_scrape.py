@@ -224,10 +224,15 @@ def test_rows_accepted_and_quarantined_per_table_and_season(prometheus):
 
 
 def test_runs_and_freshness(prometheus):
-    assert scalar(prometheus, 'nba_job_last_run_success{job="build_all"}') == 1
-    assert scalar(prometheus, 'nba_job_last_run_status{job="build_all",status="SUCCESS"}') == 1
-    assert scalar(prometheus, 'nba_job_runs{job="build_all",status="SUCCESS"}') == 1
-    assert 5 < scalar(prometheus, 'nba_job_last_run_duration_seconds{job="build_all"}') < 1800
+    # `dagster_job`, not `job`: Prometheus' own `job` label names the scrape target
+    jobs = {
+        s["metric"]["dagster_job"]: float(s["value"][1]) for s in query_until(prometheus, "nba_job_last_run_success")
+    }
+    assert jobs.get("build_all") == 1, jobs
+    assert scalar(prometheus, 'nba_job_last_run_success{dagster_job="build_all"}') == 1
+    assert scalar(prometheus, 'nba_job_last_run_status{dagster_job="build_all",status="SUCCESS"}') == 1
+    assert scalar(prometheus, 'nba_job_runs{dagster_job="build_all",status="SUCCESS"}') == 1
+    assert 5 < scalar(prometheus, 'nba_job_last_run_duration_seconds{dagster_job="build_all"}') < 1800
     lag = scalar(prometheus, 'nba_asset_freshness_lag_seconds{asset="tables/team_games"}')
     assert 0 <= lag < 3600
     assert scalar(prometheus, "count(nba_asset_freshness_lag_seconds)") >= 30
