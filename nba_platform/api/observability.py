@@ -24,6 +24,8 @@ import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from nba_platform.observability.metric_names import API_REQUEST_DURATION, API_REQUESTS
+
 ACCESS_LOGGER = "nba_platform.api.access"
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -34,13 +36,13 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "nba_api_requests_total",
+            API_REQUESTS,
             "HTTP requests answered by the forecast API",
             ["route", "method", "status"],
             registry=self.registry,
         )
         self.duration = Histogram(
-            "nba_api_request_duration_seconds",
+            API_REQUEST_DURATION,
             "Time to answer a forecast API request",
             ["route", "method"],
             buckets=LATENCY_BUCKETS,
