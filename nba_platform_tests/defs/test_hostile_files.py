@@ -122,6 +122,12 @@ def _neutral_games_kept(run) -> None:
     assert not games.loc[~games["neutral"], "is_home"].isna().any()
 
 
+def _extra_columns_dropped_and_named(run) -> None:
+    raw = run.table("raw/league_game_log")
+    assert not set(H.EXTRA_COLUMNS) & set(raw.columns) and "TEAM_NAME" in raw.columns
+    assert run.materializations["raw/league_game_log"]["columns_dropped"].value == {GAMELOG: list(H.EXTRA_COLUMNS)}
+
+
 def _paired_across_sources(run) -> None:
     games = run.table("tables/team_games")
     assert games["sources"].isin(["league_game_log", "league_game_log_slim"]).all()
@@ -289,6 +295,19 @@ CASES = [
         H.neutral_site_games,
         rows_out={"team_games": 2460},
         extra=_neutral_games_kept,
+    ),
+    Case(
+        "extra_columns",
+        "three columns outside the shape (was: carried into raw; 10,000 made every ingest take 65 s)",
+        H.extra_columns,
+        rows_out={"team_games": 2460},
+        extra=_extra_columns_dropped_and_named,
+    ),
+    Case(
+        "too_many_extra_columns",
+        "51 columns outside the shape: not the source it looks like",
+        lambda d, name: H.extra_columns(d, name, tuple(f"X{i}" for i in range(51))),
+        error=("51 columns outside the league_game_log shape", "shape_width"),
     ),
     Case(
         "one_team_log",
