@@ -307,6 +307,18 @@ def neutral_site_games(d: Path, name: str) -> list[Path]:
     return _write(d, name, t.text().encode())
 
 
+EXTRA_COLUMNS = ("NOTES", "EXPORTED_BY", "ROW_COLOR")
+
+
+def extra_columns(d: Path, name: str, extra: tuple[str, ...] = EXTRA_COLUMNS) -> list[Path]:
+    """The real season with columns a spreadsheet added (outside the LeagueGameLog shape)."""
+    t = gamelog()
+    t.header += list(extra)
+    for r in t.rows:
+        r += ["x"] * len(extra)
+    return _write(d, name, t.text().encode())
+
+
 def one_team_logs(d: Path, name: str) -> list[Path]:
     """BOS's 82 rows of the real 2022-23 LeagueGameLog (one team's log, as teamgamelog exports
     it), and, in another source (the shipped slim log), only their opponents' rows of those games."""

@@ -45,5 +45,5 @@ def test_ingest_rejects_bad_file_clearly_and_lands_nothing(tmp_path):
     home = tmp_path / "home"
     proc = run_cli(["ingest", str(bad)], home)
     assert proc.returncode == 2
-    assert "broken.csv" in proc.stdout and "not UTF-8" in proc.stdout
+    assert "broken.csv" in proc.stdout and "control character" in proc.stdout and "text_encoding" in proc.stdout
     assert not (home / "landing" / "broken.csv").exists()

@@ -33,6 +33,7 @@ import pytest
 from nba_platform.cli import main
 from nba_platform.defs.ingestion.sensors import landing_zone_sensor
 from nba_platform.defs.tables.assets import shapes_of
+from nba_platform.lib.landing import LandingError
 from nba_platform.lib.serving_db import GAMES, publish_sqlite, query_sqlite
 from nba_platform.resources.environment import build_resources
 from nba_platform.settings import load_settings
@@ -120,6 +121,12 @@ def _neutral_games_kept(run) -> None:
     home = neutral[neutral["is_home"]]
     assert dict(zip(home["game_id"], home["team_id"])) == first
     assert not games.loc[~games["neutral"], "is_home"].isna().any()
+
+
+def _extra_columns_dropped_and_named(run) -> None:
+    raw = run.table("raw/league_game_log")
+    assert not set(H.EXTRA_COLUMNS) & set(raw.columns) and "TEAM_NAME" in raw.columns
+    assert run.materializations["raw/league_game_log"]["columns_dropped"].value == {GAMELOG: list(H.EXTRA_COLUMNS)}
 
 
 def _paired_across_sources(run) -> None:
@@ -305,6 +312,19 @@ CASES = [
         hostile_files.neutral_site_games,
         rows_out={"team_games": 2460},
         extra=_neutral_games_kept,
+    ),
+    Case(
+        "extra_columns",
+        "three columns outside the shape (was: carried into raw; 10,000 made every ingest take 65 s)",
+        H.extra_columns,
+        rows_out={"team_games": 2460},
+        extra=_extra_columns_dropped_and_named,
+    ),
+    Case(
+        "too_many_extra_columns",
+        "51 columns outside the shape: not the source it looks like",
+        lambda d, name: H.extra_columns(d, name, tuple(f"X{i}" for i in range(51))),
+        error=("51 columns outside the league_game_log shape", "shape_width"),
     ),
     Case(
         "one_team_log",
@@ -625,3 +645,40 @@ def test_an_unbuilt_registered_season_does_not_break_another_seasons_run(tmp_pat
     )
     assert not (tmp_path / "home" / "lake" / "tables" / "team_games" / "2021-22.parquet").exists()
     assert len(run.table("tables/team_games")) == hostile_files.GAMELOG_ROWS
+
+
+def test_a_dot_file_is_refused_not_reported_landed(tmp_path, monkeypatch, capsys):
+    """`ingest .gamelog.csv` used to report `landed ... 2460 rows` while nothing ever read it
+    (listing skips hidden files): it is refused, and nothing lands."""
+    platform_env(monkeypatch, tmp_path / "home")
+    hidden = tmp_path / ".nba-gamelog-2022-23.csv"
+    hidden.write_text(hostile_files.GAMELOG.text())
+    assert main(["ingest", str(hidden)]) == 2
+    out = capsys.readouterr().out
+    assert "error: .nba-gamelog-2022-23.csv: a file name starting with a dot" in out and "visible_name" in out
+    assert "landed" not in out
+    landing = tmp_path / "home" / "landing"
+    assert not landing.exists() or not any(p.name == hidden.name for p in landing.iterdir())
+
+
+def test_a_link_out_of_the_landing_zone_is_refused_not_followed(tmp_path, monkeypatch, capsys):
+    """A link to /etc/passwd in the zone put that file's first line into a run's event log."""
+    platform_env(monkeypatch, tmp_path / "home")
+    landing = tmp_path / "home" / "landing"
+    landing.mkdir(parents=True)
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n1\n")
+    (landing / "passwd.csv").symlink_to(secret)
+    inside = landing / "real" / "gamelog.csv"
+    inside.parent.mkdir()
+    inside.write_bytes(gzip.decompress(hostile_files.GAMELOG_2021_22.read_bytes()))
+    (landing / "alias.csv").symlink_to(inside)  # a link inside the zone is fine
+    zone = build_resources(load_settings())["landing"]
+    with pytest.raises(LandingError, match="passwd.csv: a symbolic link that points outside the landing zone"):
+        zone.read_bytes("passwd.csv")
+    assert zone.read_rows("alias.csv")[0].name == "league_game_log"
+    assert main(["build", "--season", "2099-00"]) == 1  # scans the zone; the season filter keeps it from running
+    out = capsys.readouterr().out
+    assert "skipped (unreadable): passwd.csv: a symbolic link" in out and "inside_zone" in out
+    assert "root:x" not in out

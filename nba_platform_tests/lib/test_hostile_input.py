@@ -4,6 +4,7 @@
 import datetime as dt
 import gzip
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -46,14 +47,36 @@ def test_a_multi_line_value_without_whole_records_in_it_is_still_text():
 @pytest.mark.parametrize(
     "data, where",
     [
-        (HEADER + ROW + ROW.replace(b"Phila", b"Phil\xe0"), "on line 3 (data row 2) (rule: utf8_text)"),
-        (b"GAME_\xe9ID,PTS\n" + ROW, "on line 1 (the header) (rule: utf8_text)"),
+        (HEADER + ROW + ROW.replace(b"Phila", b"Phil\x81"), "on line 3 (data row 2) (rule: text_encoding)"),
+        (b"GAME_\x8dID,PTS\n" + ROW, "on line 1 (the header) (rule: text_encoding)"),
     ],
 )
-def test_not_utf8_names_the_line_and_the_data_row(data, where):
+def test_undecodable_bytes_name_the_line_and_the_data_row(data, where):
+    # 0x81 / 0x8D: not UTF-8, undefined in Windows-1252 (C1 controls in Latin-1): no candidate explains them
     with pytest.raises(LandingError) as exc:
-        read_landed_bytes(data, "latin1.csv")
-    assert str(exc.value).startswith("latin1.csv: not UTF-8 text (byte ") and str(exc.value).endswith(where)
+        read_landed_bytes(data, "bad.csv")
+    assert str(exc.value).startswith("bad.csv: not UTF-8, Windows-1252 or Latin-1 text: byte 0x")
+    assert str(exc.value).endswith(where)
+
+
+@pytest.mark.parametrize(
+    "data, encoding",
+    [
+        (HEADER + ROW.replace(b"Phila", b"Phil\xe0"), "latin-1"),
+        (HEADER + ROW.replace(b"Phila", b"\x93Phila\x94 \x96"), "windows-1252"),
+        (HEADER + ROW.replace(b"Phila", "Philà".encode()), "utf-8"),
+    ],
+)
+def test_single_byte_exports_are_decoded_and_the_encoding_recorded(data, encoding):
+    raw = read_landed_bytes(data, "export.csv")
+    assert raw.attrs["encodings"] == {"export.csv": encoding}
+    assert raw["TEAM_NAME"].iloc[0].startswith(("Philà", "\u201cPhila\u201d"))
+
+
+def test_a_file_mixing_utf8_and_single_byte_text_is_refused():
+    data = HEADER + ROW.replace(b"Phila", "Philà".encode()) + ROW.replace(b"Phila", b"Phil\xe0")
+    with pytest.raises(LandingError, match="mixes UTF-8 text with bytes that are not UTF-8.*data row 2.*text_encoding"):
+        read_landed_bytes(data, "mixed.csv")
 
 
 def test_archive_errors_name_the_member_and_its_row(src):
@@ -63,9 +86,13 @@ def test_archive_errors_name_the_member_and_its_row(src):
     archive = src.tar_gz_bytes({"b/1.csv": box, "b/2.csv": short})
     with pytest.raises(LandingError, match=r"^a\.tar\.gz!b/2\.csv: malformed CSV: row 3 \(line 4\) has 27 fields"):
         read_landed_bytes(archive, "a.tar.gz")
+    undecodable = src.tar_gz_bytes({"b/1.csv": box, "b/2.csv": box.replace(b"Joel Embiid", b"Jo\x81l Embiid")})
+    with pytest.raises(LandingError, match=r"^a\.tar\.gz!b/2\.csv: not UTF-8, .* on line 2 \(data row 1\)"):
+        read_landed_bytes(undecodable, "a.tar.gz")
     latin = src.tar_gz_bytes({"b/1.csv": box, "b/2.csv": box.replace(b"Joel Embiid", b"Jo\xebl Embiid")})
-    with pytest.raises(LandingError, match=r"^a\.tar\.gz!b/2\.csv: not UTF-8 .* on line 2 \(data row 1\)"):
-        read_landed_bytes(latin, "a.tar.gz")
+    raw = read_landed_bytes(latin, "a.tar.gz")  # one Latin-1 member: decoded on its own, recorded
+    assert raw.attrs["encodings"] == {"a.tar.gz": "utf-8", "a.tar.gz!b/2.csv": "latin-1"}
+    assert "Joël Embiid" in set(raw["PLAYER_NAME"]) and "Joel Embiid" in set(raw["PLAYER_NAME"])
 
 
 def test_seasons_after_this_year_or_before_1946_cannot_be_placed(src):
@@ -80,9 +107,7 @@ def test_seasons_after_this_year_or_before_1946_cannot_be_placed(src):
 
 
 def _tar_with_latin1_header(src) -> bytes:
-    return src.tar_gz_bytes(
-        {"b/1.csv": "GAME_ID,PLAYER_NAME,PTS,COMMENTAIRE_D\u00c9TAILL\u00c9\n1,Jo,2,x\n".encode("latin-1")}
-    )
+    return src.tar_gz_bytes({"b/1.csv": b"GAME_ID,PLAYER_NAME,PTS,COMMENT\x81\n1,Jo,2,x\n"})
 
 
 @pytest.mark.parametrize(
@@ -99,7 +124,10 @@ def _tar_with_latin1_header(src) -> bytes:
 def test_peek_columns_reports_corrupt_files_as_landing_errors(src, data, name):
     # Raised tarfile/gzip/Unicode errors before, which failed every raw asset's run.
     data = _tar_with_latin1_header(src) if data == "latin1" else data
-    with pytest.raises(LandingError, match=rf"^{name.replace('.', '[.]')}: corrupt, truncated or not UTF-8"):
+    expected = (
+        "!b/1.csv: not UTF-8, Windows-1252 or Latin-1" if name == "l.tar.gz" else ": corrupt, truncated or not UTF-8"
+    )
+    with pytest.raises(LandingError, match=rf"^{name.replace('.', '[.]')}{re.escape(expected)}"):
         peek_columns(data, name)
 
 

@@ -258,7 +258,9 @@ def test_unknown_columns_raise_naming_the_file_and_known_shapes():
         detect_shape(["GAME_ID", "HOME", "AWAY"], "mystery_feed.csv")
     msg = str(exc.value)
     assert msg.startswith("mystery_feed.csv: unrecognised source shape")
-    assert "kaggle_games: needs" in msg and "box_score_traditional: needs" in msg
+    # every shape named; the nearest ones with the columns the file lacks
+    assert all(name in msg for name in ("kaggle_games", "box_score_traditional", "league_game_log", "player_bios"))
+    assert "Nearest known shapes:" in msg and " lacks [" in msg and "(3 columns: AWAY, GAME_ID, HOME)" in msg
 
 
 # ---------------------------------------------------------------- unreadable files
@@ -270,16 +272,15 @@ def test_unknown_columns_raise_naming_the_file_and_known_shapes():
         (b"", "empty.csv", "empty.csv: empty file"),
         (b"  \n\n", "blank.csv", "blank.csv: empty file"),
         (gzip.compress(b""), "empty.csv.gz", "empty.csv.gz: empty file"),
-        (b"GAME_ID,PTS\n\xff\xfe118\n", "latin.csv", "latin.csv: not UTF-8 text (byte 12)"),
-        ("GAME_ID,TEAM_NAME\n1,Montr\u00e9al\n".encode("latin-1"), "latin1.csv", "latin1.csv: not UTF-8 text"),
-        (gzip.compress(b"\xff\xfeG\x00"), "utf16.csv.gz", "utf16.csv.gz: not UTF-8 text"),
+        (b"GAME_ID,PTS\n\x81\x8d118\n", "bad.csv", "bad.csv: not UTF-8, Windows-1252 or Latin-1 text: byte 0x81"),
+        (gzip.compress(b"\xff\xfeG\x00"), "utf16.csv.gz", "utf16.csv.gz: control character"),
         (b'GAME_ID,PTS\n"0022101228,118\n', "quote.csv", "quote.csv: malformed CSV"),
         (b"pts,PTS\n1,2\n", "dupe.csv", "dupe.csv: duplicate columns after upper-casing: ['PTS']"),
         (b"not gzip", "games.csv.gz", "games.csv.gz: corrupt gzip"),
         (b"PAR1 nope", "t.parquet", "t.parquet: unreadable Parquet"),
         (b"{not json", "t.json", "t.json: malformed JSON"),
         (b"\xff\xfe[]", "t.json", "t.json: malformed JSON"),
-        (b'{"a": 1}', "t.json", "t.json: JSON must be a list of records or a stats.nba.com resultSets object"),
+        (b'{"a": 1}', "t.json", "t.json: JSON must be a list of records, a stats.nba.com resultSets object"),
         (b"[1, 2]", "t.json", "t.json: JSON must be a list of records"),
         (b"[]", "t.json", "t.json: no header"),
         (b"GAME_ID\n1\n", "games.xlsx", "games.xlsx: unsupported file type"),

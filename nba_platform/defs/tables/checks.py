@@ -233,8 +233,18 @@ def keys_accounted(
 ) -> dg.AssetCheckResult:
     """Dedup may collapse rows, never lose a key: each validated key is in the table or quarantined."""
 
-    if validated.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"keys": 0})
+    if validated.empty:  # e.g. every row of the run's season quarantined: nothing to lose, same metadata
+        dupes = int(table.duplicated(key).sum()) if len(table) else 0
+        return dg.AssetCheckResult(
+            passed=dupes == 0 and table.empty,
+            metadata={
+                "validated_keys": 0,
+                "table_keys": len(table),
+                "quarantined_keys": len(quarantined),
+                "keys_lost": 0,
+                "duplicate_keys_in_table": dupes,
+            },
+        )
     vkeys = set(map(tuple, validated[key].astype(str).to_numpy()))
     tkeys = set(map(tuple, table[key].astype(str).to_numpy())) if len(table) else set()
     qkeys = set()
