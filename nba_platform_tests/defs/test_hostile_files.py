@@ -125,8 +125,10 @@ def _neutral_games_kept(run) -> None:
 
 def _extra_columns_dropped_and_named(run) -> None:
     raw = run.table("raw/league_game_log")
-    assert not set(H.EXTRA_COLUMNS) & set(raw.columns) and "TEAM_NAME" in raw.columns
-    assert run.materializations["raw/league_game_log"]["columns_dropped"].value == {GAMELOG: list(H.EXTRA_COLUMNS)}
+    assert not set(hostile_files.EXTRA_COLUMNS) & set(raw.columns) and "TEAM_NAME" in raw.columns
+    assert run.materializations["raw/league_game_log"]["columns_dropped"].value == {
+        GAMELOG: list(hostile_files.EXTRA_COLUMNS)
+    }
 
 
 def _paired_across_sources(run) -> None:
@@ -316,14 +318,14 @@ CASES = [
     Case(
         "extra_columns",
         "three columns outside the shape (was: carried into raw; 10,000 made every ingest take 65 s)",
-        H.extra_columns,
+        hostile_files.extra_columns,
         rows_out={"team_games": 2460},
         extra=_extra_columns_dropped_and_named,
     ),
     Case(
         "too_many_extra_columns",
         "51 columns outside the shape: not the source it looks like",
-        lambda d, name: H.extra_columns(d, name, tuple(f"X{i}" for i in range(51))),
+        lambda d, name: hostile_files.extra_columns(d, name, tuple(f"X{i}" for i in range(51))),
         error=("51 columns outside the league_game_log shape", "shape_width"),
     ),
     Case(

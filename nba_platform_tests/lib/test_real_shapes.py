@@ -11,7 +11,7 @@ from nba_platform.lib.landing import detect_shape, read_landed_bytes
 from nba_platform.lib.normalise import normalise_team_games
 from nba_platform.lib.quality import TEAM_GAME_RULES, apply_rules
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA
-from nba_platform_tests import hostile_files as H
+from nba_platform_tests import hostile_files
 
 
 def validate(data: bytes, name: str):
@@ -22,22 +22,24 @@ def validate(data: bytes, name: str):
 
 @pytest.fixture(scope="module")
 def neutral(tmp_path_factory):
-    [path] = H.neutral_site_games(tmp_path_factory.mktemp("neutral"), "gamelog.csv")
+    [path] = hostile_files.neutral_site_games(tmp_path_factory.mktemp("neutral"), "gamelog.csv")
     split = validate(path.read_bytes(), "gamelog.csv")
     return split, dedup_team_games(split.accepted)
 
 
 def test_neutral_site_games_are_accepted_with_neutral_true(neutral):
     split, result = neutral
-    assert len(split.accepted) + len(split.quarantined) == H.GAMELOG_ROWS  # rows in = accepted + quarantined
+    assert (
+        len(split.accepted) + len(split.quarantined) == hostile_files.GAMELOG_ROWS
+    )  # rows in = accepted + quarantined
     assert split.quarantined.empty  # was: the 4 rows of the two games, rule game_pair
     table = result.table
-    assert len(table) == H.GAMELOG_ROWS and result.quarantined.empty
-    ids = {H.GAMELOG.get(n, "GAME_ID") for n in H.NEUTRAL_ROWS}
+    assert len(table) == hostile_files.GAMELOG_ROWS and result.quarantined.empty
+    ids = {hostile_files.GAMELOG.get(n, "GAME_ID") for n in hostile_files.NEUTRAL_ROWS}
     assert set(table.loc[table["neutral"], "game_id"]) == ids
     assert table["neutral"].notna().all() and table["neutral"].sum() == 4
-    first_rows = [min(n, H.GAMELOG.partner(n)) for n in H.NEUTRAL_ROWS]
-    first = {H.GAMELOG.get(n, "GAME_ID"): int(H.GAMELOG.get(n, "TEAM_ID")) for n in first_rows}
+    first_rows = [min(n, hostile_files.GAMELOG.partner(n)) for n in hostile_files.NEUTRAL_ROWS]
+    first = {hostile_files.GAMELOG.get(n, "GAME_ID"): int(hostile_files.GAMELOG.get(n, "TEAM_ID")) for n in first_rows}
     home_slot = table[table["neutral"] & table["is_home"]]
     assert dict(zip(home_slot["game_id"], home_slot["team_id"])) == first  # the first-listed team
 
@@ -47,7 +49,7 @@ def test_elo_applies_no_home_advantage_at_a_neutral_site(neutral):
     params = EloParams()
     elo = pregame_elo(result.table, params).set_index("game_id")
     edge = elo["home_elo_pre"] - elo["away_elo_pre"]
-    ids = [H.GAMELOG.get(n, "GAME_ID") for n in H.NEUTRAL_ROWS]
+    ids = [hostile_files.GAMELOG.get(n, "GAME_ID") for n in hostile_files.NEUTRAL_ROWS]
     neutral_games = elo.index.isin(ids)
     assert (elo.loc[neutral_games, "elo_p_home_win"] == elo_win_probability(edge[neutral_games])).all()
     others = elo.loc[~neutral_games]
@@ -58,12 +60,12 @@ def test_elo_applies_no_home_advantage_at_a_neutral_site(neutral):
 def test_a_neutral_game_changes_ratings_without_home_advantage(neutral):
     _, result = neutral
     params = EloParams()
-    plain = validate(H.GAMELOG.text().encode(), "gamelog.csv")
+    plain = validate(hostile_files.GAMELOG.text().encode(), "gamelog.csv")
     home_elo = pregame_elo(dedup_team_games(plain.accepted).table, params).set_index("game_id")
     neutral_elo = pregame_elo(result.table, params).set_index("game_id")
     # CLE @ HOU (0022200733), the earlier of the two: HOU's row comes first in the file, so HOU keeps the slot
-    game = H.GAMELOG.get(1001, "GAME_ID")
-    assert game < H.GAMELOG.get(1, "GAME_ID")
+    game = hostile_files.GAMELOG.get(1001, "GAME_ID")
+    assert game < hostile_files.GAMELOG.get(1, "GAME_ID")
     before = home_elo.loc[game, ["home_team_id", "home_elo_pre", "away_elo_pre"]]
     assert (neutral_elo.loc[game, ["home_team_id", "home_elo_pre", "away_elo_pre"]] == before).all()
     edge = before["home_elo_pre"] - before["away_elo_pre"]
@@ -80,7 +82,7 @@ def test_forecasts_say_whose_probability_a_neutral_game_gives(neutral):
     _, result = neutral
     elo = pregame_elo(result.table, EloParams())
     preds = with_venue(elo[["game_id", "home_team_id", "away_team_id", "elo_p_home_win"]], result.table)
-    ids = {H.GAMELOG.get(n, "GAME_ID") for n in H.NEUTRAL_ROWS}
+    ids = {hostile_files.GAMELOG.get(n, "GAME_ID") for n in hostile_files.NEUTRAL_ROWS}
     assert set(preds.loc[preds["neutral"], "game_id"]) == ids
     assert (preds.loc[preds["neutral"], "p_home_win_is"] == FIRST_LISTED).all()
     assert (preds.loc[~preds["neutral"], "p_home_win_is"] == HOME).all()
@@ -91,16 +93,16 @@ def test_nba_api_normalized_dict_output_is_accepted(tmp_path):
     made as nba_api makes it (dict(zip(headers, row)) per row) from the real 2022-23 export."""
     import json
 
-    headers = [h.upper() for h in H.GAMELOG.header]
-    response = {"resultSets": [{"name": "LeagueGameLog", "headers": headers, "rowSet": H.GAMELOG.rows}]}
+    headers = [h.upper() for h in hostile_files.GAMELOG.header]
+    response = {"resultSets": [{"name": "LeagueGameLog", "headers": headers, "rowSet": hostile_files.GAMELOG.rows}]}
     normalized = {s["name"]: [dict(zip(s["headers"], row)) for row in s["rowSet"]] for s in response["resultSets"]}
     from_dict = read_landed_bytes(json.dumps(normalized).encode(), "normalized.json")
     from_response = read_landed_bytes(json.dumps(response).encode(), "response.json")
     assert detect_shape(from_dict.columns, "normalized.json").name == "league_game_log"
-    assert len(from_dict) == H.GAMELOG_ROWS
+    assert len(from_dict) == hostile_files.GAMELOG_ROWS
     data_columns = [c for c in from_dict.columns if not c.startswith("_")]
     assert from_dict[data_columns].equals(from_response[data_columns])
     split = validate(json.dumps(normalized).encode(), "normalized.json")
-    assert len(split.accepted) + len(split.quarantined) == H.GAMELOG_ROWS and split.quarantined.empty
+    assert len(split.accepted) + len(split.quarantined) == hostile_files.GAMELOG_ROWS and split.quarantined.empty
     with pytest.raises(Exception, match="holds no rows"):
         read_landed_bytes(b'{"LeagueGameLog": []}', "empty.json")
