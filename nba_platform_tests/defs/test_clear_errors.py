@@ -9,9 +9,9 @@ import socket
 import pytest
 
 from nba_platform.cli import main
-from nba_platform.lib import backup as B
+from nba_platform.lib import backup
 from nba_platform.lib.landing import COLUMNS_SHOWN, LandingError, detect_shape, read_landed_bytes
-from nba_platform.operations import backups as R
+from nba_platform.operations import backups
 
 DAY = dt.date(2026, 11, 25)
 
@@ -27,11 +27,11 @@ DAY = dt.date(2026, 11, 25)
     ids=["not_utf8", "truncated_json", "not_an_object", "no_format"],
 )
 def test_a_corrupt_backup_manifest_is_a_clear_error(tmp_path, capsys, monkeypatch, manifest, detail):
-    key = B.backup_key(DAY, B.MANIFEST_NAME)
+    key = backup.backup_key(DAY, backup.MANIFEST_NAME)
     (tmp_path / key).parent.mkdir(parents=True)
     (tmp_path / key).write_bytes(manifest)
-    with pytest.raises(R.BackupError, match="is corrupt") as info:
-        R.read_manifest(R.LocalBackupStore(tmp_path), DAY)
+    with pytest.raises(backups.BackupError, match="is corrupt") as info:
+        backups.read_manifest(backups.open_backup_store(str(tmp_path)), DAY)
     assert detail in str(info.value) and str(tmp_path / key) in str(info.value)
     # The same through `nba-platform restore`: an error line, exit 1, no traceback.
     monkeypatch.setenv("NBA_PLATFORM_ENV", "local")
