@@ -145,7 +145,7 @@ files = [table + ".parquet"] if os.path.isfile(table + ".parquet") else sorted(
 features = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 rows = features[features["season"] == "2023-24"].reset_index(drop=True)
 out = model.predict(rows)
-inputs = {s.name: str(s.type) for s in model.metadata.get_input_schema().inputs}
+inputs = {s.name: s.type.name for s in model.metadata.get_input_schema().inputs}
 print(json.dumps({
     "columns": list(out.columns),
     "dtype": str(out.iloc[:, 0].dtype),
