@@ -228,6 +228,7 @@ def test_min_train_seasons_enforced(league):
         select_and_train(features, outcomes, ["1999-00", "2000-01"], FAST)
 
 
+@pytest.mark.slow  # trains on the full shipped history
 def test_model_sees_only_its_training_seasons(league, trained):
     """A later season with deliberately inverted labels, present in the frames, changes nothing;
     the same season inside the training set does (so the check has teeth)."""
@@ -311,6 +312,7 @@ def real_team_games() -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
+@pytest.mark.slow  # trains on the full shipped history
 def test_real_data_model_beats_elo_beats_coin_flip_on_2023_24():
     team_games = real_team_games()
     elo = pregame_elo(team_games)
