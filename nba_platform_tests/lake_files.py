@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from nba_platform.lib.lake_layout import partition_file, single_file, to_lake_table, write_single_file
+from nba_platform.lib.lake_layout import from_lake_table, partition_file, single_file, to_lake_table, write_single_file
 from nba_platform.lib.storage import Store
 from nba_platform.resources.lake import read_lake_frame
 
@@ -33,3 +33,10 @@ def write_lake(lake: Path | str | Store, key: str | list[str], frame: pd.DataFra
         write_single_file(store, parts, table)
     else:
         store.write_table(partition_file(parts, season), table)
+
+
+def read_lake_arrow(lake: Path | str, key: str | list[str], season: str | None = None) -> pa.Table:
+    """The Arrow table of the frame a partition was written from (`.to_pandas()` of it is what a
+    plain Parquet read of the file gave before season folders)."""
+    store = Store(str(lake))
+    return from_lake_table(store.read_table(str(lake_path("", key, season))), season)

@@ -13,7 +13,7 @@ from nba_platform.lib.landing import LINEAGE, SHAPES_BY_NAME
 from nba_platform.lib.validation import validate_season
 from nba_platform.resources.stats_api import StatsApi
 from nba_platform_tests.conftest import embedded_resources
-from nba_platform_tests.lake_files import read_lake
+from nba_platform_tests.lake_files import read_lake_arrow
 from nba_platform_tests.stats_api_server import (
     FakeStatsApi,
     Fault,
@@ -32,7 +32,7 @@ def source_config(*ops: str, **config) -> dict:
 
 
 def lake_frame(root, key: dg.AssetKey, season: str) -> pd.DataFrame:
-    return read_lake(root / "lake", key.path, season)
+    return read_lake_arrow(root / "lake", key.path, season).to_pandas()
 
 
 def metadata(result, key: dg.AssetKey) -> dict:
