@@ -11,7 +11,7 @@ import pandas as pd
 from nba_platform.resources.frames import DataFrame
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_AT_LOAD = ("pandas", "numpy", "pyarrow", "great_expectations", "evidently", "mlflow", "shap", "sklearn", "tomlkit")
+NOT_AT_LOAD = ("pandas", "numpy", "pyarrow", "great_expectations", "evidently", "mlflow", "shap", "sklearn")
 
 
 def test_loading_definitions_imports_no_data_or_ml_library():
