@@ -85,6 +85,7 @@ def cmd_ingest(args) -> int:
     landing = build_resources()["landing"]
     instance = get_instance()
     landed: list[str] = []
+    correction_counts: dict[str, int] = {}
     for path in args.paths:
         p = Path(path)
         if not p.is_file():
@@ -95,7 +96,7 @@ def cmd_ingest(args) -> int:
             if is_corrections_file(landing, p.name, data):
                 corrections = read_corrections(data, p.name)  # a bad corrections file never enters the zone
                 name = landing.accept(p.name, data, replace=args.replace)
-                _print(f"landed {name}: {len(corrections)} correction(s)")
+                correction_counts[name] = len(corrections)  # printed with the seasons they touch, below
                 landed.append(name)
                 continue
             # Read everything before landing anything: a bad file never enters the zone.
@@ -112,10 +113,10 @@ def cmd_ingest(args) -> int:
         landed.append(name)
     # The landing sensor's planning, on the files just landed: same seasons, same job.
     plan = plan_landing_runs(instance, landing, {}, names=set(landed), rerun_handled=True)
-    for name, entry in sorted(plan.entries.items()):
-        if "#" in entry:
-            touched = plan.seasons_by_file[f"{name}@{entry.split('#')[0]}"]
-            _print(f"{name}: known seasons touched: {', '.join(sorted(touched)) or 'none'}")
+    for name, count in correction_counts.items():
+        entry = plan.entries.get(name, "")
+        touched = plan.seasons_by_file.get(f"{name}@{entry.split('#')[0]}", set())
+        _print(f"landed {name}: {count} correction(s), known seasons touched: {', '.join(sorted(touched)) or 'none'}")
     added = register_seasons(instance, plan.touched)
     if added:
         _print(f"new season partition(s): {', '.join(added)}")

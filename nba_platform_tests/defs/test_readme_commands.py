@@ -7,6 +7,7 @@ Three lines are not executed verbatim, each for a stated reason: the install (`p
 scripts/test.sh` (it runs this suite: only its syntax is checked here), and the servers (`dg dev`,
 `mlflow ui`): started as written plus `--port` on a free port, and kept until they answer HTTP."""
 
+import json
 import os
 import re
 import shutil
@@ -60,7 +61,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_until_answering(command: str, cwd: Path, env: dict, url_path: str, timeout: float = 240) -> str:
+def loaded_code_location(port: int) -> bool:
+    """The UI's GraphQL: the project's code location loaded (not a load error)."""
+    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus locationOrLoadError { __typename } } } } }"}'
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=query, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        entries = json.loads(response.read())["data"]["workspaceOrError"]["locationEntries"]
+    return bool(entries) and all(
+        e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"
+        for e in entries
+    )
+
+
+def serve_until_answering(
+    command: str, cwd: Path, env: dict, url_path: str, timeout: float = 300, ready=lambda port: True
+) -> str:
     port = free_port()
     proc = subprocess.Popen(
         f"{command} --port {port}",
@@ -78,7 +95,9 @@ def serve_until_answering(command: str, cwd: Path, env: dict, url_path: str, tim
                 raise AssertionError(f"{command} exited {proc.returncode}: {proc.stdout.read().decode()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}{url_path}", timeout=5) as response:
-                    return response.read().decode()
+                    body = response.read().decode()
+                if ready(port):
+                    return body
             except OSError:
                 time.sleep(2)
         raise AssertionError(f"{command}: no answer on port {port} within {timeout} s")
@@ -122,7 +141,8 @@ def test_readme_commands_run_as_written(checkout):
             assert subprocess.run(["bash", "-n", "scripts/test.sh"], cwd=checkout).returncode == 0
             continue
         if re.search(r"(^|[\s/])dg dev$", command):
-            assert "nba_platform" in serve_until_answering(command, checkout, env, "/server_info")
+            info = serve_until_answering(command, checkout, env, "/server_info", ready=loaded_code_location)
+            assert '"dagster_version":"1.13.27"' in info
             continue
         if re.search(r"(^|[\s/])mlflow ui\b", command):
             serve_until_answering(command, checkout, env, "/")
