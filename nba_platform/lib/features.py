@@ -29,6 +29,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nba_platform.lib.elo import ELO_SEASON_TYPES, EloParams, home_view, pregame_elo, team_pregame_elo
+from nba_platform.lib.team_ratings import (
+    GAME_RATING_FEATURES,
+    MarginRatingParams,
+    pregame_margin_ratings,
+    team_pregame_ratings,
+)
+from nba_platform.lib.travel import TRAVEL_FEATURES, travel_features
 
 FEATURED_SEASON_TYPES = ELO_SEASON_TYPES
 
@@ -59,6 +66,7 @@ GAME_KEY_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_
 TEAM_ROLLING_METRICS = ("margin", "pts_for", "pts_against", "win_pct", "off_rtg", "def_rtg", "efg_pct", "opp_efg_pct")
 TEAM_SEASON_FEATURES = ["season_games_played", "season_wins", "season_win_pct", "season_margin_avg"]
 TEAM_SCHEDULE_FEATURES = ["rest_days", "back_to_back", "games_last_7_days"]
+TEAM_RATING_FEATURES = ["rating_fast", "rating_slow"]
 
 PLAYER_ROLLING_METRICS = ("pts", "minutes", "usage", "reb", "ast")
 PLAYER_SEASON_FEATURES = [f"season_{m}_avg" for m in PLAYER_ROLLING_METRICS] + ["season_games_played"]
@@ -68,18 +76,35 @@ PLAYER_OTHER_FEATURES = ["rest_days", "prev_game_started"]
 def team_feature_columns(windows=DEFAULT_TEAM_WINDOWS) -> list[str]:
     """Feature columns of `team_game_features` (keys excluded)."""
     rolling = [f"{metric}_last{w}" for w in windows for metric in TEAM_ROLLING_METRICS]
-    return rolling + TEAM_SEASON_FEATURES + TEAM_SCHEDULE_FEATURES + ["elo_pre"]
-
-
-def game_feature_columns(windows=DEFAULT_TEAM_WINDOWS) -> list[str]:
-    """Model feature columns of `game_features` (keys excluded)."""
-    team_cols = team_feature_columns(windows)
     return (
-        [f"home_{c}" for c in team_cols]
-        + [f"away_{c}" for c in team_cols]
-        + [f"diff_{c}" for c in team_cols]
-        + ["elo_p_home_win"]
+        rolling + TEAM_SEASON_FEATURES + TEAM_SCHEDULE_FEATURES + ["elo_pre"] + TEAM_RATING_FEATURES + TRAVEL_FEATURES
     )
+
+
+def _sides(team_cols: list[str]) -> list[str]:
+    return [f"{side}_{c}" for side in ("home", "away", "diff") for c in team_cols]
+
+
+def feature_groups(windows=DEFAULT_TEAM_WINDOWS) -> dict[str, list[str]]:
+    """Model feature columns by group, for ablations: `form_elo_schedule` is the original set
+    (rolling form, season record, rest, Elo); each later group is one added source of information."""
+    base_team = [c for c in team_feature_columns(windows) if c not in TEAM_RATING_FEATURES + TRAVEL_FEATURES]
+    return {
+        "form_elo_schedule": _sides(base_team) + ["elo_p_home_win"],
+        "margin_ratings": _sides(TEAM_RATING_FEATURES) + ["rating_expected_margin"],
+        "league_context": ["league_home_margin", "is_playoffs"],
+        "travel": _sides(TRAVEL_FEATURES),
+    }
+
+
+def game_feature_columns(windows=DEFAULT_TEAM_WINDOWS, groups=None) -> list[str]:
+    """Model feature columns of `game_features` (keys excluded): every group of
+    `feature_groups(windows)`, or only the named `groups`, in group order."""
+    by_group = feature_groups(windows)
+    unknown = sorted(set(groups or ()) - set(by_group))
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}; known: {list(by_group)}")
+    return [c for name, cols in by_group.items() if groups is None or name in groups for c in cols]
 
 
 def player_feature_columns(windows=DEFAULT_PLAYER_WINDOWS) -> list[str]:
@@ -253,11 +278,14 @@ def team_game_features(
     windows=DEFAULT_TEAM_WINDOWS,
     elo: pd.DataFrame | None = None,
     elo_params: EloParams = EloParams(),
+    ratings: pd.DataFrame | None = None,
+    rating_params: MarginRatingParams = MarginRatingParams(),
 ) -> pd.DataFrame:
     """Point-in-time features per (game_id, team_id) of regular, play-in and playoff games.
 
-    Columns: TEAM_KEY_COLUMNS + team_feature_columns(windows). `elo` is `pregame_elo` output;
-    computed here (with `elo_params`) when not given.
+    Columns: TEAM_KEY_COLUMNS + team_feature_columns(windows). `elo` is `pregame_elo` output,
+    `ratings` `team_ratings.pregame_margin_ratings` output; each computed here (with its params)
+    when not given.
     """
     import numpy as np
     import pandas as pd
@@ -302,19 +330,26 @@ def team_game_features(
     out["rest_days"] = np.minimum(rest, TEAM_REST_CAP_DAYS)
     out["back_to_back"] = (rest == 1).astype("int64")
     out["games_last_7_days"] = _games_in_previous_days(team_code, day, SCHEDULE_DENSITY_DAYS).astype("int64")
+    out.update({c: v.to_numpy() for c, v in travel_features(tg).items()})
 
     features = pd.DataFrame(out)
     if elo is None:
         elo = pregame_elo(team_games, elo_params)
+    if ratings is None:
+        ratings = pregame_margin_ratings(team_games, rating_params)
     features = features.merge(team_pregame_elo(elo), on=["game_id", "team_id"], how="left", validate="one_to_one")
+    features = features.merge(
+        team_pregame_ratings(ratings), on=["game_id", "team_id"], how="left", validate="one_to_one"
+    )
     columns = TEAM_KEY_COLUMNS + team_feature_columns(windows)
     return features[columns].sort_values(["game_date", "game_id", "team_id"], kind="mergesort").reset_index(drop=True)
 
 
-def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFrame:
+def game_features(team_features: pd.DataFrame, elo: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     """One row per game from the home side: GAME_KEY_COLUMNS + home_*, away_*, diff_* (home minus
-    away) of every team feature + elo_p_home_win. Model inputs are game_feature_columns(windows)
-    (FEATURE_COLUMNS for the default windows)."""
+    away) of every team feature + elo_p_home_win (from `elo`) + the game-level rating features
+    (from `ratings`, `team_ratings.pregame_margin_ratings` output). Model inputs are
+    game_feature_columns(windows) (FEATURE_COLUMNS for the default windows)."""
     import pandas as pd
 
     feature_cols = [c for c in team_features.columns if c not in TEAM_KEY_COLUMNS]
@@ -342,6 +377,18 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     if not matched.all():
         raise ValueError("elo and team_features disagree on the home team of some games")
     frame = frame.drop(columns="elo_home_team_id")
+    game_level = ratings[["game_id", "home_team_id", *GAME_RATING_FEATURES]].rename(
+        columns={"home_team_id": "ratings_home_team_id"}
+    )
+    frame = frame.merge(game_level, on="game_id", how="left", validate="one_to_one")
+    # Playoff and play-in games: fewer rested stars, longer rotations for the best players.
+    frame["is_playoffs"] = (frame["season_type"].astype(str) != "regular").to_numpy(dtype="float64")
+    matched = frame["ratings_home_team_id"].isna() | (frame["ratings_home_team_id"] == frame["home_team_id"])
+    if not matched.all():
+        raise ValueError("ratings and team_features disagree on the home team of some games")
+    model_cols = [c for c in frame.columns if c not in GAME_KEY_COLUMNS and c != "ratings_home_team_id"]
+    ordered = [c for c in game_feature_columns() if c in model_cols]
+    frame = frame[GAME_KEY_COLUMNS + ordered + [c for c in model_cols if c not in ordered]]
     return frame.sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
 
 

@@ -56,7 +56,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from nba_platform.lib.features import FEATURE_COLUMNS, GAME_KEY_COLUMNS
+from nba_platform.lib.features import FEATURE_COLUMNS, GAME_KEY_COLUMNS, feature_groups, game_feature_columns
 from nba_platform.lib.metrics import accuracy, brier_score, log_loss
 
 MODEL_KINDS = ("logistic", "hist_gradient_boosting")
@@ -78,6 +78,11 @@ class GameModelParams:
     season_types: tuple[str, ...] = ("regular", "playoffs", "play_in")
     random_state: int = 0
     min_feature_coverage: float = 0.2  # drop features observed in fewer training rows than this share
+    # Model inputs by group (features.feature_groups); fewer groups = an ablation.
+    feature_groups: tuple[str, ...] = tuple(feature_groups())
+
+    def feature_columns(self) -> list[str]:
+        return game_feature_columns(groups=self.feature_groups)
 
     def __post_init__(self):
         unknown = [c for c in self.candidates if c not in MODEL_KINDS]
@@ -89,6 +94,9 @@ class GameModelParams:
             raise ValueError("min_train_seasons must be >= 2: one season to fit on, the latest to validate on")
         if not self.season_types:
             raise ValueError("season_types must not be empty")
+        unknown = sorted(set(self.feature_groups) - set(feature_groups()))
+        if not self.feature_groups or unknown:
+            raise ValueError(f"feature_groups must be a non-empty subset of {list(feature_groups())}, got {unknown}")
 
 
 class DropAllMissingColumns(TransformerMixin, BaseEstimator):
@@ -125,26 +133,28 @@ def training_frame(
     outcomes: pd.DataFrame,
     seasons,
     season_types=GameModelParams.season_types,
+    feature_columns=FEATURE_COLUMNS,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Played games (home_win known) of `seasons` and `season_types`, sorted by date then game id.
 
-    Returns X (FEATURE_COLUMNS, float64), y (int 0/1 ndarray) and keys (GAME_KEY_COLUMNS), all
+    Returns X (`feature_columns`, float64), y (int 0/1 ndarray) and keys (GAME_KEY_COLUMNS), all
     aligned and indexed 0..n-1."""
-    missing = [c for c in GAME_KEY_COLUMNS + FEATURE_COLUMNS if c not in features.columns]
+    feature_columns = list(feature_columns)
+    missing = [c for c in GAME_KEY_COLUMNS + feature_columns if c not in features.columns]
     if missing:
         raise ValueError(f"features lack {len(missing)} column(s), e.g. {missing[:5]}")
     if features["game_id"].duplicated().any():
         raise ValueError("features must hold one row per game_id")
     seasons = [str(s) for s in seasons]
     rows = features["season"].astype(str).isin(seasons) & features["season_type"].astype(str).isin(list(season_types))
-    frame = features.loc[rows.to_numpy(), GAME_KEY_COLUMNS + FEATURE_COLUMNS]
+    frame = features.loc[rows.to_numpy(), GAME_KEY_COLUMNS + feature_columns]
     labels = outcomes[["game_id", "home_win"]]
     if labels["game_id"].duplicated().any():
         raise ValueError("outcomes must hold one row per game_id")
     frame = frame.merge(labels, on="game_id", how="inner", validate="one_to_one")
     frame = frame[frame["home_win"].notna().to_numpy()]
     frame = frame.sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
-    X = frame[FEATURE_COLUMNS].astype("float64")
+    X = frame[feature_columns].astype("float64")
     y = frame["home_win"].astype("int64").to_numpy()
     return X, y, frame[GAME_KEY_COLUMNS].copy()
 
@@ -286,7 +296,7 @@ def select_and_train(
     on the earlier ones), then refit it on all training seasons. Only played games of
     `train_seasons` and `params.season_types` are read."""
     requested = sorted({str(s) for s in train_seasons})
-    X, y, keys = training_frame(features, outcomes, requested, params.season_types)
+    X, y, keys = training_frame(features, outcomes, requested, params.season_types, params.feature_columns())
     played = sorted(keys["season"].astype(str).unique())
     if len(played) < params.min_train_seasons:
         raise ValueError(
@@ -320,7 +330,7 @@ def select_and_train(
     return TrainedGameModel(
         estimator=estimator,
         kind=kind,
-        feature_columns=list(FEATURE_COLUMNS),
+        feature_columns=params.feature_columns(),
         train_seasons=played,
         validation=validation[VALIDATION_COLUMNS],
         params=dataclasses.asdict(params),
@@ -363,7 +373,7 @@ def train_kind(
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {MODEL_KINDS}")
     requested = sorted({str(s) for s in train_seasons})
-    X, y, keys = training_frame(features, outcomes, requested, params.season_types)
+    X, y, keys = training_frame(features, outcomes, requested, params.season_types, params.feature_columns())
     played = sorted(keys["season"].astype(str).unique())
     if len(played) < params.min_train_seasons:
         raise ValueError(
@@ -374,7 +384,7 @@ def train_kind(
     return TrainedGameModel(
         estimator=_fit(kind, params, X, y, season),
         kind=kind,
-        feature_columns=list(FEATURE_COLUMNS),
+        feature_columns=params.feature_columns(),
         train_seasons=played,
         validation=pd.DataFrame(columns=VALIDATION_COLUMNS),
         params=dataclasses.asdict(params),
