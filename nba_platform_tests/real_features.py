@@ -16,6 +16,7 @@ import pandas as pd
 import nba_platform
 from nba_platform.lib.dedup import dedup_team_games
 from nba_platform.lib.elo import pregame_elo
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.features import FEATURE_COLUMNS, game_features, game_outcomes, team_game_features
 from nba_platform.lib.landing import detect_shape, read_landed_bytes, split_by_season
 from nba_platform.lib.normalise import normalise_team_games
@@ -66,7 +67,8 @@ def _real_team_games() -> pd.DataFrame:
 def _real_game_features() -> pd.DataFrame:
     team_games = _real_team_games()
     elo = pregame_elo(team_games)
-    return game_features(team_game_features(team_games, elo=elo), elo)
+    ratings = pregame_margin_ratings(team_games)
+    return game_features(team_game_features(team_games, elo=elo, ratings=ratings), elo, ratings)
 
 
 def real_game_features() -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from nba_platform.lib.elo import pregame_elo
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.explain import (
     CALIBRATED_LOG_ODDS,
     LOG_ODDS,
@@ -40,7 +41,8 @@ def real():
     """(features, outcomes) of every shipped season, built as test_models builds them."""
     team_games = real_team_games()
     elo = pregame_elo(team_games)
-    return game_features(team_game_features(team_games, elo=elo), elo), game_outcomes(team_games)
+    ratings = pregame_margin_ratings(team_games)
+    return game_features(team_game_features(team_games, elo=elo, ratings=ratings), elo, ratings), game_outcomes(team_games)
 
 
 @pytest.fixture(scope="module")

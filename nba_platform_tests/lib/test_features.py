@@ -11,6 +11,7 @@ from nba_platform.lib.features import (
     POST_GAME_COLUMNS,
     TEAM_KEY_COLUMNS,
     TEAM_POST_GAME_COLUMNS,
+    feature_groups,
     game_feature_columns,
     game_features,
     game_outcomes,
@@ -19,6 +20,8 @@ from nba_platform.lib.features import (
     team_feature_columns,
     team_game_features,
 )
+from nba_platform.lib.team_ratings import MarginRatingParams, pregame_margin_ratings
+from nba_platform.lib.travel import great_circle_km
 from nba_platform_tests.lib.test_elo import team_games_from_results
 
 TEAM_IDS = list(range(1610612737, 1610612767))
@@ -175,9 +178,9 @@ def league():
 @pytest.fixture(scope="module")
 def full_features(league):
     team_games, player_games = league
-    elo = pregame_elo(team_games)
-    team_features = team_game_features(team_games, elo=elo)
-    return team_features, game_features(team_features, elo), player_game_features(player_games)
+    elo, ratings = pregame_elo(team_games), pregame_margin_ratings(team_games)
+    team_features = team_game_features(team_games, elo=elo, ratings=ratings)
+    return team_features, game_features(team_features, elo, ratings), player_game_features(player_games)
 
 
 def with_results_hidden(frame: pd.DataFrame, game_id: str, post_game_columns) -> pd.DataFrame:
@@ -276,9 +279,9 @@ def test_team_features_hand_checked():
 
 def test_game_features_and_outcomes_hand_checked():
     tg = tiny_team_games()
-    elo = pregame_elo(tg)
-    team_features = team_game_features(tg, elo=elo)
-    games = game_features(team_features, elo)
+    elo, ratings = pregame_elo(tg), pregame_margin_ratings(tg)
+    team_features = team_game_features(tg, elo=elo, ratings=ratings)
+    games = game_features(team_features, elo, ratings)
     assert list(games.columns) == GAME_KEY_COLUMNS + FEATURE_COLUMNS
     assert len(games) == 8
 
@@ -300,10 +303,84 @@ def test_game_features_and_outcomes_hand_checked():
 
 def test_feature_column_lists():
     assert game_feature_columns((5, 10, 20)) == FEATURE_COLUMNS
+    groups = feature_groups()
+    assert list(groups) == ["form_elo_schedule", "margin_ratings", "league_context", "travel"]
+    assert sum(groups.values(), []) == FEATURE_COLUMNS
+    assert game_feature_columns(groups=["form_elo_schedule"]) == groups["form_elo_schedule"]
+    assert "diff_rating_fast" in groups["margin_ratings"] and "away_travel_km" in groups["travel"]
+    with pytest.raises(ValueError, match="unknown feature group"):
+        game_feature_columns(groups=["injuries"])
     assert "elo_p_home_win" in FEATURE_COLUMNS and "diff_elo_pre" in FEATURE_COLUMNS
     assert "home_margin_last20" in FEATURE_COLUMNS and "away_games_last_7_days" in FEATURE_COLUMNS
     assert not set(FEATURE_COLUMNS) & POST_GAME_COLUMNS
     assert len(FEATURE_COLUMNS) == len(set(FEATURE_COLUMNS))
+
+
+def test_margin_ratings_hand_checked():
+    ratings = pregame_margin_ratings(tiny_team_games()).set_index("game_id")
+    params = MarginRatingParams()
+    g1, g2, g3 = (ratings.loc[f"0022100{n:03d}"] for n in (1, 2, 3))
+    assert g1["home_rating_fast"] == 0.0 and g1["league_home_margin"] == params.initial_home_edge
+    assert g2["home_rating_slow"] == 0.0  # same date as game 1: its result is not seen yet
+    # Game 1: +10 against an expected +3 (home edge), game 2: -10 against +3.
+    assert g3["home_rating_fast"] == pytest.approx(params.k_fast * 7)  # team 1
+    assert g3["away_rating_fast"] == pytest.approx(params.k_fast * -13)  # team 3
+    assert g3["league_home_margin"] == pytest.approx(0.0)  # mean of +10 and -10
+    assert g3["rating_expected_margin"] == pytest.approx(params.k_slow * 7 - params.k_slow * -13)
+    g6, g7 = ratings.loc["0022100006"], ratings.loc["0022100007"]  # 6 unplayed: moves nothing
+    assert g7["home_rating_slow"] == g6["home_rating_slow"]
+    next_season = ratings.loc["0022200001"]  # team 1 away, regressed at its first game of 2022-23
+    assert next_season["away_rating_slow"] == pytest.approx(params.season_carryover * g7["home_rating_slow"])
+
+
+def test_margin_cap_limits_a_blowout():
+    games = [(1, "2021-10-20", "2021-22", "regular", 1, 2, 150, 90), (2, "2021-10-21", "2021-22", "regular", 1, 2, 0, 0)]
+    ratings = pregame_margin_ratings(team_games_from_results(games)).set_index("game_id")
+    params = MarginRatingParams()
+    capped = params.margin_cap - params.initial_home_edge
+    assert ratings.loc["0022100002", "home_rating_fast"] == pytest.approx(params.k_fast * capped)
+
+
+BOS, NYK, LAC, LAL = 1610612738, 1610612752, 1610612746, 1610612747
+TRIP = [
+    (1, "2021-10-20", "2021-22", "regular", BOS, NYK, 100, 90),
+    (2, "2021-10-22", "2021-22", "regular", LAL, BOS, 100, 90),
+    (3, "2021-10-23", "2021-22", "regular", LAC, BOS, None, None),  # unplayed: the schedule still counts
+    (4, "2021-10-26", "2021-22", "regular", BOS, LAL, 100, 90),
+    (1, "2020-12-23", "2020-21", "regular", 1610612761, BOS, 100, 90),  # Raptors at home in Tampa
+]
+
+
+def test_travel_features_hand_checked():
+    features = team_game_features(team_games_from_results(TRIP)).set_index(["game_id", "team_id"])
+    boston_la = great_circle_km(42.366, -71.062, 34.043, -118.267)
+    assert 4100 < boston_la < 4200
+    home_opener = features.loc[("0022100001", BOS)]
+    assert home_opener["travel_km"] == 0.0 and home_opener["road_trip_game"] == 0
+    at_lakers = features.loc[("0022100002", BOS)]
+    assert at_lakers["travel_km"] == pytest.approx(boston_la) and at_lakers["road_trip_game"] == 1
+    assert at_lakers["tz_shift_hours"] == -3 and at_lakers["tz_from_home_hours"] == -3
+    at_clippers = features.loc[("0022100003", BOS)]  # same arena, second road game
+    assert at_clippers["travel_km"] == pytest.approx(0.0) and at_clippers["road_trip_game"] == 2
+    assert at_clippers["tz_shift_hours"] == 0 and at_clippers["tz_from_home_hours"] == -3
+    back_home = features.loc[("0022100004", BOS)]
+    assert back_home["travel_km"] == pytest.approx(boston_la) and back_home["tz_shift_hours"] == 3
+    assert back_home["road_trip_game"] == 0 and back_home["tz_from_home_hours"] == 0
+    lakers_visit = features.loc[("0022100004", LAL)]  # the Lakers came from their home game on 22 Oct
+    assert lakers_visit["tz_from_home_hours"] == 3 and lakers_visit["road_trip_game"] == 1
+    tampa = features.loc[("0022000001", BOS)]  # 2020-21: Toronto's home games were in Tampa
+    assert tampa["travel_km"] == pytest.approx(great_circle_km(42.366, -71.062, 27.943, -82.452))
+
+
+def test_game_level_rating_features():
+    tg = tiny_team_games()
+    elo, ratings = pregame_elo(tg), pregame_margin_ratings(tg)
+    games = game_features(team_game_features(tg, elo=elo, ratings=ratings), elo, ratings).set_index("game_id")
+    by_game = ratings.set_index("game_id")
+    for column in ("rating_expected_margin", "league_home_margin"):
+        assert (games[column] == by_game.loc[games.index, column]).all()
+    assert (games["diff_rating_slow"] == games["home_rating_slow"] - games["away_rating_slow"]).all()
+    assert (games["is_playoffs"] == 0.0).all()
 
 
 def test_same_team_twice_on_a_date_is_rejected():
@@ -419,13 +496,13 @@ def test_features_identical_when_results_and_future_are_hidden(league, full_feat
     for game_id in game_ids:
         tg = with_results_hidden(team_games, game_id, TEAM_POST_GAME_COLUMNS)
         assert tg.loc[tg["game_id"] == game_id, "pts"].isna().all()
-        elo = pregame_elo(tg)
-        team_features = team_game_features(tg, elo=elo)
+        elo, ratings = pregame_elo(tg), pregame_margin_ratings(tg)
+        team_features = team_game_features(tg, elo=elo, ratings=ratings)
         pd.testing.assert_frame_equal(
             rows_of(team_features, game_id, "team_id"), rows_of(full_team, game_id, "team_id"), check_exact=True
         )
         pd.testing.assert_frame_equal(
-            rows_of(game_features(team_features, elo), game_id, "game_id"),
+            rows_of(game_features(team_features, elo, ratings), game_id, "game_id"),
             rows_of(full_games, game_id, "game_id"),
             check_exact=True,
         )
@@ -460,9 +537,9 @@ def test_changing_a_games_results_changes_none_of_its_features(league, full_feat
     pg.loc[own_players, "did_play"] = ~pg.loc[own_players, "did_play"]
     pg.loc[own_players, "start_position"] = "C"
 
-    elo = pregame_elo(tg)
-    team_features = team_game_features(tg, elo=elo)
-    games = game_features(team_features, elo)
+    elo, ratings = pregame_elo(tg), pregame_margin_ratings(tg)
+    team_features = team_game_features(tg, elo=elo, ratings=ratings)
+    games = game_features(team_features, elo, ratings)
     players = player_game_features(pg)
 
     same_day = full_team.loc[full_team["game_date"] == date, "game_id"].unique()
@@ -486,3 +563,58 @@ def test_changing_a_games_results_changes_none_of_its_features(league, full_feat
         full_players.loc[later_players, player_cols].to_numpy(dtype=float),
         equal_nan=True,
     )
+
+
+# One leakage test per feature added for issue 17: the game's own result (and every later game)
+# never reaches it; result-driven features do move for later games, schedule features do not.
+NEW_TEAM_FEATURES = {
+    "rating_fast": True, "rating_slow": True,
+    "travel_km": False, "tz_shift_hours": False, "tz_from_home_hours": False, "road_trip_game": False,
+}  # fmt: skip
+NEW_GAME_FEATURES = {"rating_expected_margin": True, "league_home_margin": True, "is_playoffs": False}
+
+
+def _mutated_results(team_games: pd.DataFrame, game_id: str) -> pd.DataFrame:
+    tg = team_games.copy()
+    own = (tg["game_id"] == game_id).to_numpy()
+    tg.loc[own, "pts"] = tg.loc[own, "pts"] + np.where(tg.loc[own, "is_home"], 40, -30)
+    tg.loc[own, "opp_pts"] = tg.loc[own, "opp_pts"] + np.where(tg.loc[own, "is_home"], -30, 40)
+    return tg
+
+
+@pytest.mark.parametrize("column", sorted(NEW_TEAM_FEATURES) + sorted(NEW_GAME_FEATURES))
+def test_new_feature_is_point_in_time(league, full_features, column):
+    team_games, _ = league
+    full_team, full_games, _ = full_features
+    is_team = column in NEW_TEAM_FEATURES
+    result_driven = NEW_TEAM_FEATURES.get(column, NEW_GAME_FEATURES.get(column))
+    full, key = (full_team, "team_id") if is_team else (full_games, "game_id")
+    season2 = full_team.loc[(full_team["season"] == "2020-21") & (full_team["season_type"] == "regular")]
+    game_id = season2["game_id"].iloc[len(season2) // 3]
+    date = season2.loc[season2["game_id"] == game_id, "game_date"].iloc[0]
+
+    # Hidden results and future: the game's value is the same.
+    hidden = with_results_hidden(team_games, game_id, TEAM_POST_GAME_COLUMNS)
+    elo, ratings = pregame_elo(hidden), pregame_margin_ratings(hidden)
+    team_features = team_game_features(hidden, elo=elo, ratings=ratings)
+    frame = team_features if is_team else game_features(team_features, elo, ratings)
+    own = rows_of(frame, game_id, key)[column].to_numpy()
+    assert not np.isnan(own).any()
+    np.testing.assert_array_equal(own, rows_of(full, game_id, key)[column].to_numpy())
+
+    # A changed result: same-date games unchanged, later games changed iff the feature reads results.
+    tg = _mutated_results(team_games, game_id)
+    elo, ratings = pregame_elo(tg), pregame_margin_ratings(tg)
+    team_features = team_game_features(tg, elo=elo, ratings=ratings)
+    frame = team_features if is_team else game_features(team_features, elo, ratings)
+    frame_sorted = frame.sort_values(["game_id", key]).reset_index(drop=True)
+    full_sorted = full.sort_values(["game_id", key]).reset_index(drop=True)
+    same_day = (frame_sorted["game_date"] == date).to_numpy()
+    later = (frame_sorted["game_date"] > date).to_numpy()
+    np.testing.assert_array_equal(frame_sorted.loc[same_day, column], full_sorted.loc[same_day, column])
+    moved = not np.allclose(
+        frame_sorted.loc[later, column].to_numpy(dtype=float),
+        full_sorted.loc[later, column].to_numpy(dtype=float),
+        equal_nan=True,
+    )
+    assert moved == result_driven

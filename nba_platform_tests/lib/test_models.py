@@ -10,6 +10,7 @@ import pytest
 import nba_platform
 from nba_platform.lib.dedup import dedup_team_games
 from nba_platform.lib.elo import pregame_elo
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.features import (
     FEATURE_COLUMNS,
     GAME_KEY_COLUMNS,
@@ -314,7 +315,8 @@ def real_team_games() -> pd.DataFrame:
 def test_real_data_model_beats_elo_beats_coin_flip_on_2023_24():
     team_games = real_team_games()
     elo = pregame_elo(team_games)
-    features = game_features(team_game_features(team_games, elo=elo), elo)
+    ratings = pregame_margin_ratings(team_games)
+    features = game_features(team_game_features(team_games, elo=elo, ratings=ratings), elo, ratings)
     outcomes = game_outcomes(team_games)
     seasons = sorted(features["season"].unique())
     assert seasons[0] == "2003-04" and seasons[-1] == "2023-24"

@@ -10,6 +10,7 @@ from nba_platform.lib import features as F
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.seasons import complete_seasons
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.resources.frames import DataFrame
 from nba_platform.resources.lake import concat_partitions
 
@@ -43,17 +44,45 @@ def elo_ratings(team_games: dict) -> dg.Output:
 
 
 @dg.asset(
+    key=["features", "margin_ratings"],
+    ins={"team_games": dg.AssetIn(key=["tables", "team_games"])},
+    group_name="features",
+    kinds={"parquet", "pandas"},
+    owners=OWNERS,
+    automation_condition=EAGER,
+    description="Pre-game opponent-adjusted margin ratings (points vs an average team; fast and slow exponential "
+    "recency weighting, regressed 40% between seasons), the league's home edge over the last 1,000 games and the "
+    "expected home margin, for every regular, play-in and playoff game.",
+)
+def margin_ratings(team_games: dict) -> dg.Output:
+    ratings = pregame_margin_ratings(concat_partitions(team_games))
+    return dg.Output(
+        ratings,
+        metadata={
+            "games": len(ratings),
+            "latest_league_home_margin": float(ratings["league_home_margin"].iloc[-1]) if len(ratings) else 0.0,
+            "preview": dg.MetadataValue.md(markdown_table(ratings.tail(8))),
+        },
+    )
+
+
+@dg.asset(
     key=["features", "team_game_features"],
-    ins={"team_games": dg.AssetIn(key=["tables", "team_games"]), "elo": dg.AssetIn(key=["features", "elo_ratings"])},
+    ins={
+        "team_games": dg.AssetIn(key=["tables", "team_games"]),
+        "elo": dg.AssetIn(key=["features", "elo_ratings"]),
+        "ratings": dg.AssetIn(key=["features", "margin_ratings"]),
+    },
     group_name="features",
     kinds={"parquet", "pandas"},
     owners=OWNERS,
     automation_condition=EAGER,
     description="Per team-game, from earlier games only: rolling 5/10/20-game margin, points, win rate, "
-    "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, pre-game Elo.",
+    "offensive/defensive rating and eFG%, season-to-date record, rest days, back-to-backs, games in the last 7 days, "
+    "pre-game Elo and margin ratings; travel distance, time-zone shift and road-trip length from the schedule.",
 )
-def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
-    feats = F.team_game_features(concat_partitions(team_games), elo=elo)
+def team_game_features(team_games: dict, elo: DataFrame, ratings: DataFrame) -> dg.Output:
+    feats = F.team_game_features(concat_partitions(team_games), elo=elo, ratings=ratings)
     return dg.Output(
         feats,
         metadata={
@@ -69,16 +98,18 @@ def team_game_features(team_games: dict, elo: DataFrame) -> dg.Output:
     ins={
         "team_features": dg.AssetIn(key=["features", "team_game_features"]),
         "elo": dg.AssetIn(key=["features", "elo_ratings"]),
+        "ratings": dg.AssetIn(key=["features", "margin_ratings"]),
     },
     group_name="features",
     kinds={"parquet", "pandas"},
     owners=OWNERS,
     automation_condition=EAGER,
-    description="One row per game from the home side: home_*, away_* and diff_* features plus the Elo win probability. "
+    description="One row per game from the home side: home_*, away_* and diff_* features plus the Elo win probability, "
+    "the ratings' expected home margin, the league home edge and a playoffs flag. "
     "Labels are kept apart in features/game_outcomes.",
 )
-def game_features(team_features: DataFrame, elo: DataFrame) -> dg.Output:
-    games = F.game_features(team_features, elo)
+def game_features(team_features: DataFrame, elo: DataFrame, ratings: DataFrame) -> dg.Output:
+    games = F.game_features(team_features, elo, ratings)
     return dg.Output(
         games,
         metadata={
