@@ -46,6 +46,11 @@ from nba_platform.lib.features import PLAYER_KEY_COLUMNS, PLAYER_POST_GAME_COLUM
 PLAYER_POINTS_MODEL_NAME = "nba_player_points"
 MODEL_KIND = "hist_gradient_boosting_regressor"
 MODEL_FEATURE_COLUMNS = player_feature_columns() + ["is_home"]
+# Starting lineups are announced about 30 minutes before tip-off: the "starters" variant knows
+# whether the player starts this game; the "morning" variant (the registered model) does not.
+STARTER_FEATURE = "starts_this_game"
+VARIANTS = ("morning", "starters")
+VARIANT_FEATURE_COLUMNS = {"morning": MODEL_FEATURE_COLUMNS, "starters": MODEL_FEATURE_COLUMNS + [STARTER_FEATURE]}
 LABEL_COLUMNS = ["game_id", "player_id", "did_play", "pts"]
 BASELINE_COLUMNS = {"season_avg": "season_pts_avg", "last5": "pts_last5", "last10": "pts_last10"}
 METHODS = ("model", *BASELINE_COLUMNS)
@@ -79,8 +84,14 @@ class PlayerModelParams:
     season_types: tuple[str, ...] = ("regular", "playoffs", "play_in")
     random_state: int = 0
     fit_threads: int = 1
+    variant: str = "morning"
+
+    def feature_columns(self) -> list[str]:
+        return list(VARIANT_FEATURE_COLUMNS[self.variant])
 
     def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.loss not in ("absolute_error", "squared_error"):
             raise ValueError(f"loss must be 'absolute_error' or 'squared_error', got {self.loss!r}")
         if not self.season_types:
@@ -107,6 +118,11 @@ def _labels(player_games: pd.DataFrame) -> pd.DataFrame:
             "pts": pd.to_numeric(player_games["pts"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan),
         }
     )
+    if "start_position" in player_games.columns:  # the lineup, known at tip-off (not in the morning)
+        position = player_games["start_position"].astype("string").fillna("").str.strip()
+        labels[STARTER_FEATURE] = (position != "").to_numpy(dtype="float64")
+    else:
+        labels[STARTER_FEATURE] = np.nan
     if labels.duplicated(["game_id", "player_id"]).any():
         raise ValueError("player_games must hold one row per (game_id, player_id)")
     return labels
@@ -117,11 +133,13 @@ def training_frame(
     player_games: pd.DataFrame,
     seasons,
     season_types=PlayerModelParams.season_types,
+    feature_columns=MODEL_FEATURE_COLUMNS,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Played rows with known points of `seasons` and `season_types`, sorted by date, game, player.
 
-    Returns X (MODEL_FEATURE_COLUMNS, float64), y (points, float64) and keys (PLAYER_KEY_COLUMNS),
-    aligned and indexed 0..n-1. Only the label columns of `player_games` are read."""
+    Returns X (`feature_columns`, float64, plus the baseline columns), y (points, float64) and keys
+    (PLAYER_KEY_COLUMNS), aligned and indexed 0..n-1. Only the label columns of `player_games`
+    (and start_position, for STARTER_FEATURE) are read."""
     used = list(dict.fromkeys(PLAYER_KEY_COLUMNS + MODEL_FEATURE_COLUMNS))  # is_home is both a key and an input
     missing = [c for c in used if c not in features.columns]
     if missing:
@@ -136,7 +154,8 @@ def training_frame(
     frame = frame.merge(_labels(player_games), on=["game_id", "player_id"], how="inner", validate="one_to_one")
     frame = frame[(frame["did_play"] & frame["pts"].notna()).to_numpy()]
     frame = frame.sort_values(["game_date", "game_id", "player_id"], kind="mergesort").reset_index(drop=True)
-    X = frame[MODEL_FEATURE_COLUMNS].astype("float64")
+    columns = list(dict.fromkeys([*feature_columns, *BASELINE_COLUMNS.values()]))
+    X = frame[columns].astype("float64")
     return X, frame["pts"].to_numpy(dtype="float64"), frame[PLAYER_KEY_COLUMNS].copy()
 
 
@@ -250,14 +269,17 @@ def train(
     from threadpoolctl import threadpool_limits
 
     requested = sorted({str(s) for s in train_seasons})
-    X, y, keys = training_frame(features, player_games, requested, params.season_types)
+    columns = params.feature_columns()
+    X, y, keys = training_frame(features, player_games, requested, params.season_types, columns)
     if len(y) == 0:
         raise ValueError(f"no played player-games in training seasons {requested}")
+    if X[columns].isna().all().any():
+        raise ValueError(f"no observed value of {list(X[columns].columns[X[columns].isna().all()])} in training rows")
     with threadpool_limits(params.fit_threads):
-        estimator = build_estimator(params).fit(X, y)
+        estimator = build_estimator(params).fit(X[columns], y)
     return TrainedPointsModel(
         estimator=estimator,
-        feature_columns=list(MODEL_FEATURE_COLUMNS),
+        feature_columns=columns,
         train_seasons=sorted(keys["season"].astype(str).unique()),
         n_train_rows=int(len(y)),
         params=dataclasses.asdict(params),
@@ -270,7 +292,7 @@ def evaluate(
     """The model and every baseline on the evaluation rows of `season` (COMPARISON_COLUMNS)."""
     if str(season) in model.train_seasons:
         raise ValueError(f"season {season} was used for training")
-    X, y, _ = training_frame(features, player_games, [season], model.params["season_types"])
+    X, y, _ = training_frame(features, player_games, [season], model.params["season_types"], model.feature_columns)
     rows = evaluation_rows(X)
     if not rows.any():
         raise ValueError(f"no evaluation rows in {season} (played, with an earlier appearance that season)")
