@@ -106,7 +106,9 @@ def main() -> None:
             after_kind = kind
         results[name] = {"groups": list(groups), "kind": kind, "seasons": table.to_dict(orient="records")}
         mean = table.iloc[-1]
-        summary.append({"variant": name, "kind": kind, **{f"brier {s}": b for s, b in zip(table["season"], table["brier"])}})
+        summary.append(
+            {"variant": name, "kind": kind, **{f"brier {s}": b for s, b in zip(table["season"], table["brier"])}}
+        )
         summary[-1].update({"log_loss mean": mean["log_loss"], "accuracy mean": mean["accuracy"]})
         print(f"{name:32s} {kind:24s} Brier mean {mean['brier']:.5f}  ({time.time() - t0:.1f} s)")
 

@@ -22,7 +22,7 @@ from nba_platform.lib.features import player_game_features
 from nba_platform.lib.metrics import markdown_comparison
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from game_skill_ablation import read_table  # noqa: E402
+from game_skill_ablation import read_table
 
 
 def oracle_rows(features: pd.DataFrame, player_games: pd.DataFrame, evaluation: pd.DataFrame) -> list[dict]:

@@ -16,12 +16,12 @@ import pandas as pd
 import nba_platform
 from nba_platform.lib.dedup import dedup_team_games
 from nba_platform.lib.elo import pregame_elo
-from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.features import FEATURE_COLUMNS, game_features, game_outcomes, team_game_features
 from nba_platform.lib.landing import detect_shape, read_landed_bytes, split_by_season
 from nba_platform.lib.normalise import normalise_team_games
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 
 LANDING = pathlib.Path(nba_platform.__file__).parent / "data" / "landing"
 BOX_SCORE_SOURCES = (

@@ -127,7 +127,5 @@ def team_pregame_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
     sides = []
     for side in ("home", "away"):
         columns = ["game_id", f"{side}_team_id", *[f"{side}_rating_{speed}" for speed in RATING_SPEEDS]]
-        sides.append(
-            ratings[columns].set_axis(["game_id", "team_id", *[f"rating_{s}" for s in RATING_SPEEDS]], axis=1)
-        )
+        sides.append(ratings[columns].set_axis(["game_id", "team_id", *[f"rating_{s}" for s in RATING_SPEEDS]], axis=1))
     return pd.concat(sides, ignore_index=True)

@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 
 from nba_platform.lib.elo import pregame_elo
-from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.explain import (
     CALIBRATED_LOG_ODDS,
     LOG_ODDS,
@@ -28,6 +27,7 @@ from nba_platform.lib.explain import (
 )
 from nba_platform.lib.features import FEATURE_COLUMNS, game_features, game_outcomes, team_game_features
 from nba_platform.lib.models import GameModelParams, build_estimator, train_kind, training_frame
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform_tests.lib.test_models import BOX_SCORE_COLUMNS, real_team_games
 
 KINDS = ["logistic", "hist_gradient_boosting"]
@@ -42,7 +42,9 @@ def real():
     team_games = real_team_games()
     elo = pregame_elo(team_games)
     ratings = pregame_margin_ratings(team_games)
-    return game_features(team_game_features(team_games, elo=elo, ratings=ratings), elo, ratings), game_outcomes(team_games)
+    return game_features(team_game_features(team_games, elo=elo, ratings=ratings), elo, ratings), game_outcomes(
+        team_games
+    )
 
 
 @pytest.fixture(scope="module")

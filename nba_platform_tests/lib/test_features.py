@@ -334,7 +334,10 @@ def test_margin_ratings_hand_checked():
 
 
 def test_margin_cap_limits_a_blowout():
-    games = [(1, "2021-10-20", "2021-22", "regular", 1, 2, 150, 90), (2, "2021-10-21", "2021-22", "regular", 1, 2, 0, 0)]
+    games = [
+        (1, "2021-10-20", "2021-22", "regular", 1, 2, 150, 90),
+        (2, "2021-10-21", "2021-22", "regular", 1, 2, 0, 0),
+    ]
     ratings = pregame_margin_ratings(team_games_from_results(games)).set_index("game_id")
     params = MarginRatingParams()
     capped = params.margin_cap - params.initial_home_edge

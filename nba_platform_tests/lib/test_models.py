@@ -10,7 +10,6 @@ import pytest
 import nba_platform
 from nba_platform.lib.dedup import dedup_team_games
 from nba_platform.lib.elo import pregame_elo
-from nba_platform.lib.team_ratings import pregame_margin_ratings
 from nba_platform.lib.features import (
     FEATURE_COLUMNS,
     GAME_KEY_COLUMNS,
@@ -35,6 +34,7 @@ from nba_platform.lib.models import (
 from nba_platform.lib.normalise import normalise_team_games
 from nba_platform.lib.quality import RULES_BY_ENTITY, apply_rules
 from nba_platform.lib.schema import TEAM_GAME_SCHEMA
+from nba_platform.lib.team_ratings import pregame_margin_ratings
 
 BOX_SCORE_MARKERS = ("off_rtg", "def_rtg", "efg_pct")  # NaN before 2018-19 in the real data
 BOX_SCORE_COLUMNS = [c for c in FEATURE_COLUMNS if any(m in c for m in BOX_SCORE_MARKERS)]

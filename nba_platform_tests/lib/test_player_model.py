@@ -170,3 +170,25 @@ def test_evaluated_seasons_labels_and_own_results_reach_no_prediction(features, 
     np.testing.assert_array_equal(
         model.predict(X_edited[(keys_edited["game_id"] == game_id).to_numpy()]), baseline[rows]
     )
+
+
+def test_starters_variant_reads_the_lineup_and_nothing_else_of_the_game(features, player_games):
+    columns = P.PlayerModelParams(variant="starters").feature_columns()
+    assert columns == P.MODEL_FEATURE_COLUMNS + [P.STARTER_FEATURE]
+    X, _, keys = P.training_frame(features, player_games, ["2020-21"], feature_columns=columns)
+    labels = player_games.assign(game_id=player_games["game_id"].astype(str))
+    joined = keys[["game_id", "player_id"]].merge(labels[["game_id", "player_id", "start_position"]], how="left")
+    expected = (joined["start_position"].fillna("").str.strip() != "").to_numpy(dtype="float64")
+    np.testing.assert_array_equal(X[P.STARTER_FEATURE].to_numpy(), expected)
+    assert 0.3 < expected.mean() < 0.6  # five starters of ~10-12 who play
+
+    # The game's own box score (points, minutes) changes no input of its rows; its lineup does.
+    game_id = keys["game_id"].iloc[len(keys) // 3]
+    own = (player_games["game_id"] == game_id).to_numpy()
+    edited = player_games.copy()
+    edited.loc[own, "pts"] = edited.loc[own, "pts"] + 9
+    edited.loc[own, "minutes"] = edited.loc[own, "minutes"] + 7.5
+    X_edited, _, _ = P.training_frame(player_game_features(edited), edited, ["2020-21"], feature_columns=columns)
+    pd.testing.assert_frame_equal(X_edited, X)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        P.PlayerModelParams(variant="oracle")

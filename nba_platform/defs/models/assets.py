@@ -2,6 +2,7 @@
 and evaluated on the latest season against Elo, the home base rate and a coin flip."""
 
 import base64
+import dataclasses
 import json
 
 import dagster as dg
@@ -42,6 +43,14 @@ class GameModelConfig(dg.Config):
             calibration=self.calibration,
             min_train_seasons=self.min_train_seasons,
         )
+
+
+class GameEvaluationConfig(dg.Config):
+    """`ablation`: also refit the model's kind on the same training seasons without each added
+    feature group (and with the original features only) and score those on the evaluation season
+    (issue 17; about five extra fits). bench/game_skill_ablation.py does it over three seasons."""
+
+    ablation: bool = True
 
 
 def played_seasons(outcomes: DataFrame, features: DataFrame) -> list[str]:
@@ -179,7 +188,12 @@ def game_outcome_model(
     "side with the pure Elo probability, the home-team base rate and a coin flip on the same games.",
 )
 def game_model_evaluation(
-    context: dg.AssetExecutionContext, mlflow: MlflowTracking, card: DataFrame, features: DataFrame, outcomes: DataFrame
+    context: dg.AssetExecutionContext,
+    config: GameEvaluationConfig,
+    mlflow: MlflowTracking,
+    card: DataFrame,
+    features: DataFrame,
+    outcomes: DataFrame,
 ) -> dg.Output:
     from nba_platform.lib.models import training_frame
 
@@ -215,6 +229,25 @@ def game_model_evaluation(
         {f"eval_{m}_{k}": by_method.loc[m, k] for m in by_method.index for k in ("brier", "log_loss", "accuracy")},
     )
     model_brier, elo_brier = float(by_method.loc["model", "brier"]), float(by_method.loc["elo", "brier"])
+    ablation_metadata = {}
+    if config.ablation:
+        from nba_platform.lib.game_ablation import ablation
+        from nba_platform.lib.models import GameModelParams
+
+        known = {f.name for f in dataclasses.fields(GameModelParams)}
+        model_params = GameModelParams(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in known}
+        )
+        table = ablation(
+            features, outcomes, [eval_season], row["kind"], model_params, added_alone=False,
+            first_train_season=row["train_first_season"],
+        )  # fmt: skip
+        table = table[table["season"] == eval_season]
+        gains = table.set_index("variant")["brier_gain_vs_before"]
+        ablation_metadata = {
+            "feature_ablation": dg.MetadataValue.md(M.markdown_comparison(table, decimals=5)),
+            "brier_gain_vs_original_features": float(gains["after (all groups)"]),
+        }
     context.log.info(f"{eval_season}: model Brier {model_brier:.4f} vs Elo {elo_brier:.4f} on {len(y)} games")
     return dg.Output(
         comparison.reset_index() if "method" not in comparison.columns else comparison,
@@ -230,5 +263,6 @@ def game_model_evaluation(
             "calibration_plot": dg.MetadataValue.md(png_markdown(png, "calibration")),
             "shap_summary_plot": dg.MetadataValue.md(png_markdown(shap_png, "SHAP summary")),
             "shap_top_features": dg.MetadataValue.md(M.markdown_comparison(importance)),
+            **ablation_metadata,
         },
     )

@@ -38,6 +38,28 @@ def comparison_markdown(table: DataFrame) -> str:
     return markdown_comparison(view, decimals=3)
 
 
+def variant_table(morning: DataFrame, starters: DataFrame) -> DataFrame:
+    """Per evaluated season: MAE and MAE / season-to-date-average MAE of both variants."""
+    import pandas as pd
+
+    rows = []
+    for variant, table in (("morning", morning), ("starters (knows the lineup)", starters)):
+        model = table[table["method"] == "model"]
+        reference = table[table["method"] == P.REFERENCE_METHOD].set_index("eval_season")["mae"]
+        for row in model.itertuples():
+            rows.append(
+                {
+                    "eval_season": row.eval_season,
+                    "variant": variant,
+                    "mae": row.mae,
+                    "season_avg_mae": reference[row.eval_season],
+                    "mae_ratio_vs_season_avg": row.mae / reference[row.eval_season],
+                    "n": row.n,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 @dg.asset(
     key=["models", "player_points_model"],
     ins={
@@ -75,7 +97,13 @@ def player_points_model(
     model = models[eval_season]
     latest = evaluation[evaluation["eval_season"] == eval_season].set_index("method")
     X_train, _, _ = P.training_frame(features, labels, model.train_seasons, params.season_types)
-    example = X_train.dropna().head(200)
+    example = X_train[model.feature_columns].dropna().head(200)
+    # The lineup-aware variant is evaluated alongside (reported, not registered): it needs the
+    # starting lineups, announced ~30 minutes before tip-off, which a morning forecast lacks.
+    starters_evaluation, _ = P.walk_forward(
+        features, labels, P.PlayerModelParams(**{**vars(params), "variant": "starters"})
+    )
+    variants = variant_table(evaluation, starters_evaluation)
     train_seasons = f"{model.train_seasons[0]}..{model.train_seasons[-1]}"
     metrics = {f"eval_{m}_{k}": latest.loc[m, k] for m in latest.index for k in ("mae", "rmse")}
     improvement = float(latest.loc["model", "mae_improvement_vs_season_avg"])
@@ -116,6 +144,11 @@ def player_points_model(
             "season_avg_mae": float(latest.loc["season_avg", "mae"]),
             "mae_improvement_vs_season_avg_pct": round(100 * improvement, 2),
             "comparison": dg.MetadataValue.md(comparison_markdown(latest.reset_index())),
+            "mae_ratio_by_variant": dg.MetadataValue.md(markdown_comparison(variants, decimals=4)),
+            **{
+                f"mae_ratio_{row.variant.split()[0]}": float(row.mae_ratio_vs_season_avg)
+                for row in variants[variants["eval_season"] == eval_season].itertuples()
+            },
             "walk_forward": dg.MetadataValue.md(
                 markdown_comparison(evaluation.drop(columns="model_version"), decimals=4)
             ),
