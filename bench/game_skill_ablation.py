@@ -23,12 +23,12 @@ import pandas as pd
 
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.features import feature_groups, game_features, game_outcomes, team_game_features
-from nba_platform.lib.metrics import compare_methods, markdown_comparison
-from nba_platform.lib.models import GameModelParams, select_and_train, train_kind, training_frame
+from nba_platform.lib.game_ablation import BASE_GROUP, ablation
+from nba_platform.lib.metrics import markdown_comparison
+from nba_platform.lib.models import GameModelParams, select_and_train
 from nba_platform.lib.team_ratings import pregame_margin_ratings
 
 EVAL_SEASONS = ("2021-22", "2022-23", "2023-24")
-BASE_GROUP = "form_elo_schedule"
 
 
 def read_table(lake: Path, table: str) -> pd.DataFrame:
@@ -47,38 +47,6 @@ def read_table(lake: Path, table: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def variants() -> dict[str, tuple[str, ...]]:
-    groups = list(feature_groups())
-    added = [g for g in groups if g != BASE_GROUP]
-    out = {"before (original features)": (BASE_GROUP,)}
-    out.update({f"+ {g}": (BASE_GROUP, g) for g in added})
-    out["after (all groups)"] = tuple(groups)
-    out.update({f"all - {g}": tuple(x for x in groups if x != g) for g in added})
-    return out
-
-
-def walk_forward(features, outcomes, groups, eval_seasons, kind=None) -> tuple[str, pd.DataFrame]:
-    """Per-season and mean skill of a variant; `kind` None = chosen by `select_and_train` as the
-    platform does (both candidates fitted), else that kind."""
-    params = GameModelParams(feature_groups=groups)
-    seasons = sorted(features["season"].astype(str).unique())
-    last = eval_seasons[-1]
-    if kind is None:
-        kind = select_and_train(features, outcomes, [s for s in seasons if s < last], params).kind
-    rows = []
-    for season in eval_seasons:
-        train = [s for s in seasons if s < season]
-        model = train_kind(features, outcomes, train, kind, params)
-        X, y, _ = training_frame(features, outcomes, [season], params.season_types)
-        table = compare_methods(y, {"model": model.predict_proba_home(X)})
-        table = table.set_index("method") if "method" in table.columns else table
-        rows.append({"season": season, "games": len(y), **table.loc["model", ["brier", "log_loss", "accuracy"]]})
-    per_season = pd.DataFrame(rows)
-    mean = {"season": "mean", "games": int(per_season["games"].sum())}
-    mean.update(per_season[["brier", "log_loss", "accuracy"]].mean().to_dict())
-    return kind, pd.concat([per_season, pd.DataFrame([mean])], ignore_index=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", required=True, type=Path, help="lake root holding tables/team_games")
@@ -95,34 +63,34 @@ def main() -> None:
     outcomes = game_outcomes(team_games)
     print(f"features: {len(features)} games, {features['season'].nunique()} seasons ({time.time() - started:.1f} s)")
 
-    results, summary = {}, []
-    after_kind = None
-    for name, groups in sorted(variants().items(), key=lambda item: not item[0].startswith(("before", "after"))):
-        t0 = time.time()
-        # before/after pick their kind as the platform does; the ablations reuse the full model's kind.
-        selects = name.startswith(("before", "after"))
-        kind, table = walk_forward(features, outcomes, groups, eval_seasons, None if selects else after_kind)
-        if name.startswith("after"):
-            after_kind = kind
-        results[name] = {"groups": list(groups), "kind": kind, "seasons": table.to_dict(orient="records")}
-        mean = table.iloc[-1]
-        summary.append(
-            {"variant": name, "kind": kind, **{f"brier {s}": b for s, b in zip(table["season"], table["brier"])}}
+    seasons = sorted(features["season"].astype(str).unique())
+    kinds = {}
+    for name in ("before", "after"):
+        groups = (BASE_GROUP,) if name == "before" else tuple(feature_groups())
+        train = [s for s in seasons if s < eval_seasons[-1]]
+        kinds[name] = select_and_train(features, outcomes, train, GameModelParams(feature_groups=groups)).kind
+    print(f"kinds selected as the platform does: {kinds} ({time.time() - started:.1f} s)")
+    # The ablation refits the full model's kind; "before" with its own kind if that differs.
+    table = ablation(features, outcomes, eval_seasons, kinds["after"])
+    if kinds["before"] != kinds["after"]:
+        own = ablation(features, outcomes, eval_seasons, kinds["before"], added_alone=False)
+        table = pd.concat(
+            [table[table["variant"] != "before (original features)"], own[own["variant"].str.startswith("before")]]
         )
-        summary[-1].update({"log_loss mean": mean["log_loss"], "accuracy mean": mean["accuracy"]})
-        print(f"{name:32s} {kind:24s} Brier mean {mean['brier']:.5f}  ({time.time() - t0:.1f} s)")
-
-    summary = pd.DataFrame(summary)
-    before = summary.loc[summary["variant"].str.startswith("before"), "brier mean"].iloc[0]
-    after = summary.loc[summary["variant"].str.startswith("after"), "brier mean"].iloc[0]
-    summary["brier gain vs before"] = before - summary["brier mean"]
-    summary["brier gain vs after"] = after - summary["brier mean"]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ablation.json").write_text(json.dumps({"eval_seasons": eval_seasons, "variants": results}, indent=1))
-    markdown = markdown_comparison(summary, decimals=5)
-    (args.out / "ablation.md").write_text(markdown + "\n")
+    (args.out / "ablation.json").write_text(
+        json.dumps({"eval_seasons": eval_seasons, "kinds": kinds, "rows": table.to_dict(orient="records")}, indent=1)
+    )
+    wide = table.pivot_table(index="variant", columns="season", values="brier", sort=False).reset_index()
+    wide.columns = ["variant", *[f"brier {c}" for c in wide.columns[1:]]]
+    means = table[table["season"] == "mean"].set_index("variant")
+    wide["log_loss mean"] = means.loc[wide["variant"], "log_loss"].to_numpy()
+    wide["accuracy mean"] = means.loc[wide["variant"], "accuracy"].to_numpy()
+    wide["brier gain vs before"] = means.loc[wide["variant"], "brier_gain_vs_before"].to_numpy()
+    markdown = markdown_comparison(wide, decimals=5)
+    (args.out / "ablation.md").write_text(markdown + "\n\n" + markdown_comparison(table, decimals=5) + "\n")
     print(markdown)
-    print(f"Brier mean before {before:.5f} -> after {after:.5f}: gain {before - after:+.5f}")
+    print(f"done in {time.time() - started:.0f} s")
 
 
 if __name__ == "__main__":
