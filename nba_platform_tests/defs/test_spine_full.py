@@ -131,6 +131,9 @@ def test_model_beats_elo_on_the_last_season_and_is_registered(built):
     assert meta["calibration_plot"].value.startswith("![calibration](data:image/png;base64,")
     assert meta["shap_summary_plot"].value.startswith("![SHAP summary](data:image/png;base64,")
     assert "mean_abs_shap" in meta["shap_top_features"].value
+    for variant in ("before (original features)", "after (all groups)", "all - margin_ratings", "all - travel"):
+        assert f"| {variant} | 2023-24 |" in meta["feature_ablation"].value
+    assert isinstance(meta["brier_gain_vs_original_features"].value, float)
     evaluation = read(built["root"], "models", "game_model_evaluation")
     assert set(evaluation["method"]) == {"model", "elo", "home_base_rate", "coin_flip"}
     assert evaluation["n"].nunique() == 1  # every method scored on the same games

@@ -365,3 +365,25 @@ def test_mlflow_resource_leaves_no_tracking_uri_in_the_environment(tmp_path, mon
     tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert tracking.version_by_alias("champion") is None
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
+def test_feature_group_ablation_measures_each_groups_gain(league):
+    from nba_platform.lib.game_ablation import ABLATION_COLUMNS, ablation, ablation_variants
+
+    features, outcomes = league
+    # Make the travel group informative (a test-only leak of the label) so its gain must show.
+    informative = features.merge(outcomes[["game_id", "home_win"]], on="game_id", how="left")
+    noise = np.random.default_rng(3).normal(scale=0.5, size=len(informative))
+    features = features.assign(diff_travel_km=informative["home_win"].astype("float64").fillna(0.5).to_numpy() + noise)
+    table = ablation(features, outcomes, ["2017-18"], "logistic", FAST)
+    assert list(table.columns) == ABLATION_COLUMNS
+    assert list(table.loc[table["season"] == "2017-18", "variant"]) == list(ablation_variants())
+    by = table[table["season"] == "mean"].set_index("variant")
+    assert by.loc["before (original features)", "brier_gain_vs_before"] == 0.0
+    assert (
+        by.loc["+ travel", "brier_gain_vs_before"] > 0.02
+        and by.loc["after (all groups)", "brier_gain_vs_before"] > 0.02
+    )
+    assert by.loc["all - travel", "brier"] > by.loc["after (all groups)", "brier"] + 0.02
+    with pytest.raises(ValueError, match="feature_groups"):
+        GameModelParams(feature_groups=("injuries",))
