@@ -14,7 +14,6 @@ from nba_platform.lib.drift import (
     reference_seasons,
 )
 from nba_platform.lib.features import FEATURE_COLUMNS
-
 from nba_platform_tests.real_features import SHIFTED, real_game_features, scoring_jump
 
 # Every model input: 118 since issue 17 added ratings, league context and travel (97 before).
