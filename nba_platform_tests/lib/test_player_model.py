@@ -188,7 +188,16 @@ def test_starters_variant_reads_the_lineup_and_nothing_else_of_the_game(features
     edited = player_games.copy()
     edited.loc[own, "pts"] = edited.loc[own, "pts"] + 9
     edited.loc[own, "minutes"] = edited.loc[own, "minutes"] + 7.5
-    X_edited, _, _ = P.training_frame(player_game_features(edited), edited, ["2020-21"], feature_columns=columns)
-    pd.testing.assert_frame_equal(X_edited, X)
+    X_edited, _, keys_edited = P.training_frame(
+        player_game_features(edited), edited, ["2020-21"], feature_columns=columns
+    )
+    rows, rows_edited = (keys["game_id"] == game_id).to_numpy(), (keys_edited["game_id"] == game_id).to_numpy()
+    assert rows.sum() >= 10
+    pd.testing.assert_frame_equal(X_edited[rows_edited].reset_index(drop=True), X[rows].reset_index(drop=True))
+    # ... while a changed lineup changes exactly that input.
+    edited.loc[own, "start_position"] = edited.loc[own, "start_position"].fillna("").map(lambda p: "" if p else "G")
+    X_lineup, _, _ = P.training_frame(features, edited, ["2020-21"], feature_columns=columns)
+    np.testing.assert_array_equal(X_lineup.loc[rows, P.STARTER_FEATURE], 1.0 - X.loc[rows, P.STARTER_FEATURE])
+    pd.testing.assert_frame_equal(X_lineup.drop(columns=P.STARTER_FEATURE), X.drop(columns=P.STARTER_FEATURE))
     with pytest.raises(ValueError, match="variant must be one of"):
         P.PlayerModelParams(variant="oracle")
