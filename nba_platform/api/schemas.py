@@ -78,7 +78,8 @@ class TeamForm(BaseModel):
 
 
 class Prediction(BaseModel):
-    model_version: str
+    model_name: str
+    model_version: int
     p_home_win: float | None
     elo_p_home_win: float | None
     published_at: str | None

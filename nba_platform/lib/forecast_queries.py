@@ -205,8 +205,8 @@ def game(connection, game_id: str) -> dict | None:
     )
     predictions = fetch(
         connection,
-        "SELECT p.model_version, p.p_home_win, p.elo_p_home_win, p.published_at FROM game_predictions p "
-        "WHERE p.game_id = :gid ORDER BY p.model_version",
+        "SELECT p.model_name, p.model_version, p.p_home_win, p.elo_p_home_win, p.published_at "
+        "FROM game_predictions p WHERE p.game_id = :gid ORDER BY p.model_name, p.model_version",
         {"gid": gid},
     )
     if not (found or history or predictions):
@@ -271,8 +271,9 @@ def champion_model(connection, model_name: str | None = None) -> dict | None:
     predicted = fetch(
         connection,
         "SELECT p.p_home_win, g.home_pts, g.away_pts FROM game_predictions p JOIN games g ON g.game_id = p.game_id "
-        "WHERE p.model_version = :label AND g.home_pts IS NOT NULL AND g.away_pts IS NOT NULL",
-        {"label": label},
+        "WHERE p.model_name = :name AND p.model_version = :version "
+        "AND g.home_pts IS NOT NULL AND g.away_pts IS NOT NULL",
+        {"name": champ["model_name"], "version": champ["model_version"]},
     )
     forecast = fetch(
         connection,

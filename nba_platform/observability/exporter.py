@@ -39,7 +39,8 @@ def _metadata(entry) -> dict:
 
 # Published predictions with their game's result (NULL home_win: not played yet).
 LIVE_PREDICTIONS_SQL = (
-    "SELECT p.model_version AS model_version, p.p_home_win AS p_home_win, "
+    # the registry label name/vN (model_version is an integer per model name)
+    "SELECT p.model_name || '/v' || CAST(p.model_version AS TEXT) AS model_version, p.p_home_win AS p_home_win, "
     "CASE WHEN g.home_pts IS NULL OR g.away_pts IS NULL THEN NULL "
     "WHEN g.home_pts > g.away_pts THEN 1 ELSE 0 END AS home_win "
     "FROM game_predictions p JOIN games g ON g.game_id = p.game_id"

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
+from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
 from nba_platform.lib.lake_layout import is_date_column
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags

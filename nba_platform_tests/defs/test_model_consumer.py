@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform.defs.ingestion.jobs import BUILD_ALL_SELECTION
+from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
 from nba_platform.lib.model_artifacts import DIGEST_TAG, ModelIntegrityError
 from nba_platform.resources.landing import sample_root
 from nba_platform.resources.mlflow import BACKFILL_MODEL_NAME, GAME_MODEL_NAME

@@ -33,12 +33,10 @@ UNPLAYED = {"game_date": "2024-10-22", "home_team_id": 1610612738, "away_team_id
 
 def forecast_frame(predictions: pd.DataFrame) -> pd.DataFrame:
     """predictions: game_predictions rows (game_id, game_date, home/away_team_id, p_home_win,
-    model_version 'name/vN', top_factors)."""
-    name_version = predictions["model_version"].str.extract(r"^(?P<model_name>.+)/v(?P<version>\d+)$")
+    model_name, integer model_version, top_factors)."""
     base = predictions.assign(
         game_date=pd.to_datetime(predictions["game_date"]),
-        model_name=name_version["model_name"],
-        model_version=name_version["version"].astype("int64"),
+        model_version=predictions["model_version"].astype("int64"),
         neutral=False,
     )
     day = pd.Timedelta(days=1)
@@ -80,14 +78,11 @@ def champion_predictions(serving_db) -> pd.DataFrame:
     champ = serving_db.query(
         "SELECT model_name, model_version FROM model_champions ORDER BY promoted_at DESC, model_version DESC LIMIT 1"
     )
-    label = f"{champ['model_name'].item()}/v{int(champ['model_version'].item())}"
+    marker = "%s" if serving_db.dialect == "postgres" else "?"
     return serving_db.query(
-        "SELECT game_id, game_date, home_team_id, away_team_id, p_home_win, model_version, top_factors "
-        "FROM game_predictions WHERE model_version = %s ORDER BY game_date, game_id"
-        if serving_db.dialect == "postgres"
-        else "SELECT game_id, game_date, home_team_id, away_team_id, p_home_win, model_version, top_factors "
-        "FROM game_predictions WHERE model_version = ? ORDER BY game_date, game_id",
-        (label,),
+        "SELECT game_id, game_date, home_team_id, away_team_id, p_home_win, model_name, model_version, top_factors "
+        f"FROM game_predictions WHERE model_name = {marker} AND model_version = {marker} ORDER BY game_date, game_id",
+        (champ["model_name"].item(), int(champ["model_version"].item())),
     )
 
 

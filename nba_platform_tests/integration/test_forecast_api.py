@@ -207,7 +207,7 @@ def test_one_game_forecast_history_and_result(api, db, signing_key):
         "2023-10-23T18:00:00",
         "2023-10-24T19:00:00",
     ]
-    assert [p["model_version"] for p in body["predictions"]] == ["nba_game_outcome/v1"]
+    assert [(p["model_name"], p["model_version"]) for p in body["predictions"]] == [("nba_game_outcome", 1)]
     unplayed = get(api, f"/v1/games/{UNPLAYED_GAME_ID}", tok).json()
     assert unplayed["result"] is None and unplayed["forecasts"][0]["p_home_win"] == 0.64
     missing = get(api, "/v1/games/0029900001", tok)
@@ -222,7 +222,7 @@ def test_champion_model_version_seasons_and_live_skill(api, db, signing_key):
     assert body["validation_brier"] == pytest.approx(row.validation_brier) and 0.15 < row.validation_brier < 0.3
     played = pd.read_sql_query(
         "SELECT p.p_home_win, g.home_pts, g.away_pts FROM game_predictions p JOIN games g USING (game_id) "
-        "WHERE p.model_version = 'nba_game_outcome/v1' AND g.home_pts IS NOT NULL",
+        "WHERE p.model_name = 'nba_game_outcome' AND p.model_version = 1 AND g.home_pts IS NOT NULL",
         db,
     )
     from sklearn.metrics import brier_score_loss, log_loss

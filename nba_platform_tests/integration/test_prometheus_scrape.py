@@ -3,8 +3,8 @@ metrics`) running on a home a real 3-season build produced, and PromQL over Prom
 returns the values the build recorded. The alert rules are loaded and evaluated by the same
 server, and every dashboard query runs against it.
 
-Targets: the platform exporter and Prometheus itself (the forecast API's /metrics joins as a
-third target when the API lands; its metric names are in observability/metric_names.py)."""
+Targets: the platform exporter, the forecast API's /metrics (`nba-platform serve-api` on the same
+home; metric names in observability/metric_names.py) and Prometheus itself."""
 
 import json
 import os
@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -142,8 +143,39 @@ def exporter(built_home, tmp_path_factory):
         stop(proc)
 
 
+API_SIGNING_KEY = "prometheus-scrape-test-signing-key-0123456789abcdef"
+
+
 @pytest.fixture(scope="module")
-def prometheus(exporter, tmp_path_factory):
+def forecast_api(built_home, tmp_path_factory):
+    """`nba-platform serve-api` on the built home; yields its address and a read:forecasts token."""
+    port = free_port()
+    env = {**platform_env(built_home), "NBA_API_JWT_SECRET": API_SIGNING_KEY}
+    token = subprocess.run(
+        [str(BIN / "nba-platform"), "api-token", "--client", "prometheus-test", "--scopes", "read:forecasts"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert token.returncode == 0, token.stdout[-2000:] + token.stderr[-2000:]
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "nba-platform"), "serve-api", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc, log)
+        yield f"127.0.0.1:{port}", token.stdout.strip().splitlines()[-1]
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def prometheus(exporter, forecast_api, tmp_path_factory):
     binary = shutil.which("prometheus")
     assert binary, "prometheus not found: install Debian's prometheus package (scripts/test.sh does)"
     work = tmp_path_factory.mktemp("prometheus")
@@ -154,6 +186,7 @@ def prometheus(exporter, tmp_path_factory):
         "rule_files": ["alerts.yml"],
         "scrape_configs": [
             {"job_name": "nba-platform", "static_configs": [{"targets": [exporter]}]},
+            {"job_name": "nba-api", "static_configs": [{"targets": [forecast_api[0]]}]},
             {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},
         ],
     }
@@ -203,7 +236,7 @@ def scalar(base: str, promql: str) -> float:
 def test_prometheus_scrapes_both_targets(prometheus):
     up = {s["metric"]["job"]: float(s["value"][1]) for s in query_until(prometheus, "up")}
     deadline = time.monotonic() + 30
-    while set(up) != {"nba-platform", "prometheus"} or not all(up.values()):
+    while set(up) != {"nba-platform", "nba-api", "prometheus"} or not all(up.values()):
         assert time.monotonic() < deadline, up
         time.sleep(0.5)
         up = {s["metric"]["job"]: float(s["value"][1]) for s in query(prometheus, "up")}
@@ -243,7 +276,7 @@ def test_live_skill_matches_the_serving_database(prometheus, built_home):
     con = sqlite3.connect(built_home / "serving" / "serving.db")
     try:
         rows = con.execute(
-            "SELECT p.model_version, COUNT(*), "
+            "SELECT p.model_name || '/v' || p.model_version, COUNT(*), "
             "AVG((p.p_home_win - (g.home_pts > g.away_pts)) * (p.p_home_win - (g.home_pts > g.away_pts))) "
             "FROM game_predictions p JOIN games g USING (game_id) WHERE g.home_pts IS NOT NULL GROUP BY 1"
         ).fetchall()
@@ -295,3 +328,25 @@ def test_every_dashboard_query_runs(prometheus):
                 empty.append((panel["title"], target["expr"]))
     # No drift report in a build (drift runs after a season update) and no failed run.
     assert {title for title, _ in empty} <= {"Feature drift share", "Failed runs (recent)"}, empty
+
+
+def test_api_request_counts_and_latency_by_route_and_status(prometheus, forecast_api):
+    address, token = forecast_api
+    url = f"http://{address}/v1/models/champion"
+    for _ in range(3):
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=30)  # no token
+    assert refused.value.code == 401
+    labels = 'route="/v1/models/champion",method="GET"'
+    deadline = time.monotonic() + 30
+    while True:  # the next scrapes carry the four requests
+        ok = query(prometheus, f'nba_api_requests_total{{{labels},status="200"}}')
+        if ok and float(ok[0]["value"][1]) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert scalar(prometheus, f'nba_api_requests_total{{{labels},status="200"}}') == 3
+    assert scalar(prometheus, f'nba_api_requests_total{{{labels},status="401"}}') == 1
+    assert scalar(prometheus, f"sum(nba_api_request_duration_seconds_count{{{labels}}})") == 4
