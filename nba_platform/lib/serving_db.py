@@ -443,3 +443,24 @@ def append_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, pas
             f"FROM {staging} ON CONFLICT ({', '.join(table.primary_key)}) DO NOTHING"
         )
         return cur.rowcount
+
+
+def ensure_append_only_sqlite(path: str) -> None:
+    """Create the append-only tables and the view if missing, so readers (the forecast API) find
+    them empty before the first forecast is published rather than failing."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            for table in APPEND_ONLY_TABLES.values():
+                for stmt in append_only_ddl(table, "sqlite"):
+                    con.execute(stmt)
+    finally:
+        con.close()
+
+
+def ensure_append_only_postgres(conninfo: str, password: str | None = None) -> None:
+    import psycopg
+
+    with psycopg.connect(conninfo, password=password) as con, con.cursor() as cur:  # one transaction
+        for table in APPEND_ONLY_TABLES.values():
+            cur.execute("; ".join(append_only_ddl(table, "postgres")))

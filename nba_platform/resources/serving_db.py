@@ -15,6 +15,8 @@ from nba_platform.lib.serving_db import (
     SERVING_TABLES,
     append_postgres,
     append_sqlite,
+    ensure_append_only_postgres,
+    ensure_append_only_sqlite,
     publish_postgres,
     publish_sqlite,
     query_sqlite,
@@ -36,10 +38,14 @@ class ServingDatabase(dg.ConfigurableResource):
         if self.dialect == "sqlite":
             path = self.url[len("sqlite:///") :]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            return publish_sqlite(path, table, frame)
+            published = publish_sqlite(path, table, frame)
+            ensure_append_only_sqlite(path)  # forecast tables exist (empty) once anything is served
+            return published
         password = self.secrets.get(self.password_key) if self.password_key else None
         with exceptions_scrubbed(password):  # a driver error never carries the password out
-            return publish_postgres(self.url, table, frame, password=password)
+            published = publish_postgres(self.url, table, frame, password=password)
+            ensure_append_only_postgres(self.url, password=password)
+            return published
 
     def append(self, table_name: str, frame: pd.DataFrame) -> int:
         """Append-only tables (game_forecasts, model_champions): rows whose key is new are inserted,
