@@ -49,7 +49,8 @@ def serving_db(tmp_path):
     predictions = games[["game_id", "season", "game_date", "home_team_id", "away_team_id"]].assign(
         p_home_win=[0.7, 0.6, 0.5],
         elo_p_home_win=0.5,
-        model_version="nba_game_outcome/v2",
+        model_name="nba_game_outcome",
+        model_version=2,
         published_at=pd.Timestamp("2023-10-20"),
         top_factors="[]",
     )

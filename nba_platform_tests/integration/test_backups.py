@@ -41,7 +41,8 @@ def predictions(n=3):
             "away_team_id": [1610612747] * n,
             "p_home_win": [0.6 + i / 100 for i in range(n)],
             "elo_p_home_win": [0.55] * n,
-            "model_version": ["nba_game_outcome/v1"] * n,
+            "model_name": ["nba_game_outcome"] * n,
+            "model_version": [1] * n,
             "published_at": pd.to_datetime(["2026-11-25T10:00:00"] * n),
             "top_factors": ['[{"feature": "diff_elo_pre", "value": 85.2, "shap": 0.31}]'] * n,
         }

@@ -184,7 +184,8 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
                 "away_team_id": home["opponent_id"],
                 "p_home_win": 0.6,
                 "elo_p_home_win": 0.55,
-                "model_version": "nba_game_outcome/v0",
+                "model_name": "nba_game_outcome",
+                "model_version": 0,
                 "top_factors": '[{"feature": "diff_elo_pre", "value": 40.0, "shap": 0.2}]',
             }
         )

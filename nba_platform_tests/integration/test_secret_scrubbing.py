@@ -78,7 +78,8 @@ def test_secrets_never_reach_logs_metadata_or_errors(tmp_path, monkeypatch, capf
                         "away_team_id": home["opponent_id"],
                         "p_home_win": 0.6,
                         "elo_p_home_win": 0.55,
-                        "model_version": "nba_game_outcome/v0",
+                        "model_name": "nba_game_outcome",
+                        "model_version": 0,
                         "top_factors": "[]",
                     }
                 ),
