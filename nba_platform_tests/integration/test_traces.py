@@ -181,7 +181,7 @@ def test_materialization_exports_run_step_and_external_call_spans(tmp_path, rece
     puts = [
         s
         for s in by_name["s3 PutObject"]
-        if s["attributes"]["s3.key"].endswith(f"raw/league_game_log/{SEASON}.parquet")
+        if s["attributes"]["s3.key"].endswith(f"raw/league_game_log/season={SEASON}/data.parquet")
     ]
     assert len(puts) == 1
     for call in [*calls, *puts]:
