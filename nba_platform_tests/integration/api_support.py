@@ -11,21 +11,16 @@ plus one forecast of a game the games table does not hold (an unplayed game).
 
 from __future__ import annotations
 
-import atexit
-import gzip
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from nba_platform.resources.landing import sample_root
-
-SAMPLE = Path(sample_root())
+from nba_platform_tests.built_home import built_home
 
 UNPLAYED_GAME_ID = "0022499999"
 UNPLAYED = {"game_date": "2024-10-22", "home_team_id": 1610612738, "away_team_id": 1610612752}
@@ -92,38 +87,13 @@ def append_forecasts(serving_db) -> pd.DataFrame:
     return frame
 
 
-SEASONS = ("2021-22", "2022-23", "2023-24")
-_BUILT: dict[str, Path] = {}
+_BUILT: dict[str, Path] = {}  # bench/api_load.py points "db" at an existing home's database
 
 
 def built_serving_db() -> Path:
-    """A serving database a real `nba-platform build` produced from three shipped seasons (the
-    model is trained on two, its champion serves the third), built once per test process; callers
-    copy the file so their appends do not touch each other."""
-    if "db" in _BUILT:
-        return _BUILT["db"]
-    root = Path(tempfile.mkdtemp(prefix="nba-api-home-"))
-    atexit.register(shutil.rmtree, root, True)
-    landing = root / "landing"
-    landing.mkdir(parents=True)
-    for season in SEASONS:
-        src = SAMPLE / "nba_api_league_gamelog_2021_2024" / f"nba-gamelog-{season}.csv.gz"
-        (landing / f"gamelog-{season}.csv").write_bytes(gzip.decompress(src.read_bytes()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "DAGSTER_"))}
-    env.update({"NBA_HOME": str(root), "NBA_INCLUDE_SAMPLE": "false", "NBA_PLATFORM_ENV": "local"})
-    proc = subprocess.run(
-        [sys.executable, "-m", "nba_platform.cli.app", "build"],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, f"nba-platform build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    db = root / "serving" / "serving.db"
-    assert db.is_file(), proc.stdout[-2000:]
-    _BUILT["db"] = db
-    return db
+    """The serving database of the shared three-season `nba-platform build` (built_home.py);
+    callers copy the file so their appends do not touch each other."""
+    return _BUILT.get("db") or built_home().home / "serving" / "serving.db"
 
 
 def serving_copy(dest_dir: Path) -> Path:

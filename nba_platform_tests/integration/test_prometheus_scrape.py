@@ -1,5 +1,5 @@
 """A real Prometheus server (Debian's binary) scrapes the platform exporter (`nba-platform
-metrics`) running on a home a real 3-season build produced, and PromQL over Prometheus' HTTP API
+metrics`) running on a copy of the home a real 3-season build produced (built_home.py), and PromQL over Prometheus' HTTP API
 returns the values the build recorded. The alert rules are loaded and evaluated by the same
 server, and every dashboard query runs against it.
 
@@ -22,14 +22,13 @@ import dagster as dg
 import pytest
 import yaml
 
+from nba_platform_tests.built_home import SEASONS, copy_of_built_home
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.integration.conftest import free_port
 from nba_platform_tests.stats_api_server import FakeStatsApi, Fault, league_game_log
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-GAMELOGS = ROOT / "nba_platform" / "data" / "landing" / "nba_api_league_gamelog_2021_2024"
-SEASONS = ["2021-22", "2022-23", "2023-24"]
 ALERTS = ROOT / "infra" / "prometheus" / "alerts.yml"
 DASHBOARD = ROOT / "infra" / "grafana" / "dashboards" / "nba-platform.json"
 
@@ -72,22 +71,9 @@ def platform_env(home: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory):
-    """A home `nba-platform build` produced from three seasons, plus one stats API run of
-    raw/league_game_log (2023-24) that needed two retries."""
-    work = tmp_path_factory.mktemp("prom")
-    home = work / "home"
-    (home / "landing").mkdir(parents=True)
-    for season in SEASONS:
-        shutil.copy(GAMELOGS / f"nba-gamelog-{season}.csv.gz", home / "landing")
-    build = subprocess.run(
-        [str(BIN / "nba-platform"), "build"],
-        cwd=work,
-        env=platform_env(home),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    """A copy of the shared home `nba-platform build` produced from three seasons, plus one stats
+    API run of raw/league_game_log (2023-24) that needed two retries."""
+    home = copy_of_built_home(tmp_path_factory.mktemp("prom") / "home")
     resources = embedded_resources(home, include_sample=False)
     saved_home = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home / "dagster")  # the home's event log storage reads it

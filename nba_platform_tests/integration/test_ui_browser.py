@@ -1,8 +1,9 @@
 """The Dagster UI as an operator sees it, in a real headless Chromium (Debian's `chromium`, driven by
 Playwright with executable_path; no browser download).
 
-One module-wide setup: a fresh NBA_HOME + DAGSTER_HOME with three landed seasons, built with
-`nba-platform build` (every asset including the model), then `dagster-webserver` on a free port.
+One module-wide setup: a copy of the shared home `nba-platform build` made from three landed seasons
+(every asset including the model; nba_platform_tests/built_home.py), then `dagster-webserver` on a
+free port.
 Screenshots go to $NBA_TEST_ARTIFACTS/ui (default <repo>/test-artifacts/ui, gitignored).
 """
 
@@ -23,12 +24,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from nba_platform_tests.built_home import built_home, copy_of_built_home, home_env
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-GAMELOGS = ROOT / "nba_platform" / "data" / "landing" / "nba_api_league_gamelog_2021_2024"
-SEASONS = ["2021-22", "2022-23", "2023-24"]
 ARTIFACTS = Path(os.environ.get("NBA_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "ui"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -102,22 +103,10 @@ def wait_until_loaded(base: str, proc: subprocess.Popen, log: Path, timeout: flo
 def ui(tmp_path_factory):
     chromium = chromium_path()
     work = tmp_path_factory.mktemp("ui")
-    home = work / "home"
-    (home / "landing").mkdir(parents=True)
-    for season in SEASONS:
-        shutil.copy(GAMELOGS / f"nba-gamelog-{season}.csv.gz", home / "landing")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "DAGSTER_", "AWS_"))}
-    env.update(
-        NBA_PLATFORM_ENV="local", NBA_HOME=str(home), NBA_INCLUDE_SAMPLE="false", DAGSTER_HOME=str(home / "dagster")
-    )
-    timings = {}
-
-    t0 = time.monotonic()
-    build = subprocess.run(
-        [str(BIN / "nba-platform"), "build"], cwd=work, env=env, capture_output=True, text=True, timeout=1200
-    )
-    timings["build"] = time.monotonic() - t0
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    shared = built_home()  # `nba-platform build` of the three seasons (shared; copied: the UI writes)
+    home = copy_of_built_home(work / "home")
+    env = home_env(home)
+    timings = {"build": shared.build_seconds}
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -140,7 +129,7 @@ def ui(tmp_path_factory):
         # The "Join the Dagster community" modal covers every page on localhost until dismissed.
         assert graphql(base, "mutation { setNuxSeen }")["setNuxSeen"] is True
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        yield {"base": base, "chromium": chromium, "build_stdout": build.stdout}
+        yield {"base": base, "chromium": chromium, "build_stdout": shared.build_stdout}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

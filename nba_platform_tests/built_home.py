@@ -1,0 +1,70 @@
+"""One `nba-platform build` of three shipped seasons per test process, shared by the end-to-end
+tests that only need *a* built home (UI, forecast API, MCP, Prometheus): each used to run the same
+build itself. The build is a real CLI subprocess in its own NBA_HOME/DAGSTER_HOME; callers that
+write to the home (a run, an append) take a copy (`copy_of_built_home`), so no test sees another's
+changes. The copy is a full Dagster instance of its own (the embedded dagster.yaml holds no paths);
+its MLflow store still names the original's artifact files, which nobody modifies.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nba_platform.resources.landing import sample_root
+
+SEASONS = ("2021-22", "2022-23", "2023-24")
+GAMELOGS = Path(sample_root()) / "nba_api_league_gamelog_2021_2024"
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class BuiltHome:
+    home: Path  # NBA_HOME; DAGSTER_HOME is home / "dagster"
+    build_stdout: str
+    build_seconds: float
+
+
+def home_env(home: Path) -> dict:
+    """The process environment of a CLI/webserver/exporter run against `home` (embedded default)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBA_", "MLFLOW_", "DAGSTER_", "AWS_"))}
+    env.update(
+        NBA_PLATFORM_ENV="local", NBA_HOME=str(home), NBA_INCLUDE_SAMPLE="false", DAGSTER_HOME=str(home / "dagster")
+    )
+    return env
+
+
+_BUILT: dict[str, BuiltHome] = {}
+
+
+def built_home() -> BuiltHome:
+    """The shared build (made on first use). Treat it as read-only."""
+    if "home" in _BUILT:
+        return _BUILT["home"]
+    work = Path(tempfile.mkdtemp(prefix="nba-built-home-"))
+    atexit.register(shutil.rmtree, work, True)
+    home = work / "home"
+    (home / "landing").mkdir(parents=True)
+    for season in SEASONS:
+        shutil.copy(GAMELOGS / f"nba-gamelog-{season}.csv.gz", home / "landing")
+    started = time.monotonic()
+    build = subprocess.run(
+        [str(BIN / "nba-platform"), "build"], cwd=work, env=home_env(home), capture_output=True, text=True, timeout=1200
+    )
+    assert build.returncode == 0, f"nba-platform build failed:\n{build.stdout[-4000:]}\n{build.stderr[-4000:]}"
+    assert (home / "serving" / "serving.db").is_file(), build.stdout[-2000:]
+    _BUILT["home"] = BuiltHome(home, build.stdout, time.monotonic() - started)
+    return _BUILT["home"]
+
+
+def copy_of_built_home(dest: Path) -> Path:
+    """A private copy of the shared home at `dest` (which must not exist yet)."""
+    shutil.copytree(built_home().home, dest, symlinks=True)
+    return dest
