@@ -108,3 +108,47 @@ def aws_env(monkeypatch, moto_endpoint):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     return moto_endpoint
+
+
+def prod_env_vars(
+    *,
+    moto_endpoint: str,
+    root: Path,
+    dagster_home: Path,
+    bucket: str,
+    secret_id: str,
+    dagster_db: dict,
+    serving_db_url: str,
+    dagster_pg_password: str,
+    mlflow_db: dict | None = None,
+    region: str = "us-east-1",
+    compute_log_prefix: str = "dagster/compute-logs",
+) -> dict[str, str]:
+    """The environment a production deployment gives the platform (what the ECS task definitions
+    and compose set; see infra/dagster/dagster.yaml), pointed at moto and this machine's Postgres.
+    The Dagster password is ignored by trust auth; it must still never leak."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "NBA_PLATFORM_ENV": "prod",
+        "NBA_HOME": str(root / "nba_home"),
+        "DAGSTER_HOME": str(dagster_home),
+        "NBA_LAKE_URI": f"s3://{bucket}/lake",
+        "NBA_LANDING_URI": f"s3://{bucket}/landing",
+        "NBA_INCLUDE_SAMPLE": "false",
+        "NBA_SECRETS_ID": secret_id,
+        "NBA_SERVING_DB_URL": serving_db_url,
+        "DAGSTER_PG_HOST": PG_HOST,
+        "DAGSTER_PG_DB": dagster_db["name"],
+        "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_PASSWORD": dagster_pg_password,
+        "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
+        "DAGSTER_COMPUTE_LOG_PREFIX": compute_log_prefix,
+    }
+    if mlflow_db is not None:
+        env["MLFLOW_TRACKING_URI"] = f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/{mlflow_db['name']}"
+        env["MLFLOW_ARTIFACT_URI"] = f"s3://{bucket}/mlflow"
+    return env

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nba_platform_tests.integration.conftest import PG_PORT
+from nba_platform_tests.integration.conftest import PG_PORT, prod_env_vars
 from nba_platform_tests.integration.pg_server import ThrowawayPostgres
 from nba_platform_tests.integration.test_prod_mode import INFRA_DAGSTER_YAML, REGION, aws_client
 
@@ -159,28 +159,18 @@ def prod_env(moto_endpoint, make_postgres_db, tmp_path_factory):
     s3 = aws_client("s3", moto_endpoint)
     s3.create_bucket(Bucket=bucket)
     aws_client("secretsmanager", moto_endpoint).create_secret(Name=secret_id, SecretString=json.dumps(secrets))
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "NBA_PLATFORM_ENV": "prod",
-        "NBA_HOME": str(root / "nba_home"),
-        "DAGSTER_HOME": str(dagster_home),
-        "NBA_LAKE_URI": f"s3://{bucket}/lake",
-        "NBA_LANDING_URI": f"s3://{bucket}/landing",
-        "NBA_SECRETS_ID": secret_id,
-        "NBA_SERVING_DB_URL": serving.url,
-        "MLFLOW_TRACKING_URI": f"postgresql+psycopg2://postgres@127.0.0.1:{PG_PORT}/{mlflow_db['name']}",
-        "MLFLOW_ARTIFACT_URI": f"s3://{bucket}/mlflow",
-        "DAGSTER_PG_HOST": "127.0.0.1",
-        "DAGSTER_PG_DB": dagster_db["name"],
-        "DAGSTER_PG_USER": "postgres",
-        "DAGSTER_PG_PASSWORD": secrets["dagster_pg_password"],
-        "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
-        "DAGSTER_COMPUTE_LOG_PREFIX": "dagster/compute-logs",
-    }
+    env = prod_env_vars(
+        moto_endpoint=moto_endpoint,
+        root=root,
+        dagster_home=dagster_home,
+        bucket=bucket,
+        secret_id=secret_id,
+        dagster_db=dagster_db,
+        serving_db_url=serving.url,
+        dagster_pg_password=secrets["dagster_pg_password"],
+        mlflow_db=mlflow_db,
+        region=REGION,
+    )
     try:
         yield {
             "env": env,

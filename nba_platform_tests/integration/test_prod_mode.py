@@ -33,7 +33,7 @@ from nba_platform.resources.landing import LandingZone, sample_root
 from nba_platform.resources.secrets import SecretNotFound, Secrets
 from nba_platform.settings import load_settings
 from nba_platform_tests.defs.helpers import check_results, materialize_seasons
-from nba_platform_tests.integration.conftest import PG_PORT
+from nba_platform_tests.integration.conftest import PG_PORT, prod_env_vars
 from nba_platform_tests.lake_files import read_lake, write_lake
 
 pytestmark = pytest.mark.integration
@@ -123,28 +123,18 @@ def prod(moto_endpoint, make_postgres_db, tmp_path_factory):
     previous_session = boto3.DEFAULT_SESSION
     instance = None
     try:
-        env = {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "NBA_PLATFORM_ENV": "prod",
-            "NBA_HOME": str(root / "nba_home"),
-            "DAGSTER_HOME": str(dagster_home),
-            "NBA_LAKE_URI": f"s3://{bucket}/lake",
-            "NBA_LANDING_URI": f"s3://{bucket}/landing",
-            "NBA_INCLUDE_SAMPLE": "false",
-            "NBA_SECRETS_ID": secret_id,
-            "NBA_SERVING_DB_URL": serving_db["url"],
-            # what the ECS task definitions / compose give the instance (see infra/dagster/dagster.yaml)
-            "DAGSTER_PG_HOST": "127.0.0.1",
-            "DAGSTER_PG_DB": dagster_db["name"],
-            "DAGSTER_PG_USER": "postgres",
-            "DAGSTER_PG_PASSWORD": dagster_pg_password,  # trust auth ignores it; it must still never leak
-            "DAGSTER_COMPUTE_LOG_BUCKET": bucket,
-            "DAGSTER_COMPUTE_LOG_PREFIX": COMPUTE_LOG_PREFIX,
-        }
+        env = prod_env_vars(
+            moto_endpoint=moto_endpoint,
+            root=root,
+            dagster_home=dagster_home,
+            bucket=bucket,
+            secret_id=secret_id,
+            dagster_db=dagster_db,
+            serving_db_url=serving_db["url"],
+            dagster_pg_password=dagster_pg_password,
+            region=REGION,
+            compute_log_prefix=COMPUTE_LOG_PREFIX,
+        )
         set_prod_env(mp, root, env)
 
         s3 = aws_client("s3", moto_endpoint)
