@@ -10,7 +10,10 @@ latest pre-game forecast of each finished game.
 
 import gzip
 import io
+import os
 import sqlite3
+import subprocess
+import sys
 
 import dagster as dg
 import pandas as pd
@@ -70,7 +73,7 @@ def cycle(tmp_path_factory):
     resources = embedded_resources(root, include_sample=False)
     d = defs()
     everything = [*d.assets, *(d.asset_checks or [])]
-    out = {"resources": resources}
+    out = {"resources": resources, "root": root}
     (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
 
@@ -217,3 +220,19 @@ def test_daily_ingest_success_requests_the_days_forecast_run():
     request = forecast_request_for(run, today=pd.Timestamp("2030-01-01").date())
     assert (request.job_name, request.partition_key) == ("daily_forecast", "2024-03-25")
     assert forecast_request_for(dg.DagsterRun(job_name="season_tables", run_id="r2", tags={}), today=None) is None
+
+
+def test_the_cli_runs_the_same_forecast_job_for_a_day(cycle):
+    """`nba-platform forecast --day D` on this home: the job the daily cycle's sensor requests."""
+    env = {**os.environ, "NBA_HOME": str(cycle["root"]), "NBA_INCLUDE_SAMPLE": "false", "NBA_PLATFORM_ENV": "local"}
+    env.pop("DAGSTER_HOME", None)
+    cli = [sys.executable, "-m", "nba_platform.cli", "forecast"]
+    bad = subprocess.run([*cli, "--day", "25/03/2024"], env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stdout
+    proc = subprocess.run([*cli, "--day", "2024-03-26"], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "daily_forecast" in proc.stdout
+    made = serving_rows(cycle["resources"], "SELECT * FROM game_forecasts WHERE as_of LIKE '2024-03-26%'")
+    upcoming = cycle["upcoming"]
+    window = upcoming[(upcoming["game_date"] >= "2024-03-26") & (upcoming["game_date"] <= "2024-04-01")]
+    assert set(made["game_id"]) == set(window["game_id"])
