@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     c.set_defaults(fn=cmd_correct)
     fc = sub.add_parser(
         "forecast",
-        help="forecast the scheduled games of a day's window and score live skill (the daily cycle's forecast run)",
+        help="forecast a day's scheduled games, then live skill",
         description="Runs daily_forecast for one forecast day: features, forecasts of every scheduled game dated "
         "DAY .. DAY+window-1 by the champion (as of DAY 00:00 UTC, from results before DAY), appended to the serving "
         "database's game_forecasts, then live skill.",
