@@ -190,6 +190,7 @@ def test_forecast_day_is_point_in_time_results_landed_later_change_nothing(cycle
         meta(cycle["day_after"], key("serving", "game_forecasts")),
     )
     assert before["forecasts"] == after["forecasts"] > 40
+    print(f"\nforecast day 2024-03-25: {before['forecasts']} games in {before['median_day_seconds']:.2f} s")
     assert before["forecast_digest"] == after["forecast_digest"]  # byte-identical rows
     # append-only: the re-runs inserted nothing and changed nothing already published
     assert before["forecasts_inserted"] == after["forecasts_inserted"] == 0

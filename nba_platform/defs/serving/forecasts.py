@@ -25,8 +25,10 @@ range (single-run backfill policy) and computes each day's point-in-time feature
 
 import datetime as dt
 import hashlib
+import time
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -141,8 +143,9 @@ def game_forecasts(
         return dg.MaterializeResult(metadata={"status": "no champion model yet", "forecasts": 0, "days": len(days)})
     model = mlflow.load_sklearn_model(champion.model_uri)
     trained_to = champion.tags.get("train_last_season", "")
-    frames, briefs, saw_future = [], {}, []
+    frames, briefs, saw_future, seconds = [], {}, [], []
     for day in days:
+        started = time.perf_counter()
         window = forecast_window(sched, day, config.window_days) if len(sched) else sched
         if len(window) == 0:
             briefs[str(day)] = "no scheduled games in the window"
@@ -153,7 +156,10 @@ def game_forecasts(
         seasons = sorted(set(window["season"]))
         if trained_to and trained_to >= seasons[0]:
             saw_future.append(str(day))
-        briefs[str(day)] = f"{len(frame)} games ({frame['game_date'].min()} .. {frame['game_date'].max()})"
+        seconds.append(time.perf_counter() - started)
+        briefs[str(day)] = (
+            f"{len(frame)} games ({frame['game_date'].min()} .. {frame['game_date'].max()}) in {seconds[-1]:.2f} s"
+        )
     published = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FORECAST_COLUMNS)
     inserted = serving_db.append("game_forecasts", published) if len(published) else 0
     if saw_future:
@@ -176,6 +182,7 @@ def game_forecasts(
             "model_trained_through": trained_to or "unknown",
             "days_forecast_by_a_model_that_saw_the_season": len(saw_future),
             "forecast_digest": forecast_digest(published),
+            "median_day_seconds": float(np.median(seconds)) if seconds else 0.0,
             "by_day": dg.MetadataValue.md("\n".join(f"- **{d}**: {b}" for d, b in briefs.items())),
             "database": serving_db.describe(),
             "preview": dg.MetadataValue.md(markdown_table(published.drop(columns="top_factors").head(10))),
