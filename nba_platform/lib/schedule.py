@@ -294,7 +294,8 @@ def forecast_window(schedule: pd.DataFrame, day: dt.date, days: int) -> pd.DataF
     so a backfilled day forecasts the same games whatever results landed since."""
     start = pd.Timestamp(day)
     end = start + pd.Timedelta(days=days)
-    in_window = (schedule["game_date"] >= start) & (schedule["game_date"] < end)
+    dates = pd.to_datetime(schedule["game_date"])
+    in_window = (dates >= start) & (dates < end)
     wanted = in_window & (schedule["status"] != "postponed") & schedule["season_type"].isin(FORECAST_SEASON_TYPES)
     return schedule[wanted.to_numpy(dtype=bool)].sort_values(["game_date", "game_id"], ignore_index=True)
 
@@ -328,7 +329,8 @@ def forecast_team_games(team_games: pd.DataFrame, window: pd.DataFrame, day: dt.
             )
         )
     unplayed = pd.concat(sides, ignore_index=True)
-    if len(before):
-        unplayed["game_date"] = unplayed["game_date"].astype(before["game_date"].dtype)
+    unplayed["game_date"] = pd.to_datetime(unplayed["game_date"]).astype("datetime64[ns]")
+    if len(before):  # one date type for both (a parquet read may give datetime.date objects)
+        before = before.assign(game_date=pd.to_datetime(before["game_date"]).astype("datetime64[ns]"))
     out = pd.concat([before, unplayed], ignore_index=True) if len(before) else unplayed
     return out.sort_values(["game_date", "game_id", "team_id"], kind="mergesort", ignore_index=True)

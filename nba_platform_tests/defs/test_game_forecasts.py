@@ -21,8 +21,10 @@ import pytest
 
 from nba_platform.definitions import defs
 from nba_platform.defs.ingestion.jobs import SEASON_TABLES_SELECTION
+from nba_platform.defs.serving.forecasts import forecast_features
 from nba_platform.defs.serving.sensors import forecast_request_for
 from nba_platform.lib.metrics import brier_score
+from nba_platform.lib.schedule import forecast_window
 from nba_platform.resources.landing import sample_root
 from nba_platform.resources.model_registry import CHAMPION
 from nba_platform_tests.conftest import embedded_resources
@@ -209,7 +211,25 @@ def test_live_skill_scores_the_latest_pregame_forecast_of_each_finished_game(cyc
     brier = brier_score(won.reindex(pregame["game_id"]).to_numpy(), pregame["p_home_win"].to_numpy())
     assert skill["champion_brier_season_to_date"] == pytest.approx(brier)  # every scored game is of 2023-24
     assert 0.15 < brier < 0.26
-    print(f"\nlive skill of {len(pregame)} pre-game forecasts (2024-03-25 .. 03-31): Brier {brier:.4f}")
+    # 538-style Elo on the same games with the same information (results before each forecast day)
+    lake = cycle["resources"]["io_manager"].root
+    team_games = pd.concat(
+        [pd.read_parquet(f"{lake}/tables/team_games/season={s}/data.parquet").assign(season=s) for s in SEASONS]
+    )
+    schedule = cycle["schedule_after"].assign(season="2023-24")
+    elo = []
+    for as_of, games in pregame.groupby("as_of"):
+        day = pd.Timestamp(as_of).date()
+        window = forecast_window(schedule, day, 7)
+        window = window[window["game_id"].isin(games["game_id"])]
+        elo.append(forecast_features(team_games, window, day)[["game_id", "elo_p_home_win"]])
+    elo = pd.concat(elo).set_index("game_id").reindex(pregame["game_id"])
+    elo_brier = brier_score(won.reindex(pregame["game_id"]).to_numpy(), elo["elo_p_home_win"].to_numpy())
+    assert elo["elo_p_home_win"].notna().all()
+    print(
+        f"\nlive skill of {len(pregame)} pre-game forecasts (2024-03-25 .. 03-31): Brier {brier:.4f} "
+        f"(point-in-time Elo on the same games: {elo_brier:.4f})"
+    )
 
 
 def test_daily_ingest_success_requests_the_days_forecast_run():
