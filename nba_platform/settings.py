@@ -250,6 +250,12 @@ class Settings(EnvironmentSettings):
     stats_api_base_url: str = setting(
         "NBA_STATS_API_BASE_URL", DEFAULT_BASE_URL, "API root (tests point it at a local server)"
     )
+    daily_ingest_source: Literal["landing", "stats_api"] = setting(
+        "NBA_DAILY_INGEST_SOURCE",
+        "landing",
+        "where the daily ingest (10:00 UTC) reads the latest season's results and schedule: `landing` (landed files) "
+        "or `stats_api` (LeagueGameLog and scheduleleaguev2 fetched each day; other shapes still from landed files)",
+    )
     stats_api_timeout_seconds: float = setting(
         "NBA_STATS_API_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_S, "socket timeout per request"
     )

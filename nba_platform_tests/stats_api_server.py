@@ -1,6 +1,6 @@
 """A local stand-in for stats.nba.com, for tests: a threaded HTTP server on 127.0.0.1 (free
 port) answering `leaguegamelog`, `boxscoretraditionalv2` and `commonplayerinfo` in the API's
-`resultSets` JSON shape, from the real data shipped under `nba_platform/data/landing/`.
+`resultSets` JSON shape (and `scheduleleaguev2` with a recorded response), from the real data shipped under `nba_platform/data/landing/`.
 
 Like the real API it refuses requests without the nba.com browser headers (403), rejects
 missing parameters (400), gzips when asked and returns an empty rowSet for things it has no
@@ -29,6 +29,7 @@ import pandas as pd
 from nba_platform.resources.landing import sample_root
 
 SAMPLE = Path(sample_root())
+RECORDED_SCHEDULE = Path(__file__).parent / "data" / "stats_api" / "scheduleleaguev2_2024-25.json"
 REQUIRED_HEADERS = {"user-agent", "referer", "origin", "x-nba-stats-origin", "x-nba-stats-token"}
 # Columns the API sends as strings even when they look numeric.
 TEXT_COLUMNS = {
@@ -315,6 +316,14 @@ class FakeStatsApi:
                 return 400, "The GameID property is required."
             frame = self.box_scores.get(params["GameID"])
             name, headers = "PlayerStats", None
+        elif endpoint == "scheduleleaguev2":
+            # The recorded 2024-25 response (nba_platform_tests/data/stats_api, see PROVENANCE.md), as
+            # recorded; any other season: a schedule without games.
+            if "Season" not in params or "LeagueID" not in params:
+                return 400, "The Season property is required."
+            if params["Season"] == "2024-25":
+                return 200, json.loads(RECORDED_SCHEDULE.read_text())
+            return 200, {"leagueSchedule": {"seasonYear": params["Season"], "leagueId": "00", "gameDates": []}}
         elif endpoint == "commonplayerinfo":
             if "PlayerID" not in params:
                 return 400, "The PlayerID property is required."
@@ -333,6 +342,12 @@ class FakeStatsApi:
                 self._typed[key] = api_rows(frame)
             rows = self._typed[key]
         return 200, _document(endpoint, params, name, list(frame.columns), [list(r) for r in rows])
+
+
+def _has_rows(doc: dict) -> bool:
+    if "leagueSchedule" in doc:
+        return any(d.get("games") for d in doc["leagueSchedule"]["gameDates"])
+    return bool(doc["resultSets"][0]["rowSet"])
 
 
 def _document(endpoint: str, params: dict, name: str, headers: list[str], rows: list[list]) -> dict:
@@ -366,11 +381,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(403, b"Access Denied", "text/html")
         fault = self.api._next_fault(endpoint)
         status, doc = self.api.answer(endpoint, params)
-        outcome = (
-            fault.kind
-            if fault
-            else ("bad_request" if status != 200 else "ok" if doc["resultSets"][0]["rowSet"] else "empty")
-        )
+        outcome = fault.kind if fault else ("bad_request" if status != 200 else "ok" if _has_rows(doc) else "empty")
         self.api._record(Request(endpoint, params, headers, at, outcome))
         if status != 200:
             return self._send(status, doc.encode(), "text/plain")

@@ -284,6 +284,38 @@ def cmd_predict_season(args) -> int:
     return 0
 
 
+def cmd_forecast(args) -> int:
+    """The job the daily cycle runs after the ingest (`forecast_after_daily_ingest`), for one day."""
+    import datetime as dt
+
+    from nba_platform.cli.runs import get_instance, run_partition_job
+    from nba_platform.defs.serving.forecasts import FORECAST_START_DATE
+    from nba_platform.defs.serving.jobs import daily_forecast_job
+
+    day = args.day or dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        parsed = dt.date.fromisoformat(day)
+    except ValueError:
+        _print(f"error: --day wants a date YYYY-MM-DD, got {day!r}")
+        return 2
+    if parsed < dt.date.fromisoformat(FORECAST_START_DATE) or parsed > dt.datetime.now(dt.UTC).date():
+        _print(f"error: --day {day} is outside the forecast days ({FORECAST_START_DATE} .. today, UTC)")
+        return 2
+    instance = get_instance()
+    if not instance.get_dynamic_partitions("season"):
+        _print("error: no season built yet: land results and a schedule, then `nba-platform build` first")
+        return 2
+    _print(
+        f"forecast day {day}: features, forecasts of games dated {day} + {args.window_days - 1} days, live skill ..."
+    )
+    run_config = {"ops": {"serving__game_forecasts": {"config": {"window_days": args.window_days}}}}
+    outcome = run_partition_job(
+        daily_forecast_job.name, day, instance, tags={"nba/trigger": "cli-forecast"}, run_config=run_config
+    )
+    report(outcome, instance)
+    return 0 if outcome.success else 1
+
+
 def cmd_seasons(args) -> int:
     from nba_platform.cli.runs import SEASON_PARTITIONS, get_instance
 
@@ -483,6 +515,16 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--by", required=True, help="who records it (kept as given)")
     c.add_argument("--run", action="store_true", help="build the season it touches now (else the landing sensor does)")
     c.set_defaults(fn=cmd_correct)
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast a day's scheduled games, then live skill",
+        description="Runs daily_forecast for one forecast day: features, forecasts of every scheduled game dated "
+        "DAY .. DAY+window-1 by the champion (as of DAY 00:00 UTC, from results before DAY), appended to the serving "
+        "database's game_forecasts, then live skill.",
+    )
+    fc.add_argument("--day", help="forecast day YYYY-MM-DD (default: today, UTC)")
+    fc.add_argument("--window-days", type=int, default=7, help="days of games forecast from DAY on (default 7)")
+    fc.set_defaults(fn=cmd_forecast)
     s = sub.add_parser("seasons", help="list the season partitions the instance knows")
     s.set_defaults(fn=cmd_seasons)
     add_metrics_parser(sub)

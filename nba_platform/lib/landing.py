@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 import pyarrow.parquet as pq
 
+from nba_platform.lib.schedule import ScheduleError, flatten_league_schedule, is_league_schedule
 from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id
 
 SOURCE_FILE = "_source_file"
@@ -143,6 +144,30 @@ SHAPES: tuple[SourceShape, ...] = (
                 "TEAM_LOGO_URL",
             }
         ),
+    ),
+    # The schedule (lib/schedule.py): games before they are played. Last, so a results file is
+    # never taken for one (no data shape above lacks points; these two have none).
+    SourceShape(
+        "league_schedule",
+        "schedule",
+        frozenset({"GAMEID", "GAMESTATUS", "GAMEDATEEST", "HOMETEAM_TEAMID", "AWAYTEAM_TEAMID"}),
+        "stats.nba.com scheduleleaguev2 (leagueSchedule.gameDates[].games[], one row per game; nba_api ScheduleLeagueV2)",
+        columns=frozenset(
+            {"SEASONYEAR", "LEAGUEID", "GAMEDATE", "GAMECODE", "GAMESTATUSTEXT", "GAMESEQUENCE", "GAMETIMEEST"}
+            | {"GAMEDATETIMEEST", "GAMEDATEUTC", "GAMETIMEUTC", "GAMEDATETIMEUTC", "AWAYTEAMTIME", "HOMETEAMTIME"}
+            | {"DAY", "MONTHNUM", "WEEKNUMBER", "WEEKNAME", "IFNECESSARY", "SERIESGAMENUMBER", "GAMELABEL"}
+            | {"GAMESUBLABEL", "SERIESTEXT", "ARENANAME", "ARENASTATE", "ARENACITY", "POSTPONEDSTATUS"}
+            | {"BRANCHLINK", "GAMESUBTYPE", "ISNEUTRAL", "SERIESCONFERENCE", "POROUNDDESC"}
+        ),
+        column_patterns=(r"(HOME|AWAY)TEAM_[A-Z]+",),
+    ),
+    SourceShape(
+        "schedule_file",
+        "schedule",
+        frozenset({"GAME_ID", "GAME_DATE", "HOME_TEAM_ID", "AWAY_TEAM_ID"}),
+        "plain schedule: game_id, game_date, tipoff_utc (optional), home_team_id, away_team_id, neutral (optional), "
+        "status (optional: scheduled, final, postponed)",
+        columns=frozenset({"TIPOFF_UTC", "NEUTRAL", "STATUS"}),
     ),
 )
 SHAPES_BY_NAME = {s.name: s for s in SHAPES}
@@ -316,7 +341,13 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
     except RecursionError:
         raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
     # stats.nba.com responses: {"resultSets": [{"headers": [...], "rowSet": [[...], ...]}]}
-    if isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
+    if is_league_schedule(records):
+        # scheduleleaguev2: {"leagueSchedule": {"gameDates": [{"games": [...]}]}}, one row per game
+        try:
+            frame = pd.DataFrame(flatten_league_schedule(records, file_name), dtype=object)
+        except ScheduleError as exc:
+            raise LandingError(str(exc)) from None
+    elif isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
         sets = records.get("resultSets") or records.get("resultSet")
         first = sets[0] if isinstance(sets, list) and sets else sets
         if not isinstance(first, dict) or "headers" not in first or "rowSet" not in first:
@@ -463,10 +494,8 @@ def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
             .astype("string[pyarrow]")
             .where(frame["SEASON"].str.fullmatch(r"\d{4}-\d{2}").fillna(False))
         )
-    season = season_from_game_id(normalise_game_id(frame["GAME_ID"]))
-    date_col = (
-        "GAME_DATE_EST" if "GAME_DATE_EST" in frame.columns else "GAME_DATE" if "GAME_DATE" in frame.columns else None
-    )
+    season = season_from_game_id(normalise_game_id(frame["GAMEID" if "GAMEID" in frame.columns else "GAME_ID"]))
+    date_col = next((c for c in ("GAME_DATE_EST", "GAME_DATE", "GAMEDATEEST") if c in frame.columns), None)
     if date_col is not None and season.isna().any():
         from nba_platform.lib.normalise import parse_dates
 

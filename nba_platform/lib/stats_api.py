@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_bytes
+from nba_platform.lib.schedule import ScheduleError, flatten_league_schedule, is_league_schedule
 from nba_platform.lib.storage import Store
 from nba_platform.lib.tracing import span
 
@@ -71,6 +72,9 @@ def request_headers(user_agent: str = DEFAULT_USER_AGENT) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------
 # Endpoints and responses
+
+
+LEAGUE_SCHEDULE = "leagueSchedule"  # scheduleleaguev2's top-level object (no resultSets)
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,16 @@ COMMON_PLAYER_INFO = Endpoint(
     fixed_params=(("LeagueID", ""),),
     param_patterns=(("PlayerID", r"\d{1,10}"),),
 )
-ENDPOINTS = {e.name: e for e in (LEAGUE_GAME_LOG, BOX_SCORE_TRADITIONAL, COMMON_PLAYER_INFO)}
+# The league schedule: not a resultSets response but {"leagueSchedule": {"gameDates": [{"games": [...]}]}}
+# (result_set names that object); rows are its games, flattened as lib/schedule.py does for a landed file.
+SCHEDULE_LEAGUE_V2 = Endpoint(
+    name="scheduleleaguev2",
+    result_set=LEAGUE_SCHEDULE,
+    required_columns=SHAPES_BY_NAME["league_schedule"].signature,
+    fixed_params=(("LeagueID", "00"),),
+    param_patterns=(("Season", r"\d{4}-\d{2}"),),
+)
+ENDPOINTS = {e.name: e for e in (LEAGUE_GAME_LOG, BOX_SCORE_TRADITIONAL, COMMON_PLAYER_INFO, SCHEDULE_LEAGUE_V2)}
 
 
 class ResponseInvalid(ValueError):
@@ -150,6 +163,8 @@ class ResponseInvalid(ValueError):
 def result_set(endpoint: Endpoint, doc: object) -> dict:
     """The endpoint's result set from a parsed response, checked: named set present, required
     columns present, every row as long as the header."""
+    if endpoint.result_set == LEAGUE_SCHEDULE:
+        return league_schedule_games(endpoint, doc)
     sets = doc.get("resultSets", doc.get("resultSet")) if isinstance(doc, dict) else None
     if isinstance(sets, dict):
         sets = [sets]
@@ -180,6 +195,24 @@ def result_set(endpoint: Endpoint, doc: object) -> dict:
     return rs
 
 
+def league_schedule_games(endpoint: Endpoint, doc: object) -> dict:
+    """scheduleleaguev2 checked: a leagueSchedule object whose games (if any) carry the shape's
+    columns. -> {"name", "games": [flat records]} (an empty season schedule has no games)."""
+    if not is_league_schedule(doc):
+        keys = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
+        raise ResponseInvalid("schema", f"{endpoint.name}: response has no leagueSchedule object (keys: {keys})")
+    try:
+        games = flatten_league_schedule(doc, endpoint.name)
+    except ScheduleError as exc:
+        if "holds no games" in str(exc):
+            return {"name": LEAGUE_SCHEDULE, "games": []}
+        raise ResponseInvalid("schema", str(exc)) from None
+    missing = endpoint.required_columns - {k.upper() for k in games[0]}
+    if missing:
+        raise ResponseInvalid("schema", f"{endpoint.name}: games lack fields {sorted(missing)}")
+    return {"name": LEAGUE_SCHEDULE, "games": games}
+
+
 def decode_body(body: bytes, content_encoding: str | None) -> bytes:
     encoding = (content_encoding or "").strip().lower()
     try:
@@ -208,9 +241,14 @@ def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> pd.DataFrame | None
     values, upper-case columns, lineage); None when the result set holds no rows."""
 
     rs = result_set(endpoint, doc)
-    if not rs["rowSet"]:
+    if endpoint.result_set == LEAGUE_SCHEDULE:
+        if not rs["games"]:
+            return None
+        payload = json.dumps(doc)  # read as a landed scheduleleaguev2 file would be
+    elif not rs["rowSet"]:
         return None
-    payload = json.dumps({"resultSets": [{"name": rs["name"], "headers": rs["headers"], "rowSet": rs["rowSet"]}]})
+    else:
+        payload = json.dumps({"resultSets": [{"name": rs["name"], "headers": rs["headers"], "rowSet": rs["rowSet"]}]})
     frame = read_landed_bytes(payload.encode(), f"{label}.json")
     frame[SOURCE_FILE] = pd.Series(label, index=frame.index, dtype="string[pyarrow]")
     return frame
@@ -670,6 +708,12 @@ def league_game_log_rows(client: StatsApiClient, season: str, season_types: Iter
         doc, label = client.fetch(LEAGUE_GAME_LOG, Season=season, SeasonType=season_type)
         frames.append(rows_frame(LEAGUE_GAME_LOG, doc, label))
     return _concat(frames)
+
+
+def league_schedule_rows(client: StatsApiClient, season: str) -> pd.DataFrame | None:
+    """The season's schedule (every game, played or not, with its status); None if it has none."""
+    doc, label = client.fetch(SCHEDULE_LEAGUE_V2, Season=season)
+    return rows_frame(SCHEDULE_LEAGUE_V2, doc, label)
 
 
 def season_game_ids(client: StatsApiClient, season: str, season_types: Iterable[str]) -> list[str]:

@@ -49,3 +49,21 @@ def test_requests_the_latest_season_partition(schedule, instance):
     assert request.partition_key == "2023-24"
     assert request.tags["nba/trigger"] == "daily_season_ingest"
     assert request.tags["dagster/partition"] == "2023-24"
+
+
+def test_with_the_stats_api_as_daily_source_the_request_fetches_results_and_schedule(schedule, instance, monkeypatch):
+    instance.add_dynamic_partitions("season", ["2023-24"])
+    monkeypatch.setenv("NBA_DAILY_INGEST_SOURCE", "stats_api")
+    repository = defs().get_repository_def()
+    with dg.build_schedule_context(instance=instance, repository_def=repository) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.run_config == {
+        "ops": {
+            "raw__league_game_log": {"config": {"source": "stats_api"}},
+            "raw__league_schedule": {"config": {"source": "stats_api"}},
+        }
+    }
+    monkeypatch.setenv("NBA_DAILY_INGEST_SOURCE", "landing")  # the default: landed files, no config
+    with dg.build_schedule_context(instance=instance, repository_def=repository) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.run_config == {}

@@ -229,6 +229,8 @@ def test_every_shape_is_tested_and_kaggle_expands_to_two_rows():
         "kaggle_games",
         "box_score_traditional",
         "player_bios",
+        "league_schedule",  # the two schedule shapes: nba_platform_tests/lib/test_schedule.py
+        "schedule_file",
     }
     assert {s.name: s.canonical_rows_per_row for s in SHAPES}["kaggle_games"] == 2
     assert all(s.canonical_rows_per_row == 1 for s in SHAPES if s.name != "kaggle_games")

@@ -1,8 +1,9 @@
 """Raw assets: one per source shape, one partition per season, rows exactly as landed (except
 personal data in text cells, masked before anything is stored: `mask_pii`).
 
-Three shapes can instead come straight from stats.nba.com (`RawSourceConfig.source =
-"stats_api"`): league_game_log (LeagueGameLog, team rows), box_score_traditional
+Four shapes can instead come straight from stats.nba.com (`RawSourceConfig.source =
+"stats_api"`): league_game_log (LeagueGameLog, team rows), league_schedule (scheduleleaguev2:
+every game of the season, played or not, with its status), box_score_traditional
 (BoxScoreTraditionalV2 for every game of the season's league game log) and player_bios
 (CommonPlayerInfo for every player in the season's box scores). API rows go through the same
 parser as landed files, so everything downstream is the same either way."""
@@ -28,7 +29,7 @@ from nba_platform.lib.platform_metrics import (
 from nba_platform.resources.landing import LandingZone
 from nba_platform.resources.stats_api import StatsApi
 
-API_SHAPES = ("league_game_log", "box_score_traditional", "player_bios")
+API_SHAPES = ("league_game_log", "box_score_traditional", "player_bios", "league_schedule")
 
 # Step retries for API-backed assets, on top of the client's own per-request retries: the
 # first delay outlasts the default circuit-breaker cooldown (60 s), so a retried step starts
@@ -153,6 +154,8 @@ def fetch_season(
     """One season's raw rows of `shape` from the API, plus what was fetched."""
     if shape.name == "league_game_log":
         return api.league_game_log_rows(client, season, config.season_types), {}
+    if shape.name == "league_schedule":
+        return api.league_schedule_rows(client, season), {}
     game_ids = api.season_game_ids(client, season, config.season_types)
     box_scores = api.box_score_rows(client, game_ids)
     if shape.name == "box_score_traditional":

@@ -9,6 +9,11 @@ import dagster as dg
 from nba_platform.defs.ingestion.jobs import season_tables_job
 from nba_platform.defs.ingestion.partitions import season_partitions
 from nba_platform.lib.seasons import season_start_year
+from nba_platform.settings import load_settings
+
+# NBA_DAILY_INGEST_SOURCE=stats_api: the day's results and schedule come from the API (the shapes
+# it can fetch for a day's cycle); everything else is still read from the landing zone.
+DAILY_API_SHAPES = ("league_game_log", "league_schedule")
 
 DAILY_INGEST_CRON = "0 10 * * *"  # 10:00 UTC: after the overnight US games are final and exported
 
@@ -33,9 +38,11 @@ def latest_season(partition_keys: Iterable[str]) -> str | None:
     cron_schedule=DAILY_INGEST_CRON,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day at 10:00 UTC: a season_tables run (raw -> validated -> deduplicated tables) for the latest "
-    "season partition, re-reading every landed file of that season, so rows appended to an existing game log are "
-    "picked up. Skips while no season partition exists. The tables it feeds carry a freshness policy: materialized "
+    description="Every day at 10:00 UTC: a season_tables run (raw -> validated -> deduplicated tables, the schedule "
+    "included) for the latest season partition, re-reading every landed file of that season (or, with "
+    "NBA_DAILY_INGEST_SOURCE=stats_api, fetching its league game log and schedule), so rows appended to an existing "
+    "game log are picked up; its success starts the day's daily_forecast run (forecast_after_daily_ingest). "
+    "Skips while no season partition exists. The tables it feeds carry a freshness policy: materialized "
     "since 10:00 UTC by 12:00 UTC.",
 )
 def daily_season_ingest(context: dg.ScheduleEvaluationContext):
@@ -44,4 +51,11 @@ def daily_season_ingest(context: dg.ScheduleEvaluationContext):
         return dg.SkipReason(
             "no season partitions yet: land a file (landing_zone_sensor or `nba-platform ingest`) first"
         )
-    return dg.RunRequest(partition_key=season, tags={"nba/trigger": "daily_season_ingest"})
+    run_config = daily_run_config(load_settings().daily_ingest_source)
+    return dg.RunRequest(partition_key=season, tags={"nba/trigger": "daily_season_ingest"}, run_config=run_config)
+
+
+def daily_run_config(source: str) -> dict:
+    if source != "stats_api":
+        return {}
+    return {"ops": {f"raw__{shape}": {"config": {"source": "stats_api"}} for shape in DAILY_API_SHAPES}}

@@ -9,7 +9,9 @@ from nba_platform.defs.monitoring.jobs import FEATURE_DRIFT
 
 # The whole data/ML graph over a range of seasons in one run (README command 1,
 # `nba-platform build`). Operational assets (backups) run on their own schedule.
-BUILD_ALL_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("ops") - FEATURE_DRIFT
+# Forecasts are partitioned by day, not season: they run in `daily_forecast` (defs/serving/jobs.py).
+FORECASTS = dg.AssetSelection.assets(dg.AssetKey(["serving", "game_forecasts"]))
+BUILD_ALL_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("ops") - FEATURE_DRIFT - FORECASTS
 build_all_job = dg.define_asset_job(
     name="build_all",
     selection=BUILD_ALL_SELECTION,

@@ -11,3 +11,17 @@ predict_season_job = dg.define_asset_job(
     | dg.AssetSelection.assets(dg.AssetKey(["serving", "game_predictions"])),
     description="Tables, features and walk-forward predictions for the season partition of the run.",
 )
+
+# The forecast half of the daily cycle, for one forecast day (partition = that day): the
+# features the tables feed (unpartitioned, so they run in this day's run), the day's forecasts
+# appended to the serving database, and live skill on the finished games' pre-game forecasts.
+# Requested after the daily ingest (defs/serving/sensors.py) and by `nba-platform forecast`.
+DAILY_FORECAST_SELECTION = dg.AssetSelection.groups("features") | dg.AssetSelection.assets(
+    dg.AssetKey(["serving", "game_forecasts"]), dg.AssetKey(["monitoring", "live_skill"])
+)
+daily_forecast_job = dg.define_asset_job(
+    name="daily_forecast",
+    selection=DAILY_FORECAST_SELECTION,
+    description="Features, the forecast day's forecasts (every scheduled game of the next 7 days, appended to the "
+    "serving database) and live skill of the pre-game forecasts of finished games. Partition: the forecast day.",
+)
