@@ -8,7 +8,7 @@ FAST=0
 if [ "${1:-}" = "--fast" ]; then FAST=1; shift; fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-if [ "$FAST" = 0 ] || ! .venv/bin/python -c "import nba_platform, pytest" 2>/dev/null; then
+if [ "$FAST" = 0 ] || ! .venv/bin/python -c "import nba_platform, pytest, xdist" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[dev]'
 fi
@@ -25,7 +25,7 @@ if [ "$FAST" = 1 ]; then
   )
   export NBA_PLATFORM_ENV=local
   unset DAGSTER_HOME NBA_HOME
-  exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not integration" \
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not slow and not integration" \
     nba_platform_tests/lib nba_platform_tests/infra "${FAST_DEFS[@]}" "$@"
 fi
 
@@ -59,4 +59,5 @@ fi
 
 export NBA_PLATFORM_ENV=local
 unset DAGSTER_HOME NBA_HOME
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two xdist workers (one per core of the CI machine); a test file's tests stay on one worker.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${NBA_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -1,8 +1,6 @@
 """Raw assets sourced from stats.nba.com (`source: stats_api`) in real Dagster runs, against the
 local stand-in server serving the shipped real data (nba_platform_tests/stats_api_server.py)."""
 
-import time
-
 import dagster as dg
 import pandas as pd
 import pytest
@@ -100,7 +98,6 @@ def test_league_game_log_from_the_api_equals_the_landed_file(tmp_path, season_in
         pd.testing.assert_frame_equal(*canonical)
 
         # A re-run (new process, same cache) sends no request.
-        t0 = time.monotonic()
         again = dg.materialize(
             [asset],
             resources={**resources, "stats_api": stats_api(server, tmp_path / "cache")},
@@ -110,7 +107,6 @@ def test_league_game_log_from_the_api_equals_the_landed_file(tmp_path, season_in
         )
         meta = metadata(again, LEAGUE_GAME_LOG)
         assert (meta["http_requests"], meta["cache_hits"], meta["rows"]) == (0, 1, 2460) and len(server.requests) == 3
-        assert time.monotonic() - t0 < 30
 
 
 def test_dead_endpoint_fails_the_step_with_the_breaker_error(tmp_path, season_instance):
