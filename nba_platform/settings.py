@@ -346,6 +346,13 @@ class Settings(EnvironmentSettings):
     api_host: str = setting("NBA_API_HOST", "127.0.0.1", "address `serve-api` and `serve-mcp` bind to")
     api_port: int = setting("NBA_API_PORT", 8080, "forecast API port")
     mcp_port: int = setting("NBA_MCP_PORT", 8081, "MCP server port (streamable HTTP; stdio needs none)")
+    mcp_public_url: str | None = setting(
+        "NBA_MCP_PUBLIC_URL",
+        None,
+        "URL clients reach the MCP server at (its OAuth resource metadata names `<url>/mcp`), "
+        "e.g. the load balancer's `https://host`; a trailing slash is dropped",
+        default_doc="`http://{host}:{port}` of `serve-mcp`",
+    )
     api_jwt_secret_key: str = setting(
         "NBA_API_JWT_SECRET_KEY", "nba_api_jwt_secret", "key of the HS256 token signing key in the secrets store"
     )

@@ -134,6 +134,6 @@ def mcp_from_environment(transport: str, host: str | None = None, port: int | No
         signing_key=resources["secrets"].get(settings.api_jwt_secret_key),
         issuer=settings.api_token_issuer,
         audience=settings.api_token_audience,
-        public_url=f"http://{host}:{port}",
+        public_url=settings.mcp_public_url or f"http://{host}:{port}",
         pool_size=settings.api_db_pool_size,
     )
