@@ -1,9 +1,10 @@
 # The Dagster UI has no authentication of its own, so it is never served without the ALB's OIDC
 # authentication: the HTTPS listener authenticates first (order 1) and only then forwards
-# (order 2); the HTTP listener only redirects to HTTPS. There are no other listeners, and one rule:
-# the forecast API's own paths (/v1/*, its docs and probes) go to the API tasks without OIDC, as
-# the API authenticates every /v1 request itself (JWT bearer tokens with scopes). /metrics is not
-# routed: Prometheus scrapes the tasks inside the VPC.
+# (order 2); the HTTP listener only redirects to HTTPS. There are no other listeners, and two rules,
+# both without OIDC because their targets authenticate every request themselves (the API's JWT
+# bearer tokens with scopes): the forecast API's own paths (/v1/*, its docs and probes) go to the
+# API tasks, and the MCP server's (/mcp, /mcp/*, its OAuth protected-resource metadata) to the MCP
+# tasks. /metrics is not routed: Prometheus scrapes the tasks inside the VPC.
 
 resource "aws_lb" "webserver" {
   name                       = "${local.name}-ui"
@@ -114,5 +115,48 @@ resource "aws_lb_listener_rule" "api" {
   action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.api.arn
+  }
+}
+
+# --- MCP server (streamable HTTP) ---------------------------------------------------------------
+resource "aws_lb_target_group" "mcp" {
+  name                 = "${local.name}-mcp"
+  port                 = 8081
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  # An MCP session lives in the task that opened it (mcp-session-id): keep a client on its task.
+  stickiness {
+    type            = "lb_cookie"
+    enabled         = true
+    cookie_duration = 86400
+  }
+
+  # /mcp answers 401 without a token; the protected-resource metadata answers 200 without one.
+  health_check {
+    path                = "/.well-known/oauth-protected-resource/mcp"
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_listener_rule" "mcp" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 20
+
+  condition {
+    path_pattern {
+      values = ["/mcp", "/mcp/*", "/.well-known/oauth-protected-resource/mcp"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.mcp.arn
   }
 }

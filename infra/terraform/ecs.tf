@@ -1,10 +1,12 @@
-# ECS Fargate: one cluster, four services from the same image (infra/../Dockerfile):
+# ECS Fargate: one cluster, five services from the same image (infra/../Dockerfile):
 #   webserver    dagster-webserver, behind the ALB
 #   daemon       dagster-daemon (exactly one task, never two at once)
 #   code-server  dagster code-server (gRPC :4000), found through Cloud Map; with the
 #                DefaultRunLauncher (infra/dagster/dagster.yaml) the runs execute inside it.
 #   api          the forecast API (`nba-platform serve-api`), behind the ALB's /v1 rule; read-only
 #                over the serving database, its JWT signing key the secret's nba_api_jwt_secret.
+#   mcp          the MCP server (`nba-platform serve-mcp --transport http`), behind the ALB's /mcp
+#                rule; the same tokens and database as the api (NBA_MCP_PUBLIC_URL: the ALB's URL).
 # Every container gets the same environment (plain settings only) and the same `secrets`,
 # which ECS resolves from Secrets Manager at start-up (valueFrom); no password is in plaintext.
 
@@ -64,7 +66,11 @@ locals {
   workspace_file = "/opt/dagster/app/workspace.yaml"
   rds_endpoint   = "${aws_db_instance.platform.address}:${aws_db_instance.platform.port}"
 
-  # Plain (non-secret) settings, identical for the three containers.
+  # What the MCP server's OAuth resource metadata names: the ALB, unless var.mcp_public_url is set
+  # (the certificate's domain, since the ALB's own DNS name does not match the certificate).
+  mcp_public_url = var.mcp_public_url != "" ? trimsuffix(var.mcp_public_url, "/") : "https://${aws_lb.webserver.dns_name}"
+
+  # Plain (non-secret) settings, identical for every container.
   container_environment = [
     { name = "NBA_PLATFORM_ENV", value = "prod" },
     { name = "NBA_LAKE_URI", value = "s3://${aws_s3_bucket.platform.bucket}/lake" },
@@ -88,6 +94,7 @@ locals {
     { name = "DAGSTER_CODE_SERVER_HOST", value = "${aws_service_discovery_service.code_server.name}.${aws_service_discovery_private_dns_namespace.platform.name}" },
     { name = "DAGSTER_COMPUTE_LOG_BUCKET", value = aws_s3_bucket.platform.bucket },
     { name = "DAGSTER_COMPUTE_LOG_PREFIX", value = "dagster/compute-logs" },
+    { name = "NBA_MCP_PUBLIC_URL", value = local.mcp_public_url },
   ]
 
   # Resolved by ECS from Secrets Manager (JSON keys of the runtime secret).
@@ -127,6 +134,15 @@ locals {
       command      = ["nba-platform", "serve-api", "--host", "0.0.0.0", "--port", "8080", "--workers", tostring(var.api_workers)]
       port         = 8080
       health_check = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+      start_period = 60
+    }
+    mcp = {
+      cpu     = var.mcp_cpu
+      memory  = var.mcp_memory
+      command = ["nba-platform", "serve-mcp", "--transport", "http", "--host", "0.0.0.0", "--port", "8081"]
+      port    = 8081
+      # the OAuth protected-resource metadata: 200 without a token (/mcp itself answers 401)
+      health_check = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/.well-known/oauth-protected-resource/mcp', timeout=4)"]
       start_period = 60
     }
   }
@@ -293,4 +309,35 @@ resource "aws_ecs_service" "api" {
   }
 
   depends_on = [aws_lb_listener_rule.api]
+}
+
+resource "aws_ecs_service" "mcp" {
+  name                              = "mcp"
+  cluster                           = aws_ecs_cluster.platform.id
+  task_definition                   = aws_ecs_task_definition.service["mcp"].arn
+  desired_count                     = var.mcp_desired_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  propagate_tags                    = "SERVICE"
+  enable_execute_command            = false
+  health_check_grace_period_seconds = 60
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.mcp.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.mcp.arn
+    container_name   = "mcp"
+    container_port   = 8081
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  depends_on = [aws_lb_listener_rule.mcp]
 }

@@ -28,7 +28,7 @@ locals {
   glue_database_arn = "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:database/${aws_glue_catalog_database.platform.name}"
   glue_tables_arn   = "arn:${local.partition}:glue:${var.aws_region}:${local.account_id}:table/${aws_glue_catalog_database.platform.name}/*"
 
-  service_names = ["webserver", "daemon", "code-server", "api"]
+  service_names = ["webserver", "daemon", "code-server", "api", "mcp"]
 }
 
 # One customer-managed key for the bucket, the secret, RDS storage and Performance Insights.

@@ -1,8 +1,9 @@
 # Security groups. Reachability:
 #   internet/VPN --443/80--> ALB --3000--> webserver
 #                            ALB --8080--> forecast API (/v1 rule)
+#                            ALB --8081--> MCP server (/mcp rule)
 #   webserver, daemon --4000--> code server (gRPC)
-#   webserver, daemon, code server, api --5432--> RDS     (nothing else reaches RDS)
+#   webserver, daemon, code server, api, mcp --5432--> RDS     (nothing else reaches RDS)
 #   ECS tasks --443--> AWS APIs / ECR / stats API / Slack; code server --smtp_port--> mail relay
 # The webserver accepts traffic only from the ALB's security group.
 
@@ -36,6 +37,12 @@ resource "aws_security_group" "api" {
   vpc_id      = var.vpc_id
 }
 
+resource "aws_security_group" "mcp" {
+  name        = "${local.name}-mcp"
+  description = "MCP server tasks (reachable only from the ALB)"
+  vpc_id      = var.vpc_id
+}
+
 resource "aws_security_group" "rds" {
   name        = "${local.name}-rds"
   description = "PostgreSQL (reachable only from the platform's ECS tasks)"
@@ -48,6 +55,7 @@ locals {
     daemon      = aws_security_group.daemon.id
     code-server = aws_security_group.code_server.id
     api         = aws_security_group.api.id
+    mcp         = aws_security_group.mcp.id
   }
 }
 
@@ -120,6 +128,25 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_api" {
   from_port                    = 8080
   to_port                      = 8080
   referenced_security_group_id = aws_security_group.api.id
+}
+
+# --- MCP server ---------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "mcp_from_alb" {
+  security_group_id            = aws_security_group.mcp.id
+  description                  = "MCP server, from the ALB only"
+  ip_protocol                  = "tcp"
+  from_port                    = 8081
+  to_port                      = 8081
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_mcp" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "ALB to MCP server tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 8081
+  to_port                      = 8081
+  referenced_security_group_id = aws_security_group.mcp.id
 }
 
 # --- code server --------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ output "api_url" {
   value       = "https://${aws_lb.webserver.dns_name}/v1"
 }
 
+output "mcp_url" {
+  description = "MCP server (streamable HTTP), behind the same ALB; the API's bearer tokens (scope read:forecasts)."
+  value       = "${local.mcp_public_url}/mcp"
+}
+
 output "alb_dns_name" {
   description = "DNS name of the ALB (CNAME/alias target for the certificate's domain)."
   value       = aws_lb.webserver.dns_name
@@ -70,7 +75,7 @@ output "ecs_cluster_name" {
 
 output "ecs_service_names" {
   description = "ECS services."
-  value       = [aws_ecs_service.webserver.name, aws_ecs_service.daemon.name, aws_ecs_service.code_server.name]
+  value       = [aws_ecs_service.webserver.name, aws_ecs_service.daemon.name, aws_ecs_service.code_server.name, aws_ecs_service.api.name, aws_ecs_service.mcp.name]
 }
 
 output "task_role_arn" {

@@ -341,7 +341,7 @@ variable "code_server_memory" {
 }
 
 variable "log_retention_days" {
-  description = "CloudWatch Logs retention for the three services."
+  description = "CloudWatch Logs retention for every service."
   type        = number
   default     = 365
 }
@@ -369,4 +369,29 @@ variable "api_desired_count" {
   description = "Forecast API tasks behind the ALB."
   type        = number
   default     = 2
+}
+
+# --- MCP server ---------------------------------------------------------------------------------
+variable "mcp_cpu" {
+  description = "MCP server task CPU units."
+  type        = number
+  default     = 256
+}
+
+variable "mcp_memory" {
+  description = "MCP server task memory (MiB)."
+  type        = number
+  default     = 512
+}
+
+variable "mcp_desired_count" {
+  description = "MCP server tasks behind the ALB. Sessions live in one task; the target group's stickiness cookie keeps a client on it, so more than 1 needs clients that keep cookies."
+  type        = number
+  default     = 1
+}
+
+variable "mcp_public_url" {
+  description = "URL clients reach the MCP server at (NBA_MCP_PUBLIC_URL), e.g. https://<the certificate's domain>; empty = https://<the ALB's DNS name>."
+  type        = string
+  default     = ""
 }

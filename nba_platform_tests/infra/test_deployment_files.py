@@ -970,14 +970,19 @@ def _listener_actions(listener: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_alb_never_forwards_to_the_ui_without_oidc() -> None:
     listeners = tf_resources("aws_lb_listener")
-    # One rule only: the forecast API's own paths (it authenticates every /v1 request with its own
-    # JWTs) to the API's target group; anything else (the UI) stays behind OIDC.
+    # Two rules only: the forecast API's and the MCP server's own paths (both authenticate every
+    # request with the API's JWTs) to their target groups; anything else (the UI) stays behind OIDC.
     rules = tf_resources("aws_lb_listener_rule")
-    assert set(rules) == {"api"}, "extra rules could bypass authentication"
-    [rule_action] = as_list(rules["api"]["action"])
-    assert rule_action["type"] == "forward" and ref(rule_action["target_group_arn"]) == "aws_lb_target_group.api.arn"
+    assert set(rules) == {"api", "mcp"}, "extra rules could bypass authentication"
+    for name in rules:
+        [rule_action] = as_list(rules[name]["action"])
+        assert rule_action["type"] == "forward"
+        assert ref(rule_action["target_group_arn"]) == f"aws_lb_target_group.{name}.arn"
     paths = as_list(rules["api"]["condition"])[0]["path_pattern"][0]["values"]
     assert set(paths) == {"/v1/*", "/docs", "/openapi.json", "/healthz", "/readyz"}, paths
+    mcp_paths = as_list(rules["mcp"]["condition"])[0]["path_pattern"][0]["values"]
+    assert set(mcp_paths) == {"/mcp", "/mcp/*", "/.well-known/oauth-protected-resource/mcp"}, mcp_paths
+    assert rules["api"]["priority"] != rules["mcp"]["priority"]
     https = [lst for lst in listeners.values() if lst["protocol"] == "HTTPS"]
     assert len(https) == 1
     actions = _listener_actions(https[0])
@@ -991,7 +996,7 @@ def test_alb_never_forwards_to_the_ui_without_oidc() -> None:
         if listener["protocol"] != "HTTPS":
             assert [a["type"] for a in _listener_actions(listener)] == ["redirect"], name
     groups = tf_resources("aws_lb_target_group")
-    assert {name: tg["port"] for name, tg in groups.items()} == {"webserver": 3000, "api": 8080}
+    assert {name: tg["port"] for name, tg in groups.items()} == {"webserver": 3000, "api": 8080, "mcp": 8081}
     assert groups["api"]["health_check"][0]["path"] == "/readyz"
     assert ref(actions[1]["target_group_arn"]) == "aws_lb_target_group.webserver.arn"
 
@@ -1021,10 +1026,14 @@ def test_security_groups_webserver_only_from_alb_rds_only_from_ecs() -> None:
         "aws_security_group.daemon.id",
         "aws_security_group.code_server.id",
         "aws_security_group.api.id",
+        "aws_security_group.mcp.id",
     }
     [api_rule] = by_group["aws_security_group.api.id"]
     assert ref(api_rule["referenced_security_group_id"]) == "aws_security_group.alb.id"
     assert "cidr_ipv4" not in api_rule and api_rule["from_port"] == api_rule["to_port"] == 8080
+    [mcp_rule] = by_group["aws_security_group.mcp.id"]
+    assert ref(mcp_rule["referenced_security_group_id"]) == "aws_security_group.alb.id"
+    assert "cidr_ipv4" not in mcp_rule and mcp_rule["from_port"] == mcp_rule["to_port"] == 8081
     # nothing reaches the daemon
     assert "aws_security_group.daemon.id" not in by_group
     # only the ALB accepts traffic from CIDR ranges
@@ -1102,7 +1111,7 @@ def test_glue_database_and_log_groups() -> None:
     [logs] = tf_resources("aws_cloudwatch_log_group").values()
     assert ref(logs["retention_in_days"]) == "var.log_retention_days"
     assert ref(logs["for_each"]) == "toset(local.service_names)"
-    assert tf_locals()["service_names"] == ["webserver", "daemon", "code-server", "api"]
+    assert tf_locals()["service_names"] == ["webserver", "daemon", "code-server", "api", "mcp"]
 
 
 def test_ecs_fargate_services_with_secrets_from_secrets_manager() -> None:
@@ -1112,7 +1121,7 @@ def test_ecs_fargate_services_with_secrets_from_secrets_manager() -> None:
 
     [taskdef] = tf_resources("aws_ecs_task_definition").values()
     assert ref(taskdef["for_each"]) == "local.services"
-    assert set(locals_["services"]) == {"webserver", "daemon", "code-server", "api"}
+    assert set(locals_["services"]) == {"webserver", "daemon", "code-server", "api", "mcp"}
     assert taskdef["requires_compatibilities"] == ["FARGATE"]
     assert taskdef["network_mode"] == "awsvpc"
     assert ref(taskdef["task_role_arn"]) == "aws_iam_role.task.arn"
@@ -1151,7 +1160,7 @@ def test_ecs_fargate_services_with_secrets_from_secrets_manager() -> None:
         assert json_key in SECRET_JSON_KEYS, item
 
     services = tf_resources("aws_ecs_service")
-    assert set(services) == {"webserver", "daemon", "code_server", "api"}
+    assert set(services) == {"webserver", "daemon", "code_server", "api", "mcp"}
     for name, service in services.items():
         assert service["launch_type"] == "FARGATE", name
         network = service["network_configuration"][0]
@@ -1163,6 +1172,8 @@ def test_ecs_fargate_services_with_secrets_from_secrets_manager() -> None:
     assert services["code_server"]["service_registries"]
     assert ref(services["api"]["load_balancer"][0]["target_group_arn"]) == "aws_lb_target_group.api.arn"
     assert list(locals_["services"]["api"]["command"])[:2] == ["nba-platform", "serve-api"]
+    assert ref(services["mcp"]["load_balancer"][0]["target_group_arn"]) == "aws_lb_target_group.mcp.arn"
+    assert list(locals_["services"]["mcp"]["command"])[:2] == ["nba-platform", "serve-mcp"]
     serving_url = next(i for i in environment if i["name"] == "NBA_SERVING_DB_URL")["value"]
     assert serving_url.startswith("postgresql://") and "sslmode=require" in serving_url
 
