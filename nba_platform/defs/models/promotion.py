@@ -35,9 +35,9 @@ class PromotionConfig(dg.Config):
         "shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}),
         "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
     },
-    deps=[
-        dg.AssetKey(["monitoring", "live_skill"])
-    ],  # live skill reports on the champion that scored, before any promotion
+    # live skill reports on the champion that scored, before any promotion; in a retraining run the
+    # check follows the new challenger's registration
+    deps=[dg.AssetKey(["monitoring", "live_skill"]), dg.AssetKey(["models", "game_outcome_model"])],
     group_name="models",
     kinds={"mlflow"},
     owners=["team:ml"],
