@@ -54,6 +54,17 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey):
     return records[0] if records and records[0].asset_materialization is not None else None
 
 
+def champion_mark(instance: dg.DagsterInstance) -> tuple[str, str] | None:
+    """(champion label, its last training season) from the latest model or promotion
+    materialization that names the champion; None before any."""
+    marks = [r for r in (_latest(instance, MODEL_KEY), _latest(instance, PROMOTION_KEY)) if r is not None]
+    marks = [r for r in marks if _value(r.asset_materialization.metadata, CHAMPION_LAST_META)]
+    if not marks:
+        return None
+    latest = max(marks, key=lambda r: r.storage_id).asset_materialization.metadata
+    return _value(latest, CHAMPION_META, "none"), _value(latest, CHAMPION_LAST_META)
+
+
 def stale_champion_cause(instance: dg.DagsterInstance, target_season: str | None = None) -> dict | None:
     """The cause to refit when the champion missed the last completed season before `target_season`
     (default: the season after the latest completed one), from the event log only: the latest
@@ -61,12 +72,10 @@ def stale_champion_cause(instance: dg.DagsterInstance, target_season: str | None
     that names the champion. None when the champion is current or there is none yet."""
     outcomes = _latest(instance, OUTCOMES_KEY)
     complete = _value(outcomes.asset_materialization.metadata, "complete_seasons") or [] if outcomes else []
-    marks = [r for r in (_latest(instance, MODEL_KEY), _latest(instance, PROMOTION_KEY)) if r is not None]
-    marks = [r for r in marks if _value(r.asset_materialization.metadata, CHAMPION_LAST_META)]
-    if not complete or not marks:
+    mark = champion_mark(instance)
+    if not complete or mark is None:
         return None
-    latest = max(marks, key=lambda r: r.storage_id).asset_materialization.metadata
-    champion, last = _value(latest, CHAMPION_META, "none"), _value(latest, CHAMPION_LAST_META)
+    champion, last = mark
     if champion_is_current(last, complete, target_season):
         return None
     target = target_season or next_season(max(complete))
@@ -152,6 +161,9 @@ def retraining_causes(instance: dg.DagsterInstance, cursor: dict, policy: Retrai
         elif latest > cursor["complete_season"]:
             cursor["complete_season"] = latest
             cause_id = f"season:{latest}"
+            mark = champion_mark(instance)
+            if mark is not None and mark[1] >= latest:
+                continue  # the champion already saw it (a CLI refit, or the deployed refit): nothing to do
             if cause_id not in fired:
                 fired.add(cause_id)
                 causes.append({"reason": "new_season", "id": cause_id, "detail": f"season {latest} completed"})
