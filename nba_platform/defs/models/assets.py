@@ -160,24 +160,47 @@ def game_outcome_model(
     )
     eval_model_uri = None
     if deploy != train:
-        # The evaluation model is kept (it alone may be scored on the evaluation season), under the
-        # walk-forward name: a model of the seasons before the one it predicts.
-        twin = mlflow.log_sklearn_model(
-            trained.estimator,
-            example_rows(features, trained.feature_columns, train[-1]),
-            params={**trained.params, "kind": trained.kind, "train_seasons": f"{train[0]}..{train[-1]}"},
-            metrics={"n_train_rows": trained.n_train_rows, **holdout},
-            tags={
-                "purpose": "evaluation",
-                "predicts_season": eval_season,
-                "kind": trained.kind,
-                "train_first_season": train[0],
-                "train_last_season": train[-1],
-                "n_train_rows": trained.n_train_rows,
-            },
-            registered_name=BACKFILL_MODEL_NAME,
-            run_name=f"game_outcome_model evaluation twin {eval_season}",
+        # The evaluation model is kept (it alone may be scored on the evaluation season) as what it is:
+        # the walk-forward model of the evaluation season (same kind, every earlier season), with the
+        # fingerprint and tags serving/game_predictions looks up, so that season's backfill reuses it.
+        wf_params = config.params(candidates=[trained.kind])
+        wf_fingerprint = training_fingerprint(
+            features, outcomes, train, wf_params, kind=trained.kind, predicts_season=eval_season
         )
+        twin = mlflow.find_version(BACKFILL_MODEL_NAME, {FINGERPRINT_TAG: wf_fingerprint})
+        if twin is None:
+            by = metrics.compare_methods(y_hold, {"model": p_hold["model"], "elo": p_hold["elo"]})
+            by = by.set_index("method") if "method" in by.columns else by
+            twin = mlflow.log_sklearn_model(
+                trained.estimator,
+                example_rows(features, trained.feature_columns, train[-1]),
+                params={
+                    **dataclasses.asdict(wf_params),
+                    "kind": trained.kind,
+                    "train_seasons": f"{train[0]}..{train[-1]}",
+                },
+                metrics={
+                    "n_train_rows": trained.n_train_rows,
+                    "n_eval_games": len(y_hold),
+                    **{
+                        f"eval_{m}_{k}": float(by.loc[m, k])
+                        for m in ("model", "elo")
+                        for k in ("brier", "log_loss", "accuracy")
+                    },
+                },
+                tags={
+                    "purpose": "walk_forward",
+                    "predicts_season": eval_season,
+                    "kind": trained.kind,
+                    "train_first_season": train[0],
+                    "train_last_season": train[-1],
+                    "n_train_rows": trained.n_train_rows,
+                    FINGERPRINT_TAG: wf_fingerprint,
+                },
+                registered_name=BACKFILL_MODEL_NAME,
+                artifacts={"feature_columns.json": json.dumps(list(FEATURE_COLUMNS))},
+                run_name=f"walk-forward {eval_season}",
+            )
         eval_model_uri = twin.model_uri
         deployed = train_kind(features, outcomes, deploy, trained.kind, params)
         estimator, n_train_rows = deployed.estimator, deployed.n_train_rows
