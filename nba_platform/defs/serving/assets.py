@@ -71,8 +71,9 @@ def empty_predictions() -> pd.DataFrame:
     kinds={"parquet", "scikitlearn", "mlflow"},
     owners=["team:ml"],
     description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
-    "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
-    "models/game_outcome_model refit on every season before that one, registered in MLflow as "
+    "data are served by the MLflow `champion` alias while it is current (trained through the last completed season "
+    "before them, lib/champion.py); earlier seasons, and seasons a stale champion would serve, are backfilled "
+    "walk-forward (the kind chosen by models/game_outcome_model refit on every season before that one, registered in MLflow as "
     "nba_game_outcome_backfill and refitted only when its training inputs change). Each game's features use only "
     "earlier games, including earlier games of the same season. Rows carry model_name and the integer model_version.",
 )
