@@ -298,11 +298,19 @@ class Settings(EnvironmentSettings):
         default_doc="unset (no registration); Terraform's ECS tasks set it to `var.glue_database_name` (`nba_platform`)",
     )
     # --- retraining sensor (defs/models/sensors.py)
+    retrain_on_drift: bool = setting(
+        "NBA_RETRAIN_ON_DRIFT",
+        False,
+        "whether a drift share at or above `NBA_RETRAIN_DRIFT_SHARE` makes `retraining_sensor` ask for a retrain. "
+        "Off: drift is a report (monitoring/feature_drift), not a trigger, because consecutive real seasons drift as "
+        'much as the threshold (README, "The champion stays current"); new complete seasons and a stale champion '
+        "retrain instead",
+    )
     retrain_drift_share: float = setting(
         "NBA_RETRAIN_DRIFT_SHARE",
         0.75,
         "share of drifted features (KS test per feature) in a new partition that makes `retraining_sensor` ask "
-        "for a retrain. Measured on the shipped history: a full season against the three before it flags 10-71% "
+        "for a retrain when `NBA_RETRAIN_ON_DRIFT` is on. Measured on the shipped history: a full season against the three before it flags 10-71% "
         "of features (scoring and pace rise every year), the same distribution ~1%; 0.75 means drift beyond a "
         "normal season's",
     )

@@ -77,3 +77,8 @@ def real_game_features() -> pd.DataFrame:
 def real_game_outcomes() -> pd.DataFrame:
     """game_id, home_win, home_margin of the same games."""
     return game_outcomes(_real_team_games())
+
+
+def real_team_games() -> pd.DataFrame:
+    """The validated, deduplicated team-game table of the same sources. A fresh copy each call."""
+    return _real_team_games().copy()

@@ -147,7 +147,27 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, t
     drift_tags = {k: v for k, v in request.tags.items() if not k.startswith("dagster/")}
     drift_outcome = run_job(request.job_name, outcome.seasons, instance, tags={**drift_tags, "nba/trigger": trigger})
     report(drift_outcome, instance)
-    return 0 if drift_outcome.success else 1
+    if not drift_outcome.success:
+        return 1
+    return ensure_current_champion(instance, None, trigger)
+
+
+def ensure_current_champion(instance, target_season: str | None, trigger: str) -> int:
+    """The retraining sensor's stale-champion rule (defs/models/sensors.stale_champion_cause), run
+    here right away: when the champion missed the last completed season before `target_season`
+    (default: the next season), the sensor's own request (retrain_request: refit on every completed
+    season, then the promotion check) runs in-process. The sensor then finds a current champion."""
+    from nba_platform.cli.runs import run_job
+    from nba_platform.defs.models.sensors import retrain_request, stale_champion_cause
+
+    cause = stale_champion_cause(instance, target_season)
+    if cause is None:
+        return 0
+    _print(f"{cause['detail']}: refitting the game model on every completed season ...")
+    request = retrain_request([cause])
+    outcome = run_job(request.job_name, [], instance, tags={**request.tags, "nba/trigger": trigger})
+    report(outcome, instance)
+    return 0 if outcome.success else 1
 
 
 def cmd_correct(args) -> int:
@@ -260,6 +280,9 @@ def cmd_predict_season(args) -> int:
     _print(
         f"landed {name}: {shape.name}, {len(by_season[args.season])} rows; building {args.season} tables, features, predictions ..."
     )
+    # Never predict a season with a champion that missed the last completed season before it.
+    if ensure_current_champion(instance, args.season, "cli-predict-season") != 0:
+        return 1
     outcome = run_job("predict_season", [args.season], instance, tags={"nba/trigger": "cli-predict-season"})
     if not outcome.success:
         report(outcome, instance)

@@ -102,9 +102,17 @@ def run_job(
     order = instance.get_dynamic_partitions(SEASON_PARTITIONS)
     positions = sorted(order.index(s) for s in seasons)
     invocation = uuid.uuid4().hex
+    # no seasons: a job of unpartitioned assets (e.g. retrain_game_model)
+    partition_range = (
+        {
+            "dagster/asset_partition_range_start": order[positions[0]],
+            "dagster/asset_partition_range_end": order[positions[-1]],
+        }
+        if positions
+        else {}
+    )
     run_tags = {
-        "dagster/asset_partition_range_start": order[positions[0]],
-        "dagster/asset_partition_range_end": order[positions[-1]],
+        **partition_range,
         **cli_run_tags(),
         **(tags or {}),
         INVOCATION_TAG: invocation,
@@ -126,7 +134,7 @@ def run_job(
                 run_config=None if verbose else QUIET_RUN_CONFIG,
             )
     seconds = time.perf_counter() - start
-    covered = order[positions[0] : positions[-1] + 1]
+    covered = order[positions[0] : positions[-1] + 1] if positions else []
     summary = summary_lines(instance, result.run_id, job_name, result.success, seconds, tally)
     return RunOutcome(result.run_id, result.success, covered, job_name, seconds, summary)
 

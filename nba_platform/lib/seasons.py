@@ -102,21 +102,77 @@ def season_window(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return pd.Timestamp(start, 9, 1), pd.Timestamp(start + 1, 10, 31)
 
 
-def complete_seasons(team_games) -> list[str]:
-    """Seasons that are over: every game has its points, there were playoff games, and either a
-    later season has games or the season's last game was played in June..September (the Finals
-    end in June; the 2020 bubble ran into October, but 2020-21 games then exist)."""
+# Regular-season games per team (82 unless listed). 1998-99 (lockout): 50; 2011-12 (lockout): 66;
+# 2020-21 (pandemic): 72. 2019-20 stopped on 11 Mar 2020 with teams at 63-67 games; the 22 bubble
+# teams then played 8 seeding games (71-75), the other 8 never played again (64-67), so the count
+# cannot tell a March cut from the finished season: REGULAR_SEASON_LAST_DAY says when it ended.
+REGULAR_SEASON_GAMES = {"1998-99": 50, "2011-12": 66, "2019-20": 63, "2020-21": 72}
+FULL_REGULAR_SEASON = 82
+REGULAR_SEASON_LAST_DAY = {"2019-20": pd.Timestamp(2020, 8, 14)}
+# A game cancelled and never made up (2012-13: BOS-IND after the Boston Marathon bombing) leaves
+# two teams one game short: a team may miss this many games and its season still count as played.
+MISSED_GAMES_ALLOWED = 1
+SCHEDULE_STATUSES = ("scheduled", "final", "postponed")
+
+
+def regular_season_length(season: str) -> int:
+    return REGULAR_SEASON_GAMES.get(season, FULL_REGULAR_SEASON)
+
+
+def _played_out(rows: pd.DataFrame, season: str) -> bool:
+    """The results-only rule: every team of the season has played the season's regular-season
+    length (less MISSED_GAMES_ALLOWED), and the season reached its known last day if it has one."""
+    games = rows.groupby("team_id")["game_id"].nunique()
+    if games.empty or games.min() < regular_season_length(season) - MISSED_GAMES_ALLOWED:
+        return False
+    last_day = REGULAR_SEASON_LAST_DAY.get(season)
+    return last_day is None or pd.to_datetime(rows["game_date"]).max() >= last_day
+
+
+def complete_seasons(team_games, schedule: pd.DataFrame | None = None) -> list[str]:
+    """Seasons whose regular season is over, playoffs or not (a regular-season-only log completes
+    its season). A season with a regular-season game that has no points yet is never complete.
+
+    With a schedule (`game_id`, `status` in SCHEDULE_STATUSES; `season`/`season_type` derived from
+    the game id when absent): a season is complete when it has final regular-season games and none
+    left `scheduled` (postponed games that left the schedule do not hold it open). Seasons the
+    schedule does not cover fall back to the results alone: complete when playoff or play-in games
+    exist, or a later season has games, or every team has played the season's regular-season
+    length (`regular_season_length`: 82, 1998-99 50, 2011-12 66, 2020-21 72, 2019-20 63 and
+    played through 14 Aug 2020, the last seeding day), less MISSED_GAMES_ALLOWED."""
 
     if team_games is None or len(team_games) == 0:
         return []
-    tg = team_games[["season", "season_type", "game_date", "pts"]]
-    dates = pd.to_datetime(tg["game_date"])
-    seasons = sorted(tg["season"].astype(str).unique())
+    tg = team_games[["game_id", "season", "season_type", "game_date", "team_id", "pts"]].copy()
+    tg["season"] = tg["season"].astype(str)
+    by_schedule: dict[str, bool] = {}
+    if schedule is not None and len(schedule):
+        sched = schedule.copy()
+        ids = normalise_game_id(sched["game_id"].astype(str))
+        if "season" not in sched.columns:
+            sched["season"] = season_from_game_id(ids)
+        if "season_type" not in sched.columns:
+            sched["season_type"] = season_type_from_game_id(ids)
+        status = sched["status"].astype(str).str.lower()
+        unknown = sorted(set(status) - set(SCHEDULE_STATUSES))
+        if unknown:
+            raise ValueError(f"schedule status must be one of {SCHEDULE_STATUSES}, got {unknown}")
+        regular = (sched["season_type"] == "regular").to_numpy()
+        for season, st in status[regular].groupby(sched["season"].astype(str)[regular]):
+            by_schedule[season] = bool((st == "final").any() and not (st == "scheduled").any())
+    seasons = sorted(set(tg["season"].unique()) | set(by_schedule))
     done = []
     for i, season in enumerate(seasons):
-        rows = (tg["season"].astype(str) == season).to_numpy()
-        if not (tg.loc[rows, "season_type"] == "playoffs").any() or tg.loc[rows, "pts"].isna().any():
-            continue
-        if i + 1 < len(seasons) or 6 <= dates[rows].max().month <= 9:
+        rows = tg[tg["season"] == season]
+        regular = rows[rows["season_type"] == "regular"]
+        if regular["pts"].isna().any():
+            continue  # a regular-season game without its points: not played yet (or a defect)
+        if season in by_schedule:
+            complete = by_schedule[season]
+        else:
+            later = i + 1 < len(seasons)
+            post = rows["season_type"].isin(["playoffs", "play_in"]).any()
+            complete = later or post or _played_out(regular, season)
+        if complete:
             done.append(season)
     return done

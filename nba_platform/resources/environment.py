@@ -88,6 +88,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             keep_weekly=s.backup_keep_weekly,
         ),
         "retraining_policy": RetrainingPolicy(
+            drift_triggers_retraining=s.retrain_on_drift,
             drift_share_threshold=s.retrain_drift_share,
             skill_decay_margin=s.retrain_skill_margin,
             min_live_games=s.retrain_min_live_games,

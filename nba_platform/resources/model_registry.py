@@ -71,6 +71,18 @@ def rollback(
     return current, mlflow.version(target, name)
 
 
+def champion_marks(mlflow: MlflowTracking, name: str = GAME_MODEL_NAME) -> dict:
+    """Materialization metadata naming the champion and its last training season, which the
+    retraining sensor's stale-champion rule reads from the event log (no MLflow in a tick)."""
+    champion = mlflow.version_by_alias(CHAMPION, name)
+    if champion is None:
+        return {}
+    return {
+        "champion_after": champion.label,
+        "champion_train_last_season": champion.tags.get("train_last_season", ""),
+    }
+
+
 def publish_champion(mlflow: MlflowTracking, serving_db, name: str = GAME_MODEL_NAME) -> int:
     """Append the current champion (version, trained seasons, validation Brier, since when and why)
     to the serving database's model_champions table, read by the forecast API. Idempotent: the same

@@ -139,8 +139,12 @@ def test_feature_drift_per_season_against_the_champion(setup):
     }
 
     # what the retraining sensor reads: drift_share and champion_version per partition
-    causes, _ = retraining_causes(instance, {}, RetrainingPolicy(drift_share_threshold=0.99 * jump["drift_share"]))
+    # (a trigger only where the policy enables it; by default drift is a report)
+    enabled = RetrainingPolicy(drift_triggers_retraining=True, drift_share_threshold=0.99 * jump["drift_share"])
+    causes, _ = retraining_causes(instance, {}, enabled)
     assert [c["id"] for c in causes] == [f"drift:{label}:2024-25"]
+    report_only = RetrainingPolicy(drift_share_threshold=0.99 * jump["drift_share"])
+    assert [c["id"] for c in retraining_causes(instance, {}, report_only)[0]] == []
 
 
 def test_drift_follows_a_season_update_run_for_the_same_seasons(setup):

@@ -28,12 +28,14 @@ import pytest
 
 from nba_platform.definitions import defs
 from nba_platform.defs.pipelines.jobs import BUILD_ALL_SELECTION
+from nba_platform.defs.serving.assets import predict_home_win
 from nba_platform.lib.model_artifacts import DIGEST_TAG, ModelIntegrityError
 from nba_platform.resources.landing import sample_root
 from nba_platform.resources.mlflow import BACKFILL_MODEL_NAME, GAME_MODEL_NAME
 from nba_platform.resources.model_registry import CHAMPION
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags
+from nba_platform_tests.lake_files import read_lake
 
 SEASONS = ["2018-19", "2019-20", "2020-21", "2021-22", "2022-23", "2023-24"]
 SOURCES = [
@@ -104,7 +106,9 @@ def test_registry_holds_served_versions_and_backfill_refits_apart(built):
     after = built["after_first"]["registry"]
     assert [v for v, _ in after[GAME_MODEL_NAME]] == [1]  # the champion, nothing else
     backfill = {tags["predicts_season"]: (v, tags) for v, tags in after[BACKFILL_MODEL_NAME]}
-    assert sorted(backfill) == ["2020-21", "2021-22", "2022-23"]
+    # 2023-24 (complete) too: the evaluation model, the walk-forward model of the season the champion
+    # was then refit on
+    assert sorted(backfill) == ["2020-21", "2021-22", "2022-23", "2023-24"]
     for season, (_, tags) in backfill.items():
         assert tags["purpose"] == "walk_forward" and tags["train_last_season"] < season
         assert tags[DIGEST_TAG] and tags["input_fingerprint"]
@@ -120,9 +124,9 @@ def test_identical_rebuild_registers_nothing_and_stacks_no_prediction(built):
     first, second = built["after_first"]["serving"], built["after_second"]["serving"]
     assert len(second) == len(first) and not second.duplicated(["game_id", "model_name"]).any()
     assert second["model_version"].dtype.kind == "i"
-    served = second[second["model_name"] == GAME_MODEL_NAME]
-    assert set(served["season"]) == {"2023-24"} and set(served["model_version"]) == {1}
-    assert set(second.loc[second["model_name"] == BACKFILL_MODEL_NAME, "season"]) == {"2020-21", "2021-22", "2022-23"}
+    # the champion was refit through 2023-24 (complete): every built season is served walk-forward
+    assert (second["model_name"] == BACKFILL_MODEL_NAME).all()
+    assert set(second["season"]) == {"2020-21", "2021-22", "2022-23", "2023-24"}
     [event] = [
         e
         for e in built["second"].get_asset_materialization_events()
@@ -183,17 +187,16 @@ def test_champion_loads_and_predicts_p_home_win_without_project_code(built):
     # the signature is the table's: its 8 integer columns are int64 in both
     assert {c: result["table_dtypes"][c] for c in INT_FEATURES} == dict.fromkeys(INT_FEATURES, "int64")
     assert {c: result["input_types"][c] for c in INT_FEATURES} == dict.fromkeys(INT_FEATURES, "long")
-    # the same probabilities the platform served for the season
-    served = pd.concat(
-        [
-            pq.read_table(p).to_pandas()
-            for p in sorted((root / "lake" / "serving" / "game_predictions").rglob("*.parquet"))
-        ],
-        ignore_index=True,
+    # the same probabilities the platform computes with the champion for the season
+    mlflow = built["resources"]["mlflow"]
+    features = read_lake(root / "lake", "features/game_features")
+    rows = features[features["season"] == "2023-24"].reset_index(drop=True)
+    platform = pd.Series(
+        predict_home_win(mlflow.load_sklearn_model(mlflow.version_by_alias(CHAMPION).model_uri), rows),
+        index=rows["game_id"],
     )
-    served = served[served["season"] == "2023-24"].set_index("game_id")["p_home_win"]
     consumer = pd.Series(result["p"], index=result["game_ids"])
-    assert (consumer - served.reindex(consumer.index)).abs().max() < 1e-12
+    assert (consumer - platform.reindex(consumer.index)).abs().max() < 1e-12
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -221,8 +224,13 @@ class _Payload:
 def test_tampered_artifact_is_refused_before_it_is_opened_and_alerted(built, tmp_path, monkeypatch):
     resources = built["resources"]
     mlflow = resources["mlflow"]
-    champion = mlflow.version_by_alias(CHAMPION)
-    location = mlflow.artifact_uri(champion.version)
+    # the version that serves 2023-24 (walk-forward: the champion was refit through it)
+    served = pq.read_table(
+        next((built["root"] / "lake" / "serving" / "game_predictions" / "season=2023-24").rglob("*.parquet"))
+    ).to_pandas()
+    [(name, number)] = set(zip(served["model_name"], served["model_version"]))
+    champion = mlflow.version(str(number), name)
+    location = mlflow.artifact_uri(champion.version, name)
     estimator = Path(location.removeprefix("file://")) / "artifacts" / "estimator.pkl"
     original = estimator.read_bytes()
     marker = tmp_path / "marker"
@@ -233,7 +241,7 @@ def test_tampered_artifact_is_refused_before_it_is_opened_and_alerted(built, tmp
     _Hook.bodies.clear()
     try:
         estimator.write_bytes(crafted)
-        with pytest.raises(ModelIntegrityError, match=r"nba_game_outcome/v1: artifacts do not match .*estimator\.pkl"):
+        with pytest.raises(ModelIntegrityError, match=rf"{name}/v{number}: artifacts do not match .*estimator\.pkl"):
             mlflow.load_sklearn_model(champion.model_uri)
         # the serving asset refuses the season too: its run fails, nothing is served from it
         result = dg.materialize(

@@ -132,6 +132,29 @@ def test_build_then_ingest_season_update_runs_once_with_its_drift(home, tmp_path
     requested, _ = tick_every_sensor(cursors)
     automation = requested.pop("default_automation_condition_sensor")
     assert requested == dict.fromkeys(requested, 0)
-    # Declarative automation catches up other seasons' shadow scores after the features changed (as
-    # after the sensor's own season_update); nothing the ingest built (2022-23, features) again.
+    # Declarative automation no longer re-scores other seasons' shadow scores when the features change
+    # (only the season whose tables changed); nothing the ingest built (2022-23, features) again.
     assert not [r for r in automation if r.endswith((":2022-23", ":None")) or r.startswith("features/")]
+
+
+def test_ingest_of_a_complete_new_season_refits_the_champion_through_the_sensors_request(home, tmp_path, sample_path):
+    """Build through 2022-23, then `ingest` the complete 2023-24 regular-season log: the CLI runs the
+    retraining sensor's own stale-champion request (stale_champion_cause, retrain_request) right after
+    the update, the refit through 2023-24 is promoted at the season boundary, and the retraining
+    sensor has nothing left to do."""
+    from nba_platform.resources.environment import build_resources
+
+    run_cli(["ingest", "--no-run", str(sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"))], home)
+    run_cli(["build"], home)
+    before = build_resources()["mlflow"].version_by_alias("champion")
+    assert before.tags["train_last_season"] == "2022-23"  # the build deploys the refit through 2022-23
+    _, cursors = tick_every_sensor({})
+
+    out = run_cli(["ingest", str(gamelog(tmp_path, sample_path, "2023-24"))], home)
+    assert "missed completed 2023-24" in out and "job retrain_game_model" in out
+    assert runs_by_job() == {"build_all": 1, "season_update": 1, "season_drift": 1, "retrain_game_model": 1}
+    champion = build_resources()["mlflow"].version_by_alias("champion")
+    assert champion.version != before.version and champion.tags["train_last_season"] == "2023-24"
+
+    requested, _ = tick_every_sensor(cursors)
+    assert requested["retraining_sensor"] == 0  # the CLI ran what the sensor would have requested

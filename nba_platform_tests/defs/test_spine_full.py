@@ -139,7 +139,9 @@ def test_model_beats_elo_on_the_last_season_and_is_registered(built):
     versions = built["resources"]["mlflow"].model_versions()
     assert card["model_version"] in {str(v.version) for v in versions}
     registered = next(v for v in versions if str(v.version) == card["model_version"])
-    assert registered.tags["purpose"] == "evaluation" and registered.tags["eval_season"] == "2023-24"
+    # evaluated with 2023-24 held out, then refit on it (complete): the deployed model
+    assert registered.tags["purpose"] == "deployed" and registered.tags["eval_season"] == "2023-24"
+    assert registered.tags["train_last_season"] == "2023-24"
 
 
 def test_predictions_are_published_with_their_model_version_and_top_factors(built):
@@ -147,12 +149,16 @@ def test_predictions_are_published_with_their_model_version_and_top_factors(buil
 
     mlflow = built["resources"]["mlflow"]
     tags = {str(v.version): v.tags for v in mlflow.model_versions("nba_game_outcome_backfill")}
-    # 2023-24: served by the champion (the evaluation model, trained to 2022-23, never saw it)
+    # 2023-24: the champion was refit on it, so it is served by the evaluation model (trained to
+    # 2022-23, never saw it), registered as the season's walk-forward model
     preds = read(built["root"], "serving", "game_predictions", season="2023-24")
     assert len(preds) == 1312 and preds["p_home_win"].between(0, 1).all()
     champion = mlflow.version_by_alias("champion")
-    assert set(zip(preds["model_name"], preds["model_version"])) == {(champion.name, int(champion.version))}
-    assert champion.tags["purpose"] == "evaluation" and champion.tags["train_last_season"] == "2022-23"
+    assert champion.tags["purpose"] == "deployed" and champion.tags["train_last_season"] == "2023-24"
+    [(name, number)] = set(zip(preds["model_name"], preds["model_version"]))
+    assert name == "nba_game_outcome_backfill" and tags[str(number)]["predicts_season"] == "2023-24"
+    assert tags[str(number)]["train_last_season"] == "2022-23"
+    assert champion.tags["eval_model_uri"] == f"models:/nba_game_outcome_backfill/{number}"
     # 2022-23: backfilled walk-forward by a model refit on every earlier season
     earlier = read(built["root"], "serving", "game_predictions", season="2022-23")
     assert set(earlier["model_name"]) == {"nba_game_outcome_backfill"} and earlier["model_version"].nunique() == 1

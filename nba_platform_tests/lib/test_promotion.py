@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 
 from nba_platform.lib.promotion import PromotionRule, paired_bootstrap, promotion_decision, rolling_brier, skill_summary
-from nba_platform.lib.seasons import complete_seasons
 
 
 def outcomes_and_forecasts(n=1200, seed=1):
@@ -72,22 +71,3 @@ def test_skill_summary_and_rolling_brier():
     assert s["brier_last_2"] == pytest.approx(np.mean([(0.4 - 1) ** 2, 0.25]))
     frame = pd.DataFrame({"p": [0.5, 1.0, 0.0], "home_win": [1, 1, 1]})
     assert rolling_brier(frame, "p", 2).round(3).tolist() == [0.25, 0.125, 0.5]
-
-
-def test_complete_seasons():
-    def games(season, dates, types, pts=10):
-        return pd.DataFrame({"season": season, "game_date": pd.to_datetime(dates), "season_type": types, "pts": pts})
-
-    tg = pd.concat(
-        [
-            games(
-                "2019-20", ["2019-11-01", "2020-10-11"], ["regular", "playoffs"]
-            ),  # bubble finals: a later season exists
-            games("2020-21", ["2020-12-22", "2021-07-20"], ["regular", "playoffs"]),
-            games("2021-22", ["2021-10-19", "2022-04-10"], ["regular", "regular"]),  # no playoffs yet
-        ]
-    )
-    assert complete_seasons(tg) == ["2019-20", "2020-21"]
-    unplayed = games("2022-23", ["2022-10-18", "2023-06-12"], ["regular", "playoffs"]).assign(pts=[10, None])
-    assert complete_seasons(unplayed) == []
-    assert complete_seasons(pd.DataFrame()) == []

@@ -1,5 +1,6 @@
 """The home-win model: chosen by validation skill, calibrated, tracked and registered in MLflow,
-and evaluated on the latest season against Elo, the home base rate and a coin flip."""
+and evaluated on the latest season against Elo, the home base rate and a coin flip. The registered
+(deployed) model is then refit on every season, the evaluation season included once complete."""
 
 import base64
 import dataclasses
@@ -10,9 +11,10 @@ import pandas as pd
 
 # scikit-learn is imported inside the assets (lib.models), not at definitions load time.
 from nba_platform.lib import metrics
+from nba_platform.lib.champion import completed_seasons_of_games, deploy_train_seasons
 from nba_platform.lib.model_params import GameModelParams
-from nba_platform.resources.mlflow import GAME_MODEL_NAME, MlflowTracking
-from nba_platform.resources.model_registry import CHAMPION, publish_champion, register_trained_version
+from nba_platform.resources.mlflow import BACKFILL_MODEL_NAME, GAME_MODEL_NAME, MlflowTracking
+from nba_platform.resources.model_registry import CHAMPION, champion_marks, publish_champion, register_trained_version
 from nba_platform.resources.serving_db import ServingDatabase
 
 OWNERS = ["team:ml"]
@@ -71,9 +73,11 @@ def png_markdown(png: bytes, alt: str) -> str:
     group_name="models",
     kinds={"scikitlearn", "mlflow"},
     owners=OWNERS,
-    description="Home-win probability model trained on every season before the evaluation season: the candidate "
-    "(regularised logistic or gradient boosting) with the best Brier on the last training season wins, is refit on all "
-    "training seasons and calibrated, then logged and registered in MLflow. Materializes a one-row model card.",
+    description="Home-win probability model. Evaluation holds the latest played season out: the candidate "
+    "(regularised logistic or gradient boosting) with the best Brier on the last training season wins and is refit "
+    "on every season before the evaluation season. The model that is registered (champion or challenger) is then "
+    "refit with that kind on every season, the evaluation season included once it is complete (lib/champion.py), "
+    "so the deployed model never misses the last completed season. Materializes a one-row model card.",
 )
 def game_outcome_model(
     context: dg.AssetExecutionContext,
@@ -86,7 +90,9 @@ def game_outcome_model(
     from nba_platform.lib.model_artifacts import FINGERPRINT_TAG
     from nba_platform.lib.models import (  # imports scikit-learn: only in a run
         FEATURE_COLUMNS,
+        holdout_probabilities,
         select_and_train,
+        train_kind,
         training_fingerprint,
     )
 
@@ -95,8 +101,10 @@ def game_outcome_model(
     train = [
         s for s in seasons if s < eval_season and (config.first_train_season is None or s >= config.first_train_season)
     ]
+    completed = completed_seasons_of_games(features, outcomes)
+    deploy = deploy_train_seasons(train, eval_season, completed)
     params = config.params()
-    fingerprint = training_fingerprint(features, outcomes, train, params, eval_season=eval_season)
+    fingerprint = training_fingerprint(features, outcomes, deploy, params, eval_season=eval_season)
     reused = mlflow.find_version(GAME_MODEL_NAME, {FINGERPRINT_TAG: fingerprint})
     if reused is not None:
         # Same training rows, labels and parameters as a registered version: the same model. Re-registering
@@ -109,6 +117,7 @@ def game_outcome_model(
                     "model_name": reused.name,
                     "model_version": reused.version,
                     "model_uri": reused.model_uri,
+                    "eval_model_uri": reused.tags.get("eval_model_uri", reused.model_uri),
                     "run_id": reused.run_id,
                     "kind": reused.tags["kind"],
                     "eval_season": reused.tags["eval_season"],
@@ -129,38 +138,103 @@ def game_outcome_model(
                 "input_fingerprint": fingerprint,
                 "kind": reused.tags["kind"],
                 "mlflow_run_id": reused.run_id,
-                "train_seasons": f"{train[0]} .. {train[-1]}",
+                "train_seasons": f"{reused.tags['train_first_season']} .. {reused.tags['train_last_season']}",
                 "eval_season": eval_season,
                 "n_train_rows": int(reused.tags["n_train_rows"]),
+                "completed_seasons_through": completed[-1] if completed else "none",
+                **champion_marks(mlflow),
             },
         )
     trained = select_and_train(features, outcomes, train, params)
     context.log.info(f"selected {trained.kind} on {train[0]}..{train[-1]} ({trained.n_train_rows} games)")
     chosen = trained.validation.set_index("candidate").loc[trained.kind]
+    # The evaluation model on the held-out season: what the season-boundary promotion rule reads.
+    y_hold, p_hold, _ = holdout_probabilities(trained, features, outcomes, [eval_season])
+    holdout = (
+        {
+            "holdout_brier": metrics.brier_score(y_hold, p_hold["model"]),
+            "holdout_elo_brier": metrics.brier_score(y_hold, p_hold["elo"]),
+        }
+        if len(y_hold)
+        else {}
+    )
+    eval_model_uri = None
+    if deploy != train:
+        # The evaluation model is kept (it alone may be scored on the evaluation season) as what it is:
+        # the walk-forward model of the evaluation season (same kind, every earlier season), with the
+        # fingerprint and tags serving/game_predictions looks up, so that season's backfill reuses it.
+        wf_params = config.params(candidates=[trained.kind])
+        wf_fingerprint = training_fingerprint(
+            features, outcomes, train, wf_params, kind=trained.kind, predicts_season=eval_season
+        )
+        twin = mlflow.find_version(BACKFILL_MODEL_NAME, {FINGERPRINT_TAG: wf_fingerprint})
+        if twin is None:
+            by = metrics.compare_methods(y_hold, {"model": p_hold["model"], "elo": p_hold["elo"]})
+            by = by.set_index("method") if "method" in by.columns else by
+            twin = mlflow.log_sklearn_model(
+                trained.estimator,
+                example_rows(features, trained.feature_columns, train[-1]),
+                params={
+                    **dataclasses.asdict(wf_params),
+                    "kind": trained.kind,
+                    "train_seasons": f"{train[0]}..{train[-1]}",
+                },
+                metrics={
+                    "n_train_rows": trained.n_train_rows,
+                    "n_eval_games": len(y_hold),
+                    **{
+                        f"eval_{m}_{k}": float(by.loc[m, k])
+                        for m in ("model", "elo")
+                        for k in ("brier", "log_loss", "accuracy")
+                    },
+                },
+                tags={
+                    "purpose": "walk_forward",
+                    "predicts_season": eval_season,
+                    "kind": trained.kind,
+                    "train_first_season": train[0],
+                    "train_last_season": train[-1],
+                    "n_train_rows": trained.n_train_rows,
+                    FINGERPRINT_TAG: wf_fingerprint,
+                },
+                registered_name=BACKFILL_MODEL_NAME,
+                artifacts={"feature_columns.json": json.dumps(list(FEATURE_COLUMNS))},
+                run_name=f"walk-forward {eval_season}",
+            )
+        eval_model_uri = twin.model_uri
+        deployed = train_kind(features, outcomes, deploy, trained.kind, params)
+        estimator, n_train_rows = deployed.estimator, deployed.n_train_rows
+        context.log.info(f"deployed model: {trained.kind} refit on {deploy[0]}..{deploy[-1]} ({n_train_rows} games)")
+    else:
+        estimator, n_train_rows = trained.estimator, trained.n_train_rows
     logged = mlflow.log_sklearn_model(
-        trained.estimator,
-        example_rows(features, trained.feature_columns, train[-1]),
+        estimator,
+        example_rows(features, trained.feature_columns, deploy[-1]),
         params={
             **trained.params,
             "kind": trained.kind,
-            "train_seasons": f"{train[0]}..{train[-1]}",
+            "train_seasons": f"{deploy[0]}..{deploy[-1]}",
             "eval_season": eval_season,
         },
         metrics={
             "validation_brier": chosen["brier"],
             "validation_log_loss": chosen["log_loss"],
             "validation_accuracy": chosen["accuracy"],
-            "n_train_rows": trained.n_train_rows,
+            "n_train_rows": n_train_rows,
+            **holdout,
         },
-        # The drift asset, shadow scoring and the retraining sensor read these tags off the champion.
+        # The drift asset, shadow scoring, promotion and the retraining sensor read these tags off the champion.
         tags={
-            "purpose": "evaluation",
+            "purpose": "deployed",
             "eval_season": eval_season,
             "kind": trained.kind,
-            "train_first_season": train[0],
-            "train_last_season": train[-1],
+            "train_first_season": deploy[0],
+            "train_last_season": deploy[-1],
             "validation_brier": f"{chosen['brier']:.6f}",
-            "n_train_rows": trained.n_train_rows,
+            "n_train_rows": n_train_rows,
+            "completed_seasons_through": completed[-1] if completed else "none",
+            **{k: f"{v:.6f}" for k, v in holdout.items()},
+            **({"eval_model_uri": eval_model_uri} if eval_model_uri else {}),
             FINGERPRINT_TAG: fingerprint,
         },
         artifacts={
@@ -181,12 +255,13 @@ def game_outcome_model(
                 "model_name": logged.name,
                 "model_version": logged.version,
                 "model_uri": logged.model_uri,
+                "eval_model_uri": eval_model_uri or logged.model_uri,
                 "run_id": logged.run_id,
                 "kind": trained.kind,
                 "eval_season": eval_season,
-                "train_first_season": train[0],
-                "train_last_season": train[-1],
-                "n_train_rows": trained.n_train_rows,
+                "train_first_season": deploy[0],
+                "train_last_season": deploy[-1],
+                "n_train_rows": n_train_rows,
                 "feature_columns": json.dumps(trained.feature_columns),
                 "params": json.dumps(trained.params, default=str),
             }
@@ -200,9 +275,13 @@ def game_outcome_model(
             "validation_brier": float(chosen["brier"]),  # the platform exporter's alert baseline
             "kind": trained.kind,
             "mlflow_run_id": logged.run_id,
-            "train_seasons": f"{train[0]} .. {train[-1]}",
+            "train_seasons": f"{deploy[0]} .. {deploy[-1]}",
+            "evaluation_model_train_seasons": f"{train[0]} .. {train[-1]}",
             "eval_season": eval_season,
-            "n_train_rows": trained.n_train_rows,
+            "n_train_rows": n_train_rows,
+            "completed_seasons_through": completed[-1] if completed else "none",
+            **champion_marks(mlflow),
+            **holdout,
             "validation (last training season)": dg.MetadataValue.md(
                 metrics.markdown_comparison(
                     trained.validation.rename(columns={"candidate": "method"}).set_index("method")
@@ -240,14 +319,17 @@ def game_model_evaluation(
     from nba_platform.lib.models import training_frame  # imports scikit-learn: only in a run
 
     row = card.iloc[0]
-    model = mlflow.load_sklearn_model(row["model_uri"])
+    # The evaluation model (trained before the evaluation season), not the deployed refit that saw it.
+    model = mlflow.load_sklearn_model(row.get("eval_model_uri") or row["model_uri"])
     columns = json.loads(row["feature_columns"])
     eval_season = row["eval_season"]
     params = json.loads(row["params"])
     types = tuple(params.get("season_types", ("regular", "playoffs", "play_in")))
     X, y, keys = training_frame(features, outcomes, [eval_season], types)
     train_seasons = [
-        s for s in played_seasons(outcomes, features) if row["train_first_season"] <= s <= row["train_last_season"]
+        s
+        for s in played_seasons(outcomes, features)
+        if row["train_first_season"] <= s <= row["train_last_season"] and s < eval_season
     ]
     _, y_train, _ = training_frame(features, outcomes, train_seasons, types)
     probs = {

@@ -1,14 +1,23 @@
 """Champion/challenger promotion by the rule in `lib/promotion.py` (paired bootstrap on the
-same played games, minimum sample), plus the retraining job the sensor launches."""
+same played games, minimum sample) or, at a season boundary (stale champion, current challenger),
+by the season-boundary rule in `lib/champion.py`; plus the retraining job the sensor launches."""
 
 import dagster as dg
 import pandas as pd
 
 from nba_platform.lib import metrics
+from nba_platform.lib.champion import season_boundary_decision
 from nba_platform.lib.promotion import PromotionRule, promotion_decision
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
-from nba_platform.resources.model_registry import CHALLENGER, CHAMPION, champion_history, promote, publish_champion
+from nba_platform.resources.model_registry import (
+    CHALLENGER,
+    CHAMPION,
+    champion_history,
+    champion_marks,
+    promote,
+    publish_champion,
+)
 from nba_platform.resources.serving_db import ServingDatabase
 
 
@@ -16,6 +25,8 @@ class PromotionConfig(dg.Config):
     min_games: int = 200
     confidence: float = 0.95
     n_boot: int = 2000
+    # season-boundary rule (lib/champion.py): the current challenger's held-out Brier may exceed Elo's by this much
+    season_boundary_elo_tolerance: float = 0.005
 
 
 @dg.asset(
@@ -24,9 +35,9 @@ class PromotionConfig(dg.Config):
         "shadow": dg.AssetIn(key=["serving", "shadow_predictions"], metadata={"allow_missing_partitions": True}),
         "outcomes": dg.AssetIn(key=["features", "game_outcomes"]),
     },
-    deps=[
-        dg.AssetKey(["monitoring", "live_skill"])
-    ],  # live skill reports on the champion that scored, before any promotion
+    # live skill reports on the champion that scored, before any promotion; in a retraining run the
+    # check follows the new challenger's registration
+    deps=[dg.AssetKey(["monitoring", "live_skill"]), dg.AssetKey(["models", "game_outcome_model"])],
     group_name="models",
     kinds={"mlflow"},
     owners=["team:ml"],
@@ -52,7 +63,37 @@ def champion_promotion(
         reason = "no challenger to evaluate" if champion is not None else "no champion registered yet"
         return dg.Output(
             pd.DataFrame([{**base, "promote": False, "reason": reason}]),
-            metadata={**base, "promoted": False, "reason": reason},
+            metadata={**base, "promoted": False, "reason": reason, **champion_marks(mlflow)},
+        )
+    completed_through = challenger.tags.get("completed_seasons_through", "none")
+    boundary = season_boundary_decision(
+        champion.tags.get("train_last_season"),
+        challenger.tags.get("train_last_season"),
+        [] if completed_through in ("", "none") else [completed_through],
+        _float_tag(challenger.tags, "holdout_brier"),
+        _float_tag(challenger.tags, "holdout_elo_brier"),
+        config.season_boundary_elo_tolerance,
+    )
+    if boundary.applies:
+        # No games are unseen by a challenger refit through the season that just ended: the paired
+        # rule cannot decide before the next season is played, and the stale champion must not serve it.
+        mlflow.set_version_tags(
+            challenger.version,
+            {"promotion_decision": ("promoted: " if boundary.promote else "refused: ") + boundary.reason},
+        )
+        if boundary.promote:
+            promote(mlflow, challenger.version, boundary.reason)
+            publish_champion(mlflow, serving_db)
+        context.log.info(f"{challenger.label} vs {champion.label}: {boundary.reason}")
+        return dg.Output(
+            pd.DataFrame([{**base, "promote": boundary.promote, "reason": boundary.reason}]),
+            metadata={
+                **base,
+                "promoted": boundary.promote,
+                "reason": boundary.reason,
+                "rule": "season boundary (lib/champion.py)",
+                **champion_marks(mlflow),
+            },
         )
     scored = concat_partitions(shadow)
     if not scored.empty:
@@ -94,7 +135,7 @@ def champion_promotion(
             "promoted": decision.promote,
             "reason": decision.reason,
             "games": decision.games,
-            "champion_after": (mlflow.version_by_alias(CHAMPION) or champion).label,
+            **champion_marks(mlflow),
             "rule": f"min {rule.min_games} games, {int(rule.confidence * 100)}% paired bootstrap ({rule.n_boot} draws) of the Brier difference below 0",
             "comparison": dg.MetadataValue.md(metrics.markdown_comparison(figures)),
             "champion_history": dg.MetadataValue.md(
@@ -104,13 +145,25 @@ def champion_promotion(
     )
 
 
+def _float_tag(tags: dict, key: str) -> float | None:
+    try:
+        return float(tags[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# The promotion check runs in the retraining run itself: at a season boundary the new challenger is
+# promoted (or refused) before anything forecasts the next season; otherwise the paired rule waits
+# for shadow scores (the eager automation re-runs it when they land).
 RETRAIN_SELECTION = dg.AssetSelection.assets(
     dg.AssetKey(["models", "game_outcome_model"]),
     dg.AssetKey(["models", "game_model_evaluation"]),
+    dg.AssetKey(["models", "champion_promotion"]),
 )
 retrain_game_model_job = dg.define_asset_job(
     name="retrain_game_model",
     selection=RETRAIN_SELECTION,
-    description="Retrain the game model on every played season but the latest and register it as the MLflow challenger "
-    "(launched by retraining_sensor; the run's nba/retrain_* tags say why).",
+    description="Retrain the game model: evaluated with the latest played season held out, then refit on every "
+    "season (the evaluation season too once complete) and registered as the MLflow challenger (launched by "
+    "retraining_sensor and by the CLI through the same request; the run's nba/retrain_* tags say why).",
 )

@@ -10,6 +10,7 @@ import pandas as pd
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
 from nba_platform.defs.models.assets import GameModelConfig, played_seasons
 from nba_platform.lib import metrics
+from nba_platform.lib.champion import champion_is_current, completed_seasons_of_games
 from nba_platform.lib.features import FEATURE_COLUMNS
 from nba_platform.resources.mlflow import BACKFILL_MODEL_NAME, MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
@@ -70,8 +71,9 @@ def empty_predictions() -> pd.DataFrame:
     kinds={"parquet", "scikitlearn", "mlflow"},
     owners=["team:ml"],
     description="Pre-game home-win probability for every game of the season. Seasons after the champion's training "
-    "data are served by the MLflow `champion` alias; earlier seasons are backfilled walk-forward (the kind chosen by "
-    "models/game_outcome_model refit on every season before that one, registered in MLflow as "
+    "data are served by the MLflow `champion` alias while it is current (trained through the last completed season "
+    "before them, lib/champion.py); earlier seasons, and seasons a stale champion would serve, are backfilled "
+    "walk-forward (the kind chosen by models/game_outcome_model refit on every season before that one, registered in MLflow as "
     "nba_game_outcome_backfill and refitted only when its training inputs change). Each game's features use only "
     "earlier games, including earlier games of the same season. Rows carry model_name and the integer model_version.",
 )
@@ -96,23 +98,32 @@ def game_predictions(
     champion = mlflow.version_by_alias(CHAMPION)
     champion_model = None
     out, briefs = {}, {}
+    completed = completed_seasons_of_games(features, outcomes)
     game_columns = ["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "elo_p_home_win"]
     for season in context.partition_keys:
+        stale = ""
         season_games = features[features["season"] == season]
         train = walk_forward_train_seasons(played_seasons(outcomes, features), season)
-        if len(season_games) and champion is not None and champion.tags.get("train_last_season", "9999") < season:
-            # The live case: the champion never saw this season, so it serves it as is.
-            champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
-            preds = season_games[game_columns].copy()
-            preds["p_home_win"] = predict_home_win(champion_model, season_games)
-            preds["model_name"], preds["model_version"] = champion.name, int(champion.version)
-            preds["top_factors"] = prediction_top_factors(champion_model, season_games)
-            out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
-            briefs[season] = (
-                f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
-            )
-            context.log.info(f"{season}: {briefs[season]}")
-            continue
+        champion_last = champion.tags.get("train_last_season", "9999") if champion is not None else None
+        if len(season_games) and champion_last is not None and champion_last < season:
+            if not champion_is_current(champion_last, completed, season):
+                # A stale champion (missed the last completed season before this one) never serves: the
+                # walk-forward refit on every earlier season below does, until the retraining sensor
+                # (or the CLI, same request) refits and promotes a current champion (lib/champion.py).
+                stale = f"champion {champion.label} stale (trained to {champion_last}); "
+            else:
+                # The live case: the champion never saw this season and saw every completed one before it.
+                champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
+                preds = season_games[game_columns].copy()
+                preds["p_home_win"] = predict_home_win(champion_model, season_games)
+                preds["model_name"], preds["model_version"] = champion.name, int(champion.version)
+                preds["top_factors"] = prediction_top_factors(champion_model, season_games)
+                out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
+                briefs[season] = (
+                    f"{len(out[season])} games by champion {champion.label} (trained to {champion.tags.get('train_last_season')})"
+                )
+                context.log.info(f"{season}: {briefs[season]}")
+                continue
         if len(season_games) == 0 or len(train) < params.min_train_seasons:
             out[season] = empty_predictions()
             briefs[season] = (
@@ -174,7 +185,7 @@ def game_predictions(
             label, version = existing.label, int(existing.version)
         preds["model_name"], preds["model_version"] = BACKFILL_MODEL_NAME, version
         out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
-        briefs[season] = (
+        briefs[season] = stale + (
             f"{len(out[season])} games by {label} ({'refitted' if fresh else 'inputs unchanged, reused'}; "
             f"trained {train[0]}..{train[-1]}); {score}"
         )

@@ -13,6 +13,15 @@ from nba_platform.defs.serving.assets import predict_home_win
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHALLENGER, CHAMPION
 
+TEAM_GAMES = dg.AssetKey(["tables", "team_games"])
+GAME_FEATURES = dg.AssetKey(["features", "game_features"])
+# `features/game_features` is unpartitioned and rewritten whenever any season changes: under plain
+# eager() every update re-scored every season (all 21 when one landed). Its updates are ignored;
+# the season's own `tables/team_games` partition (same season partitions: identity mapping)
+# says which season changed, and a new registered model re-scores every season (only seasons
+# neither model trained on are scored, the others cost a lookup).
+SHADOW_AUTOMATION = dg.AutomationCondition.eager().ignore(dg.AssetSelection.assets(GAME_FEATURES))
+
 SHADOW_COLUMNS = [
     "game_id",
     "game_date",
@@ -32,9 +41,9 @@ def empty_shadow() -> pd.DataFrame:
 @dg.asset(
     key=["serving", "shadow_predictions"],
     ins={"features": dg.AssetIn(key=["features", "game_features"])},
-    # a new registered model (new challenger) re-scores the seasons, as do new games
-    deps=[dg.AssetKey(["models", "game_outcome_model"])],
-    automation_condition=dg.AutomationCondition.eager(),
+    # a new registered model (new challenger) re-scores the seasons; new games re-score their own season only
+    deps=[dg.AssetKey(["models", "game_outcome_model"]), TEAM_GAMES],
+    automation_condition=SHADOW_AUTOMATION,
     partitions_def=season_partitions,
     backfill_policy=single_run,
     group_name="serving",
