@@ -177,6 +177,8 @@ def test_forecasts_are_published_before_the_games_for_every_scheduled_game_of_th
     assert set(published["model_name"]) == {champion.name} and set(published["model_version"]) == {
         int(champion.version)
     }
+    # the champion saw 2022-23, the last completed season before 2023-24: current, every day forecast
+    assert champion.tags["train_last_season"] == "2022-23"
     assert published["top_factors"].str.startswith("[").all()
     # latest_pregame_forecast: one row per game, made before its date (25 March's games by the 24th)
     pregame = cycle["pregame_before"]

@@ -33,10 +33,12 @@ import pandas as pd
 from pydantic import Field
 
 from nba_platform.defs.serving.assets import predict_home_win, prediction_top_factors
+from nba_platform.lib.champion import champion_is_current, last_completed_before
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.features import game_features, team_game_features
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.schedule import forecast_team_games, forecast_window
+from nba_platform.lib.seasons import complete_seasons
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
@@ -143,12 +145,24 @@ def game_forecasts(
         return dg.MaterializeResult(metadata={"status": "no champion model yet", "forecasts": 0, "days": len(days)})
     model = mlflow.load_sklearn_model(champion.model_uri)
     trained_to = champion.tags.get("train_last_season", "")
-    frames, briefs, saw_future, seconds = [], {}, [], []
+    # Freshness (lib/champion.py): a champion that missed the last completed season before the
+    # forecast season never forecasts it; the retraining sensor (cause stale_champion) or
+    # `nba-platform ingest` refits it first. Those days are reported, not forecast.
+    completed = complete_seasons(results, schedule=sched if len(sched) else None)
+    frames, briefs, saw_future, stale_days, seconds = [], {}, [], [], []
     for day in days:
         started = time.perf_counter()
         window = forecast_window(sched, day, config.window_days) if len(sched) else sched
         if len(window) == 0:
             briefs[str(day)] = "no scheduled games in the window"
+            continue
+        target = min(window["season"])
+        if not champion_is_current(trained_to or None, completed, target):
+            stale_days.append(str(day))
+            briefs[str(day)] = (
+                f"not forecast: champion {champion.label} (trained through {trained_to or 'unknown'}) missed the "
+                f"completed season {last_completed_before(completed, target)}; a refit must be promoted first"
+            )
             continue
         features = forecast_features(results, window, day)
         frame = forecast_frame(model, champion.name, int(champion.version), features, window, day)
@@ -162,6 +176,11 @@ def game_forecasts(
         )
     published = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FORECAST_COLUMNS)
     inserted = serving_db.append("game_forecasts", published) if len(published) else 0
+    if stale_days:
+        context.log.warning(
+            f"champion {champion.label} is stale for {len(stale_days)} day(s) (e.g. {stale_days[0]}): not forecast; "
+            "the retraining sensor requests the refit (cause stale_champion)"
+        )
     if saw_future:
         context.log.warning(
             f"champion {champion.label} was trained through {trained_to}, which includes the season forecast on "
@@ -181,6 +200,7 @@ def game_forecasts(
             "model": champion.label,
             "model_trained_through": trained_to or "unknown",
             "days_forecast_by_a_model_that_saw_the_season": len(saw_future),
+            "days_not_forecast_stale_champion": len(stale_days),
             "forecast_digest": forecast_digest(published),
             "median_day_seconds": float(np.median(seconds)) if seconds else 0.0,
             "by_day": dg.MetadataValue.md("\n".join(f"- **{d}**: {b}" for d, b in briefs.items())),
