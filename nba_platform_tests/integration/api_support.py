@@ -1,7 +1,9 @@
 """Forecast rows for the API / MCP tests and bench/api_load.py, made from a built serving
-database's real games: nothing in the platform produces forecasts yet (issue 15 will), so each
-published prediction of the champion becomes three forecasts of its game, appended through the
-serving resource's append-only path (ServingDatabase.append):
+database's real games: each published prediction of the latest season (served walk-forward: the
+champion of a build is refit on every completed season, that one included, see lib/champion.py)
+becomes three forecasts of its game attributed to the champion, appended through the serving
+resource's append-only path (ServingDatabase.append). Fixed rows, so the tests know every value;
+the platform's own forecasts (serving/game_forecasts) are tested in defs/test_game_forecasts.py.
 
   * two days before the game (p - 0.03, clipped), the day before (p itself: the latest pre-game
     forecast), and one on game day at 19:00 (p = 0.99: after the view's cut-off, never served as
@@ -69,16 +71,16 @@ def forecast_frame(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def champion_predictions(serving_db) -> pd.DataFrame:
-    """The published predictions of the champion model (the latest model_champions row)."""
+    """The published predictions of the latest season, labelled with the champion model (the
+    latest model_champions row) that the forecasts are attributed to."""
     champ = serving_db.query(
         "SELECT model_name, model_version FROM model_champions ORDER BY promoted_at DESC, model_version DESC LIMIT 1"
     )
-    marker = "%s" if serving_db.dialect == "postgres" else "?"
-    return serving_db.query(
-        "SELECT game_id, game_date, home_team_id, away_team_id, p_home_win, model_name, model_version, top_factors "
-        f"FROM game_predictions WHERE model_name = {marker} AND model_version = {marker} ORDER BY game_date, game_id",
-        (champ["model_name"].item(), int(champ["model_version"].item())),
+    predictions = serving_db.query(
+        "SELECT game_id, game_date, home_team_id, away_team_id, p_home_win, top_factors FROM game_predictions "
+        "WHERE season = (SELECT max(season) FROM game_predictions) ORDER BY game_date, game_id"
     )
+    return predictions.assign(model_name=champ["model_name"].item(), model_version=int(champ["model_version"].item()))
 
 
 def append_forecasts(serving_db) -> pd.DataFrame:

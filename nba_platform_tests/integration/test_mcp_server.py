@@ -85,8 +85,10 @@ def check_answers(out: dict, db) -> None:
     assert game["game_id"] == UNPLAYED_GAME_ID and game["result"] is None and game["forecasts"][0]["p_home_win"] == 0.64
 
     champion = out["champion"].structured_content
-    assert champion["model"] == "nba_game_outcome/v1" and champion["trained_seasons"] == ["2021-22", "2022-23"]
-    assert champion["live_skill"]["predictions"]["games"] == 1230
+    assert champion["model"] == "nba_game_outcome/v1" and champion["trained_seasons"] == ["2021-22", "2023-24"]
+    # refit on every completed season of the build: no season served yet, its forecasts judged
+    assert champion["live_skill"]["predictions"]["games"] == 0
+    assert champion["live_skill"]["forecasts"]["games"] == 1230
 
     for name, reason in (
         ("bad_team", "team_id 42 is not an NBA team id (1610612737..1610612766)"),
