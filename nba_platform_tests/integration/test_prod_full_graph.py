@@ -132,10 +132,15 @@ def test_mlflow_tracking_and_registry_live_in_postgres(full):
         aliases = dict(con.execute("SELECT alias, version FROM registered_model_aliases").fetchall())
         runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
         metrics = {r[0] for r in con.execute("SELECT DISTINCT key FROM metrics").fetchall()}
-    # One model: v1 (trained 2021-22..2022-23) is the first registered, hence champion; it never
-    # saw 2023-24 and serves it. 2021-22 and 2022-23 have < 2 earlier seasons: no walk-forward refit.
-    assert [(name, int(version)) for name, version, _ in versions] == [("nba_game_outcome", 1)]
-    assert versions[0][2].startswith("models:/") or versions[0][2].startswith("s3://")
+    # The evaluation model (trained 2021-22..2022-23, 2023-24 held out) is 2023-24's walk-forward
+    # refit (nba_game_outcome_backfill v1); the deployed model is the same kind refit on every
+    # completed season, 2023-24 included (lib/champion.py): nba_game_outcome v1, the champion.
+    # 2021-22 and 2022-23 have < 2 earlier seasons: no other walk-forward refit.
+    assert sorted((name, int(version)) for name, version, _ in versions) == [
+        ("nba_game_outcome", 1),
+        ("nba_game_outcome_backfill", 1),
+    ]
+    assert all(source.startswith(("models:/", "s3://")) for _, _, source in versions)
     assert aliases == {"champion": 1}
     assert runs >= 1 and {"validation_brier", "eval_model_brier"} <= metrics
 
@@ -161,8 +166,8 @@ def test_predictions_published_to_postgres_carry_the_champion_version(full):
         }
         games = con.execute("SELECT count(*) FROM games").fetchone()[0]
     assert games == 3 * 1230  # the shipped league game logs are regular seasons
-    # 2023-24 is served by the champion, which never saw it
-    assert by_version == {("nba_game_outcome", 1): 1230}
+    # the champion saw 2023-24, so the season is served by its walk-forward refit (trained to 2022-23)
+    assert by_version == {("nba_game_outcome_backfill", 1): 1230}
 
 
 def test_no_secret_in_dagster_storage_or_mlflow_store(full):
@@ -183,5 +188,8 @@ def test_lake_tables_are_registered_in_glue_for_athena(full):
     team_games = tables["tables__team_games"]
     assert team_games["StorageDescriptor"]["Location"] == f"s3://{bucket}/lake/tables/team_games/"
     columns = {c["Name"]: c["Type"] for c in team_games["StorageDescriptor"]["Columns"]}
-    assert columns["season"] == "string" and columns["team_id"] == "bigint" and columns["pts"] in ("bigint", "double")
+    assert columns["team_id"] == "bigint" and columns["pts"] in ("bigint", "double")
+    # Hive layout (season=<s>/data.parquet): the season is the partition key, not a file column
+    assert "season" not in columns
+    assert [(k["Name"], k["Type"]) for k in team_games["PartitionKeys"]] == [("season", "string")]
     assert "parquet" in team_games["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].lower()
