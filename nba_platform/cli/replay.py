@@ -423,7 +423,7 @@ def failed(outcome, instance, day) -> int:
 def add_parser(sub) -> None:
     r = sub.add_parser(
         "replay",
-        help="replay a completed season day by day through the daily jobs",
+        help="replay a completed season day by day",
         description="Replays a completed season through the daily cycle in its own home: for each forecast day D "
         "the results before D and the schedule are landed, season_tables and daily_forecast run (serving/"
         "game_forecasts partition D), and the drift, retraining and promotion sensors are evaluated with D as "
