@@ -178,10 +178,11 @@ class SensorTicker:
     def run_promotion(self, day: dt.date):
         import dagster as dg
 
-        job = self.definitions.get_implicit_global_asset_job_def()
+        key = dg.AssetKey(list(PROMOTION_KEY))
+        job = self.definitions.resolve_implicit_job_def_def_for_assets([key])
         return job.execute_in_process(
             instance=self.instance,
-            asset_selection=[dg.AssetKey(list(PROMOTION_KEY))],
+            asset_selection=[key],
             tags={"nba/trigger": "replay-automation", "nba/replay_day": day.isoformat()},
             raise_on_error=False,
         )
