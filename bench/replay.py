@@ -80,7 +80,11 @@ def replay(history: Path, step: str, work: Path) -> dict:
         "games": int(model.group(1)) if model else None,
         "brier": float(model.group(2)) if model else None,
         "elo_brier": float(elo.group(1)) if elo else None,
-        "events": [line.strip() for line in text.splitlines() if "retrain (" in line or "champion nba" in line and " -> " in line][-20:],
+        "events": [
+            line.strip()
+            for line in text.splitlines()
+            if "retrain (" in line or ("champion nba" in line and " -> " in line)
+        ][-20:],
         "load_1m": os.getloadavg()[0],
         "targets": TARGETS[step],
     }
