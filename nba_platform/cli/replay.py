@@ -310,10 +310,18 @@ def replay(args, raw, log, schedule, days, first, last, step, home: Path) -> int
         f"window {window} days), games {first} .. {last}"
     )
     ticker = SensorTicker(instance, resources)
-    ticker.tick()  # the daemon was running before the season: run-status sensors start from now
     timings: list[rp.DayTiming] = []
     events: list[str] = []
     log_name, schedule_name = f"replay-gamelog-{season}.csv", f"schedule_{season}_replay.csv"
+    # The daemon was running before the season: the first tick starts the run-status sensors'
+    # cursors (runs before it are not theirs) and launches what the others request already.
+    champion_before = champion_label(resources)
+    if settle(ticker, instance, days[0], window, events) is None:
+        return 1
+    if champion_label(resources) != champion_before:
+        events.append(
+            f"{days[0]}: champion {champion_before} -> {champion_label(resources)} ({promotion_reason(resources)})"
+        )
     for day in days:
         started = time.perf_counter()
         cut = rp.gamelog_cut(raw, day)
@@ -334,28 +342,9 @@ def replay(args, raw, log, schedule, days, first, last, step, home: Path) -> int
         outcome = run_job("season_tables", [season], instance, tags=tags)
         if not outcome.success:
             return failed(outcome, instance, day)
-        forecasts, retrained = 0, False
-        for _ in range(5):  # sensors -> runs -> sensors, until nothing is requested
-            requests = ticker.tick()
-            if not requests:
-                break
-            for job_name, request in requests:
-                run = launch(job_name, request, instance, day, window)
-                if not run.success:
-                    return failed(run, instance, day)
-                if job_name == "daily_forecast":
-                    forecasts += forecast_count(instance, run.run_id)
-                if job_name == "retrain_game_model":
-                    retrained = True
-                    events.append(
-                        f"{day}: retrain ({request.tags.get('nba/retrain_reason', '?')}): "
-                        f"{request.tags.get('nba/retrain_detail', '')}"
-                    )
-        if retrained and ticker.promotion_requested(day):
-            result = ticker.run_promotion(day)
-            if not result.success:
-                _print(f"{day}: the promotion run {result.run_id} failed")
-                return 1
+        forecasts = settle(ticker, instance, day, window, events)
+        if forecasts is None:
+            return 1
         champion_after = champion_label(resources)
         if champion_after != champion_before:
             events.append(f"{day}: champion {champion_before} -> {champion_after} ({promotion_reason(resources)})")
@@ -376,6 +365,36 @@ def replay(args, raw, log, schedule, days, first, last, step, home: Path) -> int
         _print(line)
     _print(f"wrote {len(forecast_log)} forecasts to {args.out}; replay home: {home}")
     return 1 if summary.missing else 0
+
+
+def settle(ticker: SensorTicker, instance, day: dt.date, window: int, events: list[str]) -> int | None:
+    """Tick the sensors, launch what they request, again until they request nothing (at most 5
+    rounds); after a retrain, the promotion's automation condition with D as its clock. Returns the
+    forecasts made (None: a run failed)."""
+    forecasts, retrained = 0, False
+    for _ in range(5):
+        requests = ticker.tick()
+        if not requests:
+            break
+        for job_name, request in requests:
+            run = launch(job_name, request, instance, day, window)
+            if not run.success:
+                failed(run, instance, day)
+                return None
+            if job_name == "daily_forecast":
+                forecasts += forecast_count(instance, run.run_id)
+            if job_name == "retrain_game_model":
+                retrained = True
+                events.append(
+                    f"{day}: retrain ({request.tags.get('nba/retrain_reason', '?')}): "
+                    f"{request.tags.get('nba/retrain_detail', '')}"
+                )
+    if retrained and ticker.promotion_requested(day):
+        result = ticker.run_promotion(day)
+        if not result.success:
+            _print(f"{day}: the promotion run {result.run_id} failed")
+            return None
+    return forecasts
 
 
 def summarise(forecast_log, log, schedule, first, last, step, season, timings, events, resources) -> rp.ReplaySummary:
