@@ -3,6 +3,7 @@
 nba-platform build              every asset, every season found in the landing zone
 nba-platform ingest PATH...     land file(s) and build the season partitions they touch
 nba-platform predict-season --gamelog FILE --season 2024-25 --out predictions.csv
+nba-platform replay --gamelog FILE --season 2023-24 --out forecasts.csv   a season replayed day by day
 nba-platform seasons            the season partitions the instance knows
 nba-platform correct --entity team_game --key game_id=..,team_id=.. --field pts --value 112 ...
 nba-platform backup             one verified backup now (serving + Dagster databases, lake manifest)
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from nba_platform.api import commands as forecast_api_commands
 from nba_platform.cli import migrate_lake
+from nba_platform.cli import replay as replay_cli
 from nba_platform.observability.cli import add_parser as add_metrics_parser
 
 
@@ -596,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dr.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)")
     dr.set_defaults(fn=cmd_doctor)
+    replay_cli.add_parser(sub)
     migrate_lake.add_parser(sub)
     forecast_api_commands.add_parser(sub)
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ EXPECTED = {
     "restore": "restore a dated backup",
     "doctor": "check the databases",
     "migrate-lake": "season=<season>/ folders",
+    "replay": "replay a completed season",
 }
 
 
