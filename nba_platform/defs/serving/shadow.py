@@ -35,7 +35,15 @@ SHADOW_COLUMNS = [
 
 
 def empty_shadow() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p_") else "object") for c in SHADOW_COLUMNS})
+    """Typed like a scored season (game_date a date), so a table whose every season is unscored (the
+    champion saw them all) still has a DATE column in the lake."""
+
+    def dtype(column: str) -> str:
+        if column.startswith("p_"):
+            return "float64"
+        return "datetime64[ns]" if column == "game_date" else "object"
+
+    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in SHADOW_COLUMNS})
 
 
 @dg.asset(
