@@ -412,7 +412,8 @@ def test_rate_limit_paces_real_requests_per_endpoint(server):
     arrivals = [r.at for r in server.requests]
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert arrivals[-1] - arrivals[0] >= 0.28 and min(gaps) >= 0.07, gaps  # 10 per second (arrival jitter allowed)
-    assert client.stats.rate_limit_wait_s > 0.2  # less than 0.3: request time itself refills the bucket
+    # the waits are recorded; request time itself refills the bucket, so they are at most the span
+    assert 0.0 < client.stats.rate_limit_wait_s <= arrivals[-1] - arrivals[0] + 0.05
     before, waited = len(server.requests), client.stats.rate_limit_wait_s
     for player in (2544, 201939, 203999):  # unlimited endpoint: never waits for the bucket
         client.fetch(api.COMMON_PLAYER_INFO, PlayerID=player)
