@@ -37,9 +37,12 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     (tmp_path / "landing" / "boxscores.tar.gz").write_bytes(buf.getvalue())
     rows = BOX_SCORE.splitlines()[1:]
 
-    selection = (
-        dg.AssetSelection.assets(dg.AssetKey(["raw", "box_score_traditional"]))
-        | dg.AssetSelection.assets(dg.AssetKey(["tables", "player_games_validated"])).required_multi_asset_neighbors()
+    # the table multi-assets are subsettable: the validated table and the quarantine its
+    # nothing-lost check reads are both selected
+    selection = dg.AssetSelection.assets(
+        dg.AssetKey(["raw", "box_score_traditional"]),
+        dg.AssetKey(["tables", "player_games_validated"]),
+        dg.AssetKey(["quarantine", "player_games"]),
     )
     result = materialize_seasons([SEASON], resources, instance, selection=selection)
     assert result.success and check_results(result)["player_games_nothing_lost"]

@@ -21,7 +21,10 @@ def test_each_table_output_materializes_alone(instance, local_resources, land, s
     land(sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2023-24.csv.gz"))
     assert materialize_seasons(["2023-24"], local_resources, instance).success
     lake = local_resources["io_manager"].root
-    before = (lake + "/quarantine/team_games_dedup/2023-24.parquet", lake + "/tables/team_games/2023-24.parquet")
+    before = (
+        lake + "/quarantine/team_games_dedup/season=2023-24/data.parquet",
+        lake + "/tables/team_games/season=2023-24/data.parquet",
+    )
     mtime_conflicts = os.stat(before[0]).st_mtime_ns
     d = defs()
     for selection, expected in [

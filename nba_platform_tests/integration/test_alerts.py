@@ -289,10 +289,14 @@ def test_failed_blocking_check_alerts_exactly_once(tmp_path, instance, servers, 
     second = evaluate(first.cursor)
     assert len(servers["smtp"]["box"].messages) == 1 and len(servers["http"].received) == 1
     # team_games' own checks were planned but never ran (blocked upstream): remembered as pending
-    # on the first tick, dropped on the second since their run has ended.
+    # on the first tick, dropped on the second since their run has ended. The failed check's own
+    # season-partition plan is pending too: a season-range run records its evaluation without a
+    # partition (Dagster 1.13), so the planned execution of 2023-24 is never resolved; it was
+    # alerted once through the evaluation and is dropped on the second tick with the others.
     assert set(json.loads(first.cursor)["pending"].values()) == {
         "tables/team_games:team_games_contract",
         "tables/team_games:team_games_keys_accounted",
+        "tables/team_games_validated:team_games_validated_contract",
     }
     assert json.loads(second.cursor)["pending"] == {}
     assert "no new failed" in second.skip_reason.skip_message
