@@ -9,25 +9,6 @@ from nba_platform.resources.landing import sample_root
 
 SAMPLE = Path(sample_root())
 
-# Test files that share one process-wide fixture (built_home.py): run on the same xdist worker.
-SHARED_BUILT_HOME = {
-    "test_ui_browser.py",
-    "test_forecast_api.py",
-    "test_mcp_server.py",
-    "test_prometheus_scrape.py",
-}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """`scripts/test.sh` runs the suite on two xdist workers with `--dist loadgroup`: each test file
-    is one group (its module-scoped fixtures are built once, on one worker), and the files sharing
-    the built home are one group."""
-    for item in items:
-        name = item.path.name
-        group = "built_home" if name in SHARED_BUILT_HOME else str(item.path.relative_to(config.rootpath))
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 def embedded_resources(root: Path, include_sample: bool) -> dict:
     """The embedded default under `root`, built by the platform's own environment binding

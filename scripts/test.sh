@@ -25,7 +25,7 @@ if [ "$FAST" = 1 ]; then
   )
   export NBA_PLATFORM_ENV=local
   unset DAGSTER_HOME NBA_HOME
-  exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not slow and not integration" \
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -m "not slow and not integration" \
     nba_platform_tests/lib nba_platform_tests/infra "${FAST_DEFS[@]}" "$@"
 fi
 
@@ -59,5 +59,6 @@ fi
 
 export NBA_PLATFORM_ENV=local
 unset DAGSTER_HOME NBA_HOME
-# Two xdist workers (one per core of the CI machine); a test file's tests stay on one worker.
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${NBA_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# Two xdist workers (one per core of the CI machine); `--dist loadfile` keeps a test file on one worker,
+# so its module-scoped build is made once.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${NBA_TEST_WORKERS:-2}" --dist loadfile "$@"
