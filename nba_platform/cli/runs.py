@@ -148,29 +148,7 @@ def run_partition_job(
 ) -> RunOutcome:
     """One in-process run of `job_name` for one partition of a non-season partitioning (the
     forecast day of `daily_forecast`), with the same progress display and summary as `run_job`."""
-    from nba_platform.cli.progress import QUIET_RUN_CONFIG, quiet_libraries, step_progress, summary_lines
-    from nba_platform.definitions import defs
-
-    instance = instance or get_instance()
-    invocation = uuid.uuid4().hex
-    run_tags = {"dagster/partition": partition_key, **cli_run_tags(), **(tags or {}), INVOCATION_TAG: invocation}
-
-    def find_run() -> str | None:
-        found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
-        return found[0].dagster_run.run_id if found else None
-
-    verbose = VERBOSE["on"]
-    config = {**(run_config or {}), **({} if verbose else QUIET_RUN_CONFIG)}
-    start = time.perf_counter()
-    with quiet_libraries(verbose):
-        job = defs().resolve_job_def(job_name)
-        with step_progress(instance, find_run, len(job.nodes_in_topological_order), job_name) as tally:
-            result = job.execute_in_process(
-                instance=instance, tags=run_tags, raise_on_error=False, run_config=config or None
-            )
-    seconds = time.perf_counter() - start
-    summary = summary_lines(instance, result.run_id, job_name, result.success, seconds, tally)
-    return RunOutcome(result.run_id, result.success, [], job_name, seconds, summary)
+    return run_requested_job(job_name, instance, {"dagster/partition": partition_key, **(tags or {})}, run_config)
 
 
 def run_requested_job(

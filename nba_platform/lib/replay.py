@@ -24,20 +24,10 @@ import pandas as pd
 
 from nba_platform.lib.metrics import accuracy, brier_score, log_loss
 from nba_platform.lib.seasons import normalise_game_id, season_type_from_game_id
+from nba_platform.lib.serving_db import GAME_FORECASTS
 
 STEPS = {"1d": 1, "7d": 7}
-FORECAST_LOG_COLUMNS = [
-    "game_id",
-    "game_date",
-    "as_of",
-    "home_team_id",
-    "away_team_id",
-    "neutral",
-    "p_home_win",
-    "model_name",
-    "model_version",
-    "top_factors",
-]
+FORECAST_LOG_COLUMNS = list(GAME_FORECASTS.columns)  # the serving table, as published
 DEFAULT_WINDOW_DAYS = 7
 
 

@@ -39,6 +39,7 @@ from nba_platform.lib.features import game_features, team_game_features
 from nba_platform.lib.metadata import markdown_table
 from nba_platform.lib.schedule import forecast_team_games, forecast_window
 from nba_platform.lib.seasons import complete_seasons
+from nba_platform.lib.serving_db import GAME_FORECASTS
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
@@ -46,18 +47,7 @@ from nba_platform.resources.serving_db import ServingDatabase
 
 FORECAST_START_DATE = "2003-10-01"
 AS_OF_TIME = dt.time(0, 0, 0)  # UTC, on the forecast day
-FORECAST_COLUMNS = [
-    "game_id",
-    "game_date",
-    "as_of",
-    "home_team_id",
-    "away_team_id",
-    "neutral",
-    "p_home_win",
-    "model_name",
-    "model_version",
-    "top_factors",
-]
+FORECAST_COLUMNS = list(GAME_FORECASTS.columns)  # what is appended to the serving table
 
 # end_offset=1: today's partition exists today (a day's partition is otherwise added once it ends).
 forecast_days = dg.DailyPartitionsDefinition(start_date=FORECAST_START_DATE, timezone="UTC", end_offset=1)
