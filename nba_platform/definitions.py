@@ -50,11 +50,11 @@ def use_wal_commits_without_fsync() -> None:
 
 def apply_asset_policy(loaded: dg.Definitions) -> dg.Definitions:
     """Operator-facing defaults in one place: owners by domain where missing, and the daily
-    ingest's freshness policy on every asset its job (season_tables) materializes."""
-    from nba_platform.defs.ingestion.jobs import SEASON_TABLES_SELECTION
+    ingest's freshness policy on every asset its job (daily_tables) materializes."""
+    from nba_platform.defs.ingestion.jobs import DAILY_TABLES_SELECTION
     from nba_platform.defs.ingestion.schedules import SEASON_TABLES_FRESHNESS
 
-    fed_daily = SEASON_TABLES_SELECTION.resolve(loaded.resolve_asset_graph())
+    fed_daily = DAILY_TABLES_SELECTION.resolve(loaded.resolve_asset_graph())
 
     def policy(spec: dg.AssetSpec) -> dg.AssetSpec:
         changes = {}

@@ -5,7 +5,7 @@ was each day: for each forecast day D (lib/replay.py `replay_days`) it
 
 1. lands the game log cut to the results dated before D and the season's schedule (games before D
    final, the rest scheduled) in the replay home's landing zone (replacing yesterday's files);
-2. runs what the daily schedule runs: `season_tables` for the season, tagged as the schedule's run
+2. runs what the daily schedule runs: `daily_tables` (results and schedule) for the season, tagged as the schedule's run
    of D 10:00 UTC (cli/runs.run_job, the CLI's launch code);
 3. ticks the daemon's sensors (dg.build_sensor_context against the replay instance, with cursors
    kept across days): `forecast_after_daily_ingest` requests `daily_forecast` for partition D
@@ -339,7 +339,7 @@ def replay(args, raw, log, schedule, days, first, last, step, home: Path) -> int
             "nba/replay_day": day.isoformat(),
             **plan.handled_tags(),
         }
-        outcome = run_job("season_tables", [season], instance, tags=tags)
+        outcome = run_job("daily_tables", [season], instance, tags=tags)
         if not outcome.success:
             return failed(outcome, instance, day)
         forecasts = settle(ticker, instance, day, window, events)
@@ -355,7 +355,7 @@ def replay(args, raw, log, schedule, days, first, last, step, home: Path) -> int
     land(landing, log_name, rp.gamelog_cut(raw, closing).to_csv(index=False).encode())
     land(landing, schedule_name, rp.schedule_as_of(schedule, closing).to_csv(index=False).encode())
     plan = plan_landing_runs(instance, landing, {}, names={log_name, schedule_name}, rerun_handled=True)
-    outcome = run_job("season_tables", [season], instance, tags={"nba/trigger": "replay-close", **plan.handled_tags()})
+    outcome = run_job("daily_tables", [season], instance, tags={"nba/trigger": "replay-close", **plan.handled_tags()})
     if not outcome.success:
         return failed(outcome, instance, closing)
     forecast_log, _ = read_forecast_log(resources["serving_db"])
@@ -445,7 +445,7 @@ def add_parser(sub) -> None:
         "replay",
         help="replay a completed season day by day",
         description="Replays a completed season through the daily cycle in its own home: for each forecast day D "
-        "the results before D and the schedule are landed, season_tables and daily_forecast run (serving/"
+        "the results before D and the schedule are landed, daily_tables and daily_forecast run (serving/"
         "game_forecasts partition D), and the drift, retraining and promotion sensors are evaluated with D as "
         "their clock. Writes the forecast log and prints Brier, log loss and accuracy of the latest pre-game "
         "forecasts against a 538-style Elo on the same games, per-day timings, retrains and promotions.",

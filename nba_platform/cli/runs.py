@@ -12,6 +12,7 @@ import dagster as dg
 import yaml
 
 from nba_platform.cli.orphans import cli_run_tags, mark_orphaned_runs
+from nba_platform.lib.json_logs import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from nba_platform.observability.run_logs import PYTHON_LOGS_CONFIG
 from nba_platform.settings import load_settings
 
@@ -80,6 +81,14 @@ INVOCATION_TAG = "nba/cli_invocation"
 VERBOSE = {"on": False}
 
 
+def partition_tags(seasons: list[str]) -> dict[str, str]:
+    """The run's partition tags: a range of seasons (one or more); none for a job of unpartitioned
+    assets (e.g. retrain_game_model)."""
+    if not seasons:
+        return {}
+    return {RANGE_START_TAG: seasons[0], RANGE_END_TAG: seasons[-1]}
+
+
 @dataclass
 class RunOutcome:
     run_id: str
@@ -95,48 +104,14 @@ def run_job(
 ) -> RunOutcome:
     """One in-process run of `job_name` covering `seasons` (a contiguous range in partition order),
     followed on the console by the progress display, then summarised."""
-    from nba_platform.cli.progress import QUIET_RUN_CONFIG, quiet_libraries, step_progress, summary_lines
-    from nba_platform.definitions import defs
-
     instance = instance or get_instance()
     order = instance.get_dynamic_partitions(SEASON_PARTITIONS)
     positions = sorted(order.index(s) for s in seasons)
-    invocation = uuid.uuid4().hex
-    # no seasons: a job of unpartitioned assets (e.g. retrain_game_model)
-    partition_range = (
-        {
-            "dagster/asset_partition_range_start": order[positions[0]],
-            "dagster/asset_partition_range_end": order[positions[-1]],
-        }
-        if positions
-        else {}
-    )
-    run_tags = {
-        **partition_range,
-        **cli_run_tags(),
-        **(tags or {}),
-        INVOCATION_TAG: invocation,
-    }
-
-    def find_run() -> str | None:
-        found = instance.get_run_records(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
-        return found[0].dagster_run.run_id if found else None
-
-    verbose = VERBOSE["on"]
-    start = time.perf_counter()
-    with quiet_libraries(verbose):
-        job = defs().resolve_job_def(job_name)
-        with step_progress(instance, find_run, len(job.nodes_in_topological_order), job_name) as tally:
-            result = job.execute_in_process(
-                instance=instance,
-                tags=run_tags,
-                raise_on_error=False,
-                run_config=None if verbose else QUIET_RUN_CONFIG,
-            )
-    seconds = time.perf_counter() - start
     covered = order[positions[0] : positions[-1] + 1] if positions else []
-    summary = summary_lines(instance, result.run_id, job_name, result.success, seconds, tally)
-    return RunOutcome(result.run_id, result.success, covered, job_name, seconds, summary)
+    run_tags = {**partition_tags(covered), **(tags or {})}
+    outcome = run_requested_job(job_name, instance, run_tags)
+    outcome.seasons = covered
+    return outcome
 
 
 def run_partition_job(
@@ -148,7 +123,7 @@ def run_partition_job(
 ) -> RunOutcome:
     """One in-process run of `job_name` for one partition of a non-season partitioning (the
     forecast day of `daily_forecast`), with the same progress display and summary as `run_job`."""
-    return run_requested_job(job_name, instance, {"dagster/partition": partition_key, **(tags or {})}, run_config)
+    return run_requested_job(job_name, instance, {PARTITION_TAG: partition_key, **(tags or {})}, run_config)
 
 
 def run_requested_job(

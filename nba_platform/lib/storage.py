@@ -38,12 +38,13 @@ class FileInfo:
 
 
 class LocalTableCache:
-    """Arrow tables this process wrote to local files, kept (least recently used first out, up to
-    `max_bytes`) to serve the next read of the same file without decoding it again: with the
-    in-process executor every step of a cold build reads back what earlier steps just wrote.
+    """Arrow tables this process wrote to or read from local files, kept (least recently used first
+    out, up to `max_bytes`) to serve the next read of the same file without decoding it again: with
+    the in-process executor every step of a cold build reads back what earlier steps just wrote, and
+    a replay reads the same history partitions every day.
 
-    An entry is only served while the file is the one written: same inode, size and mtime (an
-    atomic rewrite by anyone is a new inode). Tables are immutable, so sharing them is safe."""
+    An entry is only served while the file is the one written or read: same inode, size and mtime
+    (an atomic rewrite by anyone is a new inode). Tables are immutable, so sharing them is safe."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -53,18 +54,22 @@ class LocalTableCache:
         self.hits = self.misses = 0
 
     @staticmethod
-    def _fingerprint(path: str) -> tuple | None:
+    def fingerprint(path: str) -> tuple | None:
         try:
             st = os.stat(path)
         except OSError:
             return None
         return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def put(self, path: str, table: pa.Table) -> None:
-        fingerprint = self._fingerprint(path)
+    def put(self, path: str, table: pa.Table, read_from: tuple | None = None) -> None:
+        """Keep `table` as the content of `path`. `read_from`: the file's fingerprint before it was
+        read; the table is kept only if the file did not change while it was being read."""
+        fingerprint = self.fingerprint(path)
         with self._lock:
             self._drop(path)
             if fingerprint is None or table.nbytes > self.max_bytes:
+                return
+            if read_from is not None and read_from != fingerprint:
                 return
             self._entries[path] = (fingerprint, table)
             self._bytes += table.nbytes
@@ -72,7 +77,7 @@ class LocalTableCache:
                 self._drop(next(iter(self._entries)))
 
     def get(self, path: str) -> pa.Table | None:
-        fingerprint = self._fingerprint(path)
+        fingerprint = self.fingerprint(path)
         with self._lock:
             entry = self._entries.get(path)
             if entry is None or entry[0] != fingerprint:
@@ -199,10 +204,20 @@ class Store:
             self.table_cache.put(self._full(rel), table)
 
     def read_table(self, rel: str) -> pa.Table:
-        if self.table_cache is not None and (cached := self.table_cache.get(self._full(rel))) is not None:
+        full, cache = self._full(rel), self.table_cache
+        if cache is None:
+            with self._span("GetObject", rel), self.fs.open_input_file(full) as f:
+                return pq.read_table(f)
+        if (cached := cache.get(full)) is not None:
             return cached
-        with self._span("GetObject", rel), self.fs.open_input_file(self._full(rel)) as f:
-            return pq.read_table(f)
+        # Kept once read too: a long-lived process (a replay, a daily cycle) reads the same
+        # history partitions every day; the fingerprint check serves them only while unchanged.
+        before = cache.fingerprint(full)
+        with self._span("GetObject", rel), self.fs.open_input_file(full) as f:
+            table = pq.read_table(f)
+        if before is not None:
+            cache.put(full, table, read_from=before)
+        return table
 
     def delete(self, rel: str) -> None:
         if self.exists(rel):

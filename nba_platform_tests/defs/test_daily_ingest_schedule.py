@@ -20,8 +20,8 @@ def test_latest_season_is_chronological_not_insertion_order():
     assert latest_season([]) is None
 
 
-def test_runs_season_tables_daily_at_10_utc(schedule):
-    assert schedule.job_name == "season_tables"
+def test_runs_the_results_and_schedule_tables_daily_at_10_utc(schedule):
+    assert schedule.job_name == "daily_tables"
     assert schedule.cron_schedule == "0 10 * * *" and schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert "10:00 UTC" in schedule.description
@@ -67,3 +67,14 @@ def test_with_the_stats_api_as_daily_source_the_request_fetches_results_and_sche
     with dg.build_schedule_context(instance=instance, repository_def=repository) as context:
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.run_config == {}
+
+
+def test_the_daily_job_covers_results_and_schedule_not_player_files():
+    job = defs().resolve_job_def("daily_tables")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {"raw/league_game_log", "raw/league_schedule", "tables/team_games_validated", "quarantine/team_games"} <= keys
+    assert {"tables/team_games", "quarantine/team_games_dedup", "tables/schedule", "quarantine/schedule"} <= keys
+    assert not {k for k in keys if "player" in k or k == "raw/box_score_traditional"}
+    # the blocking checks of those tables run in it
+    checks = {c.name for c in job.asset_layer.asset_graph.asset_check_keys if c.asset_key.to_user_string() in keys}
+    assert {"team_games_validated_contract", "team_games_nothing_lost", "team_games_contract"} <= checks

@@ -116,7 +116,7 @@ def test_forecasts_are_the_materializations_of_the_forecast_partitions(replayed,
         records = instance.fetch_materializations(dg.AssetKey(["serving", "game_forecasts"]), limit=100).records
         runs = {r.dagster_run.job_name for r in instance.get_run_records()}
     assert sorted(r.partition_key for r in records) == days
-    assert {"season_tables", "daily_forecast"} <= runs
+    assert {"daily_tables", "daily_forecast"} <= runs
 
 
 def test_summary_figures_equal_a_recomputation_from_the_csv(replayed):

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform.defs.ingestion.jobs import SEASON_TABLES_SELECTION
+from nba_platform.defs.ingestion.jobs import DAILY_TABLES_SELECTION
 
 DEFS_DIR = Path(__file__).resolve().parents[2] / "nba_platform" / "defs"
 DOMAINS = sorted(p.name for p in DEFS_DIR.iterdir() if (p / "__init__.py").is_file())
@@ -108,9 +108,11 @@ def test_schedules_and_sensors_have_clear_names_and_descriptions(code_location):
 
 
 def test_tables_fed_by_the_daily_schedule_carry_its_freshness_policy(code_location, graph):
-    assert code_location.resolve_schedule_def("daily_season_ingest").job_name == "season_tables"
-    fed = SEASON_TABLES_SELECTION.resolve(graph)
-    assert dg.AssetKey(["tables", "team_games"]) in fed and len(fed) >= 15
+    assert code_location.resolve_schedule_def("daily_season_ingest").job_name == "daily_tables"
+    fed = DAILY_TABLES_SELECTION.resolve(graph)
+    assert {dg.AssetKey(["tables", "team_games"]), dg.AssetKey(["tables", "schedule"])} <= fed and len(fed) >= 12
+    # player tables are not fed daily (they refresh when player files land): no daily promise on them
+    assert graph.get(dg.AssetKey(["tables", "player_games"])).freshness_policy is None
     missing = sorted(k.to_user_string() for k in fed if graph.get(k).freshness_policy is None)
     assert not missing, f"no freshness policy: {missing}"
     policy = graph.get(dg.AssetKey(["tables", "team_games"])).freshness_policy

@@ -183,13 +183,30 @@ def test_table_cache_serves_the_written_table_until_the_file_changes(tmp_path):
     # Another writer replaces the file (atomic rename: new inode): the cached table is stale.
     pq.write_table(pa.table({"GAME_ID": ["X"], "PTS": [1]}), tmp_path / "t" / ".tmp")
     os.replace(tmp_path / "t" / ".tmp", tmp_path / "t" / "2023-24.parquet")
-    assert store.read_table("t/2023-24.parquet").to_pydict() == {"GAME_ID": ["X"], "PTS": [1]}
-    assert cache.misses == 1 and len(cache) == 0
+    replaced = store.read_table("t/2023-24.parquet")
+    assert replaced.to_pydict() == {"GAME_ID": ["X"], "PTS": [1]} and cache.misses == 1
+    # what was read from disk is kept too: the next read of the unchanged file is served from memory
+    assert len(cache) == 1 and store.read_table("t/2023-24.parquet") is replaced and cache.hits == 3
 
     store.write_table("t/2023-24.parquet", table)
     store.delete("t/2023-24.parquet")
     with pytest.raises(FileNotFoundError):
         store.read_table("t/2023-24.parquet")  # a deleted file is not served from memory
+
+
+def test_table_cache_keeps_a_read_only_if_the_file_did_not_change_during_it(tmp_path):
+    from nba_platform.lib.storage import LocalTableCache
+
+    cache = LocalTableCache(max_bytes=1 << 20)
+    path = tmp_path / "t.parquet"
+    pq_table = pa.table({"x": [1, 2]})
+    Store(str(tmp_path)).write_table("t.parquet", pq_table)
+    before = cache.fingerprint(str(path))
+    Store(str(tmp_path)).write_table("t.parquet", pa.table({"x": [3]}))  # replaced while being read
+    cache.put(str(path), pq_table, read_from=before)
+    assert len(cache) == 0  # the table read is not the file now there
+    cache.put(str(path), pq_table, read_from=cache.fingerprint(str(path)))
+    assert len(cache) == 1
 
 
 def test_table_cache_is_bounded_and_evicts_least_recently_used(tmp_path):

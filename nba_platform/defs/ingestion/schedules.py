@@ -1,12 +1,13 @@
-"""The daily ingest: once a day the latest season is rebuilt from the landing zone, so rows appended
-to an already-landed file (in-season game logs) reach the tables even when the sensor saw no new file."""
+"""The daily ingest: once a day the latest season's results and schedule are rebuilt from the landing
+zone, so rows appended to an already-landed file (in-season game logs) reach the tables even when the
+sensor saw no new file. Player files reach their tables when they land (landing sensor, `ingest`)."""
 
 from collections.abc import Iterable
 from datetime import timedelta
 
 import dagster as dg
 
-from nba_platform.defs.ingestion.jobs import season_tables_job
+from nba_platform.defs.ingestion.jobs import daily_tables_job
 from nba_platform.defs.ingestion.partitions import season_partitions
 from nba_platform.lib.seasons import season_start_year
 from nba_platform.settings import load_settings
@@ -19,7 +20,7 @@ DAILY_INGEST_CRON = "0 10 * * *"  # 10:00 UTC: after the overnight US games are 
 
 # What the tables this schedule feeds promise in the UI: materialized since 10:00 UTC by 12:00 UTC
 # each day (the run itself takes seconds to a few minutes). definitions.py attaches it to every
-# asset of the season_tables job.
+# asset of the daily_tables job.
 SEASON_TABLES_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 12 * * *", lower_bound_delta=timedelta(hours=2), timezone="UTC"
 )
@@ -34,12 +35,12 @@ def latest_season(partition_keys: Iterable[str]) -> str | None:
 
 @dg.schedule(
     name="daily_season_ingest",
-    job=season_tables_job,
+    job=daily_tables_job,
     cron_schedule=DAILY_INGEST_CRON,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day at 10:00 UTC: a season_tables run (raw -> validated -> deduplicated tables, the schedule "
-    "included) for the latest season partition, re-reading every landed file of that season (or, with "
+    description="Every day at 10:00 UTC: a daily_tables run (game results and the schedule, raw -> validated -> "
+    "deduplicated) for the latest season partition, re-reading every landed results and schedule file of that season (or, with "
     "NBA_DAILY_INGEST_SOURCE=stats_api, fetching its league game log and schedule), so rows appended to an existing "
     "game log are picked up; its success starts the day's daily_forecast run (forecast_after_daily_ingest). "
     "Skips while no season partition exists. The tables it feeds carry a freshness policy: materialized "

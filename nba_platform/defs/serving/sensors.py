@@ -7,7 +7,7 @@ import datetime as dt
 
 import dagster as dg
 
-from nba_platform.defs.ingestion.jobs import season_tables_job
+from nba_platform.defs.ingestion.jobs import daily_tables_job, season_tables_job
 from nba_platform.defs.pipelines.jobs import season_update_job
 from nba_platform.defs.serving.jobs import daily_forecast_job
 
@@ -38,7 +38,7 @@ def forecast_request_for(run: dg.DagsterRun, today: dt.date) -> dg.RunRequest | 
 @dg.run_status_sensor(
     name="forecast_after_daily_ingest",
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[season_tables_job, season_update_job],
+    monitored_jobs=[daily_tables_job, season_tables_job, season_update_job],
     request_job=daily_forecast_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
