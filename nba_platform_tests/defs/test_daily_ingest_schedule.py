@@ -72,7 +72,12 @@ def test_with_the_stats_api_as_daily_source_the_request_fetches_results_and_sche
 def test_the_daily_job_covers_results_and_schedule_not_player_files():
     job = defs().resolve_job_def("daily_tables")
     keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert {"raw/league_game_log", "raw/league_schedule", "tables/team_games_validated", "quarantine/team_games"} <= keys
+    assert {
+        "raw/league_game_log",
+        "raw/league_schedule",
+        "tables/team_games_validated",
+        "quarantine/team_games",
+    } <= keys
     assert {"tables/team_games", "quarantine/team_games_dedup", "tables/schedule", "quarantine/schedule"} <= keys
     assert not {k for k in keys if "player" in k or k == "raw/box_score_traditional"}
     # the blocking checks of those tables run in it
