@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import os
 import re
@@ -92,6 +93,52 @@ def replay(history: Path, step: str, work: Path) -> dict:
     return result
 
 
+def walk_forward(history: Path, work: Path) -> Path:
+    """The walk-forward predictions of 2023-24 from the same history: `nba-platform predict-season`
+    in a copy of the history home (the champion trained through 2022-23 scores each game with the
+    features of the results before its date)."""
+    import shutil
+
+    home, out = work / "walk-forward-home", work / "walk-forward-2023-24.csv"
+    if not out.exists():
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.copytree(history, home)
+        gamelog = work / "nba-gamelog-2023-24.csv"
+        gamelog.write_bytes(gzip.decompress(SOURCE.read_bytes()))
+        env = child_env(home, {"NBA_PLATFORM_ENV": "local"})
+        proc, _ = cli(["predict-season", "--gamelog", str(gamelog), "--season", "2023-24", "--out", str(out)], env)
+        if proc.returncode != 0:
+            sys.exit(f"predict-season failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return out
+
+
+def against_walk_forward(result: dict, forecasts: Path, walk_forward_csv: Path) -> dict:
+    """Brier of the replay's latest pre-game forecasts and of the walk-forward predictions on the
+    same games (the issue's bar: within 0.003)."""
+    import pandas as pd
+
+    from nba_platform.lib import replay as rp
+    from nba_platform.lib.metrics import brier_score
+
+    raw = pd.read_csv(io.BytesIO(gzip.decompress(SOURCE.read_bytes())), dtype={"GAME_ID": str})
+    log = rp.read_gamelog(raw)
+    regular = set(rp.regular_season_games(rp.derive_schedule(log))["game_id"])
+    pregame = rp.latest_pregame(pd.read_csv(forecasts, dtype={"game_id": str}))
+    pregame = pregame[pregame["game_id"].isin(regular)].set_index("game_id")["p_home_win"]
+    wf = pd.read_csv(walk_forward_csv, dtype={"game_id": str}).set_index("game_id")["p_home_win"]
+    games = pregame.index.intersection(wf.index)
+    won = rp.home_wins(log).reindex(games).to_numpy()
+    replay_brier = brier_score(won, pregame.reindex(games).to_numpy())
+    wf_brier = brier_score(won, wf.reindex(games).to_numpy())
+    return {
+        "same_games": len(games),
+        "replay_brier_same_games": round(replay_brier, 4),
+        "walk_forward_brier": round(wf_brier, 4),
+        "difference": round(replay_brier - wf_brier, 4),
+        "within_0_003": abs(replay_brier - wf_brier) <= 0.003,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history-home", help="a home built through 2022-23 (without 2023-24); default: build one")
@@ -104,11 +151,19 @@ def main() -> int:
     if not args.history_home:
         build_history(history)
     results = [replay(history, step, work) for step in args.step or ["1d", "7d"]]
+    wf_csv = walk_forward(history, work)
+    for r in results:
+        r["walk_forward"] = against_walk_forward(r, work / f"forecasts-{r['step']}.csv", wf_csv)
     say("step | days | median day | total | wall | games | Brier | Elo Brier | targets | met? | load 1m")
     for r in results:
         say(
             f"{r['step']} | {r['forecast_days']} | {r['median_day_s']} s | {r['total_s']} s | {r['wall_s']} s | "
             f"{r['games']} | {r['brier']} | {r['elo_brier']} | {r['targets']} | {r['met']} | {r['load_1m']:.1f}"
+        )
+        w = r["walk_forward"]
+        say(
+            f"  same {w['same_games']} games: replay Brier {w['replay_brier_same_games']} vs walk-forward "
+            f"{w['walk_forward_brier']} (difference {w['difference']:+.4f}; within 0.003: {w['within_0_003']})"
         )
         for event in r["events"]:
             say(f"  {event}")

@@ -6,6 +6,7 @@ full event log stays in the instance (the UI, `dg dev`, shows it per run)."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -49,6 +50,9 @@ def is_terminal(stream=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+MLFLOW_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
 @contextmanager
 def quiet_libraries(verbose: bool):
     """Without --verbose: no API-maturity warnings (BetaWarning, PreviewWarning) and no library
@@ -65,11 +69,18 @@ def quiet_libraries(verbose: bool):
         warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
         for logger in loggers:
             logger.setLevel(logging.ERROR)
+        # MLflow draws a tqdm bar on stderr for every model it downloads (each forecast day loads one)
+        bar = os.environ.get(MLFLOW_PROGRESS_BAR)
+        os.environ[MLFLOW_PROGRESS_BAR] = "false"
         try:
             yield
         finally:
             for logger, level in zip(loggers, levels):
                 logger.setLevel(level)
+            if bar is None:
+                os.environ.pop(MLFLOW_PROGRESS_BAR, None)
+            else:
+                os.environ[MLFLOW_PROGRESS_BAR] = bar
 
 
 @contextmanager
