@@ -334,3 +334,12 @@ def forecast_team_games(team_games: pd.DataFrame, window: pd.DataFrame, day: dt.
         before = before.assign(game_date=pd.to_datetime(before["game_date"]).astype("datetime64[ns]"))
     out = pd.concat([before, unplayed], ignore_index=True) if len(before) else unplayed
     return out.sort_values(["game_date", "game_id", "team_id"], kind="mergesort", ignore_index=True)
+
+
+def forecasts_to_retire(postponed_ids, last_forecast_at: pd.Series, last_retired_at: pd.Series) -> list[str]:
+    """Postponed games holding a forecast made after their last retirement (or never retired): each
+    gets a new retirement (the view ignores forecasts made at or before one). `last_*_at`: game_id -> timestamp (any type pandas parses)."""
+    forecast_at = pd.to_datetime(last_forecast_at.reindex(list(postponed_ids)))
+    retired_at = pd.to_datetime(last_retired_at.reindex(list(postponed_ids)))
+    due = forecast_at.notna() & (retired_at.isna() | (forecast_at > retired_at))
+    return sorted(forecast_at.index[due.to_numpy(dtype=bool)])

@@ -355,6 +355,13 @@ GAME_FORECASTS = ServingTable(
     ("game_id", "as_of", "model_name", "model_version"),
     (("game_date",), ("home_team_id", "game_date"), ("away_team_id", "game_date")),
 )
+# A game that left the schedule (postponed) retires the forecasts made for it until then: one row
+# per retirement, appended. Forecasts made after it (the game rescheduled, same id) count again.
+FORECAST_RETIREMENTS = ServingTable(
+    "game_forecast_retirements",
+    {"game_id": "TEXT", "retired_at": "TIMESTAMP", "reason": "TEXT"},
+    ("game_id", "retired_at"),
+)
 # Every champion change of a registered model (first registration, promotion, rollback), appended.
 MODEL_CHAMPIONS = ServingTable(
     "model_champions",
@@ -369,28 +376,40 @@ MODEL_CHAMPIONS = ServingTable(
     },
     ("model_name", "promoted_at", "model_version"),
 )
-APPEND_ONLY_TABLES = {t.name: t for t in (GAME_FORECASTS, MODEL_CHAMPIONS)}
+APPEND_ONLY_TABLES = {t.name: t for t in (GAME_FORECASTS, FORECAST_RETIREMENTS, MODEL_CHAMPIONS)}
 
 # The last forecast of each game and model made before the game's date (as_of < game_date, i.e.
-# before midnight of game day): what a bettor could have read the day before. One row per
-# (game_id, model_name, model_version). Plain SQL both dialects run (TIMESTAMP/DATE compare as
-# ISO text in SQLite, as timestamps in Postgres).
+# before midnight of game day) and not retired since (a postponement at or after its as_of): what a
+# bettor could have read the day before. One row per (game_id, model_name, model_version). Plain SQL
+# both dialects run (TIMESTAMP/DATE compare as ISO text in SQLite, as timestamps in Postgres).
 LATEST_PREGAME_FORECAST_VIEW = """
 CREATE VIEW latest_pregame_forecast AS
 SELECT f.* FROM game_forecasts f
-WHERE f.as_of < f.game_date AND f.as_of = (
+WHERE f.as_of < f.game_date
+  AND NOT EXISTS (
+    SELECT 1 FROM game_forecast_retirements r WHERE r.game_id = f.game_id AND r.retired_at >= f.as_of
+  )
+  AND f.as_of = (
     SELECT max(g.as_of) FROM game_forecasts g
     WHERE g.game_id = f.game_id AND g.model_name = f.model_name
       AND g.model_version = f.model_version AND g.as_of < g.game_date
-)
+      AND NOT EXISTS (
+        SELECT 1 FROM game_forecast_retirements r WHERE r.game_id = g.game_id AND r.retired_at >= g.as_of
+      )
+  )
 """
 
 
 def append_only_ddl(table: ServingTable, dialect: str) -> list[str]:
+    """The table's DDL; for game_forecasts also its retirements and the view over both (replaced,
+    so a database made before retirements existed gets the current view)."""
     stmts = table.create_sql(dialect)
     if table is GAME_FORECASTS:
-        prefix = "CREATE OR REPLACE VIEW" if dialect == "postgres" else "CREATE VIEW IF NOT EXISTS"
-        stmts.append(LATEST_PREGAME_FORECAST_VIEW.strip().replace("CREATE VIEW", prefix, 1))
+        stmts += FORECAST_RETIREMENTS.create_sql(dialect)
+        if dialect == "postgres":
+            stmts.append(LATEST_PREGAME_FORECAST_VIEW.strip().replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+        else:
+            stmts += ["DROP VIEW IF EXISTS latest_pregame_forecast", LATEST_PREGAME_FORECAST_VIEW.strip()]
     return stmts
 
 

@@ -47,13 +47,22 @@ class ServingDatabase(dg.ConfigurableResource):
             ensure_append_only_postgres(self.url, password=password)
             return published
 
+    def ensure_append_only(self) -> None:
+        """The append-only tables and the view, created empty if missing."""
+        if self.dialect == "sqlite":
+            path = self.url[len("sqlite:///") :]
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            ensure_append_only_sqlite(path)
+            return
+        password = self.secrets.get(self.password_key) if self.password_key else None
+        with exceptions_scrubbed(password):
+            ensure_append_only_postgres(self.url, password=password)
+
     def append(self, table_name: str, frame: pd.DataFrame) -> int:
         """Append-only tables (game_forecasts, model_champions): rows whose key is new are inserted,
         existing rows never change. Returns the number of rows inserted."""
         table = APPEND_ONLY_TABLES[table_name]
         if self.dialect == "sqlite":
-            import os
-
             path = self.url[len("sqlite:///") :]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             return append_sqlite(path, table, frame)

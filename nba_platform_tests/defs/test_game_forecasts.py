@@ -8,6 +8,7 @@ results landed gives byte-identical forecasts (and overwrites nothing); live ski
 latest pre-game forecast of each finished game.
 """
 
+import datetime as dt
 import gzip
 import io
 import os
@@ -27,6 +28,7 @@ from nba_platform.lib.metrics import brier_score
 from nba_platform.lib.schedule import forecast_window
 from nba_platform.resources.landing import sample_root
 from nba_platform.resources.model_registry import CHAMPION
+from nba_platform.resources.serving_db import ServingDatabase
 from nba_platform_tests.conftest import embedded_resources
 from nba_platform_tests.defs.helpers import season_run_tags
 
@@ -259,3 +261,37 @@ def test_the_cli_runs_the_same_forecast_job_for_a_day(cycle):
     upcoming = cycle["upcoming"]
     window = upcoming[(upcoming["game_date"] >= "2024-03-26") & (upcoming["game_date"] <= "2024-04-01")]
     assert set(made["game_id"]) == set(window["game_id"])
+
+
+def test_a_postponed_game_retires_its_published_forecasts_once(tmp_path):
+    from nba_platform.defs.serving.forecasts import as_of_for, retire_postponed
+    from nba_platform.resources.secrets import Secrets
+
+    db = ServingDatabase(url=f"sqlite:///{tmp_path / 'serving.db'}", secrets=Secrets())
+    schedule = pd.DataFrame(
+        {
+            "game_id": ["0022300901", "0022300902", "0022300903"],
+            "status": ["postponed", "scheduled", "postponed"],
+        }
+    )
+    assert retire_postponed(db, schedule, as_of_for(dt.date(2024, 3, 20))) == []  # nothing forecast yet
+    forecasts = pd.DataFrame(
+        {
+            "game_id": ["0022300901", "0022300902"],
+            "game_date": pd.Timestamp("2024-03-22"),
+            "as_of": as_of_for(dt.date(2024, 3, 18)),
+            "home_team_id": 1610612738,
+            "away_team_id": 1610612752,
+            "neutral": False,
+            "p_home_win": [0.6, 0.4],
+            "model_name": "nba_game_outcome",
+            "model_version": 1,
+            "top_factors": "[]",
+        }
+    )
+    assert db.append("game_forecasts", forecasts) == 2
+    # the postponed game with a forecast is retired; the one never forecast needs nothing
+    assert retire_postponed(db, schedule, as_of_for(dt.date(2024, 3, 20))) == ["0022300901"]
+    assert retire_postponed(db, schedule, as_of_for(dt.date(2024, 3, 21))) == []  # already retired
+    assert list(db.query("SELECT game_id FROM latest_pregame_forecast")["game_id"]) == ["0022300902"]
+    assert db.query("SELECT count(*) AS n FROM game_forecasts")["n"][0] == 2  # nothing deleted

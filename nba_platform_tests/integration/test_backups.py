@@ -164,8 +164,9 @@ def test_scheduled_run_backs_up_both_databases_and_the_lake_verified(
     )
     assert meta["backup_date"] == DAY.isoformat() and meta["verified"] is True
     assert sorted(meta["keys_written"]) == [f"s3://{name}/{k}" for k in s3_keys(s3, name)]
-    assert meta["rows_verified"]["serving"] == {"tables": 4, "rows": 5}
+    assert meta["rows_verified"]["serving"] == {"tables": 5, "rows": 5}
     assert meta["rows_verified_per_table"]["serving"] == {
+        "public.game_forecast_retirements": 0,  # created empty by the publish with game_forecasts
         "public.game_forecasts": 0,  # created empty by the publish (append-only, read by the API)
         "public.game_predictions": 3,
         "public.model_champions": 0,
@@ -295,7 +296,7 @@ def test_restore_command_rebuilds_the_database(postgres_db, new_db_name, bucket,
     url = f"postgresql://postgres@127.0.0.1:5432/{target}"
     proc = run_cli(["restore", "--date", DAY.isoformat(), "--target-db", url], prod_env(name, aws_env))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "4 tables, 5 rows" in proc.stdout
+    assert "5 tables, 5 rows" in proc.stdout
     restored = table_rows(f"host=127.0.0.1 port=5432 user=postgres dbname={target}")
     assert [r[0] for r in restored["game_predictions"]] == ["0022300000", "0022300001", "0022300002"]
     assert [r[0] for r in restored["notes"]] == ["first", "second"]
@@ -305,7 +306,7 @@ def test_restore_command_rebuilds_the_database(postgres_db, new_db_name, bucket,
     assert served["p_home_win"].tolist() == [0.6, 0.61, 0.62]
 
     store = backups.open_backup_store(f"s3://{name}/backups", aws_env, "us-east-1")
-    with pytest.raises(backups.BackupError, match=r"already holds 4 table\(s\)"):  # never overwrites
+    with pytest.raises(backups.BackupError, match=r"already holds 5 table\(s\)"):  # never overwrites
         backups.restore_backup(store, DAY, url)
     with pytest.raises(
         backups.BackupError, match=f"no complete backup for 2026-11-01 .*complete backups: {DAY.isoformat()}"
@@ -358,7 +359,7 @@ def test_embedded_default_backup_and_restore_through_the_cli(tmp_path):
 
     proc = run_cli(["backup"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS" in proc.stdout and "serving 3 tables / 4 rows" in proc.stdout
+    assert "SUCCESS" in proc.stdout and "serving 4 tables / 4 rows" in proc.stdout
     today = dt.datetime.now(dt.UTC).date().isoformat()
     day_dir = home / "backups" / "daily" / today
     assert sorted(p.name for p in day_dir.iterdir()) == [

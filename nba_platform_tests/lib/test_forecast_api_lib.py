@@ -19,7 +19,7 @@ from nba_platform.lib.api_tokens import (
 )
 from nba_platform.lib.rate_limit import RateLimiter
 from nba_platform.lib.response_cache import ResponseCache
-from nba_platform.lib.serving_db import GAME_FORECASTS, append_sqlite
+from nba_platform.lib.serving_db import FORECAST_RETIREMENTS, GAME_FORECASTS, append_sqlite
 
 KEY = "k" * 40
 ISS, AUD = "nba-platform", "nba-forecast-api"
@@ -164,6 +164,36 @@ def test_forecasts_are_append_only_and_the_view_serves_the_last_pregame_one(tmp_
     assert served == [(1, "2024-01-09T18:00:00", 0.60), (2, "2024-01-09T12:00:00", 0.40)]
     with pytest.raises(ValueError, match="lacks its key"):
         append_sqlite(db, GAME_FORECASTS, pd.DataFrame([forecast(None, "2024-01-09", 0.5)]))
+
+
+def test_a_postponed_game_retires_its_forecasts_and_its_rescheduled_forecasts_count(tmp_path):
+    db = str(tmp_path / "serving.db")
+    con = sqlite3.connect(db)
+    # a database made before retirements existed: the old view is replaced by the current one
+    con.execute(
+        "CREATE TABLE game_forecasts (game_id TEXT, game_date DATE, as_of TIMESTAMP, home_team_id BIGINT, "
+        "away_team_id BIGINT, neutral BOOLEAN, p_home_win DOUBLE PRECISION, model_name TEXT, model_version BIGINT, "
+        "top_factors TEXT, PRIMARY KEY (game_id, as_of, model_name, model_version))"
+    )
+    con.execute("CREATE VIEW latest_pregame_forecast AS SELECT * FROM game_forecasts")
+    con.commit()
+    before = [forecast("0022300001", "2024-01-08T00:00:00", 0.55), forecast("0022300002", "2024-01-08T00:00:00", 0.3)]
+    assert append_sqlite(db, GAME_FORECASTS, pd.DataFrame(before)) == 2
+    # 9 January: game 1 postponed (retired at that day's as_of); game 2 plays as planned
+    retire = pd.DataFrame({"game_id": ["0022300001"], "retired_at": pd.Timestamp("2024-01-09"), "reason": "postponed"})
+    assert append_sqlite(db, FORECAST_RETIREMENTS, retire) == 1
+    assert append_sqlite(db, FORECAST_RETIREMENTS, retire) == 0  # append-only, idempotent
+    served = "SELECT game_id, as_of, p_home_win FROM latest_pregame_forecast ORDER BY game_id"
+    assert con.execute(served).fetchall() == [("0022300002", "2024-01-08T00:00:00", 0.3)]
+    # rescheduled to 2 February (same id): forecasts made after the retirement count again
+    later = [forecast("0022300001", "2024-01-30T00:00:00", 0.62, date="2024-02-02")]
+    assert append_sqlite(db, GAME_FORECASTS, pd.DataFrame(later)) == 1
+    assert con.execute(served).fetchall() == [
+        ("0022300001", "2024-01-30T00:00:00", 0.62),
+        ("0022300002", "2024-01-08T00:00:00", 0.3),
+    ]
+    # nothing was deleted: the retired forecast is still in the record
+    assert con.execute("SELECT count(*) FROM game_forecasts").fetchone() == (3,)
 
 
 def test_response_cache_serves_a_stale_answer_for_one_more_ttl():

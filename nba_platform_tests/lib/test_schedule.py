@@ -221,3 +221,13 @@ def test_stats_api_client_fetches_the_schedule_with_the_same_client_machinery():
     cols = [c for c in from_file.columns if not c.startswith("_")]
     pd.testing.assert_frame_equal(rows[cols], from_file[cols])
     assert flatten_league_schedule(json.loads(RECORDED_SCHEDULE.read_text()))[0]["homeTeam_teamId"] == DEN
+
+
+def test_forecasts_to_retire_are_postponed_games_with_a_forecast_since_their_last_retirement():
+    from nba_platform.lib.schedule import forecasts_to_retire
+
+    last_forecast = pd.Series({"A": "2024-01-08T00:00:00", "B": "2024-01-08T00:00:00", "C": "2024-01-20T00:00:00"})
+    last_retired = pd.Series({"B": "2024-01-09T00:00:00", "C": "2024-01-09T00:00:00"})
+    # A: never retired; B: retired after its last forecast; C: forecast again since; D: never forecast
+    assert forecasts_to_retire(["A", "B", "C", "D"], last_forecast, last_retired) == ["A", "C"]
+    assert forecasts_to_retire([], last_forecast, last_retired) == []

@@ -4,7 +4,10 @@ Partition D forecasts every scheduled game dated D .. D+window-1 (ForecastConfig
 default 7) that is not postponed, with the MLflow `champion`, and appends the rows to the serving
 database's `game_forecasts` (key game_id, as_of, model_name, model_version): nothing is ever
 overwritten, so that table is the record skill is judged on. The view `latest_pregame_forecast`
-keeps, per game and model version, the last forecast made before the game's date.
+keeps, per game and model version, the last forecast made before the game's date. A game the
+schedule marks postponed retires its earlier forecasts (a row in `game_forecast_retirements` at the
+run's as_of; nothing is deleted): the view and live skill ignore them, and forecasts made once the
+game is rescheduled (same id, new date) count again.
 
 `as_of` is D at 00:00:00 UTC: the forecast knows every result dated before D and nothing dated D
 or later. (The daily schedule runs at 10:00 UTC, once the night's US games are final.) Because the
@@ -37,9 +40,9 @@ from nba_platform.lib.champion import champion_is_current, last_completed_before
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.features import game_features, team_game_features
 from nba_platform.lib.metadata import markdown_table
-from nba_platform.lib.schedule import forecast_team_games, forecast_window
+from nba_platform.lib.schedule import forecast_team_games, forecast_window, forecasts_to_retire
 from nba_platform.lib.seasons import complete_seasons
-from nba_platform.lib.serving_db import GAME_FORECASTS
+from nba_platform.lib.serving_db import FORECAST_RETIREMENTS, GAME_FORECASTS
 from nba_platform.resources.lake import concat_partitions
 from nba_platform.resources.mlflow import MlflowTracking
 from nba_platform.resources.model_registry import CHAMPION
@@ -95,6 +98,23 @@ def forecast_frame(
 def forecast_digest(frame: pd.DataFrame) -> str:
     """sha256 of the rows as CSV text (floats at full precision): equal digests = identical forecasts."""
     return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def retire_postponed(serving_db: ServingDatabase, schedule: pd.DataFrame, at: pd.Timestamp) -> list[str]:
+    """Record a retirement (at `at`) for every postponed game with a forecast not yet retired: the
+    view latest_pregame_forecast then ignores them, and skill is never judged on a game that left the
+    schedule. The schedule is read as it is now (not versioned)."""
+    postponed = schedule.loc[schedule["status"] == "postponed", "game_id"] if len(schedule) else []
+    if not len(postponed):
+        return []
+    serving_db.ensure_append_only()
+    forecast = serving_db.query("SELECT game_id, max(as_of) AS at FROM game_forecasts GROUP BY game_id")
+    retired = serving_db.query("SELECT game_id, max(retired_at) AS at FROM game_forecast_retirements GROUP BY game_id")
+    games = forecasts_to_retire(postponed, forecast.set_index("game_id")["at"], retired.set_index("game_id")["at"])
+    if games:
+        rows = pd.DataFrame({"game_id": games, "retired_at": at, "reason": "postponed"})
+        serving_db.append(FORECAST_RETIREMENTS.name, rows)
+    return games
 
 
 ALL_SEASONS = {"allow_missing_partitions": True}
@@ -166,6 +186,7 @@ def game_forecasts(
         )
     published = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FORECAST_COLUMNS)
     inserted = serving_db.append("game_forecasts", published) if len(published) else 0
+    retired = retire_postponed(serving_db, sched, as_of_for(max(days)))
     if stale_days:
         context.log.warning(
             f"champion {champion.label} is stale for {len(stale_days)} day(s) (e.g. {stale_days[0]}): not forecast; "
@@ -184,6 +205,8 @@ def game_forecasts(
             "forecasts_inserted": inserted,
             # same key already in game_forecasts (a re-run): kept as first published, never overwritten
             "forecasts_already_published": len(published) - inserted,
+            # postponed games whose earlier forecasts were retired by this run (game_forecast_retirements)
+            "games_retired_postponed": len(retired),
             "days": len(days),
             "window_days": config.window_days,
             "as_of_time_utc": AS_OF_TIME.isoformat(),
