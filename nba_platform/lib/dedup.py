@@ -317,8 +317,12 @@ def _merge_player_game_sources(kept: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     disputed_fields = pd.DataFrame(differs)
     bad = disputed_fields.any(axis=1)
     disputed = rows[bad].drop(columns="_priority")
-    reason = disputed_fields[bad].apply(lambda r: ", ".join(r.index[r.to_numpy()]), axis=1)
-    disputed = disputed.assign(_disputed_fields="sources disagree on " + reason.astype(str))
+    reason = pd.Series(
+        [", ".join(disputed_fields.columns[flags]) for flags in disputed_fields[bad].to_numpy()],
+        index=disputed.index,
+        dtype="string[pyarrow]",
+    )
+    disputed = disputed.assign(_disputed_fields="sources disagree on " + reason)
     agreed = rows[~bad]
     merged = agreed.groupby(PLAYER_GAME_KEY, sort=False, as_index=False).first()  # first non-null per column
     merged = merged[agreed.columns].drop(columns="_priority")
