@@ -516,3 +516,7 @@ def player_game_log_unknown_team(d: Path, name: str) -> list[Path]:
     team, rest = t.get(n, "MATCHUP").split(" ", 1)
     t.set(n, "MATCHUP", f"XYZ {rest}")  # no team has this abbreviation
     return [box_team_rows(d), *_write(d, name, t.text().encode())]
+
+
+def player_game_log_rows() -> int:
+    return len(player_game_log_table().rows)
