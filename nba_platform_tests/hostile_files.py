@@ -520,3 +520,59 @@ def player_game_log_unknown_team(d: Path, name: str) -> list[Path]:
 
 def player_game_log_rows() -> int:
     return len(player_game_log_table().rows)
+
+
+def common_player_info(d: Path, name: str) -> list[Path]:
+    """The recorded commonplayerinfo response as landed (three result sets; CommonPlayerInfo first)."""
+    return _write(d, name, COMMON_PLAYER_INFO.read_bytes())
+
+
+PLAYER_BIOS = SAMPLE / "nba_player_bios_2016_2024" / "player_bios.csv.gz"
+PLAYER_INDEX_ROWS = 10
+PLAYER_INDEX_NO_TEAM_ROW = 4  # TEAM_ID 0, as PlayerIndex lists a player without a team
+
+
+def player_index_records() -> list[dict]:
+    """PlayerIndex rows (nba_api's column names; no recording is shipped, see PROVENANCE.md) of
+    the first ten players of the shipped 2016-17 bios; FROM_YEAR = TO_YEAR = 2016."""
+    bios = Table.parse(gzip.decompress(PLAYER_BIOS.read_bytes()).decode())
+    out = []
+    for n in range(1, PLAYER_INDEX_ROWS + 1):
+        assert bios.get(n, "season") == "2016-17"
+        first, _, last = bios.get(n, "full_name").partition(" ")
+        out.append(
+            {
+                "PERSON_ID": bios.get(n, "person_id"),
+                "PLAYER_LAST_NAME": last,
+                "PLAYER_FIRST_NAME": first,
+                "PLAYER_SLUG": bios.get(n, "slug"),
+                "TEAM_ID": bios.get(n, "team_id"),
+                "TEAM_ABBREVIATION": bios.get(n, "team_abbrev"),
+                "POSITION": bios.get(n, "position"),
+                "HEIGHT": bios.get(n, "height"),
+                "WEIGHT": bios.get(n, "weight"),
+                "COLLEGE": bios.get(n, "school"),
+                "FROM_YEAR": "2016",
+                "TO_YEAR": "2016",
+            }
+        )
+    return out
+
+
+def player_index(d: Path, name: str) -> list[Path]:
+    """PlayerIndex as nba_api's get_normalized_dict() gives it, one player without a team."""
+    import json
+
+    rows = player_index_records()
+    rows[PLAYER_INDEX_NO_TEAM_ROW - 1].update(TEAM_ID="0", TEAM_ABBREVIATION=None)
+    return _write(d, name, json.dumps({"PlayerIndex": rows}).encode())
+
+
+def result_sets_of_no_shape(d: Path, name: str) -> list[Path]:
+    """The recorded commonplayerinfo response without its CommonPlayerInfo result set, as
+    get_normalized_dict() gives it: two result sets, neither a known shape."""
+    import json
+
+    doc = json.loads(COMMON_PLAYER_INFO.read_text())
+    sets = {s["name"]: [dict(zip(s["headers"], r)) for r in s["rowSet"]] for s in doc["resultSets"][1:]}
+    return _write(d, name, json.dumps(sets).encode())

@@ -75,7 +75,7 @@ def flatten_box_score_v3(doc: object, name: str = "response") -> list[dict]:
             names = [player.get("firstName"), player.get("familyName")]
             row = {
                 "GAME_ID": box.get("gameId"),
-                "TEAM_ID": team.get("teamId"),
+                "TEAM_ID": team.get("teamId", box.get(f"{side}Id")),  # homeTeamId / awayTeamId
                 "TEAM_ABBREVIATION": team.get("teamTricode"),
                 "TEAM_CITY": team.get("teamCity"),
                 "PLAYER_ID": player.get("personId"),

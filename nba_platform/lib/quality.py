@@ -343,7 +343,11 @@ def player_expectations(table: str) -> list:
 
     key = ["player_id"] if table == "players" else ["player_id", "season", "team_id"]
     return [
-        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
+        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name"]],
+        # PlayerIndex publishes no birth date (as the birth_date_valid rule allows)
+        gx.expectations.ExpectColumnValuesToNotBeNull(
+            column="birth_date", row_condition='source!="player_index"', condition_parser="pandas"
+        ),
         gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=key)
         if len(key) > 1
         else gx.expectations.ExpectColumnValuesToBeUnique(column="player_id"),

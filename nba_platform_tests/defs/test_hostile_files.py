@@ -401,6 +401,13 @@ CASES = [
         extra=_one_row_per_player_game,
     ),
     Case(
+        "result_sets_of_no_shape",
+        "nba_api get_normalized_dict() output whose result sets are none a known shape",
+        hostile_files.result_sets_of_no_shape,
+        file="headline.json",
+        error=("none of its 2 result sets", "PlayerHeadlineStats (", "AvailableSeasons (SEASON_ID)"),
+    ),
+    Case(
         "player_game_log_unknown_team",
         "PlayerGameLog: row 3's matchup names a team abbreviation no team has",
         hostile_files.player_game_log_unknown_team,
@@ -752,3 +759,44 @@ def test_a_link_out_of_the_landing_zone_is_refused_not_followed(tmp_path, monkey
     out = capsys.readouterr().out
     assert "skipped (unreadable): passwd.csv: a symbolic link" in out and "inside_zone" in out
     assert "root:x" not in out
+
+
+def test_player_records_land_and_build(tmp_path, monkeypatch, capsys):
+    """A recorded commonplayerinfo response (its season: TO_YEAR's, 2025-26) and PlayerIndex rows
+    as get_normalized_dict() gives them (one player without a team): both land and build, nothing
+    lost; the teamless player is quarantined with its rule."""
+    home = tmp_path / "home"
+    platform_env(monkeypatch, home)
+    cases = (
+        (hostile_files.common_player_info, "commonplayerinfo.json", "player_info", "2025-26", 1, []),
+        (
+            hostile_files.player_index,
+            "playerindex.json",
+            "player_index",
+            "2016-17",
+            hostile_files.PLAYER_INDEX_ROWS,
+            [[hostile_files.PLAYER_INDEX_NO_TEAM_ROW, "team_id_valid"]],
+        ),
+    )
+    for build, name, shape, season, rows, quarantined in cases:
+        [path] = build(tmp_path / "incoming", name)
+        capsys.readouterr()
+        assert main(["ingest", "--no-drift", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert f"landed {name}: shape {shape}" in out
+        run = run_record(out, home, season)
+        assert all(c.passed for c in run.checks.values()), {
+            n: c.metadata for n, c in run.checks.items() if not c.passed
+        }
+        lost = {k: v.value for k, v in run.checks["player_seasons_nothing_lost"].metadata.items()}
+        assert lost["expected_rows"] == lost["accepted"] + lost["quarantined"] == rows  # nothing lost
+        assert (lost["source_rows_missing"], lost["unexpected_lineage"]) == (0, 0)
+        validated = run.table("tables/player_seasons_validated")
+        assert len(validated) == rows - len(quarantined) and (validated["source_file"] == name).all()
+        assert run.table("quarantine/player_seasons")[["source_row", "rule"]].values.tolist() == quarantined
+        if shape == "player_info":
+            assert validated[["player_id", "full_name", "season"]].values.tolist() == [
+                [1628378, "Donovan Mitchell", "2025-26"]
+            ]
+        else:
+            assert validated["birth_date"].isna().all() and validated["full_name"].notna().all()
