@@ -190,7 +190,7 @@ SHAPES: tuple[SourceShape, ...] = (
         ),
     ),
     # The schedule (lib/schedule.py): games before they are played. Last, so a results file is
-    # never taken for one (no data shape above lacks points; these two have none).
+    # never taken for one (every game shape above has points; these two have none).
     SourceShape(
         "league_schedule",
         "schedule",
