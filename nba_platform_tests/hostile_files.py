@@ -428,3 +428,151 @@ def box_hostile_values(d: Path, name: str) -> list[Path]:
 
 def box_rows_total() -> int:
     return sum(len(box_member(g).rows) for g in BOX_GAMES)
+
+
+# ---------------------------------------------------------------- player shapes (issue 16)
+
+# Recorded stats.nba.com responses, unmodified (nba_platform_tests/data/stats_api/PROVENANCE.md).
+STATS_API_DATA = Path(__file__).parent / "data" / "stats_api"
+BOX_V3 = STATS_API_DATA / "boxscoretraditionalv3_0022200552.json"  # CLE 145-134 CHI (OT), 2 Jan 2023
+BOX_V3_ROWS = 23  # 11 CLE + 12 CHI players, 4 of them DNP
+BOX_V3_MITCHELL_ROW = 5  # Donovan Mitchell's 71 points: the 5th player listed
+PLAYER_GAME_LOG_2025_26 = STATS_API_DATA / "playergamelog_1628378_2025-26.json"  # Mitchell, 53 games
+COMMON_PLAYER_INFO = STATS_API_DATA / "commonplayerinfo_1628378.json"
+
+
+def box_v3(d: Path, name: str) -> list[Path]:
+    """The recorded V3 box score as landed, with the real 2022-23 game log its game is in."""
+    return [*_write(d, "gamelog-2022-23.csv", GAMELOG.text().encode()), *_write(d, name, BOX_V3.read_bytes())]
+
+
+def box_v3_player_without_statistics(d: Path, name: str) -> list[Path]:
+    """The recorded V3 box score with Mitchell's `statistics` object removed."""
+    import json
+
+    doc = json.loads(BOX_V3.read_text(encoding="utf-8"))
+    mitchell = doc["boxScoreTraditional"]["homeTeam"]["players"][BOX_V3_MITCHELL_ROW - 1]
+    assert mitchell["familyName"] == "Mitchell" and mitchell["statistics"]["points"] == 71
+    del mitchell["statistics"]
+    text = json.dumps(doc, ensure_ascii=False).encode()
+    return [*_write(d, "gamelog-2022-23.csv", GAMELOG.text().encode()), *_write(d, name, text)]
+
+
+PLAYER_GAME_LOG_HEADER = ["SEASON_ID", "Player_ID", "Game_ID", "GAME_DATE", "MATCHUP", "WL", "MIN"]
+PLAYER_GAME_LOG_STATS = ["FGM", "FGA", "FG_PCT", "FG3M", "FG3A", "FG3_PCT", "FTM", "FTA", "FT_PCT", "OREB", "DREB"]
+PLAYER_GAME_LOG_STATS += ["REB", "AST", "STL", "BLK", "TOV", "PF", "PTS", "PLUS_MINUS"]
+PLAYER_LOG_UNKNOWN_TEAM_ROW = 3
+
+
+def player_game_log_table() -> Table:
+    """PlayerGameLog rows (nba_api's columns; no TEAM_ID) of every player who played in the four
+    shipped 2020-21 box scores: stats from the box rows, date, matchup and result from the
+    shipped slim game log, minutes rounded to whole minutes as PlayerGameLog reports them."""
+    slim = Table.parse(gzip.decompress(SLIM_LOG.read_bytes()).decode())
+    team_rows = {
+        (r[slim.col("GAME_ID")], r[slim.col("TEAM_ID")]): r for r in slim.rows if r[slim.col("GAME_ID")] in BOX_GAMES
+    }
+    rows = []
+    for game_id in BOX_GAMES:
+        box = box_member(game_id)
+        for n in range(1, len(box.rows) + 1):
+            if not box.get(n, "MIN"):
+                continue  # a game log lists the games a player played
+            team = team_rows[(game_id, box.get(n, "TEAM_ID"))]
+            minutes, seconds = box.get(n, "MIN").split(":")
+            counts = [box.get(n, "TO" if c == "TOV" else c) for c in PLAYER_GAME_LOG_STATS]
+            counts = [
+                c[:-2] if c.endswith(".0") and "PCT" not in s else c for c, s in zip(counts, PLAYER_GAME_LOG_STATS)
+            ]
+            rows.append(
+                [
+                    team[slim.col("SEASON_ID")],
+                    box.get(n, "PLAYER_ID"),
+                    game_id,
+                    team[slim.col("GAME_DATE")],
+                    team[slim.col("MATCHUP")],
+                    team[slim.col("WL")],
+                    str(round(int(minutes) + int(seconds) / 60)),
+                    *counts,
+                    "1",
+                ]
+            )
+    assert len(rows) > 60
+    return Table([*PLAYER_GAME_LOG_HEADER, *PLAYER_GAME_LOG_STATS, "VIDEO_AVAILABLE"], rows)
+
+
+def player_game_log(d: Path, name: str) -> list[Path]:
+    return [box_team_rows(d), *_write(d, name, player_game_log_table().text().encode())]
+
+
+def player_game_log_with_box_scores(d: Path, name: str) -> list[Path]:
+    """The game log and the box scores it was made from: two sources of the same player-games."""
+    return [*player_game_log(d, name), _archive(d, "boxscores_2020-21.tar.gz", dict(_box_members()))]
+
+
+def player_game_log_unknown_team(d: Path, name: str) -> list[Path]:
+    t = player_game_log_table()
+    n = PLAYER_LOG_UNKNOWN_TEAM_ROW
+    team, rest = t.get(n, "MATCHUP").split(" ", 1)
+    t.set(n, "MATCHUP", f"XYZ {rest}")  # no team has this abbreviation
+    return [box_team_rows(d), *_write(d, name, t.text().encode())]
+
+
+def player_game_log_rows() -> int:
+    return len(player_game_log_table().rows)
+
+
+def common_player_info(d: Path, name: str) -> list[Path]:
+    """The recorded commonplayerinfo response as landed (three result sets; CommonPlayerInfo first)."""
+    return _write(d, name, COMMON_PLAYER_INFO.read_bytes())
+
+
+PLAYER_BIOS = SAMPLE / "nba_player_bios_2016_2024" / "player_bios.csv.gz"
+PLAYER_INDEX_ROWS = 10
+PLAYER_INDEX_NO_TEAM_ROW = 4  # TEAM_ID 0, as PlayerIndex lists a player without a team
+
+
+def player_index_records() -> list[dict]:
+    """PlayerIndex rows (nba_api's column names; no recording is shipped, see PROVENANCE.md) of
+    the first ten players of the shipped 2016-17 bios; FROM_YEAR = TO_YEAR = 2016."""
+    bios = Table.parse(gzip.decompress(PLAYER_BIOS.read_bytes()).decode())
+    out = []
+    for n in range(1, PLAYER_INDEX_ROWS + 1):
+        assert bios.get(n, "season") == "2016-17"
+        first, _, last = bios.get(n, "full_name").partition(" ")
+        out.append(
+            {
+                "PERSON_ID": bios.get(n, "person_id"),
+                "PLAYER_LAST_NAME": last,
+                "PLAYER_FIRST_NAME": first,
+                "PLAYER_SLUG": bios.get(n, "slug"),
+                "TEAM_ID": bios.get(n, "team_id"),
+                "TEAM_ABBREVIATION": bios.get(n, "team_abbrev"),
+                "POSITION": bios.get(n, "position"),
+                "HEIGHT": bios.get(n, "height"),
+                "WEIGHT": bios.get(n, "weight"),
+                "COLLEGE": bios.get(n, "school"),
+                "FROM_YEAR": "2016",
+                "TO_YEAR": "2016",
+            }
+        )
+    return out
+
+
+def player_index(d: Path, name: str) -> list[Path]:
+    """PlayerIndex as nba_api's get_normalized_dict() gives it, one player without a team."""
+    import json
+
+    rows = player_index_records()
+    rows[PLAYER_INDEX_NO_TEAM_ROW - 1].update(TEAM_ID="0", TEAM_ABBREVIATION=None)
+    return _write(d, name, json.dumps({"PlayerIndex": rows}).encode())
+
+
+def result_sets_of_no_shape(d: Path, name: str) -> list[Path]:
+    """The recorded commonplayerinfo response without its CommonPlayerInfo result set, as
+    get_normalized_dict() gives it: two result sets, neither a known shape."""
+    import json
+
+    doc = json.loads(COMMON_PLAYER_INFO.read_text())
+    sets = {s["name"]: [dict(zip(s["headers"], r)) for r in s["rowSet"]] for s in doc["resultSets"][1:]}
+    return _write(d, name, json.dumps(sets).encode())

@@ -28,6 +28,7 @@ import pandas as pd
 from nba_platform.lib.quality import quarantine_frame
 from nba_platform.lib.schema import (
     LINEAGE_COLUMNS,
+    PLAYER_GAME_BOX,
     PLAYER_GAME_CONTEXT,
     PLAYER_GAME_KEY,
     PLAYER_GAME_SCHEMA,
@@ -246,11 +247,7 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
     rows_in = len(validated)
     kept, conflicting, exact = _collapse_exact(validated, PLAYER_GAME_KEY, schema)
     quarantined, by_rule = [], {}
-    # Same player in two sources' box scores: keep the first source alphabetically unless values disagree.
-    cross = kept.groupby(PLAYER_GAME_KEY)["source"].transform("size") > 1
-    if cross.any():
-        conflicting = pd.concat([conflicting, kept[cross]])
-        kept = kept[~cross]
+    kept, disputed, merged = _merge_player_game_sources(kept)
     if len(conflicting):
         quarantined.append(
             _quarantine(
@@ -261,7 +258,12 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
                 "the same player-game appears with different values",
             )
         )
-        by_rule["source_conflict"] = len(conflicting)
+    if len(disputed):
+        quarantined.append(
+            _quarantine(disputed, schema, "player_game", "source_conflict", disputed.pop("_disputed_fields"))
+        )
+    if len(conflicting) + len(disputed):
+        by_rule["source_conflict"] = len(conflicting) + len(disputed)
     context = team_games[["game_id", "team_id", *PLAYER_GAME_CONTEXT]]
     kept = kept.drop(columns=[c for c in PLAYER_GAME_CONTEXT if c in kept])  # re-run on its own output
     joined = kept.merge(context, on=["game_id", "team_id"], how="left")
@@ -284,7 +286,48 @@ def dedup_player_games(validated: pd.DataFrame, team_games: pd.DataFrame) -> Ded
         if quarantined
         else _quarantine(kept.iloc[:0], schema, "player_game", "", "")
     )
-    return DedupResult(table, q, rows_in, exact, 0, by_rule)
+    return DedupResult(table, q, rows_in, exact, merged, by_rule)
+
+
+# Lower wins: a box score has seconds, the starting position and the DNP comment; a game log not.
+PLAYER_SOURCE_PRIORITY = {"box_score_traditional": 0, "player_game_log": 1}
+# What two sources of one player-game must agree on (minutes: game logs may round to whole minutes).
+PLAYER_GAME_RESULT_FIELDS = ["team_id", "pts", "plus_minus", *PLAYER_GAME_BOX]
+MINUTES_TOLERANCE = 1.0
+
+
+def _merge_player_game_sources(kept: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """A player-game in several rows (a box score and a game log, or one source's files that
+    differ): one row when they agree on the stats (the best source's row, gaps such as a game
+    log's missing player name filled from the others), else every row quarantined with the
+    fields in dispute. -> (kept, disputed rows with `_disputed_fields`, rows merged away)."""
+    multi = kept.groupby(PLAYER_GAME_KEY)["source"].transform("size") > 1
+    if not multi.any():
+        return kept, kept.iloc[:0].assign(_disputed_fields=pd.Series(dtype="string[pyarrow]")), 0
+    rows = kept[multi].assign(_priority=kept.loc[multi, "source"].map(PLAYER_SOURCE_PRIORITY).fillna(99))
+    rows = rows.sort_values([*PLAYER_GAME_KEY, "_priority", "source_file", "source_row"])
+    groups = rows.groupby(PLAYER_GAME_KEY, sort=False)
+    fields = [f for f in PLAYER_GAME_RESULT_FIELDS if f in rows]
+    differs = {f: groups[f].transform("nunique") > 1 for f in fields}
+    spread = groups["minutes"].transform("max") - groups["minutes"].transform("min")
+    differs["minutes"] = (spread >= MINUTES_TOLERANCE).fillna(False) | (
+        groups["minutes"].transform(lambda m: m.isna().any() and m.notna().any())
+    )
+    differs["did_play"] = groups["did_play"].transform("nunique") > 1
+    disputed_fields = pd.DataFrame(differs)
+    bad = disputed_fields.any(axis=1)
+    disputed = rows[bad].drop(columns="_priority")
+    reason = pd.Series(
+        [", ".join(disputed_fields.columns[flags]) for flags in disputed_fields[bad].to_numpy()],
+        index=disputed.index,
+        dtype="string[pyarrow]",
+    )
+    disputed = disputed.assign(_disputed_fields="sources disagree on " + reason)
+    agreed = rows[~bad]
+    merged = agreed.groupby(PLAYER_GAME_KEY, sort=False, as_index=False).first()  # first non-null per column
+    merged = merged[agreed.columns].drop(columns="_priority")
+    out = pd.concat([kept[~multi], merged], ignore_index=True)
+    return out, disputed, len(agreed) - len(merged)
 
 
 def dedup_players(player_seasons: pd.DataFrame) -> DedupResult:

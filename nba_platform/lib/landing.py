@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 import pyarrow.parquet as pq
 
+from nba_platform.lib.box_score import BoxScoreError, flatten_box_score_v3, is_box_score_v3
 from nba_platform.lib.schedule import ScheduleError, flatten_league_schedule, is_league_schedule
 from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id
 
@@ -71,6 +72,21 @@ COLUMNS_SHOWN = 40
 
 # Ordered most specific first: the first shape whose signature the header contains wins.
 SHAPES: tuple[SourceShape, ...] = (
+    # First: PlayerGameLogs carries every column of team_game_logs' and box_score_traditional's
+    # signatures too; PLAYER_ID with MATCHUP is what only a player game log has.
+    SourceShape(
+        "player_game_log",
+        "player_game",
+        frozenset({"PLAYER_ID", "GAME_ID", "GAME_DATE", "MATCHUP", "WL", "MIN", "PTS"}),
+        "nba_api PlayerGameLog (one player's season; no TEAM_ID: the team is the MATCHUP's first "
+        "abbreviation) or PlayerGameLogs (any players, with TEAM_ID and league ranks)",
+        columns=frozenset(
+            {"SEASON_ID", "SEASON_YEAR", "PLAYER_NAME", "NICKNAME", "TEAM_ID", "TEAM_ABBREVIATION", "TEAM_NAME"}
+            | {"VIDEO_AVAILABLE", "MIN_SEC", "BLKA", "PFD", "NBA_FANTASY_PTS", "WNBA_FANTASY_PTS", "DD2", "TD3"}
+            | {"AVAILABLE_FLAG", *TEAM_BOX}
+        ),
+        column_patterns=(r"[A-Z0-9_]+_RANK",),
+    ),
     SourceShape(
         "team_game_logs",
         "team_game",
@@ -120,6 +136,7 @@ SHAPES: tuple[SourceShape, ...] = (
         "nba_api BoxScoreTraditionalV2 player table",
         columns=frozenset(
             {"UNNAMED: 0", "TEAM_ABBREVIATION", "TEAM_CITY", "NICKNAME", "START_POSITION", "COMMENT", *TEAM_BOX}
+            | {"STATISTICS"}  # V3 only (lib/box_score.py): "missing" for a player entry without statistics
         ),
     ),
     SourceShape(
@@ -145,8 +162,35 @@ SHAPES: tuple[SourceShape, ...] = (
             }
         ),
     ),
+    # Player records without a season column: the season is the file's SEASON column if it has
+    # one, else the TO_YEAR season (the player's latest; a file does not say what season it was
+    # exported for). lib/normalise.py `normalise_player_seasons` maps them onto player_bios' fields.
+    SourceShape(
+        "player_info",
+        "player",
+        frozenset({"PERSON_ID", "DISPLAY_FIRST_LAST", "BIRTHDATE", "TEAM_ID", "FROM_YEAR", "TO_YEAR"}),
+        "nba_api CommonPlayerInfo (one player's current record; season = TO_YEAR's)",
+        columns=frozenset(
+            {"FIRST_NAME", "LAST_NAME", "DISPLAY_LAST_COMMA_FIRST", "DISPLAY_FI_LAST", "PLAYER_SLUG", "SCHOOL"}
+            | {"COUNTRY", "LAST_AFFILIATION", "HEIGHT", "WEIGHT", "SEASON_EXP", "JERSEY", "POSITION"}
+            | {"ROSTERSTATUS", "GAMES_PLAYED_CURRENT_SEASON_FLAG", "TEAM_NAME", "TEAM_ABBREVIATION", "TEAM_CODE"}
+            | {"TEAM_CITY", "PLAYERCODE", "DLEAGUE_FLAG", "NBA_FLAG", "GAMES_PLAYED_FLAG", "DRAFT_YEAR"}
+            | {"DRAFT_ROUND", "DRAFT_NUMBER", "GREATEST_75_FLAG", "SEASON"}
+        ),
+    ),
+    SourceShape(
+        "player_index",
+        "player",
+        frozenset({"PERSON_ID", "PLAYER_LAST_NAME", "PLAYER_FIRST_NAME", "TEAM_ID", "FROM_YEAR", "TO_YEAR"}),
+        "nba_api PlayerIndex (every player, no birth date; season = TO_YEAR's)",
+        columns=frozenset(
+            {"PLAYER_SLUG", "TEAM_SLUG", "IS_DEFUNCT", "TEAM_CITY", "TEAM_NAME", "TEAM_ABBREVIATION"}
+            | {"JERSEY_NUMBER", "POSITION", "HEIGHT", "WEIGHT", "COLLEGE", "COUNTRY", "DRAFT_YEAR", "DRAFT_ROUND"}
+            | {"DRAFT_NUMBER", "ROSTER_STATUS", "PTS", "REB", "AST", "STATS_TIMEFRAME", "SEASON"}
+        ),
+    ),
     # The schedule (lib/schedule.py): games before they are played. Last, so a results file is
-    # never taken for one (no data shape above lacks points; these two have none).
+    # never taken for one (every game shape above has points; these two have none).
     SourceShape(
         "league_schedule",
         "schedule",
@@ -340,33 +384,33 @@ def _read_json(data: bytes, file_name: str, lines: bool) -> pd.DataFrame:
         raise LandingError(f"{file_name}: malformed JSON: {exc}") from None
     except RecursionError:
         raise LandingError(f"{file_name}: JSON nested too deeply to be a data export (rule: json_depth)") from None
-    # stats.nba.com responses: {"resultSets": [{"headers": [...], "rowSet": [[...], ...]}]}
     if is_league_schedule(records):
         # scheduleleaguev2: {"leagueSchedule": {"gameDates": [{"games": [...]}]}}, one row per game
         try:
             frame = pd.DataFrame(flatten_league_schedule(records, file_name), dtype=object)
         except ScheduleError as exc:
             raise LandingError(str(exc)) from None
+    elif is_box_score_v3(records):
+        # boxscoretraditionalv3: {"boxScoreTraditional": {"homeTeam": {"players": [...]}, ...}},
+        # one row per player, named as the V2 player table (lib/box_score.py)
+        try:
+            frame = pd.DataFrame(flatten_box_score_v3(records, file_name), dtype=object)
+        except BoxScoreError as exc:
+            raise LandingError(str(exc)) from None
     elif isinstance(records, dict) and ("resultSets" in records or "resultSet" in records):
-        sets = records.get("resultSets") or records.get("resultSet")
-        first = sets[0] if isinstance(sets, list) and sets else sets
-        if not isinstance(first, dict) or "headers" not in first or "rowSet" not in first:
-            raise LandingError(f"{file_name}: resultSets holds no result set with headers and rowSet")
-        # dtype=object: no float conversion of integer columns that contain nulls
-        frame = pd.DataFrame(first["rowSet"], columns=first["headers"], dtype=object)
+        # stats.nba.com responses (nba_api get_dict()): {"resultSets": [{"name", "headers", "rowSet"}]}
+        frame = _pick_result_set(_result_sets(records, file_name), file_name)
     elif isinstance(records, list) and all(isinstance(r, dict) for r in records):
         frame = pd.DataFrame(records, dtype=object)
     elif _is_normalized_dict(records):
-        # nba_api's get_normalized_dict(): {"LeagueGameLog": [{...}, ...], ...}; like resultSets,
-        # the first result set is the endpoint's main table.
-        name, rows = next(iter(records.items()))
-        if not rows:
-            raise LandingError(f"{file_name}: result set {name!r} holds no rows")
-        frame = pd.DataFrame(rows, dtype=object)
+        # nba_api's get_normalized_dict(): {"LeagueGameLog": [{...}, ...], ...}
+        sets = [(str(name), _record_columns(rows), rows) for name, rows in records.items()]
+        frame = _pick_result_set(sets, file_name)
     else:
         raise LandingError(
-            f"{file_name}: JSON must be a list of records, a stats.nba.com resultSets object or nba_api's "
-            "get_normalized_dict() output ({result set name: [records]})"
+            f"{file_name}: JSON must be a list of records, a stats.nba.com resultSets object, a "
+            "boxscoretraditionalv3 or scheduleleaguev2 response, or nba_api's get_normalized_dict() output "
+            "({result set name: [records]})"
         )
     # Text as it would have appeared in a CSV: no float reformatting of integers.
     try:
@@ -383,6 +427,61 @@ def _is_normalized_dict(records) -> bool:
         and bool(records)
         and all(isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in records.values())
     )
+
+
+def _record_columns(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k for r in rows for k in r))
+
+
+def _result_sets(records: dict, file_name: str) -> list[tuple[str, list[str], list]]:
+    """(name, headers, rows) of every well-formed result set of a resultSets response."""
+    sets = records.get("resultSets") or records.get("resultSet")
+    sets = [sets] if isinstance(sets, dict) else sets if isinstance(sets, list) else []
+    out = [
+        (str(s.get("name") or f"result set {i + 1}"), [str(h) for h in s["headers"]], s["rowSet"])
+        for i, s in enumerate(sets)
+        if isinstance(s, dict) and isinstance(s.get("headers"), list) and isinstance(s.get("rowSet"), list)
+    ]
+    if not out:
+        raise LandingError(f"{file_name}: resultSets holds no result set with headers and rowSet")
+    return out
+
+
+def _pick_result_set(sets: list[tuple[str, list[str], list]], file_name: str) -> pd.DataFrame:
+    """The first result set whose columns are a known shape's (a response lists its main table
+    first, but e.g. a player info response has several). A lone result set is read whatever its
+    columns (shape detection names them); of several, none known is a clear error naming them."""
+    known = [s for s in sets if _is_known_shape(s[1], file_name)]
+    if not known and len(sets) > 1:
+        if not any(rows for _, _, rows in sets):
+            raise LandingError(f"{file_name}: result sets {', '.join(repr(s[0]) for s in sets)} hold no rows")
+        listed = "; ".join(f"{name} ({describe_columns(headers)})" for name, headers, _ in sets[:5])
+        more = f" and {len(sets) - 5} more" if len(sets) > 5 else ""
+        raise LandingError(
+            f"{file_name}: none of its {len(sets)} result sets has the columns of a known source shape: "
+            f"{listed}{more} (every shape: {', '.join(s.name for s in SHAPES)})"
+        )
+    name, headers, rows = (known or sets)[0]
+    if not rows:
+        raise LandingError(f"{file_name}: result set {name!r} holds no rows")
+    if isinstance(rows[0], dict):
+        return pd.DataFrame(rows, dtype=object)
+    bad = [i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != len(headers)]
+    if bad:
+        raise LandingError(
+            f"{file_name}: result set {name!r}: {len(bad)} row(s) do not match its {len(headers)} headers "
+            f"(first: row {bad[0] + 1}) (rule: csv_row_width)"
+        )
+    # dtype=object: no float conversion of integer columns that contain nulls
+    return pd.DataFrame(rows, columns=headers, dtype=object)
+
+
+def _is_known_shape(columns: list[str], file_name: str) -> bool:
+    try:
+        detect_shape(columns, file_name)
+    except LandingError:
+        return False
+    return True
 
 
 def _read_tar_csvs(data: bytes, file_name: str) -> pd.DataFrame:
@@ -486,14 +585,9 @@ def read_landed_bytes(data: bytes, file_name: str) -> pd.DataFrame:
 
 def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
     """The season partition each raw row belongs to: from the game id, else the game date,
-    else (player bios) the SEASON column."""
+    else (player records) the SEASON column or the TO_YEAR season."""
     if shape.entity == "player":
-        return (
-            frame["SEASON"]
-            .str.strip()
-            .astype("string[pyarrow]")
-            .where(frame["SEASON"].str.fullmatch(r"\d{4}-\d{2}").fillna(False))
-        )
+        return player_record_season(frame)
     season = season_from_game_id(normalise_game_id(frame["GAMEID" if "GAMEID" in frame.columns else "GAME_ID"]))
     date_col = next((c for c in ("GAME_DATE_EST", "GAME_DATE", "GAMEDATEEST") if c in frame.columns), None)
     if date_col is not None and season.isna().any():
@@ -501,6 +595,22 @@ def row_seasons(frame: pd.DataFrame, shape: SourceShape) -> pd.Series:
 
         season = season.fillna(season_from_date(parse_dates(frame[date_col])))
     return season
+
+
+def player_record_season(raw: pd.DataFrame) -> pd.Series:
+    """A player record's season: its SEASON column, else (CommonPlayerInfo, PlayerIndex: no
+    season column, and a landed file does not say what season it was exported for) the TO_YEAR
+    season, the player's latest: TO_YEAR 2025 -> '2025-26'. NA where neither is usable."""
+    season = pd.Series(pd.NA, index=raw.index, dtype="string[pyarrow]")
+    if "SEASON" in raw:
+        season = raw["SEASON"].astype("string[pyarrow]").str.strip()
+        season = season.where(season.str.fullmatch(r"\d{4}-\d{2}").fillna(False))
+    if "TO_YEAR" in raw:
+        year = pd.to_numeric(raw["TO_YEAR"].astype("string[pyarrow]").str.strip(), errors="coerce")
+        year = year.where(year.notna() & (year == year.round()))
+        from_to_year = year.map(lambda y: pd.NA if pd.isna(y) else f"{int(y)}-{(int(y) + 1) % 100:02d}")
+        season = season.fillna(from_to_year.astype("string[pyarrow]"))
+    return season.astype("string[pyarrow]")
 
 
 FIRST_SEASON_START = 1946  # 1946-47, the first BAA season

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW
+from nba_platform.lib.landing import SOURCE_FILE, SOURCE_ROW, player_record_season
 from nba_platform.lib.schema import PLAYER_GAME_BOX, TEAM_GAME_BOX, TEAM_GAME_PCT
 from nba_platform.lib.seasons import normalise_game_id, season_from_date, season_from_game_id, season_type_from_game_id
 
@@ -380,27 +380,61 @@ def normalise_team_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def normalise_player_games(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Box scores (V2, or V3 flattened to V2's columns: lib/box_score.py) and player game logs.
+
+    Player game logs lack fields the box score has; they stay null (never guessed): START_POSITION
+    and COMMENT always, PLAYER_NAME in PlayerGameLog. PlayerGameLog has no TEAM_ID either: the team
+    is the first abbreviation of MATCHUP ('CLE @ CHA' -> CLE) in the team reference; an unknown one
+    quarantines the row (value_unparseable, naming MATCHUP). Its MIN is whole minutes."""
     p = _Parser(raw)
     cols = _common(p, source)
     minutes = p.minutes("MIN")
     comment = p.text("COMMENT")
     turnover_col = "TOV" if "TOV" in raw else "TO"
+    team_id = p.number("TEAM_ID", integer=True)
+    if source == "player_game_log":
+        team_id = team_id.fillna(_matchup_team(p, needed=team_id.isna()))
+    counts = {c: p.number(turnover_col if c == "tov" else c.upper(), integer=True) for c in PLAYER_GAME_BOX}
+    plus_minus = p.number("PLUS_MINUS")
+    # V3 writes zeros for a player who did not play where V2 writes nulls: no minutes and nothing
+    # but zeros is no stats (a DNP row with any non-zero count still fails dnp_consistent).
+    no_minutes = p.text("MIN").isna()
+    all_zero = pd.concat([*counts.values(), plus_minus], axis=1).fillna(0).eq(0).all(axis=1)
+    zero_dnp = (no_minutes & all_zero).to_numpy(dtype=bool)
+    if zero_dnp.any():
+        counts = {c: v.mask(zero_dnp) for c, v in counts.items()}
+        plus_minus = plus_minus.mask(zero_dnp)
+    statistics = p.text("STATISTICS")  # V3: "missing" for a player entry without statistics
+    start_position = p.text("START_POSITION")
     out = pd.DataFrame(
         {
             **cols,
-            "team_id": p.number("TEAM_ID", integer=True),
+            "team_id": team_id,
             "player_id": p.number("PLAYER_ID", integer=True),
             "player_name": p.text("PLAYER_NAME"),
-            "start_position": p.text("START_POSITION").fillna(""),
+            # A box score's bench players have a blank position; a game log does not say (null).
+            "start_position": start_position if source == "player_game_log" else start_position.fillna(""),
             "comment": comment,
             "did_play": minutes.notna(),
             "minutes": minutes,
-            **{c: p.number(turnover_col if c == "tov" else c.upper(), integer=True) for c in PLAYER_GAME_BOX},
-            "plus_minus": p.number("PLUS_MINUS"),
+            **counts,
+            "plus_minus": plus_minus,
+            "_statistics_missing": statistics.str.lower().eq("missing").fillna(False).astype(bool),
         }
     )
     out[PARSE_ERRORS] = p.errors
     return out
+
+
+def _matchup_team(p: _Parser, needed: pd.Series) -> pd.Series:
+    """The team of a PlayerGameLog row: the first abbreviation of its MATCHUP, by the team
+    reference; a row `needed` whose matchup names an unknown team is flagged."""
+    matchup = p.text("MATCHUP")
+    listed = matchup.str.extract(r"^\s*(\w+)\s+(?:@|vs\.)\s+\w+\s*$")[0].str.upper()
+    team = listed.map(abbreviation_team_ids()).astype("Int64")
+    unknown = (needed & matchup.notna() & team.isna()).fillna(False)
+    p._flag(unknown, "MATCHUP (team abbreviation not in the team reference)")
+    return team
 
 
 def _height_inches(text: pd.Series) -> pd.Series:
@@ -409,23 +443,30 @@ def _height_inches(text: pd.Series) -> pd.Series:
 
 
 def normalise_player_seasons(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """player_bios rows, and the same fields from CommonPlayerInfo (`player_info`: DISPLAY_FIRST_LAST,
+    BIRTHDATE, SEASON_EXP) and PlayerIndex (`player_index`: first + last name, COLLEGE; it
+    publishes no birth date, so the birth date stays null for its rows)."""
     p = _Parser(raw)
     height = p.number("HEIGHT_INCHES") if "HEIGHT_INCHES" in raw else pd.Series(pd.NA, index=raw.index, dtype="Float64")
     height = height.fillna(_height_inches(p.text("HEIGHT")))
-    experience = p.text("EXPERIENCE").replace({"R": "0"})
-    season = p.text("SEASON")
+    experience = p.text("SEASON_EXP" if source == "player_info" else "EXPERIENCE").replace({"R": "0"})
+    if source == "player_index":
+        first, last = p.text("PLAYER_FIRST_NAME"), p.text("PLAYER_LAST_NAME")
+        full_name = (first.fillna("") + " " + last.fillna("")).str.strip().replace("", pd.NA)
+    else:
+        full_name = p.text("DISPLAY_FIRST_LAST" if source == "player_info" else "FULL_NAME")
     out = pd.DataFrame(
         {
             "player_id": p.number("PERSON_ID", integer=True),
-            "season": season.where(season.str.fullmatch(r"\d{4}-\d{2}").fillna(False)),
+            "season": player_record_season(raw),
             "team_id": p.number("TEAM_ID", integer=True),
-            "full_name": p.text("FULL_NAME"),
+            "full_name": full_name,
             "position": p.text("POSITION"),
             "height_inches": height,
             "weight_lbs": p.number("WEIGHT"),
-            "birth_date": p.date("BIRTH_DATE"),
+            "birth_date": p.date("BIRTHDATE" if source == "player_info" else "BIRTH_DATE"),
             "experience_years": pd.to_numeric(experience, errors="coerce").astype("Int64"),
-            "school": p.text("SCHOOL"),
+            "school": p.text("COLLEGE" if source == "player_index" else "SCHOOL"),
             "source": pd.Series(source, index=raw.index, dtype="string[pyarrow]"),
             "source_file": raw[SOURCE_FILE].astype("string[pyarrow]"),
             "source_row": raw[SOURCE_ROW].astype("int64"),

@@ -141,6 +141,20 @@ TEAM_GAME_RULES: tuple[Rule, ...] = (
 )
 
 
+def _birth_date_missing(f: pd.DataFrame) -> pd.Series:
+    missing = f["birth_date"].isna()
+    if "source" in f:  # PlayerIndex rows have no birth date to check
+        missing &= f["source"].ne("player_index").fillna(True)
+    return missing.astype(bool)
+
+
+def _flagged(f: pd.DataFrame, column: str) -> pd.Series:
+    """A normaliser's boolean flag column; False for frames built without it."""
+    if column not in f:
+        return pd.Series(False, index=f.index)
+    return f[column].fillna(False).astype(bool)
+
+
 def _player_pts_inconsistent(f: pd.DataFrame) -> pd.Series:
     return (f["pts"] != 2 * f["fgm"] + f["fg3m"] + f["ftm"]).fillna(False).astype(bool)
 
@@ -152,6 +166,11 @@ def _dnp_with_stats(f: pd.DataFrame) -> pd.Series:
 PLAYER_GAME_RULES: tuple[Rule, ...] = (
     Rule("value_unparseable", "a present value did not parse as its column's type", lambda f: f[PARSE_ERRORS] != ""),
     Rule("game_id_valid", "game id is a 10-char '00TYYNNNNN' string", lambda f: _na(f["game_id"])),
+    Rule(
+        "statistics_present",
+        "the box score lists the player with no statistics (V3 player entry without a statistics object)",
+        lambda f: _flagged(f, "_statistics_missing"),
+    ),
     Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
     Rule(
         "player_id_valid",
@@ -180,8 +199,8 @@ PLAYER_SEASON_RULES: tuple[Rule, ...] = (
     Rule("team_id_valid", "team id is an NBA franchise id", lambda f: _team_id_invalid(f["team_id"])),
     Rule(
         "birth_date_valid",
-        "birth date present, 1950..2010",
-        lambda f: (f["birth_date"].isna() | _outside(f["birth_date"].dt.year, 1950, 2010)).astype(bool),
+        "birth date present (PlayerIndex publishes none), 1950..2010",
+        lambda f: (_birth_date_missing(f) | _outside(f["birth_date"].dt.year, 1950, 2010)).astype(bool),
     ),
     Rule("height_range", "60 <= height (in) <= 96", lambda f: _outside(f["height_inches"], 60, 96)),
     Rule("weight_range", "130 <= weight (lb) <= 400", lambda f: _outside(f["weight_lbs"], 130, 400)),
@@ -324,7 +343,11 @@ def player_expectations(table: str) -> list:
 
     key = ["player_id"] if table == "players" else ["player_id", "season", "team_id"]
     return [
-        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name", "birth_date"]],
+        *[gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in key + ["full_name"]],
+        # PlayerIndex publishes no birth date (as the birth_date_valid rule allows)
+        gx.expectations.ExpectColumnValuesToNotBeNull(
+            column="birth_date", row_condition='source!="player_index"', condition_parser="pandas"
+        ),
         gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=key)
         if len(key) > 1
         else gx.expectations.ExpectColumnValuesToBeUnique(column="player_id"),

@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from nba_platform.lib.box_score import BOX_SCORE_V3, BoxScoreError, flatten_box_score_v3, is_box_score_v3
 from nba_platform.lib.landing import SHAPES_BY_NAME, SOURCE_FILE, read_landed_bytes
 from nba_platform.lib.schedule import ScheduleError, flatten_league_schedule, is_league_schedule
+from nba_platform.lib.seasons import season_from_game_id
 from nba_platform.lib.storage import Store
 from nba_platform.lib.tracing import span
 
@@ -131,6 +133,25 @@ BOX_SCORE_TRADITIONAL = Endpoint(
     ),
     param_patterns=(("GameID", r"00\d{8}"),),
 )
+# From 2025-26 on only V3 is published (nba_api warns that V2 returns no data): a nested
+# {"boxScoreTraditional": {"homeTeam": {"players": [...]}, ...}} response (result_set names that
+# object), flattened to V2's columns as lib/box_score.py does for a landed file.
+BOX_SCORE_TRADITIONAL_V3 = Endpoint(
+    name="boxscoretraditionalv3",
+    result_set=BOX_SCORE_V3,
+    required_columns=SHAPES_BY_NAME["box_score_traditional"].signature,
+    # The whole game: 0 = no period or time-range limit (as nba_api sends them).
+    fixed_params=(
+        ("EndPeriod", "0"),
+        ("EndRange", "0"),
+        ("LeagueID", "00"),
+        ("RangeType", "0"),
+        ("StartPeriod", "0"),
+        ("StartRange", "0"),
+    ),
+    param_patterns=(("GameID", r"00\d{8}"),),
+)
+FIRST_V3_ONLY_SEASON = "2025-26"  # boxscoretraditionalv2 is not published from this season on
 COMMON_PLAYER_INFO = Endpoint(
     name="commonplayerinfo",
     result_set="CommonPlayerInfo",
@@ -149,7 +170,10 @@ SCHEDULE_LEAGUE_V2 = Endpoint(
     fixed_params=(("LeagueID", "00"),),
     param_patterns=(("Season", r"\d{4}-\d{2}"),),
 )
-ENDPOINTS = {e.name: e for e in (LEAGUE_GAME_LOG, BOX_SCORE_TRADITIONAL, COMMON_PLAYER_INFO, SCHEDULE_LEAGUE_V2)}
+ENDPOINTS = {
+    e.name: e
+    for e in (LEAGUE_GAME_LOG, BOX_SCORE_TRADITIONAL, BOX_SCORE_TRADITIONAL_V3, COMMON_PLAYER_INFO, SCHEDULE_LEAGUE_V2)
+}
 
 
 class ResponseInvalid(ValueError):
@@ -165,6 +189,8 @@ def result_set(endpoint: Endpoint, doc: object) -> dict:
     columns present, every row as long as the header."""
     if endpoint.result_set == LEAGUE_SCHEDULE:
         return league_schedule_games(endpoint, doc)
+    if endpoint.result_set == BOX_SCORE_V3:
+        return box_score_v3_players(endpoint, doc)
     sets = doc.get("resultSets", doc.get("resultSet")) if isinstance(doc, dict) else None
     if isinstance(sets, dict):
         sets = [sets]
@@ -213,6 +239,21 @@ def league_schedule_games(endpoint: Endpoint, doc: object) -> dict:
     return {"name": LEAGUE_SCHEDULE, "games": games}
 
 
+def box_score_v3_players(endpoint: Endpoint, doc: object) -> dict:
+    """boxscoretraditionalv3 checked: a boxScoreTraditional object whose players (if any) flatten
+    to the V2 columns. -> {"name", "players": [flat records]} (a game not played has none)."""
+    if not is_box_score_v3(doc):
+        keys = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
+        raise ResponseInvalid("schema", f"{endpoint.name}: response has no {BOX_SCORE_V3} object (keys: {keys})")
+    try:
+        players = flatten_box_score_v3(doc, endpoint.name)
+    except BoxScoreError as exc:
+        if "lists no players" in str(exc):
+            return {"name": BOX_SCORE_V3, "players": []}
+        raise ResponseInvalid("schema", str(exc)) from None
+    return {"name": BOX_SCORE_V3, "players": players}
+
+
 def decode_body(body: bytes, content_encoding: str | None) -> bytes:
     encoding = (content_encoding or "").strip().lower()
     try:
@@ -245,6 +286,10 @@ def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> pd.DataFrame | None
         if not rs["games"]:
             return None
         payload = json.dumps(doc)  # read as a landed scheduleleaguev2 file would be
+    elif endpoint.result_set == BOX_SCORE_V3:
+        if not rs["players"]:
+            return None
+        payload = json.dumps(doc)  # read as a landed boxscoretraditionalv3 file would be
     elif not rs["rowSet"]:
         return None
     else:
@@ -722,12 +767,20 @@ def season_game_ids(client: StatsApiClient, season: str, season_types: Iterable[
     return [] if rows is None else sorted(set(rows["GAME_ID"].str.strip().str.zfill(10)))
 
 
+def box_score_endpoint(game_id: str) -> Endpoint:
+    """V3 for games of 2025-26 and later (V2 is no longer published), V2 before: the rows are the
+    same either way (V3 is flattened to V2's columns)."""
+    season = season_from_game_id(pd.Series([game_id], dtype="string[pyarrow]")).iloc[0]
+    return BOX_SCORE_TRADITIONAL_V3 if pd.notna(season) and season >= FIRST_V3_ONLY_SEASON else BOX_SCORE_TRADITIONAL
+
+
 def box_score_rows(client: StatsApiClient, game_ids: Iterable[str]) -> pd.DataFrame | None:
-    """BoxScoreTraditionalV2 player rows, one request per game."""
+    """Box score player rows (BoxScoreTraditionalV2, or V3 from 2025-26 on), one request per game."""
     frames = []
     for game_id in game_ids:
-        doc, label = client.fetch(BOX_SCORE_TRADITIONAL, GameID=game_id)
-        frames.append(rows_frame(BOX_SCORE_TRADITIONAL, doc, label))
+        endpoint = box_score_endpoint(game_id)
+        doc, label = client.fetch(endpoint, GameID=game_id)
+        frames.append(rows_frame(endpoint, doc, label))
     return _concat(frames)
 
 

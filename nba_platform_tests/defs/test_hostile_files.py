@@ -47,6 +47,9 @@ ARCHIVE = "boxscores_2020-21.tar.gz"
 P = hostile_files.GAMELOG.partner  # the other team's row of a row's game
 BOX = hostile_files.box_rows_of(ARCHIVE)  # (game, player) -> (member, row) of the damaged box-score rows
 ENTITY = {"team_games": "team_game", "player_games": "player_game"}
+BOX_V3 = hostile_files.BOX_V3.name  # a recorded boxscoretraditionalv3 response
+PLAYER_LOG = "players-2020-21.csv"
+PLAYER_LOG_ROWS = hostile_files.player_game_log_rows()
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,22 @@ def _paired_across_sources(run) -> None:
 def _box_names_stored_verbatim(run) -> None:
     names = set(run.table("tables/player_games")["player_name"])
     assert {hostile_files.SCRIPT_INJECTION, hostile_files.PLAYER_SQL_INJECTION} <= names
+
+
+def _box_v3_landed(run) -> None:
+    raw = run.table("raw/box_score_traditional")
+    assert len(raw) == hostile_files.BOX_V3_ROWS and set(raw["_source_file"]) == {BOX_V3}
+    players = run.table("tables/player_games").set_index("player_id")
+    assert (players.loc[1628378, "pts"], players.loc[1628378, "minutes"]) == (71, 49.8)  # Mitchell's 71
+    assert (~players["did_play"]).sum() == 4 and players.loc[~players["did_play"], "pts"].isna().all()
+
+
+def _one_row_per_player_game(run) -> None:
+    players = run.table("tables/player_games")
+    assert not players.duplicated(["game_id", "player_id"]).any()
+    assert (players["source"] == "box_score_traditional").all()  # the box score's row kept, the log's agreed
+    raw = run.table("raw/player_game_log")
+    assert len(raw) == PLAYER_LOG_ROWS and "TEAM_ID" not in raw.columns
 
 
 CASES = [
@@ -351,6 +370,52 @@ CASES = [
         },
         rows_out={"team_games": 8, "player_games": hostile_files.box_rows_total() - 3},
         extra=_box_names_stored_verbatim,
+    ),
+    # ------------------------------------------------ player shapes (was: refused as unknown shapes)
+    Case(
+        "box_score_v3",
+        "a recorded boxscoretraditionalv3 response (nested players[].statistics), with its season's game log",
+        hostile_files.box_v3,
+        file=BOX_V3,
+        read={"team_games": hostile_files.GAMELOG_ROWS, "player_games": hostile_files.BOX_V3_ROWS},
+        rows_out={"team_games": hostile_files.GAMELOG_ROWS, "player_games": hostile_files.BOX_V3_ROWS},
+        extra=_box_v3_landed,
+    ),
+    Case(
+        "box_score_v3_no_statistics",
+        "V3: Mitchell's entry without its statistics object (not taken for a DNP)",
+        hostile_files.box_v3_player_without_statistics,
+        file=BOX_V3,
+        read={"team_games": hostile_files.GAMELOG_ROWS, "player_games": hostile_files.BOX_V3_ROWS},
+        validation={hostile_files.BOX_V3_MITCHELL_ROW: "statistics_present"},
+        rows_out={"team_games": hostile_files.GAMELOG_ROWS, "player_games": hostile_files.BOX_V3_ROWS - 1},
+    ),
+    Case(
+        "player_game_log_and_box_scores",
+        "PlayerGameLog rows (no TEAM_ID) of the players of four box scores, landed with those box scores",
+        hostile_files.player_game_log_with_box_scores,
+        file=PLAYER_LOG,
+        season="2020-21",
+        read={"team_games": 8, "player_games": hostile_files.box_rows_total() + PLAYER_LOG_ROWS},
+        rows_out={"team_games": 8, "player_games": hostile_files.box_rows_total()},
+        extra=_one_row_per_player_game,
+    ),
+    Case(
+        "result_sets_of_no_shape",
+        "nba_api get_normalized_dict() output whose result sets are none a known shape",
+        hostile_files.result_sets_of_no_shape,
+        file="headline.json",
+        error=("none of its 2 result sets", "PlayerHeadlineStats (", "AvailableSeasons (SEASON_ID)"),
+    ),
+    Case(
+        "player_game_log_unknown_team",
+        "PlayerGameLog: row 3's matchup names a team abbreviation no team has",
+        hostile_files.player_game_log_unknown_team,
+        file=PLAYER_LOG,
+        season="2020-21",
+        read={"team_games": 8, "player_games": PLAYER_LOG_ROWS},
+        validation={hostile_files.PLAYER_LOG_UNKNOWN_TEAM_ROW: "value_unparseable"},
+        rows_out={"team_games": 8, "player_games": PLAYER_LOG_ROWS - 1},
     ),
 ]
 
@@ -694,3 +759,44 @@ def test_a_link_out_of_the_landing_zone_is_refused_not_followed(tmp_path, monkey
     out = capsys.readouterr().out
     assert "skipped (unreadable): passwd.csv: a symbolic link" in out and "inside_zone" in out
     assert "root:x" not in out
+
+
+def test_player_records_land_and_build(tmp_path, monkeypatch, capsys):
+    """A recorded commonplayerinfo response (its season: TO_YEAR's, 2025-26) and PlayerIndex rows
+    as get_normalized_dict() gives them (one player without a team): both land and build, nothing
+    lost; the teamless player is quarantined with its rule."""
+    home = tmp_path / "home"
+    platform_env(monkeypatch, home)
+    cases = (
+        (hostile_files.common_player_info, "commonplayerinfo.json", "player_info", "2025-26", 1, []),
+        (
+            hostile_files.player_index,
+            "playerindex.json",
+            "player_index",
+            "2016-17",
+            hostile_files.PLAYER_INDEX_ROWS,
+            [[hostile_files.PLAYER_INDEX_NO_TEAM_ROW, "team_id_valid"]],
+        ),
+    )
+    for build, name, shape, season, rows, quarantined in cases:
+        [path] = build(tmp_path / "incoming", name)
+        capsys.readouterr()
+        assert main(["ingest", "--no-drift", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert f"landed {name}: shape {shape}" in out
+        run = run_record(out, home, season)
+        assert all(c.passed for c in run.checks.values()), {
+            n: c.metadata for n, c in run.checks.items() if not c.passed
+        }
+        lost = {k: v.value for k, v in run.checks["player_seasons_nothing_lost"].metadata.items()}
+        assert lost["expected_rows"] == lost["accepted"] + lost["quarantined"] == rows  # nothing lost
+        assert (lost["source_rows_missing"], lost["unexpected_lineage"]) == (0, 0)
+        validated = run.table("tables/player_seasons_validated")
+        assert len(validated) == rows - len(quarantined) and (validated["source_file"] == name).all()
+        assert run.table("quarantine/player_seasons")[["source_row", "rule"]].values.tolist() == quarantined
+        if shape == "player_info":
+            assert validated[["player_id", "full_name", "season"]].values.tolist() == [
+                [1628378, "Donovan Mitchell", "2025-26"]
+            ]
+        else:
+            assert validated["birth_date"].isna().all() and validated["full_name"].notna().all()

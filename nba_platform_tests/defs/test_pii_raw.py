@@ -38,9 +38,10 @@ def test_box_score_comments_and_extra_text_columns_are_masked_before_storage(tmp
     rows = BOX_SCORE.splitlines()[1:]
 
     # the table multi-assets are subsettable: the validated table and the quarantine its
-    # nothing-lost check reads are both selected
+    # nothing-lost check reads are both selected, with every raw player-game shape they read
     selection = dg.AssetSelection.assets(
         dg.AssetKey(["raw", "box_score_traditional"]),
+        dg.AssetKey(["raw", "player_game_log"]),
         dg.AssetKey(["tables", "player_games_validated"]),
         dg.AssetKey(["quarantine", "player_games"]),
     )

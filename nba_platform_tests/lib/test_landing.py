@@ -231,6 +231,9 @@ def test_every_shape_is_tested_and_kaggle_expands_to_two_rows():
         "player_bios",
         "league_schedule",  # the two schedule shapes: nba_platform_tests/lib/test_schedule.py
         "schedule_file",
+        "player_game_log",  # the player shapes of issue 16: nba_platform_tests/lib/test_player_shapes.py
+        "player_info",
+        "player_index",
     }
     assert {s.name: s.canonical_rows_per_row for s in SHAPES}["kaggle_games"] == 2
     assert all(s.canonical_rows_per_row == 1 for s in SHAPES if s.name != "kaggle_games")

@@ -4,7 +4,7 @@ personal data in text cells, masked before anything is stored: `mask_pii`).
 Four shapes can instead come straight from stats.nba.com (`RawSourceConfig.source =
 "stats_api"`): league_game_log (LeagueGameLog, team rows), league_schedule (scheduleleaguev2:
 every game of the season, played or not, with its status), box_score_traditional
-(BoxScoreTraditionalV2 for every game of the season's league game log) and player_bios
+(BoxScoreTraditionalV2, or V3 from 2025-26 on, for every game of the season's league game log) and player_bios
 (CommonPlayerInfo for every player in the season's box scores). API rows go through the same
 parser as landed files, so everything downstream is the same either way."""
 

@@ -159,14 +159,17 @@ def team_games_nothing_lost(
     description=NOTHING_LOST,
     additional_ins={
         "quarantine": dg.AssetIn(key=["quarantine", "player_games"]),
-        "box_score_traditional": dg.AssetIn(key=["raw", "box_score_traditional"]),
+        **{shape: dg.AssetIn(key=["raw", shape]) for shape in shapes_of("player_game")},
     },
 )
 def player_games_nothing_lost(
-    player_games_validated: dict, quarantine: dict, box_score_traditional: dict
+    player_games_validated: dict, quarantine: dict, box_score_traditional: dict, player_game_log: dict
 ) -> dg.AssetCheckResult:
     return nothing_lost(
-        {"box_score_traditional": concat_partitions(box_score_traditional)},
+        {
+            "box_score_traditional": concat_partitions(box_score_traditional),
+            "player_game_log": concat_partitions(player_game_log),
+        },
         concat_partitions(player_games_validated),
         concat_partitions(quarantine),
     )
@@ -179,14 +182,18 @@ def player_games_nothing_lost(
     description=NOTHING_LOST,
     additional_ins={
         "quarantine": dg.AssetIn(key=["quarantine", "player_seasons"]),
-        "player_bios": dg.AssetIn(key=["raw", "player_bios"]),
+        **{shape: dg.AssetIn(key=["raw", shape]) for shape in shapes_of("player")},
     },
 )
 def player_seasons_nothing_lost(
-    player_seasons_validated: dict, quarantine: dict, player_bios: dict
+    player_seasons_validated: dict, quarantine: dict, player_bios: dict, player_info: dict, player_index: dict
 ) -> dg.AssetCheckResult:
     return nothing_lost(
-        {"player_bios": concat_partitions(player_bios)},
+        {
+            "player_bios": concat_partitions(player_bios),
+            "player_info": concat_partitions(player_info),
+            "player_index": concat_partitions(player_index),
+        },
         concat_partitions(player_seasons_validated),
         concat_partitions(quarantine),
     )
