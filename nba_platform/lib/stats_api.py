@@ -187,10 +187,8 @@ class ResponseInvalid(ValueError):
 def result_set(endpoint: Endpoint, doc: object) -> dict:
     """The endpoint's result set from a parsed response, checked: named set present, required
     columns present, every row as long as the header."""
-    if endpoint.result_set == LEAGUE_SCHEDULE:
-        return league_schedule_games(endpoint, doc)
-    if endpoint.result_set == BOX_SCORE_V3:
-        return box_score_v3_players(endpoint, doc)
+    if endpoint.result_set in NESTED_RESPONSES:
+        return nested_records(endpoint, doc)
     sets = doc.get("resultSets", doc.get("resultSet")) if isinstance(doc, dict) else None
     if isinstance(sets, dict):
         sets = [sets]
@@ -221,37 +219,42 @@ def result_set(endpoint: Endpoint, doc: object) -> dict:
     return rs
 
 
-def league_schedule_games(endpoint: Endpoint, doc: object) -> dict:
-    """scheduleleaguev2 checked: a leagueSchedule object whose games (if any) carry the shape's
-    columns. -> {"name", "games": [flat records]} (an empty season schedule has no games)."""
-    if not is_league_schedule(doc):
+@dataclass(frozen=True)
+class NestedResponse:
+    """A response that is not `resultSets` but one nested object, flattened to one record per row
+    by the same code that reads a landed file of it."""
+
+    recognise: Callable[[object], bool]
+    flatten: Callable[[object, str], list[dict]]
+    error: type[Exception]
+    empty: str  # the flatten error's words for a response with no rows (a valid, empty answer)
+    check_columns: bool  # required columns checked on the first record
+
+
+NESTED_RESPONSES = {
+    LEAGUE_SCHEDULE: NestedResponse(is_league_schedule, flatten_league_schedule, ScheduleError, "holds no games", True),
+    BOX_SCORE_V3: NestedResponse(is_box_score_v3, flatten_box_score_v3, BoxScoreError, "lists no players", False),
+}
+
+
+def nested_records(endpoint: Endpoint, doc: object) -> dict:
+    """A nested response (scheduleleaguev2's leagueSchedule, boxscoretraditionalv3's
+    boxScoreTraditional) checked. -> {"name", "records": [flat records]} (none: an empty season
+    schedule, a game not played)."""
+    nested = NESTED_RESPONSES[endpoint.result_set]
+    if not nested.recognise(doc):
         keys = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
-        raise ResponseInvalid("schema", f"{endpoint.name}: response has no leagueSchedule object (keys: {keys})")
+        raise ResponseInvalid("schema", f"{endpoint.name}: response has no {endpoint.result_set} object (keys: {keys})")
     try:
-        games = flatten_league_schedule(doc, endpoint.name)
-    except ScheduleError as exc:
-        if "holds no games" in str(exc):
-            return {"name": LEAGUE_SCHEDULE, "games": []}
+        records = nested.flatten(doc, endpoint.name)
+    except nested.error as exc:
+        if nested.empty in str(exc):
+            return {"name": endpoint.result_set, "records": []}
         raise ResponseInvalid("schema", str(exc)) from None
-    missing = endpoint.required_columns - {k.upper() for k in games[0]}
+    missing = endpoint.required_columns - {k.upper() for k in records[0]} if nested.check_columns else set()
     if missing:
-        raise ResponseInvalid("schema", f"{endpoint.name}: games lack fields {sorted(missing)}")
-    return {"name": LEAGUE_SCHEDULE, "games": games}
-
-
-def box_score_v3_players(endpoint: Endpoint, doc: object) -> dict:
-    """boxscoretraditionalv3 checked: a boxScoreTraditional object whose players (if any) flatten
-    to the V2 columns. -> {"name", "players": [flat records]} (a game not played has none)."""
-    if not is_box_score_v3(doc):
-        keys = sorted(doc)[:8] if isinstance(doc, dict) else type(doc).__name__
-        raise ResponseInvalid("schema", f"{endpoint.name}: response has no {BOX_SCORE_V3} object (keys: {keys})")
-    try:
-        players = flatten_box_score_v3(doc, endpoint.name)
-    except BoxScoreError as exc:
-        if "lists no players" in str(exc):
-            return {"name": BOX_SCORE_V3, "players": []}
-        raise ResponseInvalid("schema", str(exc)) from None
-    return {"name": BOX_SCORE_V3, "players": players}
+        raise ResponseInvalid("schema", f"{endpoint.name}: records lack fields {sorted(missing)}")
+    return {"name": endpoint.result_set, "records": records}
 
 
 def decode_body(body: bytes, content_encoding: str | None) -> bytes:
@@ -282,14 +285,10 @@ def rows_frame(endpoint: Endpoint, doc: dict, label: str) -> pd.DataFrame | None
     values, upper-case columns, lineage); None when the result set holds no rows."""
 
     rs = result_set(endpoint, doc)
-    if endpoint.result_set == LEAGUE_SCHEDULE:
-        if not rs["games"]:
+    if endpoint.result_set in NESTED_RESPONSES:
+        if not rs["records"]:
             return None
-        payload = json.dumps(doc)  # read as a landed scheduleleaguev2 file would be
-    elif endpoint.result_set == BOX_SCORE_V3:
-        if not rs["players"]:
-            return None
-        payload = json.dumps(doc)  # read as a landed boxscoretraditionalv3 file would be
+        payload = json.dumps(doc)  # read as a landed file of the same response would be
     elif not rs["rowSet"]:
         return None
     else:

@@ -318,38 +318,8 @@ def test_recorded_common_player_info_is_a_player_row_of_its_to_year_season():
     assert split.accepted["season"].tolist() == ["2022-23"]
 
 
-PLAYER_BIOS = hostile_files.SAMPLE / "nba_player_bios_2016_2024" / "player_bios.csv.gz"
-
-
-def player_index_rows() -> list[dict]:
-    """PlayerIndex rows (nba_api's columns, as nba_api's get_normalized_dict() gives them) of the
-    first ten players of the shipped 2016-17 bios; TO_YEAR = that season's start year."""
-    import gzip
-
-    bios = hostile_files.Table.parse(gzip.decompress(PLAYER_BIOS.read_bytes()).decode())
-    out = []
-    for n in range(1, 11):
-        first, _, last = bios.get(n, "full_name").partition(" ")
-        assert bios.get(n, "season") == "2016-17"
-        out.append(
-            {
-                "PERSON_ID": bios.get(n, "person_id"),
-                "PLAYER_LAST_NAME": last,
-                "PLAYER_FIRST_NAME": first,
-                "TEAM_ID": bios.get(n, "team_id"),
-                "POSITION": bios.get(n, "position"),
-                "HEIGHT": bios.get(n, "height"),
-                "WEIGHT": bios.get(n, "weight"),
-                "COLLEGE": bios.get(n, "school"),
-                "FROM_YEAR": "2016",
-                "TO_YEAR": "2016",
-            }
-        )
-    return out
-
-
 def test_player_index_rows_are_players_without_a_birth_date():
-    rows = player_index_rows()
+    rows = hostile_files.player_index_records()  # the shipped 2016-17 bios as PlayerIndex rows
     raw, split = through_rules(
         json.dumps({"PlayerIndex": rows}).encode(), "playerindex.json", "player_index", "2016-17"
     )
