@@ -50,7 +50,9 @@ def is_terminal(stream=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-MLFLOW_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+# MLflow draws a tqdm bar on stderr for every model it downloads (each forecast day loads one), and
+# its import (lazy, inside a run) resets its logger to INFO unless this level says otherwise.
+QUIET_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_LOGGING_LEVEL": "ERROR"}
 
 
 @contextmanager
@@ -69,18 +71,18 @@ def quiet_libraries(verbose: bool):
         warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
         for logger in loggers:
             logger.setLevel(logging.ERROR)
-        # MLflow draws a tqdm bar on stderr for every model it downloads (each forecast day loads one)
-        bar = os.environ.get(MLFLOW_PROGRESS_BAR)
-        os.environ[MLFLOW_PROGRESS_BAR] = "false"
+        saved = {name: os.environ.get(name) for name in QUIET_ENV}
+        os.environ.update(QUIET_ENV)
         try:
             yield
         finally:
             for logger, level in zip(loggers, levels):
                 logger.setLevel(level)
-            if bar is None:
-                os.environ.pop(MLFLOW_PROGRESS_BAR, None)
-            else:
-                os.environ[MLFLOW_PROGRESS_BAR] = bar
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @contextmanager

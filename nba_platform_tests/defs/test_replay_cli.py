@@ -73,11 +73,13 @@ def replayed(tmp_path_factory):
     log_path = gamelog(tmp, "2023-24")
     args = ["replay", "--gamelog", str(log_path), "--season", "2023-24", "--step", "7d"]
     args += ["--from", FIRST.isoformat(), "--to", LAST.isoformat(), "--history-home", str(live)]
-    stdout = ok(run_cli([*args, "--home", str(home), "--out", str(out)], live))
+    proc = run_cli([*args, "--home", str(home), "--out", str(out)], live)
+    stdout = ok(proc)
     print(stdout)
     refused = run_cli([*args, "--home", str(live), "--out", str(tmp / "x.csv")], live)
     return {
         "stdout": stdout,
+        "stderr": proc.stderr,
         "csv": pd.read_csv(out, dtype={"game_id": str}),
         "home": home,
         "live": live,
@@ -149,3 +151,10 @@ def test_summary_figures_equal_a_recomputation_from_the_csv(replayed):
 def test_the_live_home_is_untouched_and_cannot_be_the_replay_home(replayed):
     assert replayed["after"] == replayed["before"]
     assert replayed["refused"].returncode == 2 and "live home" in replayed["refused"].stdout
+
+
+def test_the_console_shows_progress_and_figures_not_library_noise(replayed):
+    # MLflow's download bars and registry notices (one per forecast day) stay out of the output
+    for noise in ("Downloading artifacts", "Registered model", "Created version", "DEBUG"):
+        assert noise not in replayed["stdout"] + replayed["stderr"], noise
+    assert "forecast(s), champion nba_game_outcome/v" in replayed["stdout"]
