@@ -327,6 +327,22 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     return frame.sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
 
 
+def swap_sides(games: pd.DataFrame) -> pd.DataFrame:
+    """The same games seen from the other side: home_* and away_* exchanged, diff_* negated,
+    elo_p_home_win -> 1 - elo_p_home_win. A model's P(home win) on this frame is the away team's
+    chance as if it were at home: averaging it with the original cancels the home advantage the
+    model learned (neutral-site games)."""
+    out = games.copy()
+    for column in games.columns:
+        if column.startswith("home_") and f"away_{column[5:]}" in games.columns:
+            out[column], out[f"away_{column[5:]}"] = games[f"away_{column[5:]}"], games[column]
+        elif column.startswith("diff_"):
+            out[column] = -games[column]
+    if "elo_p_home_win" in games.columns:
+        out["elo_p_home_win"] = 1.0 - games["elo_p_home_win"]
+    return out
+
+
 def game_outcomes(team_games: pd.DataFrame) -> pd.DataFrame:
     """Labels, kept apart from features: game_id, home_win (Int64 0/1), home_margin (Int64);
     NA for unplayed games. Regular, play-in and playoff games only."""

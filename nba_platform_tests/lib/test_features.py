@@ -486,3 +486,40 @@ def test_changing_a_games_results_changes_none_of_its_features(league, full_feat
         full_players.loc[later_players, player_cols].to_numpy(dtype=float),
         equal_nan=True,
     )
+
+
+def test_swap_sides_exchanges_home_and_away_and_is_its_own_inverse():
+    from nba_platform.lib.features import swap_sides
+
+    games = pd.DataFrame(
+        {"game_id": ["g"], "home_elo_pre": [1600.0], "away_elo_pre": [1450.0], "diff_elo_pre": [150.0]}
+    ).assign(elo_p_home_win=[0.7])
+    swapped = swap_sides(games)
+    assert swapped.iloc[0].to_dict() == {
+        "game_id": "g",
+        "home_elo_pre": 1450.0,
+        "away_elo_pre": 1600.0,
+        "diff_elo_pre": -150.0,
+        "elo_p_home_win": pytest.approx(0.3),
+    }
+    assert swap_sides(swapped).equals(games)
+
+
+def test_a_neutral_site_prediction_carries_no_home_advantage():
+    from sklearn.linear_model import LogisticRegression
+
+    from nba_platform.defs.serving.assets import predict_home_win
+
+    # a model that learned a home advantage: equal teams, the home side wins 60 % of the time
+    rng = np.random.default_rng(7)
+    diff = rng.normal(0, 100, 4000)
+    home_won = (rng.random(4000) < 1 / (1 + np.exp(-(0.4 + diff / 100)))).astype(int)
+    X = pd.DataFrame({"home_elo_pre": 1500 + diff / 2, "away_elo_pre": 1500 - diff / 2, "diff_elo_pre": diff})
+    model = LogisticRegression().fit(X, home_won)
+    equal = pd.DataFrame({"home_elo_pre": [1500.0, 1500.0], "away_elo_pre": [1500.0, 1500.0], "diff_elo_pre": [0, 0]})
+    at_home, neutral = predict_home_win(model, equal, neutral=[False, True])
+    assert at_home > 0.55 and neutral == pytest.approx(0.5)
+    stronger = pd.DataFrame({"home_elo_pre": [1600.0], "away_elo_pre": [1400.0], "diff_elo_pre": [200.0]})
+    (p_neutral,) = predict_home_win(model, stronger, neutral=[True])
+    (p_home,) = predict_home_win(model, stronger)
+    assert 0.5 < p_neutral < p_home  # the first-listed stronger team, without the home edge

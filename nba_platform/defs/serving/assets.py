@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from nba_platform.defs.ingestion.partitions import season_partitions, single_run
@@ -36,9 +37,22 @@ def _model_inputs(model, game_features: pd.DataFrame) -> pd.DataFrame:
     return game_features[columns].astype("float64").reset_index(drop=True)
 
 
-def predict_home_win(model, game_features: pd.DataFrame):
-    """P(home win) from a loaded sklearn classifier, with the columns it was fitted on."""
-    return model.predict_proba(_model_inputs(model, game_features))[:, list(model.classes_).index(1)]
+def predict_home_win(model, game_features: pd.DataFrame, neutral=None):
+    """P(home win) from a loaded sklearn classifier, with the columns it was fitted on. `neutral`
+    (one bool per row): at a neutral site the first-listed team's chance with no home advantage,
+    the mean of its chance as the home side and one minus the other team's as the home side."""
+    from nba_platform.lib.features import swap_sides
+
+    def p_home(frame: pd.DataFrame):
+        return model.predict_proba(_model_inputs(model, frame))[:, list(model.classes_).index(1)]
+
+    p = p_home(game_features)
+    if neutral is None or not np.any(neutral):
+        return p
+    at_neutral = np.asarray(neutral, dtype=bool)
+    p = p.copy()
+    p[at_neutral] = (p[at_neutral] + 1.0 - p_home(swap_sides(game_features[at_neutral]))) / 2.0
+    return p
 
 
 def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> list[str]:

@@ -77,7 +77,7 @@ def forecast_frame(
     model, name: str, version: int, features: pd.DataFrame, window: pd.DataFrame, day: dt.date
 ) -> pd.DataFrame:
     """The published rows: one per window game, as of `day`."""
-    neutral = window.set_index("game_id")["neutral"]
+    neutral = features["game_id"].map(window.set_index("game_id")["neutral"]).astype(bool).to_numpy()
     out = pd.DataFrame(
         {
             "game_id": features["game_id"].astype("object").to_numpy(),
@@ -85,8 +85,9 @@ def forecast_frame(
             "as_of": as_of_for(day),
             "home_team_id": features["home_team_id"].astype("int64").to_numpy(),
             "away_team_id": features["away_team_id"].astype("int64").to_numpy(),
-            "neutral": features["game_id"].map(neutral).astype(bool).to_numpy(),
-            "p_home_win": predict_home_win(model, features),
+            "neutral": neutral,
+            # at a neutral site: the first-listed team's chance, no home advantage
+            "p_home_win": predict_home_win(model, features, neutral),
             "model_name": name,
             "model_version": int(version),
             "top_factors": prediction_top_factors(model, features),
