@@ -131,7 +131,23 @@ def cmd_ingest(args) -> int:
 def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, tags: dict | None = None) -> int:
     """The run new data needs (job_for_new_data, as the landing sensor picks), then what
     `drift_after_season_update` requests after it (drift_request_for, the sensor's own function),
-    run here right away; the sensor then finds that report in the instance and requests none."""
+    run here right away; the sensor then finds that report in the instance and requests none. Many
+    seasons run as consecutive runs of at most MAX_SEASONS_PER_RUN (memory), each followed by its
+    drift report; every run carries the handled-file tags, as one run did."""
+    from nba_platform.cli.runs import season_chunks
+
+    drifted = False
+    for chunk in season_chunks(instance, seasons):
+        code, reported = update_and_drift(instance, chunk, trigger, drift, tags)
+        if code != 0:
+            return code
+        drifted = drifted or reported
+    # after an update the model serves (a drift report was made): the champion must be current
+    return ensure_current_champion(instance, None, trigger) if drifted else 0
+
+
+def update_and_drift(instance, seasons: list[str], trigger: str, drift: bool, tags: dict | None) -> tuple[int, bool]:
+    """One update run and its drift report -> (exit code, whether a report was made)."""
     from nba_platform.cli.runs import run_job
     from nba_platform.defs.monitoring.sensors import DRIFT_BY_TAG, drift_request_for
     from nba_platform.defs.pipelines.jobs import job_for_new_data
@@ -141,17 +157,15 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, t
     outcome = run_job(job, seasons, instance, tags=tags)
     report(outcome, instance)
     if not outcome.success:
-        return 1
+        return 1, False
     request = drift_request_for(instance.get_run_by_id(outcome.run_id), instance) if job == "season_update" else None
     if request is None:
-        return 0
+        return 0, False
     _print(f"drift report of {', '.join(outcome.seasons)} against the champion ...")
     drift_tags = {k: v for k, v in request.tags.items() if not k.startswith("dagster/")}
     drift_outcome = run_job(request.job_name, outcome.seasons, instance, tags={**drift_tags, "nba/trigger": trigger})
     report(drift_outcome, instance)
-    if not drift_outcome.success:
-        return 1
-    return ensure_current_champion(instance, None, trigger)
+    return (0, True) if drift_outcome.success else (1, True)
 
 
 def ensure_current_champion(instance, target_season: str | None, trigger: str) -> int:

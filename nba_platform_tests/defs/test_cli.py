@@ -47,3 +47,19 @@ def test_ingest_rejects_bad_file_clearly_and_lands_nothing(tmp_path):
     assert proc.returncode == 2
     assert "broken.csv" in proc.stdout and "control character" in proc.stdout and "text_encoding" in proc.stdout
     assert not (home / "landing" / "broken.csv").exists()
+
+
+def test_many_seasons_run_in_consecutive_runs_of_a_bounded_size():
+    import dagster as dg
+
+    from nba_platform.cli.runs import MAX_SEASONS_PER_RUN, season_chunks
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        # partitions in the order they were added (not chronological), as in a real home
+        order = [f"{y}-{(y + 1) % 100:02d}" for y in range(1990, 2010)] + ["1985-86"]
+        instance.add_dynamic_partitions("season", order)
+        touched = list(reversed(order))
+        chunks = season_chunks(instance, touched, size=8)
+        assert [len(c) for c in chunks] == [8, 8, 5] and sum(chunks, []) == order  # partition order, each once
+        assert season_chunks(instance, ["1999-00", "1990-91"]) == [["1990-91", "1999-00"]]
+        assert MAX_SEASONS_PER_RUN >= 4
