@@ -276,9 +276,9 @@ def test_unknown_columns_raise_naming_the_file_and_known_shapes():
     [
         (b"", "empty.csv", "empty.csv: empty file"),
         (b"  \n\n", "blank.csv", "blank.csv: empty file"),
-        (gzip.compress(b""), "empty.csv.gz", "empty.csv.gz: empty file"),
+        (gzip.compress(b"", mtime=0), "empty.csv.gz", "empty.csv.gz: empty file"),
         (b"GAME_ID,PTS\n\x81\x8d118\n", "bad.csv", "bad.csv: not UTF-8, Windows-1252 or Latin-1 text: byte 0x81"),
-        (gzip.compress(b"\xff\xfeG\x00"), "utf16.csv.gz", "utf16.csv.gz: control character"),
+        (gzip.compress(b"\xff\xfeG\x00", mtime=0), "utf16.csv.gz", "utf16.csv.gz: control character"),
         (b'GAME_ID,PTS\n"0022101228,118\n', "quote.csv", "quote.csv: malformed CSV"),
         (b"pts,PTS\n1,2\n", "dupe.csv", "dupe.csv: duplicate columns after upper-casing: ['PTS']"),
         (b"not gzip", "games.csv.gz", "games.csv.gz: corrupt gzip"),

@@ -33,12 +33,20 @@ class FeatureAsset:
     compute: Callable[..., pd.DataFrame]  # the inputs, season partitions concatenated -> the frame
     facts: Callable[[pd.DataFrame, dict[str, pd.DataFrame]], dict]  # (frame, inputs) -> metadata
     preview_rows: int = 5
+    # Inputs read for the partitions that exist (a season-partitioned table not every season has).
+    allow_missing: tuple[str, ...] = ()
 
 
 def build_feature_asset(spec: FeatureAsset) -> dg.AssetsDefinition:
     @dg.asset(
         key=["features", spec.name],
-        ins={param: dg.AssetIn(key=dg.AssetKey.from_user_string(key)) for param, key in spec.ins.items()},
+        ins={
+            param: dg.AssetIn(
+                key=dg.AssetKey.from_user_string(key),
+                metadata={"allow_missing_partitions": True} if param in spec.allow_missing else None,
+            )
+            for param, key in spec.ins.items()
+        },
         group_name="features",
         kinds={"parquet", "pandas"},
         owners=OWNERS,
@@ -74,8 +82,11 @@ def _outcome_facts(outcomes: pd.DataFrame, inputs: dict[str, pd.DataFrame]) -> d
         "games": len(outcomes),
         "played": int(played.sum()),
         "home_win_rate": float(outcomes.loc[played, "home_win"].astype(float).mean()),
-        # the retraining sensor retrains when a new season completes
-        "complete_seasons": dg.MetadataValue.json(complete_seasons(inputs["team_games"])),
+        # the retraining sensor retrains when a new season completes: by the schedule where there is
+        # one (every regular-season game final), else by the results
+        "complete_seasons": dg.MetadataValue.json(
+            complete_seasons(inputs["team_games"], schedule=inputs["schedule"] if len(inputs["schedule"]) else None)
+        ),
     }
 
 
@@ -112,10 +123,12 @@ FEATURE_ASSETS = [
     ),
     FeatureAsset(
         name="game_outcomes",
-        ins={"team_games": "tables/team_games"},
-        description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features.",
-        compute=features.game_outcomes,
+        ins={"team_games": "tables/team_games", "schedule": "tables/schedule"},
+        description="Labels: home_win and home_margin per game (NA for unplayed games), separate from the features. "
+        "Its metadata lists the complete seasons (by the schedule where landed) that the retraining sensor reads.",
+        compute=lambda team_games, schedule: features.game_outcomes(team_games),
         facts=_outcome_facts,
+        allow_missing=("schedule",),
     ),
     FeatureAsset(
         name="player_game_features",
