@@ -1,8 +1,10 @@
 """One `nba-platform build` of three shipped seasons per test process, shared by the end-to-end
-tests that only need *a* built home (UI, forecast API, MCP, Prometheus): each used to run the same
-build itself. The build is a real CLI subprocess in its own NBA_HOME/DAGSTER_HOME; callers that
-write to the home (a run, an append) take a copy (`copy_of_built_home`), so no test sees another's
-changes. The copy is a full Dagster instance of its own (the embedded dagster.yaml holds no paths);
+tests that only need *a* built home (UI, forecast API, MCP, Prometheus, the README commands, the
+orchestration path): each used to run the same build itself. The build is the README's command as
+written, `.venv/bin/nba-platform build` (BUILD_COMMAND), a real CLI subprocess run from a directory
+of its own with no NBA_HOME/DAGSTER_HOME set, so the CLI takes its default home `./.nba_home`;
+callers that write to the home (a run, an append) take a copy (`copy_of_built_home`), so no test
+sees another's changes. The copy is a full Dagster instance of its own (the embedded dagster.yaml holds no paths);
 its MLflow store still names the original's artifact files, which nobody modifies.
 """
 
@@ -23,6 +25,7 @@ from nba_platform.resources.landing import sample_root
 SEASONS = ("2021-22", "2022-23", "2023-24")
 GAMELOGS = Path(sample_root()) / "nba_api_league_gamelog_2021_2024"
 BIN = Path(sys.executable).parent
+BUILD_COMMAND = "nba-platform build"  # the README's `.venv/bin/nba-platform build`; .venv is sys.prefix here
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,19 @@ def built_home() -> BuiltHome:
         return _BUILT["home"]
     work = Path(tempfile.mkdtemp(prefix="nba-built-home-"))
     atexit.register(shutil.rmtree, work, True)
-    home = work / "home"
+    home = work / ".nba_home"  # the CLI's default home under its working directory
     (home / "landing").mkdir(parents=True)
     for season in SEASONS:
         shutil.copy(GAMELOGS / f"nba-gamelog-{season}.csv.gz", home / "landing")
+    env = {k: v for k, v in home_env(home).items() if k not in ("NBA_HOME", "DAGSTER_HOME")}  # as a user runs it
     started = time.monotonic()
     build = subprocess.run(
-        [str(BIN / "nba-platform"), "build"], cwd=work, env=home_env(home), capture_output=True, text=True, timeout=1200
+        [str(BIN / "nba-platform"), *BUILD_COMMAND.split()[1:]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert build.returncode == 0, f"nba-platform build failed:\n{build.stdout[-4000:]}\n{build.stderr[-4000:]}"
     assert (home / "serving" / "serving.db").is_file(), build.stdout[-2000:]
