@@ -73,7 +73,41 @@ def built_home() -> BuiltHome:
     return _BUILT["home"]
 
 
-def copy_of_built_home(dest: Path) -> Path:
-    """A private copy of the shared home at `dest` (which must not exist yet)."""
-    shutil.copytree(built_home().home, dest, symlinks=True)
+def copy_of_built_home(dest: Path, source: BuiltHome | None = None) -> Path:
+    """A private copy of the shared home (or of `source`, e.g. history_home()) at `dest` (which must
+    not exist yet)."""
+    shutil.copytree((source or built_home()).home, dest, symlinks=True)
     return dest
+
+
+# 2018-19 .. 2022-23, no 2023-24: the TeamGameLog export and two LeagueGameLog seasons.
+HISTORY_FILES = (
+    Path(sample_root()) / "nba_api_teamgamelog_2018_2023" / "team_game_logs.csv.gz",
+    GAMELOGS / "nba-gamelog-2021-22.csv.gz",
+    GAMELOGS / "nba-gamelog-2022-23.csv.gz",
+)
+
+
+def history_home() -> BuiltHome:
+    """A second shared home (made on first use; read-only): HISTORY_FILES landed with
+    `nba-platform ingest --no-run`, then `nba-platform build`, the history a held-out 2023-24 is
+    predicted (test_predict_season) or ingested (test_one_orchestration_path) against."""
+    if "history" in _BUILT:
+        return _BUILT["history"]
+    work = Path(tempfile.mkdtemp(prefix="nba-history-home-"))
+    atexit.register(shutil.rmtree, work, True)
+    home = work / "home"
+    started, stdout = time.monotonic(), ""
+    for args in (["ingest", "--no-run", *map(str, HISTORY_FILES)], ["build"]):
+        proc = subprocess.run(
+            [str(BIN / "nba-platform"), *args],
+            cwd=work,
+            env=home_env(home),
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert proc.returncode == 0, f"nba-platform {args[0]} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        stdout += proc.stdout
+    _BUILT["history"] = BuiltHome(home, stdout, time.monotonic() - started)
+    return _BUILT["history"]

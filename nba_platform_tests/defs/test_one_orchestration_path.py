@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from nba_platform.definitions import defs
-from nba_platform_tests.built_home import copy_of_built_home
+from nba_platform_tests.built_home import copy_of_built_home, history_home
 
 
 def run_cli(args, home):
@@ -149,15 +149,18 @@ def test_build_then_ingest_season_update_runs_once_with_its_drift(built, tmp_pat
     assert not [r for r in automation if r.endswith((":2022-23", ":None")) or r.startswith("features/")]
 
 
-def test_ingest_of_a_complete_new_season_refits_the_champion_through_the_sensors_request(home, tmp_path, sample_path):
+def test_ingest_of_a_complete_new_season_refits_the_champion_through_the_sensors_request(
+    tmp_path, monkeypatch, sample_path
+):
     """Build through 2022-23, then `ingest` the complete 2023-24 regular-season log: the CLI runs the
     retraining sensor's own stale-champion request (stale_champion_cause, retrain_request) right after
     the update, the refit through 2023-24 is promoted at the season boundary, and the retraining
-    sensor has nothing left to do."""
+    sensor has nothing left to do. The build through 2022-23 (`ingest --no-run` of the 2018-23
+    TeamGameLog and two LeagueGameLog seasons, then `build`) is the worker's shared history build."""
     from nba_platform.resources.environment import build_resources
 
-    run_cli(["ingest", "--no-run", str(sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"))], home)
-    run_cli(["build"], home)
+    home = use_home(monkeypatch, copy_of_built_home(tmp_path / "home", history_home()))
+    assert runs_by_job() == {"build_all": 1}
     before = build_resources()["mlflow"].version_by_alias("champion")
     assert before.tags["train_last_season"] == "2022-23"  # the build deploys the refit through 2022-23
     _, cursors = tick_every_sensor({})
