@@ -73,3 +73,13 @@ def land(landing_dir):
 def instance():
     with dg.instance_for_test() as inst:
         yield inst
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_builds_root(tmp_path_factory):
+    """Under xdist, built_home.py's builds go to the session's temp folder common to all workers
+    (each worker's basetemp is a child of it), so each is made once per session, not per worker."""
+    from nba_platform_tests import built_home
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        built_home.SHARED_ROOT = tmp_path_factory.getbasetemp().parent

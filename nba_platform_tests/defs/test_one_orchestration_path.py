@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from nba_platform.definitions import defs
+from nba_platform_tests.built_home import copy_of_built_home, history_home
 
 
 def run_cli(args, home):
@@ -26,15 +27,26 @@ def run_cli(args, home):
     return proc.stdout
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    run_cli(["seasons"], home)  # creates the embedded home (its dagster.yaml)
+def use_home(monkeypatch, home):
+    """This process reads `home` as the CLI does (the sensor ticks and instance queries below)."""
     monkeypatch.setenv("NBA_HOME", str(home))
     monkeypatch.setenv("NBA_PLATFORM_ENV", "local")
     monkeypatch.setenv("NBA_INCLUDE_SAMPLE", "false")
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     return home
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    run_cli(["seasons"], home)  # creates the embedded home (its dagster.yaml)
+    return use_home(monkeypatch, home)
+
+
+@pytest.fixture
+def built(tmp_path, monkeypatch):
+    """A copy of the worker's shared `nba-platform build` of 2021-22 .. 2023-24 (built_home.py)."""
+    return use_home(monkeypatch, copy_of_built_home(tmp_path / "home"))
 
 
 def tick_every_sensor(cursors: dict) -> tuple[dict, dict]:
@@ -112,12 +124,12 @@ def test_ingest_then_every_sensor_requests_nothing(home, tmp_path, sample_path):
     assert automation and all(request.startswith("features/") for request in automation)
 
 
-def test_build_then_ingest_season_update_runs_once_with_its_drift(home, tmp_path, sample_path):
+def test_build_then_ingest_season_update_runs_once_with_its_drift(built, tmp_path, sample_path):
     """With a model: `ingest` runs season_update and the season_drift the drift sensor would request;
-    neither the landing sensor nor the drift sensor repeats them, with or without a cursor."""
-    history = [str(gamelog(tmp_path, sample_path, season)) for season in ("2021-22", "2022-23", "2023-24")]
-    run_cli(["ingest", "--no-run", *history], home)
-    run_cli(["build"], home)
+    neither the landing sensor nor the drift sensor repeats them, with or without a cursor.
+    The build is the shared one (three seasons landed, then `nba-platform build`): `ingest --no-run`
+    before a build is the path of the next test and of test_predict_season."""
+    home = built
     assert runs_by_job() == {"build_all": 1}
     assert landing_sensor_without_cursor() == []  # what the build covered is not rebuilt
     _, cursors = tick_every_sensor({})
@@ -137,15 +149,18 @@ def test_build_then_ingest_season_update_runs_once_with_its_drift(home, tmp_path
     assert not [r for r in automation if r.endswith((":2022-23", ":None")) or r.startswith("features/")]
 
 
-def test_ingest_of_a_complete_new_season_refits_the_champion_through_the_sensors_request(home, tmp_path, sample_path):
+def test_ingest_of_a_complete_new_season_refits_the_champion_through_the_sensors_request(
+    tmp_path, monkeypatch, sample_path
+):
     """Build through 2022-23, then `ingest` the complete 2023-24 regular-season log: the CLI runs the
     retraining sensor's own stale-champion request (stale_champion_cause, retrain_request) right after
     the update, the refit through 2023-24 is promoted at the season boundary, and the retraining
-    sensor has nothing left to do."""
+    sensor has nothing left to do. The build through 2022-23 (`ingest --no-run` of the 2018-23
+    TeamGameLog and two LeagueGameLog seasons, then `build`) is the worker's shared history build."""
     from nba_platform.resources.environment import build_resources
 
-    run_cli(["ingest", "--no-run", str(sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"))], home)
-    run_cli(["build"], home)
+    home = use_home(monkeypatch, copy_of_built_home(tmp_path / "home", history_home()))
+    assert runs_by_job() == {"build_all": 1}
     before = build_resources()["mlflow"].version_by_alias("champion")
     assert before.tags["train_last_season"] == "2022-23"  # the build deploys the refit through 2022-23
     _, cursors = tick_every_sensor({})

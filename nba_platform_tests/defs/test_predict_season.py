@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 
 from nba_platform.lib.metrics import brier_score
+from nba_platform_tests.built_home import HISTORY_FILES, copy_of_built_home, history_home
 
 
 def run_cli(args, home):
@@ -20,17 +21,11 @@ def run_cli(args, home):
 
 
 def test_predict_unseen_season_from_a_gamelog_export(tmp_path, sample_path):
-    home = tmp_path / "home"
     # History the platform knows: 2018-19 .. 2022-23 (TeamGameLog + two LeagueGameLog seasons). No 2023-24.
-    history = [
-        sample_path("nba_api_teamgamelog_2018_2023/team_game_logs.csv.gz"),
-        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2021-22.csv.gz"),
-        sample_path("nba_api_league_gamelog_2021_2024/nba-gamelog-2022-23.csv.gz"),
-    ]
-    ingest = run_cli(["ingest", "--no-run", *map(str, history)], home)
-    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
-    build = run_cli(["build"], home)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    # `ingest --no-run` of those files, then `build`: the worker's shared history build (built_home.py),
+    # copied (predict-season lands a file and runs).
+    home = copy_of_built_home(tmp_path / "home", history_home())
+    assert sorted(p.name for p in (home / "landing").iterdir() if p.is_file()) == sorted(p.name for p in HISTORY_FILES)
 
     # The held-out season as an upper-case LeagueGameLog export.
     text = gzip.decompress(

@@ -2,15 +2,17 @@
 as written, from a fresh directory laid out like a checkout (`.venv`, `nba_platform/`,
 `pyproject.toml`, `workspace.yaml`), on a three-season landing zone instead of the whole sample.
 
-Three lines are not executed verbatim, each for a stated reason: the install (`python3 -m venv`,
-`pip install -e .` need the network; `scripts/test.sh` and CI run that install), `bash
-scripts/test.sh` (it runs this suite: only its syntax is checked here), and the servers (`dg dev`,
-`mlflow ui`): started as written plus `--port` on a free port, and kept until they answer HTTP."""
+Four lines are not executed verbatim here, each for a stated reason: the install (`python3 -m venv`,
+`pip install -e .` need the network; `scripts/test.sh` and CI run that install), the build
+(`.venv/bin/nba-platform build` on the same three seasons, default home, is the worker's shared
+build, nba_platform_tests/built_home.py: its output is checked here and a copy of its home is this
+checkout's `.nba_home`, so the build is not made twice), `bash scripts/test.sh` (it runs this
+suite: only its syntax is checked here), and the servers (`dg dev`, `mlflow ui`): started as
+written plus `--port` on a free port, and kept until they answer HTTP."""
 
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from nba_platform_tests.built_home import BUILD_COMMAND, SEASONS, built_home, copy_of_built_home
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("## Two commands", "## Look around", "### Corrections")
-SEASONS = ("2021-22", "2022-23", "2023-24")
 
 
 def readme_commands(text: str) -> list[str]:
@@ -111,18 +114,18 @@ def serve_until_answering(
 
 
 @pytest.fixture
-def checkout(tmp_path, sample_path):
-    """A directory shaped like the repository root, its `.venv` the interpreter running the tests."""
+def checkout(tmp_path):
+    """A directory shaped like the repository root, its `.venv` the interpreter running the tests,
+    its `.nba_home` a copy of the shared build's (the three seasons' gamelogs in its landing zone)."""
     work = tmp_path / "checkout"
     work.mkdir()
     (work / ".venv").symlink_to(Path(sys.prefix))
     for name in ("nba_platform", "scripts", "pyproject.toml", "workspace.yaml"):
         (work / name).symlink_to(ROOT / name)
-    landing = work / ".nba_home" / "landing"
-    landing.mkdir(parents=True)
-    for season in SEASONS:
-        rel = f"nba_api_league_gamelog_2021_2024/nba-gamelog-{season}.csv.gz"
-        shutil.copyfile(sample_path(rel), landing / Path(rel).name)
+    copy_of_built_home(work / ".nba_home")
+    assert sorted(p.name for p in (work / ".nba_home" / "landing").glob("*.csv.gz")) == [
+        f"nba-gamelog-{season}.csv.gz" for season in SEASONS
+    ]
     return work
 
 
@@ -137,6 +140,10 @@ def test_readme_commands_run_as_written(checkout):
             install, _, build = command.rpartition(" && ")
             assert install == "python3 -m venv .venv && .venv/bin/pip install -e ."  # not run: network
             command = build
+        if command.endswith("nba-platform build"):
+            assert command == f".venv/bin/{BUILD_COMMAND}"  # what built_home.py ran, from a directory like this
+            outputs[command] = built_home().build_stdout
+            continue
         if command == "bash scripts/test.sh":
             assert subprocess.run(["bash", "-n", "scripts/test.sh"], cwd=checkout).returncode == 0
             continue
