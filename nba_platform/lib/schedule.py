@@ -343,3 +343,12 @@ def forecasts_to_retire(postponed_ids, last_forecast_at: pd.Series, last_retired
     retired_at = pd.to_datetime(last_retired_at.reindex(list(postponed_ids)))
     due = forecast_at.notna() & (retired_at.isna() | (forecast_at > retired_at))
     return sorted(forecast_at.index[due.to_numpy(dtype=bool)])
+
+
+def listed_by_a_schedule(schedule: pd.DataFrame) -> pd.DataFrame:
+    """The rows a schedule source listed (not the finals added from tables/team_games): what says
+    whether a season's regular season is over. A season no schedule source covers has none, so its
+    completeness falls back to the results (lib/seasons.complete_seasons)."""
+    if "source_file" not in schedule.columns:  # a plain schedule frame: every row is listed
+        return schedule
+    return schedule[(schedule["source_file"] != TEAM_GAMES_SOURCE).to_numpy(dtype=bool)]

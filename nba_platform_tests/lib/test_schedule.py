@@ -231,3 +231,20 @@ def test_forecasts_to_retire_are_postponed_games_with_a_forecast_since_their_las
     # A: never retired; B: retired after its last forecast; C: forecast again since; D: never forecast
     assert forecasts_to_retire(["A", "B", "C", "D"], last_forecast, last_retired) == ["A", "C"]
     assert forecasts_to_retire([], last_forecast, last_retired) == []
+
+
+def test_only_rows_a_schedule_listed_decide_whether_a_season_is_over():
+    from nba_platform.lib.schedule import TEAM_GAMES_SOURCE, listed_by_a_schedule
+
+    table = pd.DataFrame(
+        {
+            "game_id": ["0022300001", "0022300002", "0022300003"],
+            "status": ["final", "final", "scheduled"],
+            "source_file": ["schedule_2024-03-25.csv", TEAM_GAMES_SOURCE, "schedule_2024-03-25.csv"],
+        }
+    )
+    assert list(listed_by_a_schedule(table)["game_id"]) == ["0022300001", "0022300003"]
+    # a schedule table made from results alone (no schedule landed) lists nothing: the results decide
+    assert listed_by_a_schedule(table.iloc[[1]]).empty
+    plain = table.drop(columns="source_file")
+    assert listed_by_a_schedule(plain).equals(plain)

@@ -17,6 +17,7 @@ import pandas as pd
 from nba_platform.lib import features
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.metadata import markdown_table
+from nba_platform.lib.schedule import listed_by_a_schedule
 from nba_platform.lib.seasons import complete_seasons
 from nba_platform.resources.lake import concat_partitions
 
@@ -85,7 +86,7 @@ def _outcome_facts(outcomes: pd.DataFrame, inputs: dict[str, pd.DataFrame]) -> d
         # the retraining sensor retrains when a new season completes: by the schedule where there is
         # one (every regular-season game final), else by the results
         "complete_seasons": dg.MetadataValue.json(
-            complete_seasons(inputs["team_games"], schedule=inputs["schedule"] if len(inputs["schedule"]) else None)
+            complete_seasons(inputs["team_games"], schedule=listed_by_a_schedule(inputs["schedule"]))
         ),
     }
 

@@ -40,7 +40,7 @@ from nba_platform.lib.champion import champion_is_current, last_completed_before
 from nba_platform.lib.elo import pregame_elo
 from nba_platform.lib.features import game_features, team_game_features
 from nba_platform.lib.metadata import markdown_table
-from nba_platform.lib.schedule import forecast_team_games, forecast_window, forecasts_to_retire
+from nba_platform.lib.schedule import forecast_team_games, forecast_window, forecasts_to_retire, listed_by_a_schedule
 from nba_platform.lib.seasons import complete_seasons
 from nba_platform.lib.serving_db import FORECAST_RETIREMENTS, GAME_FORECASTS
 from nba_platform.resources.lake import concat_partitions
@@ -159,7 +159,7 @@ def game_forecasts(
     # Freshness (lib/champion.py): a champion that missed the last completed season before the
     # forecast season never forecasts it; the retraining sensor (cause stale_champion) or
     # `nba-platform ingest` refits it first. Those days are reported, not forecast.
-    completed = complete_seasons(results, schedule=sched if len(sched) else None)
+    completed = complete_seasons(results, schedule=listed_by_a_schedule(sched))
     frames, briefs, saw_future, stale_days, seconds = [], {}, [], [], []
     for day in days:
         started = time.perf_counter()
