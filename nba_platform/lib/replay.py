@@ -46,15 +46,20 @@ def window_days_for(step: int) -> int:
     return max(DEFAULT_WINDOW_DAYS, step + 1)
 
 
+def _games_frame(frame: pd.DataFrame, required: set[str], what: str) -> pd.DataFrame:
+    """Lower-case columns, the required ones present, game ids normalised, dates parsed."""
+    games = frame.rename(columns=str.lower).copy()
+    missing = required - set(games.columns)
+    if missing:
+        raise ReplayError(f"{what} lacks column(s) {', '.join(sorted(missing))}")
+    games["game_id"] = normalise_game_id(games["game_id"]).astype(object)
+    games["game_date"] = pd.to_datetime(games["game_date"]).dt.normalize()
+    return games
+
+
 def read_gamelog(frame: pd.DataFrame) -> pd.DataFrame:
     """A LeagueGameLog (team) export with lower-case columns, game ids normalised, dates parsed."""
-    log = frame.rename(columns=str.lower).copy()
-    missing = {"game_id", "game_date", "team_id", "matchup"} - set(log.columns)
-    if missing:
-        raise ReplayError(f"the game log lacks column(s) {', '.join(sorted(missing))}")
-    log["game_id"] = normalise_game_id(log["game_id"]).astype(object)
-    log["game_date"] = pd.to_datetime(log["game_date"]).dt.normalize()
-    return log
+    return _games_frame(frame, {"game_id", "game_date", "team_id", "matchup"}, "the game log")
 
 
 def regular_season_games(schedule: pd.DataFrame) -> pd.DataFrame:
@@ -84,12 +89,7 @@ def derive_schedule(log: pd.DataFrame) -> pd.DataFrame:
 
 def read_schedule_file(frame: pd.DataFrame) -> pd.DataFrame:
     """A plain schedule file (game_id, game_date, home_team_id, away_team_id, neutral optional)."""
-    sched = frame.rename(columns=str.lower).copy()
-    missing = {"game_id", "game_date", "home_team_id", "away_team_id"} - set(sched.columns)
-    if missing:
-        raise ReplayError(f"the schedule file lacks column(s) {', '.join(sorted(missing))}")
-    sched["game_id"] = normalise_game_id(sched["game_id"]).astype(object)
-    sched["game_date"] = pd.to_datetime(sched["game_date"]).dt.normalize()
+    sched = _games_frame(frame, {"game_id", "game_date", "home_team_id", "away_team_id"}, "the schedule file")
     if "neutral" not in sched.columns:
         sched["neutral"] = False
     sched["neutral"] = sched["neutral"].map(lambda v: str(v).strip().lower() in {"true", "1", "t", "yes", "y"})

@@ -33,11 +33,16 @@ class ServingDatabase(dg.ConfigurableResource):
     def dialect(self) -> str:
         return "sqlite" if self.url.startswith("sqlite:///") else "postgres"
 
+    def _sqlite_file(self) -> str:
+        """The embedded database's path, its folder created."""
+        path = self.url[len("sqlite:///") :]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return path
+
     def publish(self, table_name: str, frame: pd.DataFrame) -> int:
         table = SERVING_TABLES[table_name]
         if self.dialect == "sqlite":
-            path = self.url[len("sqlite:///") :]
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            path = self._sqlite_file()
             published = publish_sqlite(path, table, frame)
             ensure_append_only_sqlite(path)  # forecast tables exist (empty) once anything is served
             return published
@@ -50,8 +55,7 @@ class ServingDatabase(dg.ConfigurableResource):
     def ensure_append_only(self) -> None:
         """The append-only tables and the view, created empty if missing."""
         if self.dialect == "sqlite":
-            path = self.url[len("sqlite:///") :]
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            path = self._sqlite_file()
             ensure_append_only_sqlite(path)
             return
         password = self.secrets.get(self.password_key) if self.password_key else None
@@ -63,8 +67,7 @@ class ServingDatabase(dg.ConfigurableResource):
         existing rows never change. Returns the number of rows inserted."""
         table = APPEND_ONLY_TABLES[table_name]
         if self.dialect == "sqlite":
-            path = self.url[len("sqlite:///") :]
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            path = self._sqlite_file()
             return append_sqlite(path, table, frame)
         password = self.secrets.get(self.password_key) if self.password_key else None
         with exceptions_scrubbed(password):
