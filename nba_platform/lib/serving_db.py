@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -295,6 +294,7 @@ def _copy(cur, target: str, table: ServingTable, frame: pd.DataFrame, data: byte
 def publish_postgres(conninfo: str, table: ServingTable, frame: pd.DataFrame, password: str | None = None) -> int:
     """One transaction: DDL if missing, then the frame's slices replaced (DELETE + COPY into the
     table), or upserted through a staging table (see the module docstring for when)."""
+    import psycopg  # the Postgres driver: the embedded default never loads it
 
     try:
         data = _copy_csv(frame, table)

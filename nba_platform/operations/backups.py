@@ -12,6 +12,7 @@ One code path, two small adapters per concern, chosen from the URL/URI the setti
 
 Passwords are passed to pg_dump / pg_restore through PGPASSWORD in the child's environment and to
 psycopg as a keyword: never on a command line, in a URL, a log line, an error or metadata.
+psycopg is imported by the Postgres functions only: the embedded default never loads the driver.
 
 Verification statistics per table: the row count and an order-independent digest of every row
 (md5 of the row's text, its two 64-bit halves summed), computed in SQL on Postgres. Unlike an
@@ -39,10 +40,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import psycopg
-from psycopg import IsolationLevel, sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from nba_platform.lib import backup
 from nba_platform.lib.storage import Store
@@ -134,6 +131,7 @@ FROM (SELECT md5(t::text) AS h FROM {} t) s
 def postgres_stats(con) -> dict[str, backup.TableStats]:
     """Per-table row count and row digest of every user table, on an open psycopg connection
     (inside its current transaction / snapshot)."""
+    from psycopg import sql
 
     for stmt in _PG_SESSION:
         con.execute(stmt)
@@ -146,6 +144,7 @@ def postgres_stats(con) -> dict[str, backup.TableStats]:
 
 
 def _pg_conninfo(url: str, dbname: str | None = None) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(url)
     if params.get("password"):
@@ -156,6 +155,7 @@ def _pg_conninfo(url: str, dbname: str | None = None) -> str:
 
 
 def describe_pg(url: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
 
     p = conninfo_to_dict(url)
     return f"postgresql://{p.get('host', 'localhost')}:{p.get('port', 5432)}/{p.get('dbname', '')}"
@@ -220,6 +220,7 @@ class PostgresDatabase:
         return describe_pg(self.url)
 
     def _connect(self, url: str, password: str | None, dbname: str | None = None, **kw):
+        import psycopg
 
         try:
             return psycopg.connect(_pg_conninfo(url, dbname), password=password, connect_timeout=15, **kw)
@@ -230,6 +231,7 @@ class PostgresDatabase:
 
     def dump(self, dest: Path) -> dict[str, backup.TableStats]:
         """pg_dump from an exported snapshot; the source's stats computed inside the same snapshot."""
+        from psycopg import IsolationLevel
 
         con = self._connect(self.url, self.password)
         try:
@@ -257,6 +259,7 @@ class PostgresDatabase:
 
     def verify_in_scratch(self, artifact: Path) -> dict[str, backup.TableStats]:
         """Restore into CREATE DATABASE scratch_<random>, read its stats, DROP it (always)."""
+        from psycopg import sql
 
         url = self.scratch_url or self.url
         password = self.scratch_password if self.scratch_url else self.password
@@ -289,6 +292,9 @@ def restore_postgres(
 ) -> dict[str, backup.TableStats]:
     """Restore a custom-format dump into `target_url`: created if it does not exist; refused if it
     already holds tables (a restore never overwrites data). Returns the target's stats."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
 
     dbname = conninfo_to_dict(target_url).get("dbname")
     if not dbname:

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
-import psycopg
 
 from nba_platform.lib.secret_scrubbing import exceptions_scrubbed
 from nba_platform.lib.serving_db import (
@@ -90,6 +89,7 @@ class ServingDatabase(dg.ConfigurableResource):
     def query(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         if self.dialect == "sqlite":
             return query_sqlite(self.url[len("sqlite:///") :], sql, params)
+        import psycopg
 
         password = self.secrets.get(self.password_key) if self.password_key else None
         with exceptions_scrubbed(password), psycopg.connect(self.url, password=password) as con, con.cursor() as cur:

@@ -1,6 +1,7 @@
 """Loading the definitions (webserver, daemon, code server, every run worker) may import pandas,
 numpy and pyarrow like any data project, but none of the heavy, rarely needed libraries: those are
-imported inside the functions that use them.
+imported inside the functions that use them. psycopg too: only a Postgres target needs the driver
+(the embedded default never does), and it cost ~0.1 s of every load.
 (definitions.py builds the defs folder's component tree only, not the catalogue of every installed dg
 plugin, which would import dagster_aws and boto3)."""
 
@@ -9,7 +10,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_AT_LOAD = ("great_expectations", "evidently", "mlflow", "shap", "sklearn", "matplotlib", "boto3", "dagster_aws")
+NOT_AT_LOAD = (
+    "great_expectations",
+    "evidently",
+    "mlflow",
+    "shap",
+    "sklearn",
+    "matplotlib",
+    "boto3",
+    "dagster_aws",
+    "psycopg",
+)
 
 
 def test_loading_definitions_imports_no_heavy_ml_library():
