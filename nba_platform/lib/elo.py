@@ -37,6 +37,7 @@ ELO_GAME_COLUMNS = [
     "season_type",
     "home_team_id",
     "away_team_id",
+    "neutral",  # neutral site: home_team_id is the first-listed team, with no home advantage
     "home_elo_pre",
     "away_elo_pre",
     "elo_p_home_win",
@@ -186,7 +187,7 @@ def pregame_elo(team_games: pd.DataFrame, params: EloParams = EloParams()) -> pd
                 rating[home_code[i]] += shift
                 rating[away_code[i]] -= shift
 
-    out = games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id"]].copy()
+    out = games[["game_id", "game_date", "season", "season_type", "home_team_id", "away_team_id", "neutral"]].copy()
     out["home_elo_pre"] = np.asarray(home_pre, dtype="float64")
     out["away_elo_pre"] = np.asarray(away_pre, dtype="float64")
     advantage = np.where(neutral, 0.0, params.home_advantage)  # neutral site: the first-listed team's chance, no edge

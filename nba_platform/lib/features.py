@@ -296,8 +296,9 @@ def team_game_features(
 
 def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFrame:
     """One row per game from the home side: GAME_KEY_COLUMNS + home_*, away_*, diff_* (home minus
-    away) of every team feature + elo_p_home_win. Model inputs are game_feature_columns(windows)
-    (FEATURE_COLUMNS for the default windows)."""
+    away) of every team feature + elo_p_home_win, and `neutral` (from `elo`; not a model input: a
+    neutral-site game is predicted without home advantage, serving/assets.predict_home_win). Model
+    inputs are game_feature_columns(windows) (FEATURE_COLUMNS for the default windows)."""
 
     feature_cols = [c for c in team_features.columns if c not in TEAM_KEY_COLUMNS]
     is_home = team_features["is_home"].astype(bool).to_numpy()
@@ -318,8 +319,14 @@ def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFram
     out.update({f"diff_{c}": home_values[c] - away_values[c] for c in feature_cols})
     frame = pd.DataFrame(out)
 
-    elo_cols = elo[["game_id", "home_team_id", "elo_p_home_win"]].rename(columns={"home_team_id": "elo_home_team_id"})
-    frame = frame.merge(elo_cols, on="game_id", how="left", validate="one_to_one")
+    elo_cols = [c for c in ("game_id", "home_team_id", "elo_p_home_win", "neutral") if c in elo.columns]
+    frame = frame.merge(
+        elo[elo_cols].rename(columns={"home_team_id": "elo_home_team_id"}),
+        on="game_id",
+        how="left",
+        validate="one_to_one",
+    )
+    frame["neutral"] = frame["neutral"].astype("boolean").fillna(False).astype(bool) if "neutral" in frame else False
     matched = frame["elo_home_team_id"].isna() | (frame["elo_home_team_id"] == frame["home_team_id"])
     if not matched.all():
         raise ValueError("elo and team_features disagree on the home team of some games")

@@ -279,8 +279,8 @@ def test_game_features_and_outcomes_hand_checked():
     elo = pregame_elo(tg)
     team_features = team_game_features(tg, elo=elo)
     games = game_features(team_features, elo)
-    assert list(games.columns) == GAME_KEY_COLUMNS + FEATURE_COLUMNS
-    assert len(games) == 8
+    assert list(games.columns) == GAME_KEY_COLUMNS + FEATURE_COLUMNS + ["neutral"]  # neutral: no model input
+    assert len(games) == 8 and not games["neutral"].any()
 
     g4 = games.loc[games["game_id"] == "0022100004"].iloc[0]  # team 2 hosts team 1
     assert (g4["home_team_id"], g4["away_team_id"]) == (2, 1)

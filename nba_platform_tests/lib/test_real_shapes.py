@@ -88,6 +88,30 @@ def test_forecasts_say_whose_probability_a_neutral_game_gives(neutral):
     assert (preds.loc[~preds["neutral"], "p_home_win_is"] == HOME).all()
 
 
+def test_game_features_carry_the_neutral_flag_the_walk_forward_predictions_use(neutral):
+    """The walk-forward predictions (serving/game_predictions, predict-season) read `neutral` from
+    the game features: at a neutral site the first-listed team's chance without home advantage."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from nba_platform.defs.serving.assets import neutral_sites, predict_home_win
+    from nba_platform.lib.features import FEATURE_COLUMNS, game_features, swap_sides, team_game_features
+
+    _, result = neutral
+    elo = pregame_elo(result.table, EloParams())
+    games = game_features(team_game_features(result.table, elo=elo), elo)
+    ids = {hostile_files.GAMELOG.get(n, "GAME_ID") for n in hostile_files.NEUTRAL_ROWS}
+    assert set(games.loc[games["neutral"], "game_id"]) == ids and "neutral" not in FEATURE_COLUMNS
+    inputs = games[["diff_elo_pre", "elo_p_home_win"]].fillna(0.0)
+    model = LogisticRegression().fit(inputs, np.arange(len(inputs)) % 3 > 0)  # learns a home edge
+    p = predict_home_win(model, games, neutral_sites(games))  # takes the columns the model was fitted on
+    at = games["neutral"].to_numpy()
+    as_home = model.predict_proba(inputs[at])[:, 1]
+    as_away = model.predict_proba(swap_sides(inputs[at]))[:, 1]
+    assert p[at] == pytest.approx((as_home + 1 - as_away) / 2)
+    assert p[~at] == pytest.approx(model.predict_proba(inputs[~at])[:, 1])
+
+
 def test_nba_api_normalized_dict_output_is_accepted(tmp_path):
     """nba_api's get_normalized_dict() of a LeagueGameLog response ({"LeagueGameLog": [records]}),
     made as nba_api makes it (dict(zip(headers, row)) per row) from the real 2022-23 export."""

@@ -55,6 +55,11 @@ def predict_home_win(model, game_features: pd.DataFrame, neutral=None):
     return p
 
 
+def neutral_sites(game_features: pd.DataFrame):
+    """Per row: played at a neutral site (game_features' `neutral`; None when a frame lacks it)."""
+    return game_features["neutral"].to_numpy(dtype=bool) if "neutral" in game_features else None
+
+
 def prediction_top_factors(model, game_features: pd.DataFrame, k: int = 3) -> list[str]:
     """Per game, the k features that moved its prediction most (exact SHAP on the served log-odds), as JSON."""
     from nba_platform.lib.explain import explain, top_factors  # imports scikit-learn and shap: only in a run
@@ -129,7 +134,7 @@ def game_predictions(
                 # The live case: the champion never saw this season and saw every completed one before it.
                 champion_model = champion_model or mlflow.load_sklearn_model(champion.model_uri)
                 preds = season_games[game_columns].copy()
-                preds["p_home_win"] = predict_home_win(champion_model, season_games)
+                preds["p_home_win"] = predict_home_win(champion_model, season_games, neutral_sites(season_games))
                 preds["model_name"], preds["model_version"] = champion.name, int(champion.version)
                 preds["top_factors"] = prediction_top_factors(champion_model, season_games)
                 out[season] = preds[PREDICTION_COLUMNS].sort_values(["game_date", "game_id"], ignore_index=True)
@@ -155,7 +160,7 @@ def game_predictions(
             trained = train_kind(features, outcomes, train, kind, params)
             model, n_train_rows, fresh = trained.estimator, trained.n_train_rows, True
         preds = season_games[game_columns].copy()
-        preds["p_home_win"] = predict_home_win(model, season_games)
+        preds["p_home_win"] = predict_home_win(model, season_games, neutral_sites(season_games))
         preds["top_factors"] = prediction_top_factors(model, season_games)
         _, y, keys = training_frame(features, outcomes, [season], params.season_types)
         season_metrics, score = {}, "none played yet"
