@@ -143,9 +143,11 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, t
     seasons run as consecutive runs of at most MAX_SEASONS_PER_RUN (memory), each followed by its
     drift report; every run carries the handled-file tags, as one run did."""
     from nba_platform.cli.runs import season_chunks
+    from nba_platform.resources.lake import release_read_cache
 
     drifted = False
     for chunk in season_chunks(instance, seasons):
+        release_read_cache()  # the tables of the last run's seasons are not read by this one
         code, reported = update_and_drift(instance, chunk, trigger, drift, tags)
         if code != 0:
             return code
