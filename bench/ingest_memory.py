@@ -10,8 +10,9 @@ years (game ids, SEASON_ID and dates; seasons 1949-50 .. 2020-21) and adds 2000*
 number, so every row is a distinct, valid team game and nothing collapses as a duplicate.
 
 Each figure is one fresh `nba-platform ingest FILE` process in a new home (NBA_INCLUDE_SAMPLE=false):
-`--no-run` (read, detect, split by season, index, land) and the full command (then the build of every
-season it touches, in runs of at most MAX_SEASONS_PER_RUN seasons). Peak RSS is the process's
+`--no-run` (read, detect, split by season, land, index, write the season pieces) and the full command
+(then the build of every season it touches, in runs of at most MAX_SEASONS_PER_RUN seasons, whose raw
+asset reads only the pieces of its seasons). Peak RSS is the process's
 ru_maxrss from wait4 (KiB on Linux).
 """
 

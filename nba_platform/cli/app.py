@@ -101,17 +101,12 @@ def cmd_ingest(args) -> int:
                 correction_counts[name] = len(corrections)  # printed with the seasons they touch, below
                 landed.append(name)
                 continue
-            # Read everything before landing anything: a bad file never enters the zone.
-            shape, by_season = landing.read_rows(p.name, data)
-            name = landing.accept(p.name, data, replace=args.replace)
-            file = landing.landed_file(name)
-            if file is not None:  # indexed now: the plan below and the raw assets do not read it again
-                landing.record_index(file, shape.name, by_season)
+            name, shape_name, rows, seasons = land_data_file(landing, p.name, data, args.replace)
         except LandingError as exc:
             _print(f"error: {exc}")
             return 2
-        rows = sum(len(f) for f in by_season.values())
-        _print(f"landed {name}: shape {shape.name}, {rows} rows, seasons {', '.join(sorted(by_season))}")
+        del data  # the builds below must not carry the file's bytes
+        _print(f"landed {name}: shape {shape_name}, {rows} rows, seasons {', '.join(seasons)}")
         landed.append(name)
     # The landing sensor's planning, on the files just landed: same seasons, same job.
     plan = plan_landing_runs(instance, landing, {}, names=set(landed), rerun_handled=True)
@@ -128,6 +123,19 @@ def cmd_ingest(args) -> int:
     return run_update(instance, plan.touched, "cli-ingest", drift=not args.no_drift, tags=plan.handled_tags())
 
 
+def land_data_file(landing, file_name: str, data: bytes, replace: bool) -> tuple[str, str, int, list[str]]:
+    """Read a data file whole (a bad file never enters the zone), land it, and index it with its
+    season pieces, so neither the plan nor the builds parse it again -> (name, shape, rows, seasons).
+    Its frames end with this call: the builds that follow start without them."""
+    rows = landing.read_file(file_name, data)
+    name = landing.accept(file_name, data, replace=replace)
+    file = landing.landed_file(name)
+    if file is not None:
+        landing.record_pieces(file, rows)
+        landing.record_index(file, rows.shape.name, rows.by_season)
+    return name, rows.shape.name, sum(len(f) for f in rows.by_season.values()), sorted(rows.by_season)
+
+
 def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, tags: dict | None = None) -> int:
     """The run new data needs (job_for_new_data, as the landing sensor picks), then what
     `drift_after_season_update` requests after it (drift_request_for, the sensor's own function),
@@ -135,9 +143,11 @@ def run_update(instance, seasons: list[str], trigger: str, drift: bool = True, t
     seasons run as consecutive runs of at most MAX_SEASONS_PER_RUN (memory), each followed by its
     drift report; every run carries the handled-file tags, as one run did."""
     from nba_platform.cli.runs import season_chunks
+    from nba_platform.resources.lake import release_read_cache
 
     drifted = False
     for chunk in season_chunks(instance, seasons):
+        release_read_cache()  # the tables of the last run's seasons are not read by this one
         code, reported = update_and_drift(instance, chunk, trigger, drift, tags)
         if code != 0:
             return code

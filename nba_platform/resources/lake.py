@@ -172,6 +172,13 @@ def _table_cache(max_mb: int) -> LocalTableCache | None:
     return LocalTableCache(max_mb * 2**20) if max_mb > 0 else None
 
 
+def release_read_cache() -> None:
+    """Drop this process's cached tables. Between consecutive runs of other seasons (`ingest` of a
+    many-season file) nothing cached is read again, and a full cache held across them is 256 MB on
+    top of every later run."""
+    _table_cache.cache_clear()
+
+
 def concat_partitions(partitions: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """All partitions of a loaded input as one frame (an unpartitioned frame passes through)."""
 

@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import shutil
+from pathlib import Path
 from typing import ClassVar
 
 import dagster as dg
@@ -13,7 +14,16 @@ import pytest
 
 from nba_platform.defs.ingestion.assets import _empty_raw, mask_pii, raw_assets
 from nba_platform.lib.landing import SHAPES, LandingError
-from nba_platform.resources.landing import INDEX_PREFIX, LandingZone, index_key, sample_root
+from nba_platform.resources.landing import (
+    INDEX_PREFIX,
+    PIECES_PREFIX,
+    LandedFile,
+    LandingZone,
+    index_key,
+    piece_bytes,
+    piece_key,
+    sample_root,
+)
 from nba_platform.resources.stats_api import StatsApi
 
 ASSETS = {a.key.path[-1]: a for a in raw_assets}
@@ -224,3 +234,96 @@ def test_an_entry_written_by_other_parsing_code_is_not_trusted(tmp_path, instanc
     assert landing.index_entries([f]) == [None]
     out = run(landing, "league_game_log", instance, ["2023-24"])
     assert out.metadata["files"].data == ["gamelog.csv.gz"] and len(out.value["2023-24"]) > 0
+
+
+SLIM = "nba_api_league_gamelog_slim_2016_2024/league_game_logs.csv.gz"  # 8 seasons in one file
+
+
+def land_multi_season_file(zone, landing: LandingZone, instance, landed_by: str) -> str:
+    """The slim game logs landed as `ingest` lands a file, or dropped in and planned by the sensor."""
+    from nba_platform.cli.app import land_data_file
+    from nba_platform.defs.ingestion.sensors import plan_landing_runs
+
+    data = Path(sample_root(), SLIM).read_bytes()
+    if landed_by == "ingest":
+        return land_data_file(landing, "league_game_logs.csv.gz", data, replace=False)[0]
+    (zone / "league_game_logs.csv.gz").write_bytes(data)
+    plan = plan_landing_runs(instance, landing, {})
+    assert len(plan.touched) == 8
+    return "league_game_logs.csv.gz"
+
+
+def pieces(zone) -> dict[str, bytes]:
+    root = zone / PIECES_PREFIX
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+
+
+@pytest.mark.parametrize("landed_by", ["ingest", "sensor"])
+def test_a_multi_season_file_is_parsed_once_then_each_season_read_from_its_piece(tmp_path, instance, landed_by):
+    zone = tmp_path / "landing"
+    zone.mkdir()
+    landing = CountingZone(uri=str(zone), include_sample=False)
+    name = land_multi_season_file(zone, landing, instance, landed_by)
+    want = expected(full_scan(landing), "league_game_log_slim", sorted(full_scan(landing)["league_game_log_slim"]))
+    assert len(pieces(zone)) == len(want) == 8
+    CountingZone.reads.clear()
+    for season in sorted(want):
+        out = run(landing, "league_game_log_slim", instance, [season])
+        assert_same(out.value, {season: want[season]})  # exactly its rows, as a full parse gives them
+        assert out.metadata["files"].data == out.metadata["files_read_by_season_piece"].data == [name]
+    two = sorted(want)[2:4]
+    assert_same(run(landing, "league_game_log_slim", instance, two).value, {s: want[s] for s in two})
+    assert CountingZone.reads == []  # the landed file was never read again
+    # Every row of the file lands exactly once: in one season's piece, none twice, none lost.
+    rows = pd.concat(want.values())["_source_row"].sort_values().tolist()
+    in_file = len(pd.read_csv(os.path.join(sample_root(), SLIM), dtype=str))
+    assert rows == list(range(1, in_file + 1))
+    # Pieces are no landed files: the zone still lists only the file.
+    assert [f.name for f in landing.list_files(include_sample=False)] == [name]
+
+
+def test_landing_the_same_file_again_leaves_its_pieces_as_they_are(tmp_path, instance):
+    from nba_platform.cli.app import land_data_file
+
+    zone = tmp_path / "landing"
+    zone.mkdir()
+    landing = CountingZone(uri=str(zone), include_sample=False)
+    name = land_multi_season_file(zone, landing, instance, "ingest")
+    before, entry = pieces(zone), (zone / index_key(name)).read_bytes()
+    data = Path(sample_root(), SLIM).read_bytes()
+    assert land_data_file(landing, name, data, replace=False)[0] == name
+    assert pieces(zone) == before and (zone / index_key(name)).read_bytes() == entry
+    assert len(run(landing, "league_game_log_slim", instance, ["2019-20"]).value["2019-20"]) > 0
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "another_version"])
+def test_a_damaged_or_stale_piece_is_not_used_the_file_is_read_and_the_piece_rewritten(tmp_path, instance, damage):
+    zone = tmp_path / "landing"
+    zone.mkdir()
+    landing = CountingZone(uri=str(zone), include_sample=False)
+    name = land_multi_season_file(zone, landing, instance, "ingest")
+    want = expected(full_scan(landing), "league_game_log_slim", ["2019-20"])
+    piece = zone / piece_key(name, "2019-20")
+    if damage == "corrupt":
+        piece.write_bytes(piece.read_bytes()[:100])
+    else:  # the piece of the same season of another file version (same name, other size:mtime)
+        other = LandedFile(name, 1, 1)
+        piece.write_bytes(piece_bytes(other, "2019-20", landing.read_file(name)))
+    CountingZone.reads.clear()
+    out = run(landing, "league_game_log_slim", instance, ["2019-20"])
+    assert_same(out.value, want)
+    assert CountingZone.reads == [name] and out.metadata["files_read_by_season_piece"].data == []
+    CountingZone.reads.clear()  # rewritten from the whole read: the next run reads the piece
+    out = run(landing, "league_game_log_slim", instance, ["2019-20"])
+    assert_same(out.value, want)
+    assert CountingZone.reads == [] and out.metadata["files_read_by_season_piece"].data == [name]
+
+
+def test_a_single_season_file_gets_no_piece(tmp_path, instance):
+    zone = tmp_path / "landing"
+    zone.mkdir()
+    shutil.copyfile(os.path.join(sample_root(), gamelog("2023-24")), zone / "gamelog.csv.gz")
+    landing = LandingZone(uri=str(zone), include_sample=False)
+    out = run(landing, "league_game_log", instance, ["2023-24"])
+    assert len(out.value["2023-24"]) > 0 and out.metadata["files_read_by_season_piece"].data == []
+    assert not (zone / PIECES_PREFIX).exists()

@@ -108,11 +108,25 @@ def gamelog(tmp_path, sample_path, season: str, name: str | None = None):
     return path
 
 
-def test_ingest_then_every_sensor_requests_nothing(home, tmp_path, sample_path):
+def two_season_gamelog(tmp_path, sample_path):
+    """One file of two seasons (split into season pieces when landed)."""
+    first, second = (gamelog(tmp_path, sample_path, s).read_bytes() for s in ("2021-22", "2022-23"))
+    path = tmp_path / "gamelog-2021-23.csv"
+    path.write_bytes(first + second.split(b"\n", 1)[1])
+    return path
+
+
+@pytest.mark.parametrize("seasons", [1, 2])
+def test_ingest_then_every_sensor_requests_nothing(home, tmp_path, sample_path, seasons):
     _, cursors = tick_every_sensor({})  # the daemon was running before the ingest
-    out = run_cli(["ingest", str(gamelog(tmp_path, sample_path, "2022-23"))], home)
+    path = gamelog(tmp_path, sample_path, "2022-23") if seasons == 1 else two_season_gamelog(tmp_path, sample_path)
+    out = run_cli(["ingest", str(path)], home)
     assert "job season_tables" in out  # no model yet: the tables
     assert runs_by_job() == {"season_tables": 1}
+    if seasons == 2:  # the run read the file's season pieces, written when it landed, not the file
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "league_game_log"]))
+        assert event.asset_materialization.metadata["files_read_by_season_piece"].data == [path.name]
 
     requested, _ = tick_every_sensor(cursors)
     automation = requested.pop("default_automation_condition_sensor")

@@ -94,7 +94,7 @@ def _output(out: dict[str, pd.DataFrame], metadata: dict, log=None) -> dg.Output
 def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape: SourceShape) -> dg.Output:
     wanted = set(context.partition_keys)
     parts: dict[str, list[pd.DataFrame]] = {s: [] for s in wanted}
-    files_read, unrecognised, skipped, unindexed = [], [], 0, 0
+    files_read, files_by_piece, unrecognised, skipped, unindexed = [], [], [], 0, 0
     encodings: dict[str, str] = {}
     columns_dropped: dict[str, list[str]] = {}
     files = landing.list_files()
@@ -108,13 +108,24 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
             skipped += 1
             continue
         try:
-            data = landing.read_bytes(f.name)  # inside: a link out of the zone is refused, reported here
-            if known is None:
-                found = landing.shape_of(f.name, data).name
-                if found != shape.name:
-                    unindexed += not landing.record_index(f, found)  # shape only: its own raw asset adds the seasons
-                    continue
-            landed = landing.read_file(f.name, data)
+            landed = None
+            if known is not None and known.seasons is not None and len(known.seasons) > 1:
+                # A multi-season file: the run's seasons from its season pieces, not a parse of the whole file.
+                landed = landing.read_pieces(f, known.seasons & wanted)
+            if landed is not None:
+                files_by_piece.append(f.name)
+            else:
+                data = landing.read_bytes(f.name)  # inside: a link out of the zone is refused, reported here
+                if known is None:
+                    found = landing.shape_of(f.name, data).name
+                    if found != shape.name:
+                        # shape only: its own raw asset adds the seasons
+                        unindexed += not landing.record_index(f, found)
+                        continue
+                landed = landing.read_file(f.name, data)
+                del data
+                if len(landed.by_season) > 1:  # the next run of a few of its seasons reads only theirs
+                    unindexed += not landing.record_pieces(f, landed)
             by_season = landed.by_season
         except LandingError as exc:
             # The sensor and CLI refuse such files; one dropped in by hand is reported, not hidden (no entry: reported every run).
@@ -131,13 +142,17 @@ def landing_rows(context: dg.AssetExecutionContext, landing: LandingZone, shape:
             if season in parts:
                 parts[season].append(rows)
     if unindexed:
-        context.log.warning(f"landing file index not writable ({unindexed} entries): files are re-read every run")
+        context.log.warning(
+            f"landing file index not writable ({unindexed} entries or pieces): files are re-read every run"
+        )
     out = {s: (pd.concat(v, ignore_index=True) if v else _empty_raw()) for s, v in parts.items()}
     return _output(
         out,
         {
             "files": dg.MetadataValue.json(files_read),
             "files_skipped_by_index": skipped,
+            # of `files`, those whose rows of the run's seasons came from their season pieces (not parsed again)
+            "files_read_by_season_piece": dg.MetadataValue.json(files_by_piece),
             "unreadable_files": dg.MetadataValue.json(unrecognised),
             # how each file's text was decoded (utf-8, windows-1252, latin-1; parquet is binary)
             "encodings": dg.MetadataValue.json(encodings),

@@ -114,7 +114,8 @@ def plan_landing_runs(
     where a corrections file that disappeared rebuilds the seasons it touched. A file version whose
     entry equals `seen`'s is skipped; one a run in the instance handled is skipped too (and added
     to the cursor) unless `rerun_handled` (the CLI builds what it is asked to, again if need be).
-    Every data file read is indexed, so the runs then read only what they need."""
+    Every data file read is indexed (and a multi-season one split into season pieces), so the runs
+    then read only what they need."""
     plan = LandingPlan(seen=dict(seen), existing=set(instance.get_dynamic_partitions(season_partitions.name)))
     seen = plan.seen
     listed = [f for f in landing.list_files(include_sample=include_sample) if names is None or f.name in names]
@@ -157,15 +158,19 @@ def plan_landing_runs(
                     plan.seasons_by_file[f"{f.name}@{f.fingerprint}"] = touched
                     plan.entries[f.name] = version
                     continue
-                shape, by_season = landing.read_rows(f.name, data)
+                landed = landing.read_file(f.name, data)
             except LandingError as exc:
                 seen[f.name] = f.fingerprint  # reported once per version
                 plan.rejected.append(str(exc))
                 if log is not None:
                     log.error(f"landing file rejected: {exc}")
                 continue
-            shape_name, seasons = shape.name, set(by_season)
-            landing.record_index(f, shape_name, seasons)  # the runs it requests then read only what they need
+            shape_name, seasons = landed.shape.name, set(landed.by_season)
+            # The runs it requests then read only what they need: the files of their seasons, and
+            # of a multi-season file only its pieces of those seasons.
+            landing.record_pieces(f, landed)
+            landing.record_index(f, shape_name, seasons)
+            del landed, data  # a large file's frames are not kept while the zone's other files are read
         seen[f.name] = f.fingerprint
         if log is not None:
             log.info(f"{f.name}: {shape_name}, seasons {sorted(seasons)}")
