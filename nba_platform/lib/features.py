@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from nba_platform.lib.elo import ELO_SEASON_TYPES, EloParams, home_view, pregame_elo, team_pregame_elo
+from nba_platform.lib.ratings import MarginRatingParams, margin_ratings, team_margin_ratings
+from nba_platform.lib.venue import game_venues, great_circle_km
 
 FEATURED_SEASON_TYPES = ELO_SEASON_TYPES
 
@@ -56,6 +58,13 @@ GAME_KEY_COLUMNS = ["game_id", "game_date", "season", "season_type", "home_team_
 TEAM_ROLLING_METRICS = ("margin", "pts_for", "pts_against", "win_pct", "off_rtg", "def_rtg", "efg_pct", "opp_efg_pct")
 TEAM_SEASON_FEATURES = ["season_games_played", "season_wins", "season_win_pct", "season_margin_avg"]
 TEAM_SCHEDULE_FEATURES = ["rest_days", "back_to_back", "games_last_7_days"]
+# The team's expected margin in this game from the opponent-adjusted, recency-weighted margin ratings
+# and the league's current home edge (lib/ratings.py). The bare ratings and the season's schedule
+# strength from them added nothing to it (bench/skill.py), so they are not features.
+TEAM_RATING_FEATURES = ["expected_margin"]
+# Travel (lib/venue.py arenas): km and time-zone hours (east positive) since the previous game's venue
+# (the team's own arena at a season's first game), and how far the venue is from the team's arena.
+TEAM_TRAVEL_FEATURES = ["travel_km", "tz_shift_hours", "home_distance_km"]
 
 PLAYER_ROLLING_METRICS = ("pts", "minutes", "usage", "reb", "ast")
 PLAYER_SEASON_FEATURES = [f"season_{m}_avg" for m in PLAYER_ROLLING_METRICS] + ["season_games_played"]
@@ -65,7 +74,14 @@ PLAYER_OTHER_FEATURES = ["rest_days", "prev_game_started"]
 def team_feature_columns(windows=DEFAULT_TEAM_WINDOWS) -> list[str]:
     """Feature columns of `team_game_features` (keys excluded)."""
     rolling = [f"{metric}_last{w}" for w in windows for metric in TEAM_ROLLING_METRICS]
-    return rolling + TEAM_SEASON_FEATURES + TEAM_SCHEDULE_FEATURES + ["elo_pre"]
+    return (
+        rolling
+        + TEAM_SEASON_FEATURES
+        + TEAM_SCHEDULE_FEATURES
+        + ["elo_pre"]
+        + TEAM_RATING_FEATURES
+        + TEAM_TRAVEL_FEATURES
+    )
 
 
 def game_feature_columns(windows=DEFAULT_TEAM_WINDOWS) -> list[str]:
@@ -238,11 +254,12 @@ def team_game_features(
     windows=DEFAULT_TEAM_WINDOWS,
     elo: pd.DataFrame | None = None,
     elo_params: EloParams = EloParams(),
+    rating_params: MarginRatingParams = MarginRatingParams(),
 ) -> pd.DataFrame:
     """Point-in-time features per (game_id, team_id) of regular, play-in and playoff games.
 
     Columns: TEAM_KEY_COLUMNS + team_feature_columns(windows). `elo` is `pregame_elo` output;
-    computed here (with `elo_params`) when not given.
+    computed here (with `elo_params`) when not given. Margin ratings use `rating_params`.
     """
 
     used = TEAM_KEY_COLUMNS + ["pts", "opp_pts", "fga", "fgm", "fg3m", "oreb", "tov", "fta"]
@@ -285,13 +302,32 @@ def team_game_features(
     out["rest_days"] = np.minimum(rest, TEAM_REST_CAP_DAYS)
     out["back_to_back"] = (rest == 1).astype("int64")
     out["games_last_7_days"] = _games_in_previous_days(team_code, day, SCHEDULE_DENSITY_DAYS).astype("int64")
+    out.update(_travel(tg, team, same_team_as_previous))
 
     features = pd.DataFrame(out)
+    ratings = team_margin_ratings(margin_ratings(team_games, rating_params))[["game_id", "team_id", "expected_margin"]]
+    features = features.merge(ratings, on=["game_id", "team_id"], how="left", validate="one_to_one")
     if elo is None:
         elo = pregame_elo(team_games, elo_params)
     features = features.merge(team_pregame_elo(elo), on=["game_id", "team_id"], how="left", validate="one_to_one")
     columns = TEAM_KEY_COLUMNS + team_feature_columns(windows)
     return features[columns].sort_values(["game_date", "game_id", "team_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _travel(tg: pd.DataFrame, team: np.ndarray, same_team_as_previous: np.ndarray) -> dict[str, np.ndarray]:
+    """TEAM_TRAVEL_FEATURES of rows sorted by team then date; from the schedule only (known in advance)."""
+    is_home = _bool_col(tg, "is_home")
+    home_team = np.where(is_home, team, tg["opponent_id"].to_numpy(dtype="int64"))
+    season = tg["season"].astype(str).to_numpy()
+    venue = game_venues(home_team, season, tg["game_date"])
+    own_arena = game_venues(team, season, np.full(len(tg), np.datetime64("1900-01-01")))  # its arena, no bubble
+    same_season = same_team_as_previous & np.r_[False, season[1:] == season[:-1]]
+    previous = np.where(same_season[:, None], np.r_[venue[:1], venue[:-1]], own_arena)
+    return {
+        "travel_km": great_circle_km(previous[:, 0], previous[:, 1], venue[:, 0], venue[:, 1]),
+        "tz_shift_hours": venue[:, 2] - previous[:, 2],
+        "home_distance_km": great_circle_km(own_arena[:, 0], own_arena[:, 1], venue[:, 0], venue[:, 1]),
+    }
 
 
 def game_features(team_features: pd.DataFrame, elo: pd.DataFrame) -> pd.DataFrame:

@@ -99,26 +99,28 @@ def training_frame(
     outcomes: pd.DataFrame,
     seasons,
     season_types=GameModelParams.season_types,
+    feature_columns=FEATURE_COLUMNS,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Played games (home_win known) of `seasons` and `season_types`, sorted by date then game id.
 
-    Returns X (FEATURE_COLUMNS, float64), y (int 0/1 ndarray) and keys (GAME_KEY_COLUMNS), all
+    Returns X (`feature_columns`, float64), y (int 0/1 ndarray) and keys (GAME_KEY_COLUMNS), all
     aligned and indexed 0..n-1."""
-    missing = [c for c in GAME_KEY_COLUMNS + FEATURE_COLUMNS if c not in features.columns]
+    feature_columns = list(feature_columns)
+    missing = [c for c in GAME_KEY_COLUMNS + feature_columns if c not in features.columns]
     if missing:
         raise ValueError(f"features lack {len(missing)} column(s), e.g. {missing[:5]}")
     if features["game_id"].duplicated().any():
         raise ValueError("features must hold one row per game_id")
     seasons = [str(s) for s in seasons]
     rows = features["season"].astype(str).isin(seasons) & features["season_type"].astype(str).isin(list(season_types))
-    frame = features.loc[rows.to_numpy(), GAME_KEY_COLUMNS + FEATURE_COLUMNS]
+    frame = features.loc[rows.to_numpy(), GAME_KEY_COLUMNS + feature_columns]
     labels = outcomes[["game_id", "home_win"]]
     if labels["game_id"].duplicated().any():
         raise ValueError("outcomes must hold one row per game_id")
     frame = frame.merge(labels, on="game_id", how="inner", validate="one_to_one")
     frame = frame[frame["home_win"].notna().to_numpy()]
     frame = frame.sort_values(["game_date", "game_id"], kind="mergesort").reset_index(drop=True)
-    X = frame[FEATURE_COLUMNS].astype("float64")
+    X = frame[feature_columns].astype("float64")
     y = frame["home_win"].astype("int64").to_numpy()
     return X, y, frame[GAME_KEY_COLUMNS].copy()
 
@@ -254,12 +256,14 @@ def select_and_train(
     outcomes: pd.DataFrame,
     train_seasons,
     params: GameModelParams = GameModelParams(),
+    feature_columns=FEATURE_COLUMNS,
 ) -> TrainedGameModel:
     """Choose the candidate kind with the lowest Brier on the latest training season (fitted
     on the earlier ones), then refit it on all training seasons. Only played games of
-    `train_seasons` and `params.season_types` are read."""
+    `train_seasons` and `params.season_types` are read; `feature_columns` are the model's inputs
+    (another list only for feature ablations, bench/skill.py)."""
     requested = sorted({str(s) for s in train_seasons})
-    X, y, keys = training_frame(features, outcomes, requested, params.season_types)
+    X, y, keys = training_frame(features, outcomes, requested, params.season_types, feature_columns)
     played = sorted(keys["season"].astype(str).unique())
     if len(played) < params.min_train_seasons:
         raise ValueError(
@@ -293,7 +297,7 @@ def select_and_train(
     return TrainedGameModel(
         estimator=estimator,
         kind=kind,
-        feature_columns=list(FEATURE_COLUMNS),
+        feature_columns=list(X.columns),
         train_seasons=played,
         validation=validation[VALIDATION_COLUMNS],
         params=dataclasses.asdict(params),
@@ -314,7 +318,7 @@ def holdout_probabilities(
     if overlap:
         raise ValueError(f"holdout seasons {overlap} were used for training")
     season_types = model.params.get("season_types", GameModelParams.season_types)
-    X, y, keys = training_frame(features, outcomes, seasons, season_types)
+    X, y, keys = training_frame(features, outcomes, seasons, season_types, model.feature_columns)
     probs = {
         "model": model.predict_proba_home(X),
         "elo": X["elo_p_home_win"].to_numpy(dtype="float64"),
@@ -330,13 +334,14 @@ def train_kind(
     train_seasons,
     kind: str,
     params: GameModelParams = GameModelParams(),
+    feature_columns=FEATURE_COLUMNS,
 ) -> TrainedGameModel:
     """Fit an already chosen kind on all `train_seasons` (no selection round): the walk-forward
     refits use the kind `select_and_train` picked for the registered model."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {MODEL_KINDS}")
     requested = sorted({str(s) for s in train_seasons})
-    X, y, keys = training_frame(features, outcomes, requested, params.season_types)
+    X, y, keys = training_frame(features, outcomes, requested, params.season_types, feature_columns)
     played = sorted(keys["season"].astype(str).unique())
     if len(played) < params.min_train_seasons:
         raise ValueError(
@@ -347,7 +352,7 @@ def train_kind(
     return TrainedGameModel(
         estimator=_fit(kind, params, X, y, season),
         kind=kind,
-        feature_columns=list(FEATURE_COLUMNS),
+        feature_columns=list(X.columns),
         train_seasons=played,
         validation=pd.DataFrame(columns=VALIDATION_COLUMNS),
         params=dataclasses.asdict(params),

@@ -100,11 +100,11 @@ def test_feature_drift_per_season_against_the_champion(setup):
     for meta in (real, jump):
         assert meta["status"] == "ok" and meta["champion_version"] == label
         assert meta["reference_seasons"] == "2020-21, 2021-22, 2022-23"  # the champion's latest 3 training seasons
-        assert meta["features_compared"] == 97 and meta["current_games"] == 1230
-        assert meta["drifted_features"] == round(meta["drift_share"] * 97)
+        assert meta["features_compared"] == 109 and meta["current_games"] == 1230
+        assert meta["drifted_features"] == round(meta["drift_share"] * 109)
         assert meta["stattest"] == "ks (threshold 0.05)" and meta["dropped_features"] == {}
     assert 0 < real["drift_share"] < jump["drift_share"] <= 1
-    assert jump["drift_share"] >= len(SHIFTED) / 97
+    assert jump["drift_share"] >= len(SHIFTED) / 109
     listed = [line.split("|")[1].strip() for line in jump["top_drifted"].splitlines()[2:]]
     assert len(listed) == 10 and set(listed) <= set(SHIFTED)  # the most drifted features are the shifted ones
 
@@ -114,11 +114,11 @@ def test_feature_drift_per_season_against_the_champion(setup):
         assert path == f"{reports.root}/drift/{season}.html"
         html = Path(path).read_text(encoding="utf-8")
         assert html.lstrip().startswith("<!DOCTYPE html>") and "Dataset Drift" in html
-        assert f"({meta['drifted_features']} out of 97)" in html and "Value Drift for column diff_elo_pre" in html
+        assert f"({meta['drifted_features']} out of 109)" in html and "Value Drift for column diff_elo_pre" in html
 
     # per-feature results in the lake: every shifted feature drifted in the jump season
     table = read_lake(lake, "monitoring/feature_drift", "2024-25")
-    assert len(table) == 97 and set(table["season"]) == {"2024-25"} and set(table["feature"]) == set(FEATURE_COLUMNS)
+    assert len(table) == 109 and set(table["season"]) == {"2024-25"} and set(table["feature"]) == set(FEATURE_COLUMNS)
     assert set(SHIFTED) <= set(table.loc[table["drifted"], "feature"])
 
     # too few games: refused with the reason, the run still succeeds

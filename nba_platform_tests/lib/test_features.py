@@ -240,6 +240,8 @@ def test_team_features_hand_checked():
     assert np.isnan(first["margin_last5"]) and np.isnan(first["rest_days"]) and np.isnan(first["season_win_pct"])
     assert first["season_games_played"] == 0 and first["back_to_back"] == 0 and first["games_last_7_days"] == 0
     assert first["elo_pre"] == 1500.0
+    assert first["expected_margin"] == 0.0  # no earlier game: every rating and the home edge at 0
+    assert np.isnan(first["travel_km"]) and np.isnan(first["home_distance_km"])  # team 1 has no known arena
 
     g3 = team_row(features, 3, 1)  # day after game 1 (+10): a back-to-back
     assert g3["margin_last5"] == 10.0 and g3["pts_for_last5"] == 100.0 and g3["pts_against_last5"] == 90.0
@@ -298,10 +300,50 @@ def test_game_features_and_outcomes_hand_checked():
     assert not set(outcomes.columns) & set(games.columns)
 
 
+def test_expected_margin_and_travel():
+    from nba_platform.lib.ratings import margin_ratings
+    from nba_platform.lib.venue import ARENAS, great_circle_km
+
+    atl, bos, lal = 1610612737, 1610612738, 1610612747
+    tg = team_games_from_results(
+        [
+            (1, "2023-10-24", "2023-24", "regular", atl, bos, 120, 100),
+            (2, "2023-10-26", "2023-24", "regular", bos, atl, 100, 110),
+            (3, "2023-10-29", "2023-24", "regular", lal, atl, 90, 100),
+            (4, "2024-10-23", "2024-25", "regular", bos, atl, None, None),  # next season, unplayed
+        ]
+    )
+    features = team_game_features(tg)
+    row = features.set_index(["game_id", "team_id"]).loc
+    ratings = margin_ratings(tg).set_index("game_id")
+    expected = ratings.loc["0022300003"]
+    home_margin = expected["home_edge"] + expected["home_rating"] - expected["away_rating"]
+    assert row["0022300003", lal]["expected_margin"] == pytest.approx(home_margin)
+    assert row["0022300003", atl]["expected_margin"] == pytest.approx(-home_margin)
+    assert row["0022300003", atl]["expected_margin"] > 0  # ATL won both earlier games
+
+    boston, atlanta, los_angeles = (ARENAS[t][:2] for t in (bos, atl, lal))
+    assert row["0022300001", atl][["travel_km", "tz_shift_hours", "home_distance_km"]].tolist() == [0, 0, 0]
+    assert row["0022300001", bos]["travel_km"] == pytest.approx(great_circle_km(*boston, *atlanta))
+    assert row["0022300002", atl]["travel_km"] == pytest.approx(great_circle_km(*atlanta, *boston))
+    g3 = row["0022300003", atl]
+    assert g3["travel_km"] == pytest.approx(great_circle_km(*boston, *los_angeles))  # from the previous venue
+    assert g3["tz_shift_hours"] == -3 and g3["home_distance_km"] == pytest.approx(
+        great_circle_km(*atlanta, *los_angeles)
+    )
+    # a season's first game: travel from the team's own arena, not from last season's last venue
+    assert row["0022400004", atl]["travel_km"] == pytest.approx(great_circle_km(*atlanta, *boston))
+    assert row["0022400004", bos]["travel_km"] == 0.0
+
+
 def test_feature_column_lists():
     assert game_feature_columns((5, 10, 20)) == FEATURE_COLUMNS
     assert "elo_p_home_win" in FEATURE_COLUMNS and "diff_elo_pre" in FEATURE_COLUMNS
     assert "home_margin_last20" in FEATURE_COLUMNS and "away_games_last_7_days" in FEATURE_COLUMNS
+    assert {"diff_expected_margin", "home_travel_km", "away_tz_shift_hours", "diff_home_distance_km"} <= set(
+        FEATURE_COLUMNS
+    )
+    assert len(FEATURE_COLUMNS) == 3 * 36 + 1
     assert not set(FEATURE_COLUMNS) & POST_GAME_COLUMNS
     assert len(FEATURE_COLUMNS) == len(set(FEATURE_COLUMNS))
 
