@@ -169,7 +169,8 @@ def test_predictions_are_published_with_their_model_version_and_top_factors(buil
         factors = frame["top_factors"].map(json.loads)
         assert factors.map(len).eq(3).all()
         assert all({"feature", "value", "shap"} <= set(f) for f in factors.iloc[0])
-    assert any(f[0]["feature"].endswith("elo_pre") or "elo" in f[0]["feature"] for f in factors)
+    # the top factor of some game is team strength: Elo or the margin ratings' expected margin
+    assert any("elo" in f[0]["feature"] or f[0]["feature"].endswith("expected_margin") for f in factors)
     # too little history before 2004-05: an empty partition, not a guess
     assert len(read(built["root"], "serving", "game_predictions", season="2003-04")) == 0
     db = built["resources"]["serving_db"]
